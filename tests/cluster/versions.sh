@@ -1,0 +1,10 @@
+# Versions and paths shared by the cluster scripts (sourced, not executed).
+# Pinned so a warm cache needs no network; bump here to rebuild.
+K8S_VERSION="${K8S_VERSION:-v1.35.4}"   # newest 1.35 patch on proxy.golang.org
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+
+CACHE_DIR="${REELKUBE_CACHE:-$HOME/.cache/reelkube}"
+BIN_DIR="$CACHE_DIR/k8s-$K8S_VERSION/bin"
+CLUSTER_DIR="${REELKUBE_CLUSTER_DIR:-/tmp/reelkube-cluster}"
