@@ -160,13 +160,34 @@ go_install() {
   log "$name built in $((SECONDS - start))s"
 }
 
+# kwok's binary has no built-in stages (kwokctl passes them); assemble the
+# defaults kwokctl uses from the same module version: node init, heartbeat
+# with lease, and the fast pod stages (ready, complete for Job pods, delete).
+kwok_stages() {
+  local dir out="$CACHE_DIR/k8s-$K8S_VERSION/kwok-stages.yaml"
+  dir="$(cd "$WORK" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  [[ -d "$dir" ]] || { echo "could not download sigs.k8s.io/kwok@$KWOK_VERSION" >&2; exit 1; }
+  local f first=1
+  : >"$out.new"
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    [[ $first -eq 1 ]] || echo "---" >>"$out.new"
+    first=0
+    cat "$dir/kustomize/stage/$f" >>"$out.new"
+  done
+  mv "$out.new" "$out"
+}
+
 components=("$@")
 [[ ${#components[@]} -gt 0 ]] || components=(kube etcd kwok helm)
 for c in "${components[@]}"; do
   case "$c" in
     kube) build_kube ;;
     etcd) build_etcd ;;
-    kwok) go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
+    kwok)
+      go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
+      [[ -f "$CACHE_DIR/k8s-$K8S_VERSION/kwok-stages.yaml" ]] || kwok_stages
+      ;;
     helm) go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac

@@ -1,0 +1,102 @@
+"""Pieces shared by both kinds: storage, webhooks, pod resources, input limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GROUP = "reelkube.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+def cel(rule: str, message: str) -> dict[str, Any]:
+    """One CEL ``x-kubernetes-validations`` entry, attached through ``json_schema_extra``."""
+    return {"rule": rule, "message": message}
+
+
+class ApiModel(BaseModel):
+    """Base for every API object: camelCase on the wire, unknown fields rejected."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
+
+
+class StorageSpec(ApiModel):
+    """Where outputs are uploaded (S3-compatible). Credentials never live here: they come from the
+    environment or from the Secret named in the operator's configuration."""
+
+    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+    """Bucket that receives the outputs."""
+    prefix: str = Field(default="reelkube", max_length=256, pattern=r"^[A-Za-z0-9!_.*'()/\-]*$")
+    """Key prefix under which every output of this resource is written. Never absolute, never `..`."""
+    endpointUrl: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    """S3 endpoint URL (for MinIO or other S3-compatible stores). Empty means AWS S3."""
+    region: str = Field(default="us-east-1", max_length=64)
+    """Region used for signing requests."""
+    pathStyle: bool = True
+    """Use path-style addressing (`endpoint/bucket/key`), as MinIO needs."""
+    credentialsSecret: str | None = Field(default=None, max_length=253)
+    """Name of a Secret in the resource's namespace with `AWS_ACCESS_KEY_ID` and
+    `AWS_SECRET_ACCESS_KEY`; empty means the operator's default credentials."""
+    presignExpirySeconds: int = Field(default=86400, ge=60, le=604800)
+    """Lifetime of the presigned HTTPS URLs written into the status."""
+
+
+class WebhookSpec(ApiModel):
+    """An HTTP endpoint told about the resource's progress and outcome."""
+
+    url: str = Field(max_length=2048, pattern=r"^https?://")
+    """URL that receives a JSON POST for each event."""
+    events: list[str] = Field(
+        default_factory=lambda: ["succeeded", "failed"],
+        json_schema_extra={"items": {"enum": ["started", "progress", "succeeded", "failed", "canceled"]}},
+    )
+    """Events to deliver: started, progress, succeeded, failed, canceled."""
+    secretRef: str | None = Field(default=None, max_length=253)
+    """Name of a Secret with key `secret`: when set, each body is signed with HMAC-SHA256 in the
+    `X-Reelkube-Signature` header."""
+    maxAttempts: int = Field(default=5, ge=1, le=20)
+    """Delivery attempts before the webhook is marked failed (exponential backoff between them)."""
+
+
+class ResourceSpec(ApiModel):
+    """Compute resources for the Job's pod; empty fields take the chart's defaults."""
+
+    cpu: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?m?$")
+    """CPU request and limit, e.g. `2` or `1500m`."""
+    memory: str | None = Field(default=None, pattern=r"^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+    """Memory request and limit, e.g. `2Gi`."""
+    ephemeralStorage: str | None = Field(default=None, pattern=r"^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+    """Scratch space for inputs and outputs, e.g. `10Gi`."""
+
+
+class InputLimits(ApiModel):
+    """Bounds on what the renderer downloads."""
+
+    maxVideoBytes: int = Field(default=500 * 1024 * 1024, ge=1)
+    """Largest video input accepted, in bytes."""
+    maxAudioBytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    """Largest audio input accepted, in bytes."""
+    maxImageBytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    """Largest image input accepted, in bytes."""
+    timeoutSeconds: float = Field(default=30.0, gt=0, le=3600)
+    """Timeout of each download, in seconds."""
+
+
+class JobSettings(ApiModel):
+    """Fields shared by RenderJob and TTSJob specs that shape the Kubernetes Job."""
+
+    storage: StorageSpec | None = None
+    """Upload outputs here. Empty means the operator's default storage (or a local directory for
+    `reelkube render`)."""
+    webhook: WebhookSpec | None = None
+    """Optional webhook told about progress and outcome."""
+    timeoutSeconds: int = Field(default=1800, ge=10, le=86400)
+    """Deadline for the whole render (the Job's `activeDeadlineSeconds`)."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """Pod retries before the resource fails (the Job's `backoffLimit`)."""
+    resources: ResourceSpec | None = None
+    """Compute resources for the render pod."""
+    inputLimits: InputLimits = Field(default_factory=InputLimits)
+    """Download limits for inputs."""

@@ -1,0 +1,206 @@
+"""Generate the CustomResourceDefinitions in ``crds/`` from the pydantic models.
+
+Kubernetes wants a *structural* OpenAPI v3 schema: no ``$ref``, no ``anyOf`` carrying types,
+every property typed. Pydantic's JSON schema is turned into that shape here:
+references are inlined, ``Optional[X]`` becomes plain ``X`` (absence means unset), and the
+clip union is merged into one object whose ``type`` enum names the kind, with each kind's
+required fields kept as CEL rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from reelkube.api.common import GROUP, VERSION
+from reelkube.api.renderjob import RenderJobSpec
+from reelkube.api.status import JobStatus
+from reelkube.api.ttsjob import TTSJobSpec
+
+Schema = dict[str, Any]
+
+_DROP = {"title", "discriminator", "const"}
+
+
+def _resolve(schema: Schema, defs: dict[str, Schema]) -> Schema:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    target = dict(defs[ref.rsplit("/", 1)[-1]])
+    extra = {k: v for k, v in schema.items() if k != "$ref"}
+    return {**target, **extra}
+
+
+def _merge_union(variants: list[Schema], defs: dict[str, Schema]) -> Schema:
+    """Merge object variants of a discriminated union into one structural object."""
+    properties: dict[str, Schema] = {}
+    required_sets: list[tuple[str, set[str]]] = []
+    rules: list[dict[str, str]] = []
+    kinds: list[str] = []
+    for raw in variants:
+        variant = _resolve(raw, defs)
+        kind = variant["properties"]["type"].get("const") or variant["properties"]["type"]["default"]
+        kinds.append(kind)
+        for name, prop in variant["properties"].items():
+            properties.setdefault(name, prop)
+        required_sets.append((kind, set(variant.get("required", [])) - {"type"}))
+        for rule in variant.get("x-kubernetes-validations", []):
+            rules.append(
+                {"rule": f"self.type != '{kind}' || ({rule['rule']})", "message": rule["message"]}
+            )
+    common = set.intersection(*(req for _, req in required_sets)) if required_sets else set()
+    for kind, req in required_sets:
+        for field in sorted(req - common):
+            rules.append({"rule": f"self.type != '{kind}' || has(self.{field})", "message": f"{kind} clips need {field}"})
+    # A field only some kinds know must not be set on the others.
+    for name in sorted(properties):
+        owners = [k for (k, _), raw in zip(required_sets, variants, strict=True) if name in _resolve(raw, defs)["properties"]]
+        if name != "type" and len(owners) < len(kinds):
+            allowed = ", ".join(f"'{k}'" for k in owners)
+            rules.append({"rule": f"!has(self.{name}) || self.type in [{allowed}]",
+                          "message": f"{name} applies only to {' / '.join(owners)} clips"})
+    type_prop = {"type": "string", "enum": kinds, "description": "Clip kind: " + ", ".join(kinds) + "."}
+    merged: Schema = {
+        "type": "object",
+        "properties": {**properties, "type": type_prop},
+        "required": ["type", *sorted(common)],
+        "x-kubernetes-validations": rules,
+    }
+    return merged
+
+
+def structural(schema: Schema, defs: dict[str, Schema]) -> Schema:
+    """Return ``schema`` as a Kubernetes structural schema (recursively)."""
+    schema = _resolve(schema, defs)
+    any_of = schema.get("anyOf") or schema.get("oneOf")
+    if any_of:
+        non_null = [s for s in any_of if s.get("type") != "null"]
+        extra = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf", "discriminator")}
+        if len(non_null) == 1:
+            return structural({**_resolve(non_null[0], defs), **extra}, defs)
+        return structural({**_merge_union(non_null, defs), **extra}, defs)
+
+    out: Schema = {}
+    for key, value in schema.items():
+        if key in _DROP or key.startswith("$"):
+            continue
+        if key == "properties":
+            out[key] = {name: structural(prop, defs) for name, prop in value.items()}
+        elif key == "items":
+            out[key] = structural(value, defs)
+        elif key == "additionalProperties":
+            # `false` is implied (the API server prunes unknown fields); a schema means a map.
+            if isinstance(value, dict) and value:
+                out[key] = structural(value, defs)
+            elif isinstance(value, dict) or value is True:
+                out["x-kubernetes-preserve-unknown-fields"] = True
+        elif key in ("exclusiveMinimum", "exclusiveMaximum"):
+            # JSON Schema's numeric form -> OpenAPI v3.0's boolean form.
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out[key] = True
+        elif key == "default" and value is None:
+            continue
+        else:
+            out[key] = value
+    if "const" in schema:
+        out["enum"] = [schema["const"]]
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+        out["x-kubernetes-preserve-unknown-fields"] = True
+    if "x-kubernetes-preserve-unknown-fields" in out:
+        out["type"] = "object"
+        out.pop("additionalProperties", None)
+    return out
+
+
+def model_schema(model: type[BaseModel]) -> Schema:
+    """Structural schema of one pydantic model."""
+    raw = model.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+    defs = raw.pop("$defs", {})
+    return structural(raw, defs)
+
+
+def _columns(kind: str) -> list[dict[str, Any]]:
+    third = (
+        {"name": "Output", "type": "string", "jsonPath": ".status.outputs.video.uri"}
+        if kind == "RenderJob"
+        else {"name": "Output", "type": "string", "jsonPath": ".status.outputs.audio.uri"}
+    )
+    return [
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Progress", "type": "integer", "jsonPath": ".status.progress"},
+        {"name": "Step", "type": "string", "jsonPath": ".status.step", "priority": 1},
+        third,
+        {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+
+
+KINDS: dict[str, tuple[type[BaseModel], str, str, str]] = {
+    # kind: (spec model, plural, singular, short name)
+    "RenderJob": (RenderJobSpec, "renderjobs", "renderjob", "rj"),
+    "TTSJob": (TTSJobSpec, "ttsjobs", "ttsjob", "ttsj"),
+}
+
+
+def build_crd(kind: str) -> dict[str, Any]:
+    """The full CustomResourceDefinition of ``kind``."""
+    spec_model, plural, singular, short = KINDS[kind]
+    spec_schema = model_schema(spec_model)
+    status_schema = model_schema(JobStatus)
+    status_schema["x-kubernetes-preserve-unknown-fields"] = True
+    description = (spec_model.__doc__ or "").strip()
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": singular,
+                "shortNames": [short],
+                "categories": ["reelkube"],
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": _columns(kind),
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": f"{kind}: {description}",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string", "description": "API version of this object."},
+                                "kind": {"type": "string", "description": "Kind of this object."},
+                                "metadata": {"type": "object"},
+                                "spec": spec_schema,
+                                "status": status_schema,
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def render_crd_yaml(kind: str) -> str:
+    """The CRD of ``kind`` as the YAML committed in ``crds/``."""
+    header = "# Generated from the pydantic models by `reelkube crds`; do not edit.\n"
+    return header + yaml.safe_dump(build_crd(kind), sort_keys=False, width=100, allow_unicode=True)
+
+
+def crd_files() -> dict[str, str]:
+    """File name -> YAML for every CRD."""
+    return {f"{KINDS[k][1]}.{GROUP}.yaml": render_crd_yaml(k) for k in KINDS}

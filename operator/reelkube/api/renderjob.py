@@ -1,0 +1,70 @@
+"""RenderJob: a video (or still) from a template with props, or from a full timeline."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from reelkube.api.common import API_VERSION, ApiModel, JobSettings, cel
+from reelkube.api.output import OutputSpec
+from reelkube.api.status import JobStatus
+from reelkube.api.timeline import Timeline
+
+
+class TemplateName(StrEnum):
+    CAPTIONED_REEL = "captioned-reel"
+    SLIDESHOW = "slideshow"
+    STATIC_AD = "static-ad"
+    NARRATED = "narrated"
+
+
+class RenderJobSpec(JobSettings):
+    """What to render and where the result goes."""
+
+    model_config = JobSettings.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                cel("has(self.template) != has(self.timeline)", "give exactly one of template or timeline"),
+                cel("!has(self.props) || has(self.template)", "props need a template"),
+                cel("oldSelf == self", "spec is immutable once created: delete and re-create to re-render"),
+            ]
+        }
+    }
+
+    template: TemplateName | None = None
+    """Built-in template: captioned-reel, slideshow, static-ad or narrated."""
+    props: dict[str, Any] | None = Field(
+        default=None, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}
+    )
+    """The template's properties (see the template's documentation)."""
+    timeline: Timeline | None = None
+    """A full timeline, instead of a template."""
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    """The output file's format, codec, size, rate and quality."""
+
+
+class ObjectMeta(ApiModel):
+    """The subset of Kubernetes object metadata the engine reads."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    name: str = "render"
+    namespace: str = "default"
+    uid: str | None = None
+    generation: int | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+class RenderJob(ApiModel):
+    """A video render, reconciled into a Kubernetes Job."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    apiVersion: str = API_VERSION
+    kind: str = "RenderJob"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: RenderJobSpec
+    status: JobStatus | None = None

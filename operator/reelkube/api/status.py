@@ -1,0 +1,137 @@
+"""Status of both kinds: phase, live progress, outputs, kstatus conditions, webhook delivery.
+
+The render pod writes the live fields (`step`, `progress`, `currentFrame`, `totalFrames`,
+`etaSeconds`, `encoder`, `outputs`); the operator writes everything else.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from reelkube.api.common import ApiModel
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+
+TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELED})
+
+
+class Step(StrEnum):
+    DOWNLOADING = "downloading"
+    NARRATING = "narrating"
+    RENDERING = "rendering"
+    UPLOADING = "uploading"
+    DONE = "done"
+
+
+class Condition(ApiModel):
+    """A kstatus-style condition (`Ready`, `Reconciling`, `Stalled`)."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    type: str
+    """Condition type."""
+    status: str = Field(json_schema_extra={"enum": ["True", "False", "Unknown"]})
+    """True, False or Unknown."""
+    reason: str = ""
+    """One-word CamelCase reason."""
+    message: str = ""
+    """Human-readable detail."""
+    lastTransitionTime: str | None = None
+    """When the status last changed (RFC 3339)."""
+    observedGeneration: int | None = None
+    """The generation this condition was computed from."""
+
+
+class OutputArtifact(ApiModel):
+    """One uploaded (or locally written) file."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    uri: str
+    """`s3://bucket/key`, or a local path for `reelkube render`."""
+    url: str | None = None
+    """Presigned HTTPS URL."""
+    expiresAt: str | None = None
+    """When `url` stops working (RFC 3339)."""
+    size: int | None = None
+    """Size in bytes."""
+    sha256: str | None = None
+    """SHA-256 of the content, hex."""
+    contentType: str | None = None
+    """MIME type."""
+    duration: float | None = None
+    """Media duration in seconds."""
+    width: int | None = None
+    """Frame width for images and video."""
+    height: int | None = None
+    """Frame height for images and video."""
+
+
+class WebhookDelivery(ApiModel):
+    """What happened to the last webhook sent."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    event: str
+    """Event name (started, progress, succeeded, failed, canceled)."""
+    state: str = Field(json_schema_extra={"enum": ["Pending", "Delivered", "Failed"]})
+    """Pending, Delivered or Failed."""
+    attempts: int = 0
+    """Attempts made."""
+    responseCode: int | None = None
+    """HTTP status of the last attempt."""
+    lastAttemptTime: str | None = None
+    """When the last attempt was made."""
+    message: str | None = None
+    """Error of the last failed attempt."""
+
+
+class JobStatus(ApiModel):
+    """Observed state of a RenderJob or TTSJob."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    phase: Phase | None = None
+    """Pending, Queued, Running, Succeeded, Failed or Canceled."""
+    step: Step | None = None
+    """What the pod is doing while Running."""
+    progress: int | None = Field(default=None, ge=0, le=100)
+    """Percent done, 0-100."""
+    currentFrame: int | None = None
+    """Frames rendered so far."""
+    totalFrames: int | None = None
+    """Frames the render will produce."""
+    etaSeconds: int | None = None
+    """Estimated seconds until the render finishes."""
+    startTime: str | None = None
+    """When the Job started running."""
+    completionTime: str | None = None
+    """When the resource reached a terminal phase."""
+    attempts: int | None = None
+    """Pods started for this resource so far."""
+    jobName: str | None = None
+    """Name of the Kubernetes Job doing the work."""
+    encoder: str | None = None
+    """Video encoder in use (e.g. libx264, h264_nvenc)."""
+    reason: str | None = None
+    """Machine-readable cause of the current phase (e.g. InputNotFound, DeadlineExceeded)."""
+    message: str | None = None
+    """Human-readable detail; for failures, the cause a user can act on."""
+    observedGeneration: int | None = None
+    """The spec generation this status describes."""
+    outputs: dict[str, OutputArtifact] | None = None
+    """Artifacts by name: video, thumbnail, subtitles, voiceover, audio, timings."""
+    conditions: list[Condition] | None = None
+    """kstatus conditions: Ready, Reconciling, Stalled."""
+    webhook: WebhookDelivery | None = None
+    """Delivery state of the last webhook event."""

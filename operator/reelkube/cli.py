@@ -1,0 +1,39 @@
+"""The `reelkube` command line. Each subcommand lives in `reelkube.commands.<name>`.
+
+Exit codes: 0 success, 1 the work failed (ffmpeg, download, upload), 2 bad input (manifest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules that each define `register(subparsers)`; their parsers set `func(args) -> int`.
+COMMAND_MODULES = [
+    "reelkube.commands.crds",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reelkube", description="Render video and speech, locally or as Kubernetes Jobs.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

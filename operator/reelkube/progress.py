@@ -1,0 +1,34 @@
+"""Progress events: the feed from the engine (ffmpeg `-progress`, Piper) to the terminal,
+the resource's status and webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from reelkube.api.status import Step
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One progress report. `percent` is 0-100 over the whole job's current step."""
+
+    step: Step
+    percent: float
+    frame: int | None = None
+    total_frames: int | None = None
+    fps: float | None = None
+    eta_seconds: float | None = None
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (used for `--json` lines and logs)."""
+        return {k: (v.value if isinstance(v, Step) else v) for k, v in asdict(self).items() if v is not None}
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+def ignore_progress(_event: ProgressEvent) -> None:
+    """A callback that drops every event."""
