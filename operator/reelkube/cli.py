@@ -20,7 +20,9 @@ EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reelkube", description="Render video and speech, locally or as Kubernetes Jobs.")
+    parser = argparse.ArgumentParser(
+        prog="reelkube", description="Render video and speech, locally or as Kubernetes Jobs."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

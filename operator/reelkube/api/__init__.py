@@ -3,7 +3,7 @@
 The CRD schemas in ``crds/`` are generated from these pydantic models (``reelkube crds``).
 """
 
-from reelkube.api.common import GROUP, VERSION, API_VERSION
+from reelkube.api.common import API_VERSION, GROUP, VERSION
 from reelkube.api.output import OutputSpec
 from reelkube.api.renderjob import RenderJob, RenderJobSpec
 from reelkube.api.status import (

@@ -47,20 +47,31 @@ def _merge_union(variants: list[Schema], defs: dict[str, Schema]) -> Schema:
             properties.setdefault(name, prop)
         required_sets.append((kind, set(variant.get("required", [])) - {"type"}))
         for rule in variant.get("x-kubernetes-validations", []):
-            rules.append(
-                {"rule": f"self.type != '{kind}' || ({rule['rule']})", "message": rule["message"]}
-            )
+            rules.append({"rule": f"self.type != '{kind}' || ({rule['rule']})", "message": rule["message"]})
     common = set.intersection(*(req for _, req in required_sets)) if required_sets else set()
     for kind, req in required_sets:
         for field in sorted(req - common):
-            rules.append({"rule": f"self.type != '{kind}' || has(self.{field})", "message": f"{kind} clips need {field}"})
+            rules.append(
+                {
+                    "rule": f"self.type != '{kind}' || has(self.{field})",
+                    "message": f"{kind} clips need {field}",
+                }
+            )
     # A field only some kinds know must not be set on the others.
     for name in sorted(properties):
-        owners = [k for (k, _), raw in zip(required_sets, variants, strict=True) if name in _resolve(raw, defs)["properties"]]
+        owners = [
+            k
+            for (k, _), raw in zip(required_sets, variants, strict=True)
+            if name in _resolve(raw, defs)["properties"]
+        ]
         if name != "type" and len(owners) < len(kinds):
             allowed = ", ".join(f"'{k}'" for k in owners)
-            rules.append({"rule": f"!has(self.{name}) || self.type in [{allowed}]",
-                          "message": f"{name} applies only to {' / '.join(owners)} clips"})
+            rules.append(
+                {
+                    "rule": f"!has(self.{name}) || self.type in [{allowed}]",
+                    "message": f"{name} applies only to {' / '.join(owners)} clips",
+                }
+            )
     type_prop = {"type": "string", "enum": kinds, "description": "Clip kind: " + ", ".join(kinds) + "."}
     merged: Schema = {
         "type": "object",
@@ -181,7 +192,10 @@ def build_crd(kind: str) -> dict[str, Any]:
                             "description": f"{kind}: {description}",
                             "required": ["spec"],
                             "properties": {
-                                "apiVersion": {"type": "string", "description": "API version of this object."},
+                                "apiVersion": {
+                                    "type": "string",
+                                    "description": "API version of this object.",
+                                },
                                 "kind": {"type": "string", "description": "Kind of this object."},
                                 "metadata": {"type": "object"},
                                 "spec": spec_schema,

@@ -1,0 +1,82 @@
+"""The CRDs in crds/ are generated from the models, structural, and documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from reelkube.api.crd import crd_files
+
+REPO = Path(__file__).resolve().parents[2]
+FORBIDDEN_KEYS = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "title", "const", "discriminator"}
+
+
+def walk(schema: dict[str, Any], path: str = ""):
+    yield path, schema
+    for name, sub in schema.get("properties", {}).items():
+        yield from walk(sub, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict):
+        yield from walk(schema["items"], f"{path}[]")
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from walk(schema["additionalProperties"], f"{path}{{}}")
+
+
+@pytest.mark.parametrize("name", sorted(crd_files()))
+def test_committed_crds_match_the_models(name: str) -> None:
+    committed = (REPO / "crds" / name).read_text()
+    assert committed == crd_files()[name], f"crds/{name} drifted from the models: run `reelkube crds`"
+
+
+@pytest.mark.parametrize("name", sorted(crd_files()))
+def test_schema_is_structural_and_documented(name: str) -> None:
+    crd = yaml.safe_load(crd_files()[name])
+    version = crd["spec"]["versions"][0]
+    root = version["schema"]["openAPIV3Schema"]
+    undocumented = []
+    for path, node in walk(root["properties"]["spec"], "spec"):
+        assert not FORBIDDEN_KEYS & node.keys(), f"{path} is not structural: {FORBIDDEN_KEYS & node.keys()}"
+        assert "type" in node, f"{path} has no type"
+        if "properties" in node:
+            assert "additionalProperties" not in node, f"{path} mixes properties and additionalProperties"
+        for key in ("exclusiveMinimum", "exclusiveMaximum"):
+            if key in node:
+                assert node[key] is True, f"{path}.{key} must be the OpenAPI v3.0 boolean form"
+        if path != "spec" and not path.endswith("[]") and not node.get("description"):
+            undocumented.append(path)
+    assert not undocumented, f"fields without a description (kubectl explain): {undocumented}"
+    assert version["subresources"] == {"status": {}}
+    columns = [c["name"] for c in version["additionalPrinterColumns"] if not c.get("priority")]
+    assert columns == ["Phase", "Progress", "Output", "Age"]
+
+
+def test_short_names() -> None:
+    names = {
+        yaml.safe_load(text)["spec"]["names"]["kind"]: yaml.safe_load(text)["spec"]["names"]["shortNames"]
+        for text in crd_files().values()
+    }
+    assert names == {"RenderJob": ["rj"], "TTSJob": ["ttsj"]}
+
+
+def test_clip_union_is_merged_with_per_kind_rules() -> None:
+    crd = yaml.safe_load(crd_files()["renderjobs.reelkube.io.yaml"])
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    clip = spec["properties"]["timeline"]["properties"]["tracks"]["items"]["properties"]["clips"]["items"]
+    assert clip["properties"]["type"]["enum"] == ["video", "image", "color", "text", "subtitles", "audio"]
+    rules = {r["rule"] for r in clip["x-kubernetes-validations"]}
+    assert "self.type != 'text' || has(self.text)" in rules
+    assert "!has(self.kenBurns) || self.type in ['image']" in rules
+
+
+def test_h264_defaults_are_in_the_schema() -> None:
+    crd = yaml.safe_load(crd_files()["renderjobs.reelkube.io.yaml"])
+    output = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+        "output"
+    ]
+    props = output["properties"]
+    assert (props["codec"]["default"], props["crf"]["default"], props["preset"]["default"]) == (
+        "h264",
+        23,
+        "veryfast",
+    )

@@ -1,0 +1,71 @@
+"""Local validation agrees with what the API server enforces: models, then CEL rules."""
+
+from __future__ import annotations
+
+from reelkube.api.validation import validate_spec
+
+
+def paths(kind: str, spec: dict) -> dict[str, str]:
+    _, errors = validate_spec(kind, spec)
+    return {e.path: e.message for e in errors}
+
+
+def test_valid_template_spec_has_no_errors() -> None:
+    parsed, errors = validate_spec("RenderJob", {"template": "captioned-reel", "props": {"title": "Hi"}})
+    assert errors == []
+    assert parsed is not None and parsed.output.crf == 23
+
+
+def test_template_and_timeline_are_exclusive() -> None:
+    both = {"template": "slideshow", "timeline": {"tracks": [{"clips": [{"type": "color", "duration": 1}]}]}}
+    assert paths("RenderJob", both) == {"spec": "give exactly one of template or timeline"}
+    assert paths("RenderJob", {}) == {"spec": "give exactly one of template or timeline"}
+
+
+def test_output_rules() -> None:
+    _, all_errors = validate_spec(
+        "RenderJob", {"template": "slideshow", "output": {"format": "webm", "width": 101}}
+    )
+    assert {e.message for e in all_errors} == {"webm output needs codec vp9", "video width must be even"}
+    assert paths("RenderJob", {"template": "static-ad", "output": {"format": "png", "width": 101}}) == {}
+
+
+def test_per_clip_kind_rules_name_the_clip() -> None:
+    spec = {
+        "timeline": {
+            "tracks": [
+                {
+                    "clips": [
+                        {"type": "subtitles", "duration": 2},
+                        {"type": "image", "src": "a.png", "start": 1, "startFrame": 3},
+                    ]
+                }
+            ]
+        }
+    }
+    assert paths("RenderJob", spec) == {
+        "spec.timeline.tracks[0].clips[0]": "give exactly one of src or cues",
+        "spec.timeline.tracks[0].clips[1]": "give start or startFrame, not both",
+    }
+
+
+def test_schema_errors_carry_field_paths() -> None:
+    errors = paths("RenderJob", {"template": "nope", "output": {"crf": 99}})
+    assert set(errors) == {"spec.template", "spec.output.crf"}
+
+
+def test_union_errors_skip_the_tag() -> None:
+    errors = paths(
+        "RenderJob", {"timeline": {"tracks": [{"clips": [{"type": "text", "text": "x", "fontSize": 0}]}]}}
+    )
+    assert set(errors) == {"spec.timeline.tracks[0].clips[0].fontSize"}
+
+
+def test_ttsjob_rules() -> None:
+    assert paths("TTSJob", {"text": "Hello."}) == {}
+    assert paths("TTSJob", {"text": "a", "script": "s3://b/k"}) == {
+        "spec": "give exactly one of text or script"
+    }
+    assert paths("TTSJob", {"text": "a", "voice": {"model": "/m.onnx", "package": "p"}}) == {
+        "spec.voice": "give model or package, not both"
+    }
