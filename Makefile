@@ -1,3 +1,45 @@
+# Reelkube: common commands. `make help` lists them.
+PYTHON ?= python3
+export PYTHON
+
+.PHONY: help deps demo render test test-fast lint crds bench bench-tts bench-operator
+
+help:  ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+deps:  ## Install ffmpeg, fonts and the Python package (idempotent)
+	tests/install-deps.sh
+
+demo: deps  ## On a fresh machine: install, then render the captioned reel into out/
+	reelkube render examples/captioned-reel.yaml -o out
+
+render:  ## Render examples/captioned-reel.yaml (needs `make deps` once)
+	reelkube render examples/captioned-reel.yaml -o out
+
+test: deps  ## Everything: lint, unit, media, S3, then the real cluster and the operator end to end
+	tests/run-all.sh
+
+test-fast: deps  ## Everything that needs no cluster
+	REELKUBE_SKIP_CLUSTER=1 tests/run-all.sh
+
+lint:  ## ruff, mypy and the CRD drift check
+	ruff check operator tests
+	ruff format --check operator tests
+	mypy operator/reelkube
+	reelkube crds --check
+
+crds:  ## Regenerate crds/ (and the chart's copy) from the pydantic models
+	reelkube crds
+
+bench: deps  ## Render benchmark: Reelkube vs the x264 floor vs MoviePy
+	$(PYTHON) tests/bench/bench_render.py
+
+bench-tts: deps  ## Piper real-time factor and the narrated example end to end
+	$(PYTHON) tests/speech/bench_tts.py
+
+bench-operator: deps  ## Apply-to-Job and apply-to-Succeeded latency on the real cluster
+	$(PYTHON) tests/e2e/bench_operator.py
+
 # --- cluster / images (owned by tests/cluster; other targets go outside this block) ---
 CLUSTER_SCRIPTS := tests/cluster
 
