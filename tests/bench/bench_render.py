@@ -1,0 +1,238 @@
+"""Render benchmark: the 10 s captioned reel, against the x264 floor and against MoviePy 2.
+
+    python tests/bench/bench_render.py [--repeat N] [--keep DIR]
+
+Prints one table. Each measured run is its own child process, so peak RSS (ru_maxrss of the
+python process and, separately, of the largest ffmpeg it waited for) belongs to that run alone.
+
+- Reelkube: `render_job()` on examples/captioned-reel.yaml (wall time around the call).
+- x264 floor: Reelkube's own output decoded once to raw yuv420p (in /dev/shm), then timed while
+  re-encoding those frames with the same x264 settings: no composition can be faster.
+- MoviePy 2: the same composition (image, zoom, tint, two text lines fading in, the title sliding)
+  built from the template's own timeline, written with Debian's ffmpeg and the same x264 settings.
+
+Targets: Reelkube within 1.5x of the floor, and at least 5x faster than MoviePy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+MANIFEST = REPO / "examples" / "captioned-reel.yaml"
+FFMPEG = "/usr/bin/ffmpeg"
+FONT_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+FONT_REGULAR = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+FLOOR_TARGET = 1.5
+MOVIEPY_TARGET = 5.0
+
+
+def peak_rss() -> dict[str, float]:
+    """Peak RSS in MiB of this process and of the largest child it has waited for (Linux: KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"python_mib": own, "ffmpeg_mib": children}
+
+
+def child_reelkube(out_dir: Path) -> dict[str, Any]:
+    """(In a child process) render the example with the engine; report wall time and peak RSS."""
+    from reelkube.engine.manifest import load_manifest
+    from reelkube.engine.render import render_job
+
+    job = load_manifest(MANIFEST)
+    started = time.perf_counter()
+    result = render_job(job, out_dir, base_dir=MANIFEST.parent, on_progress=lambda _event: None)
+    wall = time.perf_counter() - started
+    return {"wall": wall, "output": str(result.outputs["video"].path), **peak_rss()}
+
+
+def child_moviepy(out_dir: Path) -> dict[str, Any]:
+    """(In a child process) the same composition in MoviePy 2, laid out from the template's timeline."""
+    os.environ["FFMPEG_BINARY"] = FFMPEG  # MoviePy would otherwise use imageio's bundled ffmpeg
+    os.environ["IMAGEIO_FFMPEG_EXE"] = FFMPEG
+    import yaml
+    from moviepy import ColorClip, CompositeVideoClip, ImageClip, TextClip, vfx
+    from reelkube.api import RenderJob
+    from reelkube.templates import TemplateContext, expand_template
+
+    job = RenderJob.model_validate(yaml.safe_load(MANIFEST.read_text()))
+    context = TemplateContext(output=job.spec.output, workdir=out_dir)
+    timeline = expand_template(str(job.spec.template), job.spec.props, context).timeline
+    layers = {track.name: track.clips[0] for track in timeline.tracks}
+    width, height, fps = timeline.width, timeline.height, timeline.fps
+    duration = float(timeline.duration or 0)
+    background, overlay, title, subtitle = (layers[n] for n in ("background", "overlay", "title", "subtitle"))
+
+    started = time.perf_counter()
+    zoom_end = background.kenBurns.zoomEnd
+
+    def zoom(t: float) -> float:
+        return 1 + (zoom_end - 1) * t / duration
+
+    image = ImageClip(str(MANIFEST.parent / background.src)).resized((width, height)).with_duration(duration)
+    image = image.with_effects([vfx.Resize(zoom)])
+    image = image.with_position(lambda t: ((width - width * zoom(t)) / 2, (height - height * zoom(t)) / 2))
+    red, green, blue = (int(overlay.color[i : i + 2], 16) for i in (1, 3, 5))
+    tint = ColorClip((width, height), color=(red, green, blue), duration=duration)
+    tint = tint.with_opacity(overlay.opacity)
+
+    def text_layer(clip: Any, font: str) -> Any:
+        text = TextClip(font=font, text=clip.text, font_size=clip.fontSize, color=clip.color, method="label")
+        text_height = text.size[1]
+        base_y = (height - text_height) / 2 + clip.offsetY
+        slide = clip.slide
+
+        def position(t: float) -> tuple[float, float]:
+            lift = slide.distance * max(0.0, 1 - t / slide.duration) if slide else 0.0
+            return ((width - text.size[0]) / 2, base_y + lift)
+
+        text = text.with_start(clip.start).with_duration(clip.duration).with_position(position)
+        return text.with_effects([vfx.CrossFadeIn(clip.fadeIn)])
+
+    composition = CompositeVideoClip(
+        [image, tint, text_layer(title, FONT_BOLD), text_layer(subtitle, FONT_REGULAR)], size=(width, height)
+    ).with_duration(duration)
+    output = out_dir / "moviepy.mp4"
+    composition.write_videofile(
+        str(output),
+        fps=fps,
+        codec="libx264",
+        preset=job.spec.output.preset.value,
+        ffmpeg_params=["-crf", str(job.spec.output.crf), "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+        audio=False,
+        logger=None,
+    )
+    wall = time.perf_counter() - started
+    return {"wall": wall, "output": str(output), **peak_rss()}
+
+
+def run_child(kind: str, out_dir: Path) -> dict[str, Any]:
+    """Run this script as `--child KIND` and read back its JSON report (last stdout line)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, __file__, "--child", kind, "--out", str(out_dir)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_floor(video: Path, work: Path) -> dict[str, Any]:
+    """Decode `video` to raw frames once, then time x264 re-encoding them with the same settings."""
+    import yaml
+
+    output_spec = yaml.safe_load(MANIFEST.read_text())["spec"].get("output", {})
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-of", "json",
+         "-show_entries", "stream=width,height,r_frame_rate", str(video)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    stream = json.loads(probe.stdout)["streams"][0]
+    raw = work / "frames.yuv"
+    decode = ["-f", "rawvideo", "-pix_fmt", "yuv420p", str(raw)]
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-i", str(video), *decode], check=True)
+    command = [
+        FFMPEG, "-v", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{stream['width']}x{stream['height']}",
+        "-r", stream["r_frame_rate"], "-i", str(raw),
+        "-c:v", "libx264", "-preset", str(output_spec.get("preset", "veryfast")),
+        "-crf", str(output_spec.get("crf", 23)), "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+        str(work / "floor.mp4"),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    process = subprocess.Popen(command)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    raw.unlink()
+    if process.returncode != 0:
+        raise SystemExit("x264 floor encode failed")
+    return {"wall": wall, "python_mib": None, "ffmpeg_mib": usage.ru_maxrss / 1024}
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of repeated runs (the machine is shared: noise only ever adds time)."""
+    return min(runs, key=lambda run: run["wall"])
+
+
+def rss_cell(run: dict[str, Any]) -> str:
+    if run["python_mib"] is None:
+        return f"ffmpeg {run['ffmpeg_mib']:.0f}"
+    python, ffmpeg = run["python_mib"], run["ffmpeg_mib"]
+    return f"{python + ffmpeg:.0f} (py {python:.0f} + ffmpeg {ffmpeg:.0f})"
+
+
+def verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def print_table(reelkube: dict[str, Any], floor: dict[str, Any], moviepy: dict[str, Any] | None) -> bool:
+    """Print the one result table; True when every target is met."""
+    floor_ratio = reelkube["wall"] / floor["wall"]
+    rows = [
+        ("Reelkube (render_job)", reelkube, f"{floor_ratio:.2f}x floor", f"<= {FLOOR_TARGET}x floor",
+         floor_ratio <= FLOOR_TARGET),
+        ("x264 floor (raw YUV -> x264)", floor, "1.00x floor", "", None),
+    ]  # fmt: skip
+    if moviepy is not None:
+        speedup = moviepy["wall"] / reelkube["wall"]
+        ratio = f"MoviePy/Reelkube {speedup:.1f}x"
+        rows.append(("MoviePy 2", moviepy, ratio, f">= {MOVIEPY_TARGET}x", speedup >= MOVIEPY_TARGET))
+    header = ("run", "wall s", "peak RSS MiB", "ratio", "target", "result")
+    lines = [header] + [
+        (name, f"{run['wall']:.2f}", rss_cell(run), ratio, target, verdict(ok))
+        for name, run, ratio, target, ok in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    print(f"captioned reel, 1080x1920, 300 frames, {os.cpu_count()} CPUs")
+    for number, line in enumerate(lines):
+        print("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) + " |")
+        if number == 0:
+            print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return all(ok for *_rest, ok in rows if ok is not None)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement; the fastest counts")
+    parser.add_argument("--skip-moviepy", action="store_true", help="leave out the (slow) MoviePy run")
+    parser.add_argument("--keep", type=Path, help="keep the rendered files in this directory")
+    parser.add_argument("--child", choices=["reelkube", "moviepy"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        report = (child_reelkube if args.child == "reelkube" else child_moviepy)(args.out)
+        print(json.dumps(report))
+        return 0
+
+    # Raw 1080x1920 frames take about 1 GB: keep them in memory where /dev/shm exists.
+    scratch = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    work = Path(tempfile.mkdtemp(prefix="reelkube-bench-", dir=scratch))
+    try:
+        reelkube = best([run_child("reelkube", work / f"reelkube-{i}") for i in range(args.repeat)])
+        floor = best([measure_floor(Path(reelkube["output"]), work) for _ in range(args.repeat)])
+        moviepy = None
+        if not args.skip_moviepy:
+            moviepy = best([run_child("moviepy", work / f"moviepy-{i}") for i in range(args.repeat)])
+        passed = print_table(reelkube, floor, moviepy)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for name, run in (("reelkube.mp4", reelkube), ("moviepy.mp4", moviepy)):
+                if run is not None:
+                    shutil.copy(run["output"], args.keep / name)
+        return 0 if passed else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
