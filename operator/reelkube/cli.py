@@ -12,6 +12,8 @@ import sys
 # Modules that each define `register(subparsers)`; their parsers set `func(args) -> int`.
 COMMAND_MODULES = [
     "reelkube.commands.crds",
+    "reelkube.commands.job",
+    "reelkube.commands.operator",
 ]
 
 EXIT_OK = 0

@@ -1,0 +1,318 @@
+"""Pure builders: manifests as plain functions of a resource and :class:`OperatorSettings`.
+
+Nothing here talks to a cluster; every function is unit-tested by comparing dicts. The objects
+built for one resource share one deterministic name (:func:`child_name`), so the reconciler can
+find them again after any restart, and a second create of the same Job is a 409, never a
+second Job.
+
+The spec reaches the pod as a file (a ConfigMap mounted at ``/etc/reelkube``), never through a
+templated shell string: the container runs ``reelkube job --resource FILE`` with no shell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from reelkube.api.common import API_VERSION, GROUP
+from reelkube.controller.kinds import KindAdapter, Resource, adapter_for
+from reelkube.controller.settings import OperatorSettings
+
+Manifest = dict[str, Any]
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "reelkube"
+NAME_LABEL = "reelkube.io/name"
+KIND_LABEL = "reelkube.io/kind"
+UID_LABEL = "reelkube.io/uid"
+RESOURCE_ANNOTATION = "reelkube.io/resource"
+"""The resource's full name (labels stop at 63 characters; names may be longer)."""
+
+SPEC_DIR = "/etc/reelkube"
+RESOURCE_FILE = "resource.json"
+RESOURCE_PATH = f"{SPEC_DIR}/{RESOURCE_FILE}"
+WORK_DIR = "/work"
+CONTAINER_NAME = "reelkube"
+RUNNER_UID = 10001
+EXIT_BAD_INPUT = 2
+"""The runner's exit code for errors a retry cannot fix (bad spec, input not found)."""
+
+_MAX_NAME = 63
+_DIGEST_LEN = 10
+
+
+def _adapter(resource: Resource) -> KindAdapter:
+    return adapter_for(resource.kind)
+
+
+def _uid(resource: Resource) -> str:
+    uid = resource.metadata.uid
+    if not uid:
+        raise ValueError(f"{resource.kind} {resource.metadata.namespace}/{resource.metadata.name} has no uid")
+    return uid
+
+
+def child_name(resource: Resource) -> str:
+    """The name shared by the Job, ConfigMap, ServiceAccount, Role and RoleBinding of ``resource``.
+
+    DNS-1123 label (at most 63 characters) from the kind's prefix, the resource's name and a
+    digest of kind, name and uid: stable for one object, different for a re-created one.
+    """
+    adapter = _adapter(resource)
+    name = resource.metadata.name
+    digest = hashlib.sha256(f"{adapter.kind}/{name}/{_uid(resource)}".encode()).hexdigest()[:_DIGEST_LEN]
+    room = _MAX_NAME - len(adapter.prefix) - len(digest) - 2
+    slug = re.sub(r"[^a-z0-9-]+", "-", name.lower())[:room].strip("-")
+    return f"{adapter.prefix}-{slug}-{digest}" if slug else f"{adapter.prefix}-{digest}"
+
+
+def labels_for(resource: Resource) -> dict[str, str]:
+    """Labels on every object built for ``resource``; the Job/pod watchers select on them."""
+    return {
+        MANAGED_BY_LABEL: MANAGED_BY,
+        NAME_LABEL: resource.metadata.name[:63].rstrip("-_."),
+        KIND_LABEL: resource.kind,
+        UID_LABEL: _uid(resource),
+    }
+
+
+def owner_reference(resource: Resource) -> dict[str, Any]:
+    """Controller owner reference: deleting the resource garbage-collects what was built for it."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": resource.kind,
+        "name": resource.metadata.name,
+        "uid": _uid(resource),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _metadata(resource: Resource) -> dict[str, Any]:
+    return {
+        "name": child_name(resource),
+        "namespace": resource.metadata.namespace,
+        "labels": labels_for(resource),
+        "annotations": {RESOURCE_ANNOTATION: resource.metadata.name},
+        "ownerReferences": [owner_reference(resource)],
+    }
+
+
+def resource_document(resource: Resource) -> dict[str, Any]:
+    """The resource as the pod reads it: identity plus the spec exactly as the user gave it."""
+    meta = resource.metadata
+    return {
+        "apiVersion": resource.apiVersion,
+        "kind": resource.kind,
+        "metadata": {
+            "name": meta.name,
+            "namespace": meta.namespace,
+            "uid": meta.uid,
+            "generation": meta.generation,
+        },
+        "spec": resource.spec.model_dump(mode="json", exclude_unset=True),
+    }
+
+
+def build_spec_configmap(resource: Resource, settings: OperatorSettings) -> Manifest:
+    """ConfigMap holding the resource as JSON, mounted into the pod as ``resource.json``."""
+    del settings  # same for every configuration; kept for a uniform builder signature
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(resource),
+        "immutable": True,
+        "data": {RESOURCE_FILE: json.dumps(resource_document(resource), indent=2, sort_keys=True)},
+    }
+
+
+def build_service_account(resource: Resource, settings: OperatorSettings) -> Manifest:
+    """The pod's own identity; its token is mounted only into this resource's pod."""
+    del settings
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _metadata(resource),
+        # The pod opts in explicitly; nothing else using this account gets a token.
+        "automountServiceAccountToken": False,
+    }
+
+
+def build_role(resource: Resource, settings: OperatorSettings) -> Manifest:
+    """Role allowing get/patch of this one resource's status subresource, nothing else."""
+    del settings
+    adapter = _adapter(resource)
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _metadata(resource),
+        "rules": [
+            {
+                "apiGroups": [GROUP],
+                "resources": [f"{adapter.plural}/status"],
+                "resourceNames": [resource.metadata.name],
+                "verbs": ["get", "patch"],
+            }
+        ],
+    }
+
+
+def build_role_binding(resource: Resource, settings: OperatorSettings) -> Manifest:
+    """Binds :func:`build_role` to :func:`build_service_account`."""
+    del settings
+    name = child_name(resource)
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _metadata(resource),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": resource.metadata.namespace}],
+    }
+
+
+def _storage_env(resource: Resource, settings: OperatorSettings) -> list[dict[str, Any]]:
+    defaults = settings.storage
+    plain = {
+        "REELKUBE_STORAGE_ENDPOINT": defaults.endpoint_url,
+        # The storage module's name for the endpoint of s3:// inputs without a spec of their own.
+        "REELKUBE_S3_ENDPOINT_URL": defaults.endpoint_url,
+        "REELKUBE_STORAGE_BUCKET": defaults.bucket,
+        "REELKUBE_STORAGE_PREFIX": defaults.prefix,
+        "REELKUBE_STORAGE_REGION": defaults.region,
+        "REELKUBE_STORAGE_PATH_STYLE": "true" if defaults.path_style else "false",
+        "REELKUBE_PRESIGN_EXPIRY_SECONDS": str(defaults.presign_expiry_seconds),
+    }
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items() if v]
+    spec_storage = resource.spec.storage
+    secret = (spec_storage and spec_storage.credentialsSecret) or defaults.credentials_secret
+    if secret:
+        # Credentials come from a Secret in the resource's namespace, never from the spec.
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            env.append(
+                {"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": True}}}
+            )
+    return env
+
+
+def _resource_quantities(resource: Resource, settings: OperatorSettings, gpu: bool) -> dict[str, Any]:
+    res = _adapter(resource).resources(settings, resource)
+    quantities: dict[str, str] = {
+        "cpu": res.cpu,
+        "memory": res.memory,
+        "ephemeral-storage": res.ephemeral_storage,
+    }
+    if gpu:
+        quantities["nvidia.com/gpu"] = "1"
+    # Requests equal limits: a render uses what it asks for, and Guaranteed QoS keeps it from
+    # being the first evicted under node pressure.
+    return {"requests": dict(quantities), "limits": dict(quantities)}
+
+
+def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
+    """The batch/v1 Job that renders ``resource`` (see the module docstring for the contract)."""
+    adapter = _adapter(resource)
+    name = child_name(resource)
+    labels = labels_for(resource)
+    gpu = adapter.wants_gpu(resource)
+    res = adapter.resources(settings, resource)
+    node_selector = {**settings.job_node_selector, **(settings.gpu_node_selector if gpu else {})}
+    tolerations = [dict(t) for t in settings.job_tolerations]
+    if gpu:
+        tolerations += [dict(t) for t in settings.gpu_tolerations]
+
+    container: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": settings.renderer_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["reelkube", "job", "--resource", RESOURCE_PATH],
+        "workingDir": WORK_DIR,
+        "env": [
+            {"name": "HOME", "value": "/tmp"},
+            {"name": "XDG_CACHE_HOME", "value": "/tmp/.cache"},
+            {"name": "REELKUBE_WORK_DIR", "value": WORK_DIR},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            *_storage_env(resource, settings),
+        ],
+        "resources": _resource_quantities(resource, settings, gpu),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [
+            {"name": "spec", "mountPath": SPEC_DIR, "readOnly": True},
+            {"name": "work", "mountPath": WORK_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": name,
+        # The token is mounted only because this account can do nothing but patch this status.
+        "automountServiceAccountToken": True,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": settings.termination_grace_seconds,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUNNER_UID,
+            "runAsGroup": RUNNER_UID,
+            "fsGroup": RUNNER_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [
+            {
+                "name": "spec",
+                "configMap": {"name": name, "items": [{"key": RESOURCE_FILE, "path": RESOURCE_FILE}]},
+            },
+            {"name": "work", "emptyDir": {"sizeLimit": res.ephemeral_storage}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": settings.tmp_size_limit}},
+        ],
+    }
+    if node_selector:
+        pod_spec["nodeSelector"] = node_selector
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
+    if gpu and settings.gpu_runtime_class:
+        pod_spec["runtimeClassName"] = settings.gpu_runtime_class
+
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _metadata(resource),
+        "spec": {
+            "backoffLimit": resource.spec.retries,
+            "activeDeadlineSeconds": resource.spec.timeoutSeconds,
+            "ttlSecondsAfterFinished": settings.job_ttl_seconds,
+            "completions": 1,
+            "parallelism": 1,
+            "podFailurePolicy": {
+                "rules": [
+                    # A bad spec or a missing input fails the same way on every retry.
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": CONTAINER_NAME,
+                            "operator": "In",
+                            "values": [EXIT_BAD_INPUT],
+                        },
+                    },
+                    # Evictions and preemptions are not the render's fault: retry without counting.
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                ]
+            },
+            "template": {
+                "metadata": {"labels": labels, "annotations": {RESOURCE_ANNOTATION: resource.metadata.name}},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+CHILD_BUILDERS = (build_spec_configmap, build_service_account, build_role, build_role_binding)
+"""Objects a Job needs before it is created, in creation order."""

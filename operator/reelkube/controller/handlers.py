@@ -1,0 +1,170 @@
+"""kopf wiring, kept thin: each handler names the resource and calls the generic reconciler.
+
+Run with ``reelkube operator`` (or ``kopf run -m reelkube.controller.handlers``).
+
+- RenderJob/TTSJob created, or found at operator start (resume): ``Reconciler.reconcile``.
+- Jobs and pods labelled ``app.kubernetes.io/managed-by=reelkube``: ``Reconciler.sync`` of the
+  resource they belong to (the Job's controller ownerReference, the pod's annotation).
+- No update handler: the spec is immutable (CEL ``oldSelf == self``), so re-applying an
+  unchanged resource does nothing. No delete handler and no finalizer: deletion cascades
+  through ownerReferences, and the pod's SIGTERM lets the runner clean up.
+- No kopf timers (they add finalizers): resources held back by the concurrency limit are
+  admitted by a small background thread, woken when a Job finishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import kopf
+
+from reelkube.api.common import GROUP, VERSION
+from reelkube.controller.builders import KIND_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RESOURCE_ANNOTATION
+from reelkube.controller.kinds import ADAPTERS
+from reelkube.controller.kube import ClusterClient, load_kube_config
+from reelkube.controller.metrics import OperatorMetrics
+from reelkube.controller.notify import WebhookNotifier
+from reelkube.controller.reconcile import PermanentFailure, Reconciler
+from reelkube.controller.settings import OperatorSettings, settings_from_env
+
+log = logging.getLogger(__name__)
+
+MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
+ADMISSION_TICK_SECONDS = 10.0
+
+
+class Admission:
+    """Background admission of queued resources: runs on each wake-up and every tick."""
+
+    def __init__(self, reconciler: Reconciler) -> None:
+        self._reconciler = reconciler
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="admission", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(ADMISSION_TICK_SECONDS)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._reconciler.admit_waiting()
+            except Exception:  # noqa: BLE001 - keep admitting after an API hiccup
+                log.exception("event=admission_error")
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Read the chart's settings, build the reconciler and start metrics and admission."""
+    operator_settings: OperatorSettings = settings_from_env(os.environ)
+    # Keep kopf's bookkeeping in annotations under our own prefix, and out of `status`,
+    # which belongs to the operator's phase fields and the pod's progress fields.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.execution.max_workers = 32
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    metrics = OperatorMetrics()
+    if operator_settings.metrics_port:
+        metrics.serve(operator_settings.metrics_port)
+    client = ClusterClient(load_kube_config())
+    reconciler = Reconciler(client, operator_settings, metrics, WebhookNotifier(client, metrics))
+    admission = Admission(reconciler)
+    if operator_settings.max_running_jobs:
+        admission.start()
+    memo.reconciler = reconciler
+    memo.admission = admission
+    log.info(
+        "event=started image=%s max_running_jobs=%d namespaces=%s",
+        operator_settings.renderer_image,
+        operator_settings.max_running_jobs,
+        ",".join(operator_settings.watch_namespaces) or "*",
+    )
+
+
+@kopf.on.cleanup()
+def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    """Stop the admission thread and the webhook pool."""
+    if "admission" in memo:
+        memo.admission.stop()
+    if "reconciler" in memo and memo.reconciler.notifier is not None:
+        memo.reconciler.notifier.shutdown()
+
+
+def _reconcile(kind: str, trigger: str, name: str, namespace: str, memo: kopf.Memo) -> None:
+    try:
+        memo.reconciler.reconcile(kind, namespace, name, trigger=trigger)
+    except PermanentFailure as exc:
+        raise kopf.PermanentError(str(exc)) from exc
+
+
+def _register(kind: str, plural: str) -> None:
+    # Return None from every handler: kopf would store a returned value in the status.
+    @kopf.on.create(GROUP, VERSION, plural, id=f"{plural}-create")
+    def on_create(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+        _reconcile(kind, "create", name, namespace or "", memo)
+
+    @kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}-resume")
+    def on_resume(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+        _reconcile(kind, "resume", name, namespace or "", memo)
+
+
+for _kind, _adapter in ADAPTERS.items():
+    _register(_kind, _adapter.plural)
+
+
+def _owner_name(body: kopf.Body) -> str | None:
+    for ref in body.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") in ADAPTERS:
+            return str(ref["name"])
+    return None
+
+
+def _job_finished(body: kopf.Body) -> bool:
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in body.get("status", {}).get("conditions") or []
+    )
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
+def on_job_event(body: kopf.Body, namespace: str | None, memo: Any, type: str, **_: Any) -> None:
+    """A Job of ours changed: copy its state into its resource's status."""
+    kind = body.get("metadata", {}).get("labels", {}).get(KIND_LABEL)
+    owner = _owner_name(body)
+    if kind not in ADAPTERS or owner is None or not namespace or "reconciler" not in memo:
+        return
+    if type == "DELETED":
+        memo.reconciler.reconcile(kind, namespace, owner, trigger="job-deleted")
+    else:
+        memo.reconciler.sync(kind, namespace, owner, trigger="job")
+    if type == "DELETED" or _job_finished(body):
+        memo.admission.wake()
+
+
+@kopf.on.event("", "v1", "pods", labels=MANAGED)
+def on_pod_event(body: kopf.Body, namespace: str | None, memo: Any, type: str, **_: Any) -> None:
+    """A render pod changed (scheduled, running, terminated): refresh its resource's status."""
+    meta = body.get("metadata", {})
+    kind = meta.get("labels", {}).get(KIND_LABEL)
+    owner = (meta.get("annotations") or {}).get(RESOURCE_ANNOTATION)
+    if kind not in ADAPTERS or not owner or not namespace or type == "DELETED" or "reconciler" not in memo:
+        return
+    memo.reconciler.sync(kind, namespace, owner, trigger="pod")

@@ -1,0 +1,149 @@
+"""The few Kubernetes API calls the reconciler makes, over the official client.
+
+Reads come back as plain API JSON (camelCase dicts, exactly what ``kubectl get -o json`` shows),
+so the pure functions in ``jobstatus`` see the same shapes in tests and in production.
+Creates are idempotent: a 409 AlreadyExists is success, because the names are deterministic.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from reelkube.controller.builders import MANAGED_BY, MANAGED_BY_LABEL
+from reelkube.controller.kinds import KindAdapter
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+
+def load_kube_config() -> client.ApiClient:
+    """An API client from the in-cluster service account, else from KUBECONFIG / ~/.kube/config."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+def _json(response: Any) -> Obj:
+    return json.loads(response.data)
+
+
+class ClusterClient:
+    """Typed entry points for what the operator reads and writes."""
+
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.api_client = api_client
+        self.core = client.CoreV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.rbac = client.RbacAuthorizationV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+
+    def _creator(self, kind: str) -> Callable[..., Any]:
+        return {
+            "ConfigMap": self.core.create_namespaced_config_map,
+            "ServiceAccount": self.core.create_namespaced_service_account,
+            "Role": self.rbac.create_namespaced_role,
+            "RoleBinding": self.rbac.create_namespaced_role_binding,
+            "Job": self.batch.create_namespaced_job,
+        }[kind]
+
+    def create(self, manifest: Mapping[str, Any]) -> bool:
+        """Create ``manifest``; True if created, False if it already existed (409)."""
+        meta = manifest["metadata"]
+        try:
+            self._creator(manifest["kind"])(meta["namespace"], manifest)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    def get_job(self, namespace: str, name: str) -> Obj | None:
+        """The Job, or None if there is none (a direct read, not a cache)."""
+        try:
+            return _json(self.batch.read_namespaced_job(name, namespace, _preload_content=False))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list_job_pods(self, namespace: str, job_name: str) -> list[Obj]:
+        """Pods of one Job (selected by the label the Job controller sets)."""
+        response = self.core.list_namespaced_pod(
+            namespace, label_selector=f"batch.kubernetes.io/job-name={job_name}", _preload_content=False
+        )
+        return list(_json(response).get("items", []))
+
+    def list_managed_jobs(self, namespaces: tuple[str, ...] = ()) -> list[Obj]:
+        """Every Job the operator created, cluster-wide or in ``namespaces``."""
+        selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+        if not namespaces:
+            response = self.batch.list_job_for_all_namespaces(label_selector=selector, _preload_content=False)
+            return list(_json(response).get("items", []))
+        items: list[Obj] = []
+        for namespace in namespaces:
+            response = self.batch.list_namespaced_job(
+                namespace, label_selector=selector, _preload_content=False
+            )
+            items.extend(_json(response).get("items", []))
+        return items
+
+    def get_resource(self, adapter: KindAdapter, namespace: str, name: str) -> Obj | None:
+        """The RenderJob/TTSJob, or None if it is gone."""
+        try:
+            return _json(
+                self.custom.get_namespaced_custom_object(
+                    adapter.group, adapter.version, namespace, adapter.plural, name, _preload_content=False
+                )
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list_resources(self, adapter: KindAdapter, namespaces: tuple[str, ...] = ()) -> list[Obj]:
+        """Every resource of ``adapter``'s kind, cluster-wide or in ``namespaces``."""
+        if not namespaces:
+            response = self.custom.list_cluster_custom_object(
+                adapter.group, adapter.version, adapter.plural, _preload_content=False
+            )
+            return list(_json(response).get("items", []))
+        items: list[Obj] = []
+        for namespace in namespaces:
+            response = self.custom.list_namespaced_custom_object(
+                adapter.group, adapter.version, namespace, adapter.plural, _preload_content=False
+            )
+            items.extend(_json(response).get("items", []))
+        return items
+
+    def patch_status(self, adapter: KindAdapter, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """JSON merge patch of ``status`` through the status subresource."""
+        self.custom.patch_namespaced_custom_object_status(
+            adapter.group,
+            adapter.version,
+            namespace,
+            adapter.plural,
+            name,
+            {"status": dict(patch)},
+            _content_type="application/merge-patch+json",
+            _preload_content=False,
+        )
+
+    def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
+        """One key of a Secret, decoded; None if the Secret or key is absent."""
+        try:
+            secret = self.core.read_namespaced_secret(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        value = (secret.data or {}).get(key)
+        return base64.b64decode(value).decode() if value is not None else None

@@ -1,0 +1,156 @@
+"""Operator settings, read from environment variables that the Helm chart sets.
+
+Every value has a default that works on a plain cluster; structured values (node selectors,
+tolerations, per-kind resources) are JSON in the variable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "REELKUBE_"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """CPU, memory and scratch space of a render pod (Kubernetes quantities)."""
+
+    cpu: str
+    memory: str
+    ephemeral_storage: str
+
+
+@dataclass(frozen=True)
+class StorageDefaults:
+    """Where outputs go when a resource names no storage of its own."""
+
+    endpoint_url: str | None = None
+    bucket: str | None = None
+    prefix: str = "reelkube"
+    region: str = "us-east-1"
+    path_style: bool = True
+    credentials_secret: str | None = None
+    """Secret (looked up in each resource's namespace) with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."""
+    presign_expiry_seconds: int = 86400
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """Everything the operator needs to build Jobs and run, from the chart's values."""
+
+    renderer_image: str = "reelkube/renderer:dev"
+    image_pull_policy: str = "IfNotPresent"
+    default_resources: Mapping[str, Resources] = field(default_factory=dict)
+    """Per kind (``RenderJob``, ``TTSJob``): overrides of the adapter's built-in defaults."""
+    tmp_size_limit: str = "1Gi"
+    storage: StorageDefaults = field(default_factory=StorageDefaults)
+    gpu_node_selector: Mapping[str, str] = field(default_factory=dict)
+    gpu_tolerations: tuple[Mapping[str, Any], ...] = ()
+    gpu_runtime_class: str | None = None
+    job_node_selector: Mapping[str, str] = field(default_factory=dict)
+    """Node selector for every render pod (e.g. a node pool; the benchmark uses kwok's fake node)."""
+    job_tolerations: tuple[Mapping[str, Any], ...] = ()
+    max_running_jobs: int = 0
+    """Most Jobs running at once across the watched namespaces; 0 means no limit."""
+    job_ttl_seconds: int = 3600
+    """``ttlSecondsAfterFinished`` of each Job (its status is copied to the resource first)."""
+    termination_grace_seconds: int = 30
+    watch_namespaces: tuple[str, ...] = ()
+    """Empty means cluster-wide."""
+    metrics_port: int = 8000
+    liveness_port: int = 8080
+    log_level: str = "INFO"
+
+
+def _json(env: Mapping[str, str], name: str, default: Any) -> Any:
+    raw = env.get(ENV_PREFIX + name, "").strip()
+    if not raw:
+        return default
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name} is not valid JSON: {exc}") from exc
+
+
+def _str(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(ENV_PREFIX + name, "").strip()
+    return value or default
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(ENV_PREFIX + name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(ENV_PREFIX + name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{ENV_PREFIX}{name} must be true or false, got {raw!r}")
+
+
+def _resources(raw: Any) -> dict[str, Resources]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{ENV_PREFIX}DEFAULT_RESOURCES must be a JSON object of kind -> resources")
+    out: dict[str, Resources] = {}
+    for kind, values in raw.items():
+        out[kind] = Resources(
+            cpu=str(values.get("cpu", "")),
+            memory=str(values.get("memory", "")),
+            ephemeral_storage=str(values.get("ephemeralStorage", "")),
+        )
+    return out
+
+
+def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
+    """Parse :class:`OperatorSettings` from ``env`` (normally ``os.environ``).
+
+    Raises ValueError naming the variable when a value cannot be parsed, so a bad chart value
+    fails the operator's start with a message rather than a wrong Job later.
+    """
+    storage = StorageDefaults(
+        endpoint_url=_str(env, "STORAGE_ENDPOINT"),
+        bucket=_str(env, "STORAGE_BUCKET"),
+        prefix=_str(env, "STORAGE_PREFIX", "reelkube") or "reelkube",
+        region=_str(env, "STORAGE_REGION", "us-east-1") or "us-east-1",
+        path_style=_bool(env, "STORAGE_PATH_STYLE", True),
+        credentials_secret=_str(env, "STORAGE_CREDENTIALS_SECRET"),
+        presign_expiry_seconds=_int(env, "PRESIGN_EXPIRY_SECONDS", 86400),
+    )
+    namespaces = tuple(n.strip() for n in (_str(env, "WATCH_NAMESPACES", "") or "").split(",") if n.strip())
+    settings = OperatorSettings(
+        renderer_image=_str(env, "RENDERER_IMAGE", "reelkube/renderer:dev") or "",
+        image_pull_policy=_str(env, "IMAGE_PULL_POLICY", "IfNotPresent") or "IfNotPresent",
+        default_resources=_resources(_json(env, "DEFAULT_RESOURCES", {})),
+        tmp_size_limit=_str(env, "TMP_SIZE_LIMIT", "1Gi") or "1Gi",
+        storage=storage,
+        gpu_node_selector=dict(_json(env, "GPU_NODE_SELECTOR", {})),
+        gpu_tolerations=tuple(_json(env, "GPU_TOLERATIONS", [])),
+        gpu_runtime_class=_str(env, "GPU_RUNTIME_CLASS"),
+        job_node_selector=dict(_json(env, "JOB_NODE_SELECTOR", {})),
+        job_tolerations=tuple(_json(env, "JOB_TOLERATIONS", [])),
+        max_running_jobs=_int(env, "MAX_RUNNING_JOBS", 0),
+        job_ttl_seconds=_int(env, "JOB_TTL_SECONDS", 3600),
+        termination_grace_seconds=_int(env, "TERMINATION_GRACE_SECONDS", 30),
+        watch_namespaces=namespaces,
+        metrics_port=_int(env, "METRICS_PORT", 8000),
+        liveness_port=_int(env, "LIVENESS_PORT", 8080),
+        log_level=(_str(env, "LOG_LEVEL", "INFO") or "INFO").upper(),
+    )
+    if settings.max_running_jobs < 0:
+        raise ValueError(f"{ENV_PREFIX}MAX_RUNNING_JOBS must be >= 0")
+    if settings.storage.presign_expiry_seconds < 60:
+        raise ValueError(f"{ENV_PREFIX}PRESIGN_EXPIRY_SECONDS must be at least 60")
+    return settings

@@ -1,0 +1,186 @@
+"""Progress into the resource's status, written by the render pod itself.
+
+Mechanism (chosen over a pod-to-operator channel): the pod patches its **own** resource's
+``status`` subresource through the API server (JSON merge patch of ``step``, ``progress``,
+``currentFrame``, ``totalFrames``, ``etaSeconds``, ``encoder``, ``outputs``), using a
+ServiceAccount made for this one resource, whose Role allows only ``get`` and ``patch`` on
+``<plural>/status`` with ``resourceNames: [<its name>]``.
+
+- Least privilege: a pod can touch nothing but its own resource's status.
+- Survives operator restarts: the operator is not in the data path; progress keeps flowing
+  while it is down.
+- Scale: at 1,000 concurrent renders it costs 1,000 x (ServiceAccount + Role + RoleBinding),
+  small objects garbage-collected with their resource, and at most 1,000 writes/s spread over
+  the API server (one per pod per second at most), with no fan-in at the operator.
+
+Writes are throttled to at most one per ``min_interval`` (1 s) on a background thread, so the
+engine's progress callback never waits on the network; the latest values win; the final state
+(outputs, ``progress: 100``) is always flushed, with retries. Outside a cluster (no service
+account token) the same updates are logged instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from reelkube.api.status import Step
+from reelkube.controller.kinds import KindAdapter
+from reelkube.errors import ReelkubeError
+from reelkube.progress import ProgressEvent
+
+log = logging.getLogger(__name__)
+
+StatusWriter = Callable[[dict[str, Any]], None]
+TOKEN_PATH = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+FINAL_ATTEMPTS = 5
+
+
+class StatusWriteFailed(ReelkubeError):
+    reason = "StatusWriteFailed"
+
+
+def in_cluster_writer(adapter: KindAdapter, namespace: str, name: str) -> StatusWriter | None:
+    """A writer patching the resource's status with the pod's token; None outside a cluster."""
+    if not TOKEN_PATH.exists():
+        return None
+    from kubernetes import client, config  # only needed in a pod
+
+    config.load_incluster_config()
+    api = client.CustomObjectsApi()
+
+    def write(patch: dict[str, Any]) -> None:
+        api.patch_namespaced_custom_object_status(
+            adapter.group,
+            adapter.version,
+            namespace,
+            adapter.plural,
+            name,
+            {"status": patch},
+            _content_type="application/merge-patch+json",
+            _preload_content=False,
+        )
+
+    return write
+
+
+class ProgressReporter:
+    """A :data:`reelkube.progress.ProgressCallback` that feeds the resource's status.
+
+    ``progress`` is the overall percent (the adapter weighs the steps), never decreasing, and
+    held at 99 until the outputs are written, so 100 means done.
+    """
+
+    def __init__(
+        self,
+        adapter: KindAdapter,
+        write: StatusWriter | None,
+        *,
+        label: str,
+        min_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._adapter = adapter
+        self._write = write
+        self._label = label
+        self._min_interval = min_interval
+        self._clock = clock
+        self._lock = threading.Condition()
+        self._pending: dict[str, Any] = {}
+        self._percent = 0.0
+        self._last_write = -float("inf")
+        self._closed = False
+        self.writes: list[dict[str, Any]] = []
+        """Every patch written or logged, in order (for tests and the final log line)."""
+        self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+        self._thread.start()
+
+    # --- inputs ---------------------------------------------------------------------------
+
+    def __call__(self, event: ProgressEvent) -> None:
+        percent = self._adapter.overall_percent(event.step, event.percent)
+        fields: dict[str, Any] = {"step": event.step.value}
+        with self._lock:
+            self._percent = max(self._percent, percent)
+            fields["progress"] = 100 if event.step == Step.DONE else min(99, int(self._percent))
+            if event.frame is not None:
+                fields["currentFrame"] = event.frame
+            if event.total_frames is not None:
+                fields["totalFrames"] = event.total_frames
+            if event.eta_seconds is not None:
+                fields["etaSeconds"] = max(0, round(event.eta_seconds))
+            self._pending.update(fields)
+            self._lock.notify()
+
+    def update(self, **fields: Any) -> None:
+        """Queue other status fields (``encoder``, ``outputs``, ...)."""
+        with self._lock:
+            self._pending.update(fields)
+            self._lock.notify()
+
+    # --- output ---------------------------------------------------------------------------
+
+    def _emit(self, patch: dict[str, Any]) -> None:
+        self.writes.append(patch)
+        if self._write is None:
+            log.info(
+                "event=progress resource=%s %s",
+                self._label,
+                " ".join(f"{k}={v}" for k, v in patch.items() if k != "outputs"),
+            )
+            return
+        self._write(patch)
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._closed:
+                    self._lock.wait()
+                if self._closed:
+                    return
+                wait = self._last_write + self._min_interval - self._clock()
+                if wait > 0:
+                    # Let more updates coalesce; close() may take over meanwhile.
+                    self._lock.wait(wait)
+                    continue
+                patch, self._pending = self._pending, {}
+                self._last_write = self._clock()
+            try:
+                self._emit(patch)
+            except Exception as exc:  # noqa: BLE001 - live progress is best effort
+                log.warning("event=progress_write_failed resource=%s error=%s", self._label, exc)
+                with self._lock:
+                    self._pending = {**patch, **self._pending}
+
+    def close(self, *, final: dict[str, Any] | None = None) -> None:
+        """Stop the writer thread and flush everything pending (plus ``final``), with retries.
+
+        Raises StatusWriteFailed when the final state cannot be written: a render whose outputs
+        never reach the status must not count as a success.
+        """
+        with self._lock:
+            self._closed = True
+            self._lock.notify()
+        self._thread.join(timeout=30)
+        with self._lock:
+            patch = {**self._pending, **(final or {})}
+            self._pending = {}
+        if not patch:
+            return
+        delay = 0.5
+        for attempt in range(1, FINAL_ATTEMPTS + 1):
+            try:
+                self._emit(patch)
+                return
+            except Exception as exc:  # noqa: BLE001 - retried, then reported
+                if attempt == FINAL_ATTEMPTS:
+                    raise StatusWriteFailed(f"could not write the final status: {exc}") from exc
+                log.warning(
+                    "event=final_status_retry resource=%s attempt=%d error=%s", self._label, attempt, exc
+                )
+                time.sleep(delay)
+                delay *= 2
