@@ -205,7 +205,7 @@ class WebhookReceiver:
     port: int = 0
     requests: list[ReceivedRequest] = field(default_factory=list)
     default_status: int = 200
-    _script: deque[int] = field(default_factory=deque)
+    _script: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _server: ThreadingHTTPServer | None = None
 
@@ -214,10 +214,11 @@ class WebhookReceiver:
         """Base URL; append any path (the receiver accepts every path)."""
         return f"http://{self.host}:{self.port}"
 
-    def respond_with(self, *codes: int) -> None:
-        """Answer the next requests with ``codes`` in order, then with ``default_status``."""
+    def respond_with(self, *answers: int | tuple[int, dict[str, str]]) -> None:
+        """Answer the next requests in order with these codes (or ``(code, headers)`` pairs),
+        then with ``default_status``."""
         with self._lock:
-            self._script.extend(codes)
+            self._script.extend(a if isinstance(a, tuple) else (a, {}) for a in answers)
 
     def fail_first(self, count: int, status: int = 500) -> None:
         """Answer the next ``count`` requests with ``status``."""
@@ -232,12 +233,14 @@ class WebhookReceiver:
                 )
             return list(self.requests)
 
-    def _record(self, method: str, path: str, headers: dict[str, str], body: bytes) -> int:
+    def _record(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str]]:
         with self._lock:
-            status = self._script.popleft() if self._script else self.default_status
+            status, extra = self._script.popleft() if self._script else (self.default_status, {})
             self.requests.append(ReceivedRequest(method, path, headers, body, status))
             self._lock.notify_all()
-            return status
+            return status, extra
 
     def start(self) -> WebhookReceiver:
         receiver = self
@@ -246,9 +249,11 @@ class WebhookReceiver:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status = receiver._record(self.command, self.path, dict(self.headers.items()), body)
+                status, extra = receiver._record(self.command, self.path, dict(self.headers.items()), body)
                 payload = json.dumps({"status": status}).encode()
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -262,7 +267,12 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
-        threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="webhook-receiver",
+            daemon=True,
+        ).start()
         return self
 
     def stop(self) -> None:

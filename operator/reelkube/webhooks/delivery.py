@@ -1,0 +1,221 @@
+"""Webhook delivery: a signed JSON POST, retried with exponential backoff.
+
+One delivery is one event sent to one URL. Every attempt of it carries the same body and the
+same ``X-Reelkube-Delivery`` id, so a receiver can drop duplicates. The body is the payload
+with an ``event`` field added when it has none, so the signed bytes name their event. With a
+secret, the body is signed: ``X-Reelkube-Signature: sha256=<hex HMAC-SHA256 of the raw body>``.
+
+Retried: connection errors and timeouts, HTTP 408, 429 and 5xx (``Retry-After`` in seconds is
+honoured up to ``max_delay``). Final: any other status. The attempt logic lives in
+:class:`_Attempts`; :func:`deliver` and :func:`deliver_async` only differ in how they wait and send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from reelkube.api.common import WebhookSpec
+from reelkube.api.status import WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+EVENT_HEADER = "X-Reelkube-Event"
+DELIVERY_HEADER = "X-Reelkube-Delivery"
+SIGNATURE_HEADER = "X-Reelkube-Signature"
+USER_AGENT = "reelkube-webhook/1"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_BASE_DELAY = 1.0
+DEFAULT_MAX_DELAY = 60.0
+_RETRYABLE_STATUS = {408, 429}
+
+
+def sign(body: bytes, secret: bytes) -> str:
+    """The signature header value for ``body``: ``sha256=<hex HMAC-SHA256>``."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(body: bytes, secret: bytes, header: str | None) -> bool:
+    """Whether ``header`` is the valid signature of ``body`` (constant-time; for receivers)."""
+    return header is not None and hmac.compare_digest(sign(body, secret), header)
+
+
+def is_subscribed(webhook: WebhookSpec, event: str) -> bool:
+    """Whether the webhook asked for ``event``; :func:`deliver` sends whatever it is given."""
+    return event in webhook.events
+
+
+def redacted_url(url: str) -> str:
+    """The URL without credentials, query or fragment: webhook URLs often carry tokens there."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "<invalid URL>"
+    return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
+
+
+def encode_body(payload: dict[str, Any]) -> bytes:
+    """The exact bytes sent (and signed): compact JSON with sorted keys."""
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Attempts:
+    """The state of one delivery across its attempts, independent of sync or async I/O."""
+
+    def __init__(
+        self,
+        webhook: WebhookSpec,
+        event: str,
+        payload: dict[str, Any],
+        secret: bytes | None,
+        delivery_id: str | None,
+        base_delay: float,
+        max_delay: float,
+    ) -> None:
+        self.webhook = webhook
+        self.event = event
+        self.body = encode_body({"event": event, **payload})
+        self.delivery_id = delivery_id or uuid.uuid4().hex
+        self.headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            EVENT_HEADER: event,
+            DELIVERY_HEADER: self.delivery_id,
+        }
+        if secret:
+            self.headers[SIGNATURE_HEADER] = sign(self.body, secret)
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.attempts = 0
+        self.response_code: int | None = None
+        self.message: str | None = None
+        self.delivered = False
+        self.last_attempt_time: str | None = None
+        self._where = redacted_url(webhook.url)
+
+    def _next_delay(self, retryable: bool, retry_after: str | None = None) -> float | None:
+        if not retryable or self.attempts >= self.webhook.maxAttempts:
+            return None
+        delay = self.base_delay * 2 ** (self.attempts - 1)
+        if retry_after is not None and retry_after.strip().isdigit():
+            delay = max(delay, float(retry_after))
+        return min(delay, self.max_delay)
+
+    def record_response(self, response: httpx.Response) -> float | None:
+        """Note one answer; returns the seconds to wait before the next attempt, or None when done."""
+        self.attempts += 1
+        self.last_attempt_time = _now()
+        self.response_code = response.status_code
+        self.delivered = response.is_success
+        self.message = None if self.delivered else f"HTTP {response.status_code} from {self._where}"
+        retryable = response.status_code in _RETRYABLE_STATUS or response.status_code >= 500
+        self._log()
+        return None if self.delivered else self._next_delay(retryable, response.headers.get("Retry-After"))
+
+    def record_error(self, exc: httpx.HTTPError) -> float | None:
+        """Note one failed exchange (no answer); returns the wait before the next attempt, or None."""
+        self.attempts += 1
+        self.last_attempt_time = _now()
+        self.response_code = None
+        self.message = f"{type(exc).__name__} sending to {self._where}: {exc}"
+        self._log()
+        retryable = isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.UnsupportedProtocol)
+        return self._next_delay(retryable)
+
+    def _log(self) -> None:
+        log.log(
+            logging.INFO if self.delivered else logging.WARNING,
+            "webhook attempt event=%s delivery=%s url=%s attempt=%d/%d code=%s delivered=%s",
+            self.event,
+            self.delivery_id,
+            self._where,
+            self.attempts,
+            self.webhook.maxAttempts,
+            self.response_code,
+            self.delivered,
+        )
+
+    def result(self) -> WebhookDelivery:
+        """The outcome, in the status model."""
+        # deliveryId is an extra field (the model allows extras; the CRD status preserves them).
+        return WebhookDelivery.model_validate(
+            {
+                "event": self.event,
+                "state": "Delivered" if self.delivered else "Failed",
+                "attempts": self.attempts,
+                "responseCode": self.response_code,
+                "lastAttemptTime": self.last_attempt_time,
+                "message": self.message,
+                "deliveryId": self.delivery_id,
+            }
+        )
+
+
+def deliver(
+    webhook: WebhookSpec,
+    event: str,
+    payload: dict[str, Any],
+    *,
+    secret: bytes | None,
+    delivery_id: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    base_delay: float = DEFAULT_BASE_DELAY,
+    max_delay: float = DEFAULT_MAX_DELAY,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WebhookDelivery:
+    """POST ``payload`` as JSON to ``webhook.url``, retrying up to ``webhook.maxAttempts``.
+
+    Waits ``base_delay * 2**(n-1)`` seconds (at most ``max_delay``) after the n-th failed
+    attempt. ``delivery_id`` defaults to a fresh UUID; pass one to keep it stable across
+    processes. Never raises for delivery failures: the result says Delivered or Failed."""
+    attempts = _Attempts(webhook, event, payload, secret, delivery_id, base_delay, max_delay)
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        while True:
+            try:
+                response = client.post(webhook.url, content=attempts.body, headers=attempts.headers)
+                delay = attempts.record_response(response)
+            except httpx.HTTPError as exc:
+                delay = attempts.record_error(exc)
+            if delay is None:
+                return attempts.result()
+            sleep(delay)
+
+
+async def deliver_async(
+    webhook: WebhookSpec,
+    event: str,
+    payload: dict[str, Any],
+    *,
+    secret: bytes | None,
+    delivery_id: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    base_delay: float = DEFAULT_BASE_DELAY,
+    max_delay: float = DEFAULT_MAX_DELAY,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> WebhookDelivery:
+    """:func:`deliver` for asyncio code (the kopf operator): same requests, retries and result."""
+    attempts = _Attempts(webhook, event, payload, secret, delivery_id, base_delay, max_delay)
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        while True:
+            try:
+                response = await client.post(webhook.url, content=attempts.body, headers=attempts.headers)
+                delay = attempts.record_response(response)
+            except httpx.HTTPError as exc:
+                delay = attempts.record_error(exc)
+            if delay is None:
+                return attempts.result()
+            await sleep(delay)
