@@ -200,3 +200,13 @@ def test_credentials_directory_missing_a_file_is_storage_failed(
         upload_artifact(
             tmp_path / "a.bin", storage=s3_server.storage_spec(), key="p/a.bin", content_type="x/y"
         )
+
+
+def test_empty_file_uploads(s3_server, tmp_path: Path) -> None:
+    (tmp_path / "empty.srt").write_bytes(b"")
+    storage = s3_server.storage_spec()
+    artifact = upload_artifact(
+        tmp_path / "empty.srt", storage=storage, key=f"{storage.prefix}/e.srt", content_type="text/plain"
+    )
+    assert artifact.size == 0 and artifact.sha256 == hashlib.sha256(b"").hexdigest()
+    assert s3_server.get(artifact.key) == b""
