@@ -14,6 +14,9 @@ COMMAND_MODULES = [
     "reelkube.commands.crds",
     "reelkube.commands.job",
     "reelkube.commands.operator",
+    "reelkube.commands.render",
+    "reelkube.commands.plan",
+    "reelkube.commands.validate",
 ]
 
 EXIT_OK = 0

@@ -1,0 +1,98 @@
+"""Output encoders: OutputSpec -> ffmpeg output arguments."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from reelkube.api.output import STILL_FORMATS, AudioCodec, Codec, Format, OutputSpec, Preset
+
+log = logging.getLogger(__name__)
+
+_NVENC_PRESETS = {
+    Preset.ULTRAFAST: "p1", Preset.SUPERFAST: "p1", Preset.VERYFAST: "p2", Preset.FASTER: "p3",
+    Preset.FAST: "p4", Preset.MEDIUM: "p5", Preset.SLOW: "p6", Preset.SLOWER: "p7", Preset.VERYSLOW: "p7",
+}  # fmt: skip
+_VP9_CPU_USED = {
+    Preset.ULTRAFAST: 5, Preset.SUPERFAST: 5, Preset.VERYFAST: 4, Preset.FASTER: 4, Preset.FAST: 3,
+    Preset.MEDIUM: 2, Preset.SLOW: 1, Preset.SLOWER: 0, Preset.VERYSLOW: 0,
+}  # fmt: skip
+
+EXTENSIONS = {
+    Format.MP4: "mp4",
+    Format.WEBM: "webm",
+    Format.GIF: "gif",
+    Format.PNG: "png",
+    Format.JPEG: "jpg",
+}
+CONTENT_TYPES = {
+    Format.MP4: "video/mp4", Format.WEBM: "video/webm", Format.GIF: "image/gif",
+    Format.PNG: "image/png", Format.JPEG: "image/jpeg",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EncoderChoice:
+    """The encoders and their arguments for one OutputSpec."""
+
+    video: str
+    audio: str | None
+    video_args: list[str]
+    audio_args: list[str] = field(default_factory=list)
+
+    @property
+    def is_still(self) -> bool:
+        return self.video in ("png", "mjpeg")
+
+
+def choose_encoder(output: OutputSpec) -> EncoderChoice:
+    """Pick encoders and arguments. Audio is None for formats that carry none."""
+    audio, audio_args = _audio(output)
+    if output.format == Format.GIF:
+        return EncoderChoice("gif", None, ["-c:v", "gif", "-loop", "0"])
+    if output.format == Format.PNG:
+        return EncoderChoice("png", None, ["-c:v", "png", "-update", "1"])
+    if output.format == Format.JPEG:
+        return EncoderChoice("mjpeg", None, ["-c:v", "mjpeg", "-q:v", "2", "-update", "1"])
+    crf = str(output.crf)
+    if output.codec == Codec.VP9:
+        cpu_used = str(_VP9_CPU_USED[output.preset])
+        args = ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", crf, "-row-mt", "1", "-deadline", "good",
+                "-cpu-used", cpu_used, "-pix_fmt", "yuv420p"]  # fmt: skip
+        return EncoderChoice("libvpx-vp9", audio, args, audio_args)
+    if output.gpu:
+        name = "h264_nvenc" if output.codec == Codec.H264 else "hevc_nvenc"
+        args = ["-c:v", name, "-preset", _NVENC_PRESETS[output.preset], "-rc", "vbr", "-cq", crf,
+                "-b:v", "0", "-pix_fmt", "yuv420p"]  # fmt: skip
+    elif output.codec == Codec.H265:
+        name = "libx265"
+        args = ["-c:v", name, "-preset", output.preset.value, "-crf", crf, "-pix_fmt", "yuv420p",
+                "-x265-params", "log-level=error"]  # fmt: skip
+    else:
+        name = "libx264"
+        args = ["-c:v", name, "-preset", output.preset.value, "-crf", crf, "-pix_fmt", "yuv420p"]
+    if output.codec == Codec.H265:
+        args += ["-tag:v", "hvc1"]  # QuickTime/Safari play HEVC in MP4 only with the hvc1 tag
+    if output.format == Format.MP4:
+        args += ["-movflags", "+faststart"]
+    return EncoderChoice(name, audio, args, audio_args)
+
+
+def _audio(output: OutputSpec) -> tuple[str | None, list[str]]:
+    if output.format in STILL_FORMATS or output.format == Format.GIF or output.audioCodec == AudioCodec.NONE:
+        return None, []
+    codec = output.audioCodec
+    if output.format == Format.WEBM and codec == AudioCodec.AAC:
+        log.info("event=audio_codec_switched from=aac to=opus reason=webm_carries_no_aac")
+        codec = AudioCodec.OPUS
+    name = "aac" if codec == AudioCodec.AAC else "libopus"
+    return name, ["-c:a", name, "-b:a", output.audioBitrate, "-ar", "48000"]
+
+
+def crf_error(output: OutputSpec) -> str | None:
+    """Message when the CRF is outside the chosen encoder's range, else None."""
+    if output.format in (Format.MP4,) and output.crf > 51 and not output.gpu:
+        return f"spec.output.crf: {output.crf} is above 51, the largest CRF for {output.codec.value}"
+    if output.gpu and output.crf > 51:
+        return f"spec.output.crf: {output.crf} is above 51, the largest -cq for NVENC"
+    return None

@@ -1,0 +1,194 @@
+"""Running a RenderPlan: ffmpeg with `-progress`, throttled progress events, clean cancellation.
+
+ffmpeg runs in its own session (a terminal's Ctrl-C reaches only us, and we stop it in order)
+and is told to die with us (PR_SET_PDEATHSIG), so no ffmpeg outlives the engine, even when
+the engine itself is killed.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from reelkube.api.status import Step
+from reelkube.engine.plan import RenderPlan
+from reelkube.errors import Canceled, RenderFailed, UnsupportedCodec
+from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
+
+log = logging.getLogger(__name__)
+
+STDERR_LINES = 30
+STOP_GRACE_SECONDS = 5.0
+_CODEC_MISSING = ("Unknown encoder", "Encoder not found", "Cannot load libnvidia-encode", "No NVENC capable",
+                  "OpenEncodeSessionEx failed", "Cannot load libcuda", "Could not open encoder")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """A finished ffmpeg run."""
+
+    output: Path
+    frames: int
+    wall_seconds: float
+    stderr_tail: list[str]
+
+
+class _Interrupted(BaseException):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def run_ffmpeg(
+    plan: RenderPlan, on_progress: ProgressCallback = ignore_progress, *, interval: float = 0.25
+) -> ExecResult:
+    """Run the plan's ffmpeg, reporting RENDERING progress at most every `interval` seconds.
+
+    Raises RenderFailed (UnsupportedCodec when the encoder is missing) with ffmpeg's last
+    stderr lines, or Canceled on SIGTERM/SIGINT; either way the partial output is removed.
+    """
+    plan.write_files()
+    plan.output.parent.mkdir(parents=True, exist_ok=True)
+    argv = [plan.argv[0], "-progress", "pipe:1", "-nostats", *plan.argv[1:]]
+    started = time.monotonic()
+    tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+    log.info(
+        "event=ffmpeg_start output=%s frames=%d encoder=%s", plan.output, plan.total_frames, plan.encoder
+    )
+    try:
+        with _stop_signals_raise():
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, errors="replace", start_new_session=True, preexec_fn=_die_with_parent,
+            )  # fmt: skip
+            try:
+                reader = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
+                reader.start()
+                frame = _follow_progress(proc, plan, on_progress, started, interval)
+                returncode = proc.wait()
+                reader.join(timeout=5)
+            finally:
+                _stop(proc)
+    except _Interrupted as stop:
+        plan.output.unlink(missing_ok=True)
+        name = signal.Signals(stop.signum).name
+        log.warning("event=ffmpeg_canceled signal=%s output=%s", name, plan.output)
+        raise Canceled(f"render canceled by {name}") from None
+    wall = time.monotonic() - started
+    lines = [line for line in tail if line.strip()]
+    if returncode != 0:
+        plan.output.unlink(missing_ok=True)
+        detail = "\n".join(lines[-STDERR_LINES:]) or "(no error output)"
+        error = UnsupportedCodec if any(m in detail for m in _CODEC_MISSING) else RenderFailed
+        raise error(f"ffmpeg failed with exit code {returncode} ({plan.encoder}):\n{detail}")
+    if not plan.output.is_file():
+        raise RenderFailed(f"ffmpeg exited 0 but wrote no {plan.output.name}")
+    on_progress(ProgressEvent(step=Step.RENDERING, percent=100.0, frame=plan.total_frames,
+                              total_frames=plan.total_frames, eta_seconds=0.0))  # fmt: skip
+    log.info("event=ffmpeg_done output=%s frames=%d seconds=%.2f", plan.output, frame, wall)
+    return ExecResult(output=plan.output, frames=plan.total_frames, wall_seconds=wall, stderr_tail=lines)
+
+
+def _follow_progress(
+    proc: subprocess.Popen[str],
+    plan: RenderPlan,
+    on_progress: ProgressCallback,
+    started: float,
+    interval: float,
+) -> int:
+    """Read `-progress` blocks (`key=value` lines ending with `progress=...`) until EOF."""
+    assert proc.stdout is not None
+    total = max(plan.total_frames, 1)
+    block: dict[str, str] = {}
+    last_sent, best = 0.0, -1.0
+    frame = 0
+    for line in proc.stdout:
+        key, _, value = line.strip().partition("=")
+        block[key] = value
+        if key != "progress":
+            continue
+        frame = _int(block.get("frame"))
+        percent = min(99.9, 100.0 * frame / total)
+        now = time.monotonic()
+        if percent > best and (now - last_sent >= interval or value == "end"):
+            best, last_sent = percent, now
+            elapsed = now - started
+            rate = frame / elapsed if elapsed > 0 and frame else None
+            eta = (total - frame) / rate if rate else None
+            on_progress(ProgressEvent(step=Step.RENDERING, percent=round(percent, 1), frame=frame,
+                                      total_frames=plan.total_frames, fps=_float(block.get("fps")),
+                                      eta_seconds=None if eta is None else round(eta, 1)))  # fmt: skip
+        block = {}
+    return frame
+
+
+def _drain(stream: object, tail: collections.deque[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        tail.append(line.rstrip("\n"))
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Stop ffmpeg if it still runs: SIGTERM (it finishes cleanly), then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        proc.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def _stop_signals_raise() -> Iterator[None]:
+    """While ffmpeg runs, SIGTERM and SIGINT interrupt the wait (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    fired: list[int] = []
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        if not fired:  # a second signal must not cut the cleanup short
+            fired.append(signum)
+            raise _Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

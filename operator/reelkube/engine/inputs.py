@@ -1,0 +1,169 @@
+"""Fetching a timeline's inputs: local paths, http(s) URLs and s3:// objects, each checked
+against the size limit of its kind, then probed once. Identical sources are fetched once."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
+
+import httpx
+
+from reelkube.api.common import InputLimits, StorageSpec
+from reelkube.api.status import Step
+from reelkube.api.timeline import AudioClip, ImageClip, SubtitlesClip, Timeline, VideoClip
+from reelkube.engine.probe import ResolvedInput, probe_media
+from reelkube.errors import InputError, InputNotFound, InputTimeout, InputTooLarge, InputUnreadable
+from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256 * 1024
+
+
+def timeline_sources(timeline: Timeline) -> dict[str, str]:
+    """Every distinct `src` of the timeline with its kind (video, image, audio, subtitles)."""
+    sources: dict[str, str] = {}
+    for track in timeline.tracks:
+        for clip in track.clips:
+            if isinstance(clip, VideoClip):
+                sources.setdefault(clip.src, "video")
+            elif isinstance(clip, ImageClip):
+                sources.setdefault(clip.src, "image")
+            elif isinstance(clip, AudioClip):
+                sources.setdefault(clip.src, "audio")
+            elif isinstance(clip, SubtitlesClip) and clip.src:
+                sources.setdefault(clip.src, "subtitles")
+    return sources
+
+
+def size_limit(kind: str, limits: InputLimits) -> int:
+    """Largest accepted size for an input kind (subtitle files share the image limit)."""
+    if kind == "video":
+        return limits.maxVideoBytes
+    if kind == "audio":
+        return limits.maxAudioBytes
+    return limits.maxImageBytes
+
+
+def fetch_inputs(
+    timeline: Timeline,
+    workdir: Path,
+    limits: InputLimits,
+    *,
+    base_dir: Path,
+    storage: StorageSpec | None = None,
+    on_progress: ProgressCallback = ignore_progress,
+) -> dict[str, ResolvedInput]:
+    """Fetch and probe every input of `timeline`; returns src -> ResolvedInput.
+
+    Local paths are relative to `base_dir` and used in place; URLs are downloaded into
+    `workdir/inputs/`. Raises InputNotFound, InputTooLarge, InputTimeout, InputUnreadable (with
+    ffprobe's message) or InputError.
+    """
+    sources = timeline_sources(timeline)
+    resolved: dict[str, ResolvedInput] = {}
+    for done, (src, kind) in enumerate(sources.items()):
+        on_progress(ProgressEvent(step=Step.DOWNLOADING, percent=100 * done / len(sources), message=src))
+        resolved[src] = fetch_one(src, kind, workdir, limits, base_dir=base_dir, storage=storage)
+    if sources:
+        on_progress(ProgressEvent(step=Step.DOWNLOADING, percent=100.0))
+    return resolved
+
+
+def fetch_one(
+    src: str, kind: str, workdir: Path, limits: InputLimits, *, base_dir: Path, storage: StorageSpec | None
+) -> ResolvedInput:
+    """Fetch one input of a kind and probe it (subtitle files are not probed)."""
+    max_bytes = size_limit(kind, limits)
+    scheme = urlparse(src).scheme.lower()
+    started = time.monotonic()
+    if scheme in ("http", "https"):
+        path = download_http(
+            src, _download_path(src, workdir), max_bytes=max_bytes, timeout=limits.timeoutSeconds
+        )
+    elif scheme == "s3":
+        path = _download_s3(src, _download_path(src, workdir), max_bytes, limits.timeoutSeconds, storage)
+    else:
+        path = _local_path(src, base_dir, max_bytes)
+    size = path.stat().st_size
+    info = None if kind == "subtitles" else probe_media(path)
+    if info is not None:
+        if kind in ("video", "image") and not info.has_picture:
+            raise InputUnreadable(f"{src} has no picture (no video stream ffmpeg can read)")
+        if kind == "audio" and not info.has_audio:
+            raise InputUnreadable(f"{src} has no audio stream")
+    log.info(
+        "event=input_ready src=%s kind=%s bytes=%d seconds=%.2f", src, kind, size, time.monotonic() - started
+    )
+    return ResolvedInput(src=src, path=path, kind=kind, size=size, info=info)
+
+
+def _local_path(src: str, base_dir: Path, max_bytes: int) -> Path:
+    raw = unquote(urlparse(src).path) if src.startswith("file://") else src
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    if not path.is_file():
+        raise InputNotFound(f"input file not found: {path}")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputTooLarge(f"{src} is {size} bytes, over the limit of {max_bytes}")
+    return path
+
+
+def _download_path(src: str, workdir: Path) -> Path:
+    """A stable name in the workdir that keeps the URL's extension (ffmpeg and pysubs2 use it)."""
+    suffix = PurePosixPath(urlparse(src).path).suffix[:10]
+    if not suffix.replace(".", "").isalnum():
+        suffix = ""
+    digest = hashlib.sha256(src.encode()).hexdigest()[:16]
+    return workdir / "inputs" / f"{digest}{suffix}"
+
+
+def download_http(url: str, dest: Path, *, max_bytes: int, timeout: float) -> Path:
+    """Stream `url` to `dest`, refusing more than `max_bytes` and more than `timeout` seconds
+    in all (a slow trickle times out too). `dest` appears only when complete."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    deadline = time.monotonic() + timeout
+    try:
+        with httpx.stream("GET", url, timeout=httpx.Timeout(timeout), follow_redirects=True) as response:
+            if response.status_code in (404, 410):
+                raise InputNotFound(f"{url} answered HTTP {response.status_code}")
+            if response.status_code >= 400:
+                raise InputError(f"{url} answered HTTP {response.status_code}")
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > max_bytes:
+                raise InputTooLarge(f"{url} is {declared} bytes, over the limit of {max_bytes}")
+            received = 0
+            with part.open("wb") as sink:
+                for chunk in response.iter_bytes(CHUNK):
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise InputTooLarge(f"{url} is over the limit of {max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        raise InputTimeout(f"{url} took longer than {timeout:g}s to download")
+                    sink.write(chunk)
+    except httpx.TimeoutException as exc:
+        part.unlink(missing_ok=True)
+        raise InputTimeout(f"{url} took longer than {timeout:g}s ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:
+        part.unlink(missing_ok=True)
+        raise InputError(f"cannot download {url}: {exc}") from exc
+    except InputError:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(dest)
+    return dest
+
+
+def _download_s3(src: str, dest: Path, max_bytes: int, timeout: float, storage: StorageSpec | None) -> Path:
+    try:
+        from reelkube.storage.s3 import download_object
+    except ImportError as exc:
+        raise InputError(f"cannot fetch {src}: S3 support (reelkube.storage.s3) is not available") from exc
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return download_object(src, dest, max_bytes=max_bytes, timeout=timeout, storage=storage)

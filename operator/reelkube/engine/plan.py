@@ -1,0 +1,185 @@
+"""Planning: a Timeline and an OutputSpec become ONE ffmpeg invocation (pure, no media touched).
+
+The graph: a canvas (the background colour, or the bottom layer itself when it is an opaque,
+full-frame, whole-timeline layer), each media layer overlaid in track order, text and subtitles
+drawn straight onto the canvas, then the output's scaling and pixel format; the soundtrack is
+mixed once beside it. Text and subtitles are written as files (`RenderPlan.files`), never
+spliced into the graph.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from reelkube.api.output import Format, OutputSpec
+from reelkube.api.timeline import Clip, SubtitlesClip, TextClip, Timeline
+from reelkube.engine.audio import build_soundtrack
+from reelkube.engine.encoders import choose_encoder, crf_error
+from reelkube.engine.filtergraph import filter_spec
+from reelkube.engine.planning import PlanContext
+from reelkube.engine.probe import ResolvedInput
+from reelkube.engine.subtitles import subtitles_filter
+from reelkube.engine.text import text_filters
+from reelkube.engine.timing import PlacedClip, own_media_seconds, resolve_timing
+from reelkube.engine.visual import MediaLayer, emit_layer, fold_tints, group_layers
+from reelkube.errors import SpecError
+
+
+@dataclass
+class RenderPlan:
+    """One ffmpeg run: its argv, the files it reads that the planner made, and what it yields."""
+
+    argv: list[str]
+    output: Path
+    total_frames: int
+    duration: float
+    width: int
+    height: int
+    fps: float
+    encoder: str
+    audio_encoder: str | None
+    filter_graph: str
+    files: dict[Path, str] = field(default_factory=dict)
+
+    def command_line(self) -> str:
+        """The command as one shell-quoted line (runnable once `write_files` has run)."""
+        return shlex.join(self.argv)
+
+    def write_files(self) -> None:
+        """Write the text and subtitle files the graph reads."""
+        for path, content in self.files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+
+
+def build_plan(
+    timeline: Timeline,
+    output: OutputSpec,
+    inputs: Mapping[str, ResolvedInput],
+    *,
+    workdir: Path,
+    output_path: Path,
+) -> RenderPlan:
+    """Plan the render of `timeline` into `output_path`. `inputs` maps every clip `src` to its
+    fetched, probed file. Raises SpecError for timelines that cannot be rendered."""
+    if message := crf_error(output):
+        raise SpecError(message)
+    fps = Fraction(output.fps or timeline.fps).limit_denominator(1001)
+    out_w, out_h = _output_size(timeline, output)
+
+    def media_seconds(clip: Clip) -> float | None:
+        src = getattr(clip, "src", None)
+        info = inputs[src].info if src and src in inputs and not isinstance(clip, SubtitlesClip) else None
+        return own_media_seconds(clip, info.duration if info else None)
+
+    resolved = resolve_timing(timeline, float(fps), media_seconds)
+    ctx = PlanContext(
+        width=timeline.width,
+        height=timeline.height,
+        fps=fps,
+        total_frames=resolved.total_frames,
+        workdir=workdir,
+        inputs=inputs,
+    )
+    encoder = choose_encoder(output)
+    ops: list[MediaLayer | PlacedClip] = []
+    sounds: list[PlacedClip] = []
+    for track in resolved.tracks:
+        sounds += track
+        ops += [op for op in group_layers(track) if not isinstance(op, PlacedClip) or _draws(op)]
+    ops = fold_tints(ops, ctx)
+
+    canvas, ops = _canvas(ctx, ops, timeline.background)
+    pending: list[str] = []
+    for number, op in enumerate(ops):
+        if isinstance(op, MediaLayer):
+            if pending:
+                canvas, pending = ctx.graph.add([canvas], pending), []
+            label, x, y = emit_layer(ctx, op)
+            canvas = ctx.graph.add([canvas, label], [filter_spec("overlay", x=x, y=y, eof_action="pass")])
+        elif isinstance(op.clip, TextClip):
+            pending += text_filters(ctx, op, number)
+        elif (burn := subtitles_filter(ctx, op, number)) is not None:
+            pending.append(burn)
+    pending += _finish_video(ctx, output, out_w, out_h)
+    if output.format == Format.GIF:
+        ctx.graph.chains.append(f"[{canvas}]{','.join([*pending, 'split'])}[gif1][gif2]")
+        ctx.graph.add(["gif1"], ["palettegen=stats_mode=diff"], "palette")
+        ctx.graph.add(
+            ["gif2", "palette"], ["paletteuse=dither=bayer:bayer_scale=5:diff_mode=rectangle"], "vout"
+        )
+    else:
+        ctx.graph.add([canvas], pending, "vout")
+    soundtrack = build_soundtrack(ctx, sounds) if encoder.audio else None
+
+    frames = 1 if encoder.is_still else resolved.total_frames
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error"]
+    for args in ctx.input_args:
+        argv += args
+    argv += ["-filter_complex", ctx.graph.render(), "-map", "[vout]"]
+    if soundtrack:
+        argv += ["-map", f"[{soundtrack}]"]
+    argv += encoder.video_args + (encoder.audio_args if soundtrack else ["-an"])
+    argv += ["-frames:v", str(frames), str(output_path)]
+    return RenderPlan(
+        argv=argv,
+        output=output_path,
+        total_frames=frames,
+        duration=float(frames / fps),
+        width=out_w,
+        height=out_h,
+        fps=float(fps),
+        encoder=encoder.video,
+        audio_encoder=encoder.audio if soundtrack else None,
+        filter_graph=ctx.graph.render(),
+        files=dict(ctx.files),
+    )
+
+
+def _draws(placed: PlacedClip) -> bool:
+    return isinstance(placed.clip, TextClip | SubtitlesClip)
+
+
+def _output_size(timeline: Timeline, output: OutputSpec) -> tuple[int, int]:
+    """The output's size: OutputSpec overrides the timeline's; one side alone keeps the aspect."""
+    width, height = output.width, output.height
+    if width and not height:
+        height = round(timeline.height * width / timeline.width / 2) * 2
+    elif height and not width:
+        width = round(timeline.width * height / timeline.height / 2) * 2
+    return width or timeline.width, height or timeline.height
+
+
+def _canvas(
+    ctx: PlanContext, ops: list[MediaLayer | PlacedClip], background: str
+) -> tuple[str, list[MediaLayer | PlacedClip]]:
+    """The bottom stream: the first layer itself when it covers everything, always; otherwise
+    the background colour for exactly the timeline's frames."""
+    first = ops[0] if ops else None
+    if (
+        isinstance(first, MediaLayer)
+        and (first.start, first.end) == (0, ctx.total_frames)
+        and first.is_opaque_full_frame(ctx)
+    ):
+        label, _, _ = emit_layer(ctx, first, local_time=True)
+        return label, ops[1:]
+    seconds = (ctx.total_frames - 0.5) / float(ctx.fps)  # exactly total_frames frames
+    color = filter_spec("color", c=background, s=f"{ctx.width}x{ctx.height}", r=ctx.fps_text, d=seconds)
+    return ctx.graph.add([], [color]), ops
+
+
+def _finish_video(ctx: PlanContext, output: OutputSpec, out_w: int, out_h: int) -> list[str]:
+    chain = []
+    if (out_w, out_h) != (ctx.width, ctx.height):
+        # The timeline is laid out in its own pixels; cover the requested size with it.
+        chain += [
+            filter_spec("scale", out_w, out_h, force_original_aspect_ratio="increase"),
+            filter_spec("crop", out_w, out_h),
+        ]
+    if output.format in (Format.MP4, Format.WEBM):
+        chain.append("format=yuv420p")
+    return chain

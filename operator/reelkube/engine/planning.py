@@ -1,0 +1,65 @@
+"""State shared by the planner's parts while one ffmpeg invocation is being planned."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from reelkube.engine.filtergraph import FilterGraph, format_number
+from reelkube.engine.probe import MediaInfo, ResolvedInput
+from reelkube.errors import InputError
+
+
+@dataclass
+class PlanContext:
+    """The canvas, the graph being built, the `-i` inputs and the files the graph will read."""
+
+    width: int
+    height: int
+    fps: Fraction
+    total_frames: int
+    workdir: Path
+    inputs: Mapping[str, ResolvedInput]
+    graph: FilterGraph = field(default_factory=FilterGraph)
+    input_args: list[list[str]] = field(default_factory=list)
+    files: dict[Path, str] = field(default_factory=dict)
+    clip_inputs: dict[str, int] = field(default_factory=dict)
+    """`-i` index of each video clip by its path, so its own audio can be mixed too."""
+
+    @property
+    def fps_text(self) -> str:
+        """The rate as ffmpeg reads it (`30`, `30000/1001`)."""
+        return str(self.fps.numerator) if self.fps.denominator == 1 else f"{self.fps}"
+
+    def seconds(self, frames: int) -> float:
+        """Frames at the output rate, in seconds."""
+        return float(frames / self.fps)
+
+    def seconds_text(self, frames: int) -> str:
+        return format_number(self.seconds(frames))
+
+    def resolved(self, src: str) -> ResolvedInput:
+        """The fetched input for `src` (fetch_inputs must have run for every src)."""
+        try:
+            return self.inputs[src]
+        except KeyError as exc:
+            raise InputError(f"input {src!r} was not fetched before planning") from exc
+
+    def media(self, src: str) -> MediaInfo:
+        info = self.resolved(src).info
+        if info is None:
+            raise InputError(f"input {src!r} has no probed media facts")
+        return info
+
+    def add_input(self, path: Path, *options: str) -> int:
+        """Add `[options] -i path`; returns the input's index."""
+        self.input_args.append([*options, "-i", str(path)])
+        return len(self.input_args) - 1
+
+    def add_file(self, name: str, content: str) -> Path:
+        """Register a text file for the graph to read; written by `RenderPlan.write_files`."""
+        path = self.workdir / name
+        self.files[path] = content
+        return path

@@ -1,0 +1,116 @@
+"""ffprobe, once per input: the facts the planner needs (duration, size, audio, still or not)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reelkube.errors import InputUnreadable
+
+log = logging.getLogger(__name__)
+
+# Demuxers that hold a single picture: probed as stills, decoded once.
+_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif_pipe_still"}
+_IMAGE_CODECS = {"png", "mjpeg", "webp", "bmp", "tiff", "jpeg2000", "jpegls", "qoi"}
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ffprobe says about one file."""
+
+    duration: float | None
+    width: int | None
+    height: int | None
+    has_video: bool
+    has_audio: bool
+    is_still: bool
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    format_name: str | None = None
+
+    @property
+    def has_picture(self) -> bool:
+        return self.has_video and self.width is not None and self.height is not None
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    """A clip's source made local: where it lies and what it holds."""
+
+    src: str
+    path: Path
+    kind: str
+    """video, image, audio or subtitles."""
+    size: int
+    info: MediaInfo | None = None
+    """Probed facts; None for subtitle files (parsed by the planner instead)."""
+
+
+def ffprobe_json(path: Path, *, timeout: float = 60.0) -> dict[str, Any]:
+    """Run ffprobe and return its JSON (format and streams); InputUnreadable on failure."""
+    argv = [
+        "ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path),
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise InputUnreadable(f"ffprobe timed out reading {path.name}") from exc
+    if proc.returncode != 0:
+        detail = proc.stderr.strip().splitlines()[-3:] or ["no output"]
+        raise InputUnreadable(f"ffprobe cannot read {path.name}: {' | '.join(detail)}")
+    data: dict[str, Any] = json.loads(proc.stdout or "{}")
+    return data
+
+
+def probe_media(path: Path) -> MediaInfo:
+    """Probe one media file. Raises InputUnreadable when ffprobe fails or finds no streams."""
+    data = ffprobe_json(path)
+    streams = data.get("streams") or []
+    fmt = data.get("format") or {}
+    if not streams:
+        raise InputUnreadable(f"ffprobe finds no audio or video stream in {path.name}")
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    format_name = str(fmt.get("format_name") or "")
+    duration = _float(fmt.get("duration")) or _float((video or audio or {}).get("duration"))
+    width = height = None
+    if video is not None:
+        width, height = int(video.get("width") or 0) or None, int(video.get("height") or 0) or None
+        if _rotation(video) in (90, 270) and width and height:
+            width, height = height, width
+    frames = int((video or {}).get("nb_frames") or 0)
+    is_still = video is not None and (
+        format_name in _IMAGE_FORMATS
+        or (video.get("codec_name") in _IMAGE_CODECS and frames <= 1 and audio is None)
+    )
+    return MediaInfo(
+        duration=None if is_still else duration,
+        width=width,
+        height=height,
+        has_video=video is not None,
+        has_audio=audio is not None,
+        is_still=is_still,
+        video_codec=(video or {}).get("codec_name"),
+        audio_codec=(audio or {}).get("codec_name"),
+        format_name=format_name or None,
+    )
+
+
+def _float(value: Any) -> float | None:
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if result > 0 else None
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    for side in stream.get("side_data_list") or []:
+        if "rotation" in side:
+            return int(abs(float(side["rotation"]))) % 360
+    tags = stream.get("tags") or {}
+    return int(abs(float(tags.get("rotate", 0)))) % 360

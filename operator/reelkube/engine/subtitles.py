@@ -1,0 +1,96 @@
+"""Subtitles clips: every source (SRT, VTT, ASS file or inline cues) becomes one .ass file in
+the workdir, shifted to the clip's start and cut to its window, burned with the `ass` filter.
+
+ASS sources keep their own styles (word-highlight captions carry colours in their events);
+other sources get the clip's style. Inline cue text is escaped so that braces and backslashes
+show literally instead of becoming ASS override tags.
+"""
+
+from __future__ import annotations
+
+import pysubs2
+
+from reelkube.api.timeline import SubtitlesClip
+from reelkube.engine.filtergraph import filter_spec
+from reelkube.engine.fonts import resolve_font
+from reelkube.engine.planning import PlanContext
+from reelkube.engine.timing import PlacedClip
+from reelkube.errors import InputUnreadable, SpecError
+
+
+def subtitles_filter(ctx: PlanContext, placed: PlacedClip, number: int) -> str | None:
+    """The `ass=` filter for one subtitles clip (None when no cue falls in its window)."""
+    clip = placed.clip
+    assert isinstance(clip, SubtitlesClip)
+    try:
+        resolve_font(clip.font)
+    except SpecError as exc:
+        raise SpecError(f"spec.timeline.{placed.path}.font: {exc.message}") from exc
+    keep_styles = False
+    if clip.cues is not None:
+        subs = pysubs2.SSAFile()
+        for cue in clip.cues:
+            subs.append(
+                pysubs2.SSAEvent(start=_ms(cue.start), end=_ms(cue.end), text=escape_ass_text(cue.text))
+            )
+    else:
+        assert clip.src is not None
+        path = ctx.resolved(clip.src).path
+        try:
+            subs = pysubs2.load(str(path), encoding="utf-8")
+        except Exception as exc:  # pysubs2 raises many kinds for bad files
+            raise InputUnreadable(f"cannot read subtitles {clip.src}: {exc}") from exc
+        keep_styles = subs.format in ("ass", "ssa") or path.suffix.lower() in (".ass", ".ssa")
+    if not keep_styles:
+        _apply_style(subs, clip, ctx)
+    subs.info["PlayResX"] = subs.info.get("PlayResX", str(ctx.width)) if keep_styles else str(ctx.width)
+    subs.info["PlayResY"] = subs.info.get("PlayResY", str(ctx.height)) if keep_styles else str(ctx.height)
+
+    offset, window = _ms(ctx.seconds(placed.start)), _ms(ctx.seconds(placed.frames))
+    kept = []
+    for event in subs.events:
+        if event.is_comment or event.start >= window or event.end <= 0:
+            continue
+        event.start, event.end = max(event.start, 0) + offset, min(event.end, window) + offset
+        kept.append(event)
+    if not kept:
+        return None
+    subs.events = kept
+    ass_path = ctx.add_file(f"subtitles-{number:03d}.ass", subs.to_string("ass"))
+    return filter_spec("ass", filename=str(ass_path))
+
+
+def escape_ass_text(text: str) -> str:
+    """Literal text for an ASS event: no override blocks, no `\\N`-style escapes."""
+    text = text.replace("\r\n", "\n").replace("\\", "\\\u2060")  # a word joiner breaks `\N`, `\h`
+    return text.replace("{", "\\{").replace("}", "\\}").replace("\n", "\\N")
+
+
+def _apply_style(subs: pysubs2.SSAFile, clip: SubtitlesClip, ctx: PlanContext) -> None:
+    size = clip.fontSize or max(12, round(ctx.height * (0.045 if ctx.height > ctx.width else 0.055)))
+    style = pysubs2.SSAStyle(
+        fontname=clip.font,
+        fontsize=size,
+        primarycolor=_color(clip.color),
+        secondarycolor=_color(clip.highlightColor),
+        outlinecolor=_color(clip.outlineColor),
+        backcolor=pysubs2.Color(0, 0, 0, 128),
+        bold=True,
+        outline=max(2, size / 16),
+        shadow=0,
+        alignment=pysubs2.Alignment.BOTTOM_CENTER,
+        marginl=round(ctx.width * 0.06),
+        marginr=round(ctx.width * 0.06),
+        marginv=clip.marginV or round(ctx.height * 0.08),
+    )
+    subs.styles = {"Default": style}
+    for event in subs.events:
+        event.style = "Default"
+
+
+def _color(hex_color: str) -> pysubs2.Color:
+    return pysubs2.Color(int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16))
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)

@@ -1,0 +1,310 @@
+"""Video, image and colour clips: one stream per layer, composited onto the canvas.
+
+A layer is one clip, or consecutive clips of a track joined by transitions (one `xfade`
+chain). Each layer's stream has exactly its frames at the output rate; it is shifted to its
+start time and laid over the canvas with `overlay=eof_action=pass`, so it shows only while it
+has frames. Stills are decoded and scaled once; a Ken Burns move is one `zoompan` over that
+single frame, and full-frame colour tints over a still are composed into it once, before the
+zoom, instead of blended on every frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reelkube.api.timeline import Box, ColorClip, Fit, ImageClip, KenBurns, VideoClip
+from reelkube.engine.filtergraph import filter_spec, format_number
+from reelkube.engine.planning import PlanContext
+from reelkube.engine.timing import PlacedClip
+from reelkube.errors import SpecError
+
+MediaClip = VideoClip | ImageClip | ColorClip
+
+
+@dataclass
+class MediaLayer:
+    """One clip, or a chain of clips joined by transitions, drawn as one stream."""
+
+    members: list[PlacedClip]
+    tints: list[ColorClip] = field(default_factory=list)
+    """Full-frame colours folded into a still image (composed once, not per frame)."""
+
+    @property
+    def start(self) -> int:
+        return self.members[0].start
+
+    @property
+    def end(self) -> int:
+        return self.members[-1].end
+
+    @property
+    def first(self) -> MediaClip:
+        clip = self.members[0].clip
+        assert isinstance(clip, MediaClip)
+        return clip
+
+    def box(self, ctx: PlanContext) -> tuple[int, int, int, int]:
+        return resolve_box(getattr(self.first, "box", None), ctx)
+
+    def is_opaque_full_frame(self, ctx: PlanContext) -> bool:
+        """True when the layer hides everything beneath it for its whole window."""
+        if self.box(ctx) != (0, 0, ctx.width, ctx.height):
+            return False
+        for placed in self.members:
+            clip = placed.clip
+            assert isinstance(clip, MediaClip)
+            if _needs_alpha(clip, placed) or (not isinstance(clip, ColorClip) and clip.fit == Fit.CONTAIN):
+                return False
+        return True
+
+
+def resolve_box(box: Box | None, ctx: PlanContext) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of a clip's box on the canvas."""
+    if box is None:
+        return (0, 0, ctx.width, ctx.height)
+    return (box.x, box.y, box.width or ctx.width, box.height or ctx.height)
+
+
+def group_layers(track: list[PlacedClip]) -> list[MediaLayer | PlacedClip]:
+    """Media clips joined by transitions become one MediaLayer; other clips pass through."""
+    out: list[MediaLayer | PlacedClip] = []
+    for placed in track:
+        if not isinstance(placed.clip, MediaClip):
+            out.append(placed)
+            continue
+        prev = out[-1] if out else None
+        if placed.overlap > 0 and isinstance(prev, MediaLayer) and prev.end == placed.start + placed.overlap:
+            prev.members.append(placed)
+        else:
+            out.append(MediaLayer(members=[placed]))
+    return out
+
+
+def fold_tints(ops: list[MediaLayer | PlacedClip], ctx: PlanContext) -> list[MediaLayer | PlacedClip]:
+    """Fold full-frame, steady colour layers into the still image right beneath them.
+
+    Allowed when the colour has the image's exact window, no fades, and nothing else is
+    drawn between the two during that window: then (tint over zoomed image) equals (zoomed
+    (tint over image)), and the blend runs once instead of on every frame.
+    """
+    result = list(ops)
+    i = 0
+    while i < len(result):
+        base = result[i]
+        if (
+            isinstance(base, MediaLayer)
+            and len(base.members) == 1
+            and isinstance(base.first, ImageClip)
+            and base.is_opaque_full_frame(ctx)
+        ):
+            j = i + 1
+            while j < len(result):
+                other = result[j]
+                if _is_foldable_tint(other, base, ctx):
+                    assert isinstance(other, MediaLayer)
+                    base.tints.append(other.first)  # type: ignore[arg-type]
+                    del result[j]
+                    continue
+                o_start, o_end = _window(other)
+                if o_start < base.end and o_end > base.start:
+                    break
+                j += 1
+        i += 1
+    return result
+
+
+def _is_foldable_tint(op: MediaLayer | PlacedClip, base: MediaLayer, ctx: PlanContext) -> bool:
+    if not isinstance(op, MediaLayer) or len(op.members) != 1 or not isinstance(op.first, ColorClip):
+        return False
+    clip = op.first
+    return (
+        (op.start, op.end) == (base.start, base.end)
+        and op.box(ctx) == (0, 0, ctx.width, ctx.height)
+        and clip.fadeIn == 0
+        and clip.fadeOut == 0
+        and op.members[0].overlap == 0
+    )
+
+
+def _window(op: MediaLayer | PlacedClip) -> tuple[int, int]:
+    return (op.start, op.end)
+
+
+def _needs_alpha(clip: MediaClip, placed: PlacedClip) -> bool:
+    entering = clip.transition is not None and placed.overlap == 0
+    return clip.opacity < 1 or clip.fadeIn > 0 or clip.fadeOut > 0 or entering
+
+
+def emit_layer(ctx: PlanContext, layer: MediaLayer, *, local_time: bool = False) -> tuple[str, str, str]:
+    """Build the layer's stream; returns (label, overlay x, overlay y). The stream is shifted to
+    the layer's start unless `local_time` (used when the layer is the canvas itself)."""
+    bx, by, bw, bh = layer.box(ctx)
+    chained = len(layer.members) > 1
+    alpha = any(_needs_alpha(p.clip, p) for p in layer.members)  # type: ignore[arg-type]
+    fits = {getattr(p.clip, "fit", Fit.STRETCH) for p in layer.members}
+    if chained and len({resolve_box(getattr(p.clip, "box", None), ctx) for p in layer.members}) > 1:
+        raise SpecError(
+            f"spec.timeline.{layer.members[1].path}.transition: clips joined by a transition must "
+            "share the same box"
+        )
+    pad_contain = chained and Fit.CONTAIN in fits
+    alpha = alpha or pad_contain
+    labels = [emit_member(ctx, p, bw, bh, alpha=alpha, pad_contain=pad_contain, tints=layer.tints)
+              for p in layer.members]  # fmt: skip
+    label = labels[0]
+    for placed, nxt in zip(layer.members[1:], labels[1:], strict=True):
+        clip = placed.clip
+        assert isinstance(clip, MediaClip) and clip.transition is not None
+        offset = ctx.seconds(placed.start - layer.start)
+        xfade = filter_spec(
+            "xfade",
+            transition=clip.transition.type.value,
+            duration=ctx.seconds(placed.overlap),
+            offset=offset,
+        )
+        label = ctx.graph.add([label, nxt], [xfade])
+    if not local_time:
+        label = ctx.graph.add([label], [f"setpts=PTS-STARTPTS+{layer.start}"])
+    x, y = str(bx), str(by)
+    if not pad_contain and fits == {Fit.CONTAIN} and not isinstance(layer.first, ColorClip):
+        x, y = f"{bx}+({bw}-w)/2", f"{by}+({bh}-h)/2"
+    return label, x, y
+
+
+def emit_member(
+    ctx: PlanContext,
+    placed: PlacedClip,
+    bw: int,
+    bh: int,
+    *,
+    alpha: bool,
+    pad_contain: bool,
+    tints: list[ColorClip],
+) -> str:
+    """One clip's stream: exactly `placed.frames` frames from pts 0, time base 1/fps."""
+    clip = placed.clip
+    frames = placed.frames
+    if isinstance(clip, ColorClip):
+        opacity = clip.opacity
+        source = filter_spec(
+            "color", c=f"{clip.color}@{format_number(opacity)}", s=f"{bw}x{bh}", r=ctx.fps_text
+        )
+        chain = [source, f"trim=end_frame={frames}"]
+        if alpha:
+            chain.append("format=yuva420p")
+        chain += _fades(ctx, clip, placed)
+        return ctx.graph.add([], chain)
+    if isinstance(clip, VideoClip):
+        chain = _video_source(ctx, clip, placed) + _fit_filters(clip.fit, bw, bh, pad_contain)
+        label = ctx.graph.add(chain[:1], chain[1:])
+        return _finish_member(ctx, clip, placed, label, alpha)
+    label = _still_frame(ctx, clip, bw, bh, pad_contain, tints)
+    if clip.kenBurns is not None:
+        timed = [_zoompan(ctx, clip.kenBurns, frames, bw, bh)]
+    else:
+        # One decoded frame, repeated by reference (no copies), at exact frame times.
+        tb = f"{ctx.fps.denominator}/{ctx.fps.numerator}"
+        timed = [f"loop=loop={frames - 1}:size=1", f"settb={tb}", "setpts=N"]
+    label = ctx.graph.add([label], timed)
+    return _finish_member(ctx, clip, placed, label, alpha)
+
+
+def _finish_member(ctx: PlanContext, clip: MediaClip, placed: PlacedClip, label: str, alpha: bool) -> str:
+    # `fps` fixes the link's frame rate (xfade compares them); zoompan sets it already, and an
+    # `fps` after zoompan would drop its last frame.
+    chain = [] if isinstance(clip, ImageClip) and clip.kenBurns is not None else [f"fps={ctx.fps_text}"]
+    if alpha:
+        chain.append("format=yuva420p")
+        if clip.opacity < 1:
+            chain.append(filter_spec("lut", a=f"val*{format_number(clip.opacity)}"))
+    chain += _fades(ctx, clip, placed)
+    return ctx.graph.add([label], chain) if chain else label
+
+
+def _fades(ctx: PlanContext, clip: MediaClip, placed: PlacedClip) -> list[str]:
+    fade_in = clip.fadeIn
+    if clip.transition is not None and placed.overlap == 0:
+        # A transition with nothing to cross from (first clip, or a gap): fade in instead.
+        fade_in = max(fade_in, clip.transition.duration)
+    length = ctx.seconds(placed.frames)
+    out = []
+    if fade_in > 0:
+        out.append(filter_spec("fade", t="in", st=0, d=min(fade_in, length), alpha=1))
+    if clip.fadeOut > 0:
+        d = min(clip.fadeOut, length)
+        out.append(filter_spec("fade", t="out", st=max(0.0, length - d), d=d, alpha=1))
+    return out
+
+
+def _fit_filters(fit: Fit, bw: int, bh: int, pad_contain: bool) -> list[str]:
+    if fit == Fit.COVER:
+        return [
+            filter_spec("scale", bw, bh, force_original_aspect_ratio="increase"),
+            filter_spec("crop", bw, bh),
+        ]
+    if fit == Fit.CONTAIN:
+        scaled = [filter_spec("scale", bw, bh, force_original_aspect_ratio="decrease", force_divisible_by=2)]
+        if pad_contain:
+            scaled += [
+                "format=yuva420p",
+                filter_spec("pad", bw, bh, "(ow-iw)/2", "(oh-ih)/2", color="black@0"),
+            ]
+        return scaled
+    return [filter_spec("scale", bw, bh)]
+
+
+def _video_source(ctx: PlanContext, clip: VideoClip, placed: PlacedClip) -> list[str]:
+    info = ctx.media(clip.src)
+    seconds = ctx.seconds(placed.frames)
+    options: list[str] = []
+    if clip.loop:
+        options += ["-stream_loop", "-1"]
+    if clip.trimStart > 0:
+        options += ["-ss", format_number(clip.trimStart)]
+    # Read a frame more than needed; the graph trims to the exact count.
+    options += ["-t", format_number(seconds + 2 / float(ctx.fps))]
+    index = ctx.add_input(ctx.resolved(clip.src).path, *options)
+    ctx.clip_inputs[placed.path] = index
+    chain = [f"{index}:v", "setpts=PTS-STARTPTS", f"fps={ctx.fps_text}"]
+    available = None if (clip.loop or info.duration is None) else info.duration - clip.trimStart
+    if available is not None and available < seconds + 1 / float(ctx.fps):
+        # Shorter than its clip: hold the last frame.
+        chain.append(filter_spec("tpad", stop_mode="clone", stop_duration=seconds - available + 1))
+    chain.append(f"trim=end_frame={placed.frames}")
+    return chain
+
+
+def _still_frame(
+    ctx: PlanContext, clip: ImageClip, bw: int, bh: int, pad_contain: bool, tints: list[ColorClip]
+) -> str:
+    """The image decoded once, fitted to its box, with folded tints composed over it."""
+    info = ctx.media(clip.src)
+    index = ctx.add_input(ctx.resolved(clip.src).path)
+    fit = clip.fit
+    if clip.kenBurns is not None and fit == Fit.CONTAIN:
+        fit = Fit.COVER  # a pan/zoom needs picture everywhere in its box
+    chain = ([] if info.is_still else ["trim=end_frame=1"]) + _fit_filters(fit, bw, bh, pad_contain)
+    if not pad_contain:
+        chain.append("format=yuv420p")
+    label = ctx.graph.add([f"{index}:v"], chain)
+    return _compose_tints(ctx, label, tints, bw, bh)
+
+
+def _compose_tints(ctx: PlanContext, label: str, tints: list[ColorClip], bw: int, bh: int) -> str:
+    for tint in tints:
+        color = filter_spec(
+            "color", c=f"{tint.color}@{format_number(tint.opacity)}", s=f"{bw}x{bh}", r=1, d=1
+        )
+        layer = ctx.graph.add([], [color, "format=yuva420p"])
+        label = ctx.graph.add([label, layer], ["overlay=shortest=1", "format=yuv420p"])
+    return label
+
+
+def _zoompan(ctx: PlanContext, kb: KenBurns, frames: int, bw: int, bh: int) -> str:
+    last = max(frames - 1, 1)
+    progress = f"on/{last}"
+    zoom = f"{format_number(kb.zoomStart)}+{format_number(kb.zoomEnd - kb.zoomStart)}*{progress}"
+    # Position within the spare width/height: centred, drifting by pan over the clip.
+    x = f"(iw-iw/zoom)*(0.5+{format_number(kb.panX / 2)}*(2*{progress}-1))"
+    y = f"(ih-ih/zoom)*(0.5+{format_number(kb.panY / 2)}*(2*{progress}-1))"
+    return filter_spec("zoompan", z=zoom, x=x, y=y, d=frames, s=f"{bw}x{bh}", fps=ctx.fps_text)
