@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from rendered_media import audio_rms, bright_mask, frames_at, probe, read_image, region_mean
+
 from reelkube.api import RenderJob
 from reelkube.api.output import Format
-from rendered_media import audio_rms, bright_mask, frames_at, probe, read_image, region_mean
 
 render = pytest.importorskip("reelkube.engine.render", reason="the engine has not landed yet")
 manifest = pytest.importorskip("reelkube.engine.manifest", reason="the engine has not landed yet")

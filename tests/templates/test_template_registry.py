@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from reelkube.api import OutputSpec, RenderJob
 from reelkube.api.renderjob import TemplateName
 from reelkube.errors import SpecError

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from reelkube.api.output import OutputSpec
 from reelkube.api.timeline import AudioClip, Fit, ImageClip, TextClip, TransitionKind
 from reelkube.errors import SpecError

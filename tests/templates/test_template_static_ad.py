@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from reelkube.api.output import Format, OutputSpec
 from reelkube.api.timeline import Fit, ImageClip, Position, TextClip
 from reelkube.errors import SpecError
