@@ -83,12 +83,14 @@ class ProgressReporter:
         label: str,
         min_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        retry_delay: float = 0.5,
     ) -> None:
         self._adapter = adapter
         self._write = write
         self._label = label
         self._min_interval = min_interval
         self._clock = clock
+        self._retry_delay = retry_delay
         self._lock = threading.Condition()
         self._pending: dict[str, Any] = {}
         self._percent = 0.0
@@ -171,7 +173,7 @@ class ProgressReporter:
             self._pending = {}
         if not patch:
             return
-        delay = 0.5
+        delay = self._retry_delay
         for attempt in range(1, FINAL_ATTEMPTS + 1):
             try:
                 self._emit(patch)

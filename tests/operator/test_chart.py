@@ -1,0 +1,164 @@
+"""The Helm chart: CRDs in sync with the models, and (with a helm binary) lint and templates.
+
+helm is looked up on PATH, then in the cluster toolchain's cache
+(``~/.cache/reelkube/k8s-*/bin/helm``, built by ``make cluster-build``).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from operator_samples import render_job
+
+from reelkube.api.crd import crd_files
+from reelkube.controller.builders import build_role
+from reelkube.controller.settings import settings_from_env
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "reelkube"
+
+
+def find_helm() -> str | None:
+    found = shutil.which("helm")
+    if found:
+        return found
+    cache = os.environ.get("REELKUBE_CACHE", str(Path.home() / ".cache" / "reelkube"))
+    candidates = sorted(glob.glob(f"{cache}/k8s-*/bin/helm"))
+    return candidates[-1] if candidates else None
+
+
+HELM = find_helm()
+needs_helm = pytest.mark.skipif(
+    HELM is None, reason="no helm binary (PATH or ~/.cache/reelkube/k8s-*/bin/helm)"
+)
+
+
+def test_chart_crds_equal_the_repository_crds_and_the_models() -> None:
+    generated = crd_files()
+    chart = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}
+    repo = {p.name: p.read_text() for p in (ROOT / "crds").glob("*.yaml")}
+    fix = "run: reelkube crds && reelkube crds --dir charts/reelkube/crds"
+    assert chart == repo, f"charts/reelkube/crds differs from crds/ ({fix})"
+    assert chart == generated, f"the CRDs differ from the models ({fix})"
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    assert HELM is not None
+    proc = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=120, check=False)
+    if check and proc.returncode != 0:
+        pytest.fail(f"helm {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}", pytrace=False)
+    return proc
+
+
+def template(*sets: str) -> list[dict[str, Any]]:
+    args = ["template", "reelkube", str(CHART), "--namespace", "reelkube-system"]
+    for item in sets:
+        args += ["--set", item]
+    return [d for d in yaml.safe_load_all(helm(*args).stdout) if d]
+
+
+def find(
+    docs: list[dict[str, Any]], kind: str, name: str | None = None, namespace: str | None = None
+) -> list[dict[str, Any]]:
+    return [
+        d
+        for d in docs
+        if d["kind"] == kind
+        and (name is None or d["metadata"]["name"] == name)
+        and (namespace is None or d["metadata"].get("namespace") == namespace)
+    ]
+
+
+@needs_helm
+def test_helm_lint_passes() -> None:
+    out = helm("lint", str(CHART), "--strict")
+    assert "0 chart(s) failed" in out.stdout
+
+
+@needs_helm
+def test_schema_rejects_bad_values() -> None:
+    for bad in (
+        "jobs.maxRunning=-1",
+        "storage.presignExpirySeconds=5",
+        "image.renderer.pullPolicy=Sometimes",
+        "nope=1",
+    ):
+        proc = helm("template", "reelkube", str(CHART), "--set", bad, check=False)
+        assert proc.returncode != 0, bad
+        assert "schema" in proc.stderr.lower() or "values don't meet" in proc.stderr.lower(), proc.stderr
+
+
+@needs_helm
+def test_default_install_is_cluster_wide_and_configures_the_operator() -> None:
+    docs = template(
+        "storage.bucket=renders",
+        "storage.endpoint=http://s3:9000",
+        "jobs.maxRunning=5",
+        "gpu.runtimeClassName=nvidia",
+    )
+    deployment = find(docs, "Deployment")[0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["reelkube", "operator"] and container["args"] == ["--all-namespaces"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    settings = settings_from_env(env)  # what the chart sets is what the operator parses
+    assert settings.renderer_image == "reelkube/renderer:dev"
+    assert settings.storage.bucket == "renders" and settings.storage.endpoint_url == "http://s3:9000"
+    assert settings.max_running_jobs == 5 and settings.gpu_runtime_class == "nvidia"
+    assert settings.default_resources["RenderJob"].memory == "2Gi"
+    assert settings.gpu_tolerations[0]["key"] == "nvidia.com/gpu"
+    assert settings.watch_namespaces == ()
+    assert find(docs, "ClusterRole", "reelkube") and not find(docs, "Role")
+    assert find(docs, "Service", "reelkube-metrics")[0]["spec"]["ports"][0]["port"] == 8000
+
+
+@needs_helm
+def test_operator_rbac_covers_what_it_grants_and_creates() -> None:
+    rules = find(template(), "ClusterRole", "reelkube")[0]["rules"]
+
+    def allowed(group: str, resource: str, verb: str) -> bool:
+        return any(
+            group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"] for r in rules
+        )
+
+    # RBAC refuses to let the operator grant what it does not hold itself.
+    for rule in build_role(render_job(), settings_from_env({}))["rules"]:
+        for verb in rule["verbs"]:
+            assert allowed(rule["apiGroups"][0], rule["resources"][0], verb), rule
+    for resource in ("configmaps", "serviceaccounts"):
+        assert allowed("", resource, "create") and allowed("", resource, "get")
+    for resource in ("roles", "rolebindings"):
+        assert allowed("rbac.authorization.k8s.io", resource, "create")
+    assert allowed("batch", "jobs", "create") and allowed("batch", "jobs", "watch")
+    assert allowed("", "pods", "watch") and not allowed("", "pods", "create")
+    assert not allowed("", "secrets", "list"), "secrets are read by name only"
+    assert not any("*" in r["verbs"] or "*" in r["resources"] for r in rules)
+
+
+@needs_helm
+def test_watch_namespaces_renders_roles_per_namespace() -> None:
+    docs = template("watchNamespaces={team-a,team-b}")
+    container = find(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["--namespace=team-a", "--namespace=team-b"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert settings_from_env(env).watch_namespaces == ("team-a", "team-b")
+    for namespace in ("team-a", "team-b"):
+        assert find(docs, "Role", "reelkube", namespace)
+        binding = find(docs, "RoleBinding", "reelkube", namespace)[0]
+        assert binding["subjects"][0] == {
+            "kind": "ServiceAccount",
+            "name": "reelkube",
+            "namespace": "reelkube-system",
+        }
+    assert not find(docs, "ClusterRole", "reelkube")
+    discovery = find(docs, "ClusterRole", "reelkube-discovery")[0]["rules"]
+    assert {r["resources"][0] for r in discovery} == {"customresourcedefinitions", "namespaces"}

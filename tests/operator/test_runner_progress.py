@@ -1,0 +1,164 @@
+"""The pod's progress reporter and the runner's failure plumbing (no cluster needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from operator_samples import RENDER_BODY
+
+from reelkube.api.status import Step
+from reelkube.controller.kinds import RENDER_JOB, TTS_JOB
+from reelkube.errors import Canceled, InputNotFound, InputTimeout, RenderFailed, SpecError
+from reelkube.progress import ProgressEvent
+from reelkube.runner.progress import ProgressReporter, StatusWriteFailed
+from reelkube.runner.run import (
+    exit_code_for,
+    load_resource,
+    run_resource,
+    sigterm_cancels,
+    termination_message,
+    write_termination_message,
+)
+
+
+class Recorder:
+    """A status writer that records each patch and when it came."""
+
+    def __init__(self, fail_times: int = 0) -> None:
+        self.patches: list[tuple[float, dict[str, Any]]] = []
+        self.fail_times = fail_times
+        self.lock = threading.Lock()
+
+    def __call__(self, patch: dict[str, Any]) -> None:
+        with self.lock:
+            if self.fail_times:
+                self.fail_times -= 1
+                raise ConnectionError("api server unavailable")
+            self.patches.append((time.monotonic(), patch))
+
+
+def test_overall_percent_weighs_steps() -> None:
+    assert RENDER_JOB.overall_percent(Step.DOWNLOADING, 50) == 5
+    assert RENDER_JOB.overall_percent(Step.RENDERING, 50) == 10 + 15 + 35
+    assert RENDER_JOB.overall_percent(Step.UPLOADING, 100) == 100
+    assert RENDER_JOB.overall_percent(Step.DONE, 0) == 100
+    assert TTS_JOB.overall_percent(Step.NARRATING, 100) == 75
+
+
+def test_writes_are_throttled_to_one_per_interval_and_latest_wins() -> None:
+    recorder = Recorder()
+    reporter = ProgressReporter(RENDER_JOB, recorder, label="media/x", min_interval=0.3)
+    started = time.monotonic()
+    for frame in range(1, 301):
+        reporter(
+            ProgressEvent(
+                step=Step.RENDERING,
+                percent=frame / 3,
+                frame=frame,
+                total_frames=300,
+                eta_seconds=(300 - frame) / 30,
+            )
+        )
+        time.sleep(0.003)
+    elapsed = time.monotonic() - started
+    reporter.close(final={"step": "done", "progress": 100})
+    times = [t for t, _ in recorder.patches]
+    assert len(times) <= elapsed / 0.3 + 2, (len(times), elapsed)
+    assert all(b - a >= 0.29 for a, b in zip(times, times[1:-1], strict=False)), times
+    final = recorder.patches[-1][1]
+    assert final["progress"] == 100 and final["step"] == "done"
+    assert final["currentFrame"] == 300 and final["totalFrames"] == 300
+    progresses = [p["progress"] for _, p in recorder.patches if "progress" in p]
+    assert progresses == sorted(progresses)
+    assert any(0 < p < 100 for p in progresses)
+
+
+def test_progress_never_goes_back_and_stays_below_100_until_done() -> None:
+    recorder = Recorder()
+    reporter = ProgressReporter(RENDER_JOB, recorder, label="media/x", min_interval=0.0)
+    reporter(ProgressEvent(step=Step.RENDERING, percent=100))
+    reporter(ProgressEvent(step=Step.RENDERING, percent=10))  # a late, smaller figure
+    reporter(ProgressEvent(step=Step.UPLOADING, percent=100))
+    reporter.close()
+    progresses = [p["progress"] for _, p in recorder.patches if "progress" in p]
+    assert progresses and max(progresses) == 99 and progresses == sorted(progresses)
+
+
+def test_final_state_is_retried_then_reported() -> None:
+    flaky = Recorder(fail_times=2)
+    reporter = ProgressReporter(RENDER_JOB, flaky, label="media/x", min_interval=10, retry_delay=0.01)
+    reporter.close(final={"progress": 100})
+    assert flaky.patches[-1][1] == {"progress": 100}
+    broken = Recorder(fail_times=100)
+    reporter = ProgressReporter(RENDER_JOB, broken, label="media/x", min_interval=10, retry_delay=0.01)
+    with pytest.raises(StatusWriteFailed):
+        reporter.close(final={"progress": 100})
+
+
+def test_without_a_cluster_updates_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    reporter = ProgressReporter(RENDER_JOB, None, label="media/x", min_interval=0)
+    reporter(ProgressEvent(step=Step.RENDERING, percent=50, frame=10))
+    reporter.close(final={"step": "done"})
+    assert "resource=media/x" in caplog.text and "currentFrame=10" in caplog.text
+    assert reporter.writes[-1]["step"] == "done"
+
+
+def test_termination_message_is_json_and_fits_the_kubelets_limit(tmp_path: Path) -> None:
+    error = RenderFailed("ffmpeg said: " + "x" * 10_000)
+    text = termination_message(error)
+    assert len(text.encode()) <= 4096
+    parsed = json.loads(text)
+    assert parsed["reason"] == "RenderFailed" and parsed["message"].endswith("xxx")
+    target = tmp_path / "termination-log"
+    write_termination_message(InputNotFound("https://x/y.jpg returned 404"), target)
+    assert json.loads(target.read_text()) == {
+        "reason": "InputNotFound",
+        "message": "https://x/y.jpg returned 404",
+    }
+
+
+def test_exit_codes_separate_retryable_failures() -> None:
+    assert exit_code_for(SpecError("bad")) == 2
+    assert exit_code_for(InputNotFound("404")) == 2
+    assert exit_code_for(InputTimeout("slow")) == 1
+    assert exit_code_for(RenderFailed("ffmpeg")) == 1
+    assert exit_code_for(Canceled("SIGTERM")) == 143
+
+
+def test_sigterm_becomes_canceled() -> None:
+    with pytest.raises(Canceled, match="SIGTERM"), sigterm_cancels():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted by the handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_load_resource_reads_the_mounted_json(tmp_path: Path) -> None:
+    path = tmp_path / "resource.json"
+    path.write_text(json.dumps(RENDER_BODY))
+    adapter, resource = load_resource(path)
+    assert adapter is RENDER_JOB and resource.metadata.name == "summer-reel"
+    path.write_text(json.dumps({**RENDER_BODY, "spec": {"template": "captioned-reel", "bogus": 1}}))
+    with pytest.raises(SpecError, match="invalid RenderJob"):
+        load_resource(path)
+    path.write_text(json.dumps({"kind": "Pod"}))
+    with pytest.raises(SpecError, match="unknown kind"):
+        load_resource(path)
+
+
+def test_run_resource_reports_a_bad_spec_through_the_termination_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "termination-log"
+    monkeypatch.setenv("REELKUBE_TERMINATION_LOG", str(log))
+    path = tmp_path / "resource.json"
+    path.write_text(json.dumps({**RENDER_BODY, "spec": {"props": {"a": 1}}}))
+    assert run_resource(path, work_dir=tmp_path / "work", use_cluster=False) == 2
+    assert json.loads(log.read_text())["reason"] == "InvalidSpec"
