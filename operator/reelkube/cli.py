@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "reelkube.commands.render",
     "reelkube.commands.plan",
     "reelkube.commands.validate",
+    "reelkube.commands.tts",
 ]
 
 EXIT_OK = 0
