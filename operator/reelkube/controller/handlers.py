@@ -99,6 +99,12 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     )
 
 
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """The pod's service account in a cluster, else $KUBECONFIG (read at login, not at import)."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
 @kopf.on.cleanup()
 def shutdown(memo: kopf.Memo, **_: Any) -> None:
     """Stop the admission thread and the webhook pool."""

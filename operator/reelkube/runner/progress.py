@@ -136,6 +136,13 @@ class ProgressReporter:
             )
             return
         self._write(patch)
+        # One line per write (at most one a second): the benchmark times status latency from it.
+        log.info(
+            "event=status_written resource=%s step=%s progress=%s",
+            self._label,
+            patch.get("step"),
+            patch.get("progress"),
+        )
 
     def _loop(self) -> None:
         while True:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reelkube.api.renderjob import RenderJob
 from reelkube.api.status import Step
 from reelkube.controller.kinds import KindAdapter, Resource, adapter_for
 from reelkube.errors import (
@@ -32,7 +33,7 @@ from reelkube.errors import (
     UnsupportedCodec,
 )
 from reelkube.progress import ProgressEvent
-from reelkube.runner.outputs import default_storage_from_env, local_outputs, output_files, upload_outputs
+from reelkube.runner.outputs import default_storage_from_env, local_outputs, output_artifacts, upload_outputs
 from reelkube.runner.progress import ProgressReporter, StatusWriter, in_cluster_writer
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def sigterm_cancels() -> Iterator[None]:
 def _execute(
     adapter: KindAdapter, resource: Resource, out_dir: Path, base_dir: Path, reporter: ProgressReporter
 ) -> Any:
-    if adapter.kind == "RenderJob":
+    if isinstance(resource, RenderJob):
         from reelkube.engine.render import render_job
 
         return render_job(resource, out_dir, base_dir=base_dir, on_progress=reporter)
@@ -161,7 +162,7 @@ def run_resource(
             encoder = getattr(result, "encoder", None)
             if encoder:
                 reporter.update(encoder=str(encoder))
-            files = output_files(result)
+            files = output_artifacts(result)
             storage = resource.spec.storage or default_storage_from_env()
             if storage is None:
                 outputs = local_outputs(files)

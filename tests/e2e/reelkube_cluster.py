@@ -1,0 +1,125 @@
+"""Shared by the operator's cluster tests (tests/operator) and the end-to-end tests (tests/e2e).
+
+The cluster itself (``cluster``, ``kubectl``, ``project_images``, ``namespace`` fixtures) comes
+from tests/cluster/conftest.py; :func:`export_cluster_fixtures` makes those fixtures available
+to another conftest without copying them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER_TESTS = ROOT / "tests" / "cluster"
+SKIP_ENV = "REELKUBE_SKIP_CLUSTER"
+KWOK_SELECTOR = {"type": "kwok"}
+KWOK_TOLERATIONS = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+
+if str(CLUSTER_TESTS) not in sys.path:
+    sys.path.insert(0, str(CLUSTER_TESTS))
+
+from kube_cluster import Cluster  # noqa: E402 - lives beside the cluster fixtures
+
+__all__ = ["Cluster"]
+
+
+def export_cluster_fixtures(target: dict[str, Any]) -> None:
+    """Copy the cluster fixtures of tests/cluster/conftest.py into a conftest's globals."""
+    spec = importlib.util.spec_from_file_location("reelkube_cluster_conftest", CLUSTER_TESTS / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    for name in ("cluster", "kubectl", "base_image", "project_images", "namespace"):
+        target[name] = getattr(module, name)
+
+
+def skip_if_disabled(items: list[pytest.Item], here: Path) -> None:
+    """Honour REELKUBE_SKIP_CLUSTER=1 for the cluster-marked tests under ``here``."""
+    if os.environ.get(SKIP_ENV) != "1":
+        return
+    for item in items:
+        if here in Path(str(item.path)).resolve().parents and item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.skip(reason=f"{SKIP_ENV}=1: cluster tests skipped"))
+
+
+def install_crds(cluster: Cluster) -> None:
+    """Apply the CRDs (server-side, idempotent) and wait until they are served."""
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    for plural in ("renderjobs", "ttsjobs"):
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{plural}.reelkube.io", "--timeout=60s")
+
+
+def ensure_kwok_ephemeral_storage(cluster: Cluster) -> None:
+    """Give the fake kwok node ephemeral-storage capacity (render pods request it).
+
+    Additive and idempotent; without it the scheduler finds 0 ephemeral storage on the node.
+    """
+    node = cluster.kubectl_json("get", "node", cluster.gpu_node)
+    if "ephemeral-storage" in node["status"].get("allocatable", {}):
+        return
+    patch = {
+        "status": {"capacity": {"ephemeral-storage": "1Ti"}, "allocatable": {"ephemeral-storage": "1Ti"}}
+    }
+    cluster.kubectl(
+        "patch", "node", cluster.gpu_node, "--subresource=status", "--type=merge", "-p", json.dumps(patch)
+    )
+
+
+def get_resource(cluster: Cluster, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+    proc = cluster.kubectl("-n", namespace, "get", f"{plural}.reelkube.io", name, "-o", "json", check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def wait_for_resource(
+    cluster: Cluster,
+    plural: str,
+    namespace: str,
+    name: str,
+    until: Callable[[dict[str, Any]], bool],
+    *,
+    timeout: float = 120,
+    interval: float = 0.5,
+    seen: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Poll the resource until ``until(body)``; every status seen is appended to ``seen``."""
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        body = get_resource(cluster, plural, namespace, name)
+        if body is not None:
+            if seen is not None:
+                seen.append(body.get("status") or {})
+            if until(body):
+                return body
+        time.sleep(interval)
+    events = cluster.kubectl("-n", namespace, "get", "events", "--sort-by=.lastTimestamp", check=False).stdout
+    pods = cluster.kubectl("-n", namespace, "get", "pods,jobs", "-o", "wide", check=False).stdout
+    pytest.fail(
+        f"{plural} {namespace}/{name} did not reach the wanted state in {timeout}s; "
+        f"last status: {json.dumps((body or {}).get('status'), indent=1)[-3000:]}\n{pods}\n{events[-3000:]}",
+        pytrace=False,
+    )
+
+
+def phase_is(*phases: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda body: (body.get("status") or {}).get("phase") in phases
+
+
+def managed_jobs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    return list(
+        cluster.kubectl_json("-n", namespace, "get", "jobs", "-l", "app.kubernetes.io/managed-by=reelkube")[
+            "items"
+        ]
+    )
