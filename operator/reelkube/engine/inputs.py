@@ -20,9 +20,6 @@ from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
 
 log = logging.getLogger(__name__)
 
-CHUNK = 256 * 1024
-
-
 def timeline_sources(timeline: Timeline) -> dict[str, str]:
     """Every distinct `src` of the timeline with its kind (video, image, audio, subtitles)."""
     sources: dict[str, str] = {}
@@ -140,7 +137,7 @@ def download_http(url: str, dest: Path, *, max_bytes: int, timeout: float) -> Pa
                 raise InputTooLarge(f"{url} is {declared} bytes, over the limit of {max_bytes}")
             received = 0
             with part.open("wb") as sink:
-                for chunk in response.iter_bytes(CHUNK):
+                for chunk in response.iter_bytes():  # as it arrives: the deadline is checked often
                     received += len(chunk)
                     if received > max_bytes:
                         raise InputTooLarge(f"{url} is over the limit of {max_bytes} bytes")

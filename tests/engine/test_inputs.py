@@ -1,0 +1,88 @@
+"""Input fetching against real files and a real loopback HTTP server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from reelkube.api.common import InputLimits
+from reelkube.engine.inputs import fetch_inputs
+from reelkube.errors import InputNotFound, InputTimeout, InputTooLarge, InputUnreadable
+
+from .conftest import FileServer
+from .timelines import timeline
+
+
+def fetch(tl_clips: list[dict], root: Path, workdir: Path, **limits: float) -> dict:
+    return fetch_inputs(timeline(tl_clips, duration=1), workdir, InputLimits(**limits), base_dir=root)
+
+
+def test_local_and_http_inputs_are_probed_once_per_src(
+    media: dict[str, Path], file_server: FileServer, tmp_path: Path
+) -> None:
+    url = f"{file_server.url}/clip.mp4"
+    clips = [
+        {"type": "video", "src": url, "duration": 0.5},
+        {"type": "video", "src": url, "duration": 0.5},
+        {"type": "image", "src": "image.jpg", "duration": 0.5},
+        {"type": "audio", "src": str(media["tone"])},
+    ]
+    resolved = fetch(clips, media["root"], tmp_path)
+    assert set(resolved) == {url, "image.jpg", str(media["tone"])}
+    remote = resolved[url]
+    assert remote.path.parent == tmp_path / "inputs" and remote.path.suffix == ".mp4"
+    assert (
+        remote.info is not None
+        and remote.info.has_audio
+        and (remote.info.width, remote.info.height) == (320, 240)
+    )
+    assert abs((remote.info.duration or 0) - 2.0) < 0.1
+    image = resolved["image.jpg"].info
+    assert image is not None and image.is_still and image.duration is None
+    assert resolved["image.jpg"].path == media["image"]  # local files are used in place
+
+
+def test_missing_file_and_404(media: dict[str, Path], file_server: FileServer, tmp_path: Path) -> None:
+    with pytest.raises(InputNotFound, match="nope.mp4"):
+        fetch([{"type": "video", "src": "nope.mp4"}], media["root"], tmp_path)
+    with pytest.raises(InputNotFound, match="404"):
+        fetch([{"type": "image", "src": f"{file_server.url}/missing.png"}], media["root"], tmp_path)
+
+
+def test_stalled_and_trickling_servers_time_out(
+    media: dict[str, Path], file_server: FileServer, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(InputTimeout):
+        fetch([{"type": "image", "src": f"{file_server.url}/slow/image.jpg"}], media["root"], tmp_path,
+              timeoutSeconds=1)  # fmt: skip
+    with pytest.raises(InputTimeout):
+        fetch([{"type": "image", "src": f"{file_server.url}/trickle/x.jpg"}], media["root"], tmp_path,
+              timeoutSeconds=1)  # fmt: skip
+    assert time.monotonic() - started < 6
+    assert not list((tmp_path / "inputs").glob("*.part"))
+
+
+def test_too_large_local_and_remote(media: dict[str, Path], file_server: FileServer, tmp_path: Path) -> None:
+    with pytest.raises(InputTooLarge, match="over the limit"):
+        fetch([{"type": "image", "src": "image.jpg"}], media["root"], tmp_path, maxImageBytes=100)
+    with pytest.raises(InputTooLarge):
+        fetch(
+            [{"type": "video", "src": f"{file_server.url}/clip.mp4"}],
+            media["root"],
+            tmp_path,
+            maxVideoBytes=100,
+        )
+    # Audio has its own limit: a video limit does not apply to it.
+    assert fetch([{"type": "audio", "src": "tone.wav"}], media["root"], tmp_path, maxVideoBytes=100)
+
+
+def test_unreadable_bytes_carry_ffprobes_message(media: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(InputUnreadable, match=r"ffprobe cannot read junk\.mp4: .*Invalid data"):
+        fetch([{"type": "video", "src": "junk.mp4"}], media["root"], tmp_path)
+    with pytest.raises(InputUnreadable, match="no picture"):
+        fetch([{"type": "video", "src": "tone.wav"}], media["root"], tmp_path)
+    with pytest.raises(InputUnreadable, match="no audio"):
+        fetch([{"type": "audio", "src": "silent.mp4"}], media["root"], tmp_path)

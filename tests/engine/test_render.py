@@ -1,0 +1,145 @@
+"""Real renders with ffmpeg at tiny sizes: exact frames, sizes and rates, every output format,
+literal text, transitions, progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reelkube.api.output import OutputSpec
+from reelkube.api.status import Step
+from reelkube.engine.execute import run_ffmpeg
+from reelkube.engine.render import render_timeline
+from reelkube.progress import ProgressEvent
+
+from .conftest import FPS, HEIGHT, WIDTH, ffprobe, video_stream
+from .timelines import plan_for, timeline
+
+NASTY_TITLE = 'It\'s "50%": a, b; [out] \\ %{pts} ;[v]drawbox\nلغة عربية · עברית · 🎬 émoji'
+
+
+def test_reel_has_exact_frames_size_rate_and_audio(media: dict[str, Path], tmp_path: Path) -> None:
+    tl = timeline(
+        [{"type": "image", "src": "image.jpg", "kenBurns": {"zoomEnd": 1.3, "panY": -0.5}}],
+        [{"type": "color", "color": "#000000", "opacity": 0.3}],
+        [{"type": "text", "text": "Title", "fontSize": 20, "margin": 8, "fadeIn": 0.3, "slide": {}}],
+        [{"type": "audio", "src": "tone.wav", "fadeOut": 0.5}],
+        duration=1.5,
+    )
+    events: list[ProgressEvent] = []
+    result = render_timeline(
+        tl, OutputSpec(), tmp_path / "out", base_dir=media["root"], on_progress=events.append
+    )
+    video = result.outputs["video"].path
+    stream = video_stream(video)
+    assert (stream["width"], stream["height"]) == (WIDTH, HEIGHT)
+    assert int(stream["nb_read_frames"]) == 45 == result.frames
+    assert stream["r_frame_rate"] == f"{FPS}/1" and stream["pix_fmt"] == "yuv420p"
+    audio = [s for s in ffprobe(video)["streams"] if s["codec_type"] == "audio"]
+    assert audio and abs(float(audio[0]["duration"]) - 1.5) < 0.05
+    assert result.outputs["thumbnail"].path.is_file() and result.outputs["thumbnail"].width == WIDTH
+    assert len(result.outputs["video"].sha256) == 64 and result.outputs["video"].content_type == "video/mp4"
+    # The scratch directory is gone.
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["thumbnail.jpg", "video.mp4"]
+
+    rendering = [e for e in events if e.step == Step.RENDERING]
+    percents = [e.percent for e in rendering]
+    assert percents == sorted(percents) and percents[-1] == 100.0
+    assert rendering[-1].frame == rendering[-1].total_frames == 45
+    assert any(e.step == Step.DOWNLOADING for e in events)
+
+
+def test_hostile_text_renders_literally_from_textfiles(media: dict[str, Path], tmp_path: Path) -> None:
+    tl = timeline(
+        [{"type": "color", "color": "#336699"}],
+        [{"type": "text", "text": NASTY_TITLE, "fontSize": 10, "margin": 4, "box": True, "boxPadding": 2}],
+        [
+            {
+                "type": "text",
+                "text": NASTY_TITLE,
+                "font": "Noto Sans",
+                "fontSize": 10,
+                "position": "top",
+                "margin": 4,
+            }
+        ],
+        duration=0.5,
+    )
+    plan = plan_for(tl, media["root"], tmp_path, output={"audioCodec": "none"})
+    for fragment in ("50%", "%{pts}", "[out]", ";[v]drawbox", "عربية", "עברית", "🎬"):
+        assert fragment not in plan.filter_graph
+    run_ffmpeg(plan)
+    assert int(video_stream(plan.output)["nb_read_frames"]) == 15
+    written = "\n".join(path.read_text(encoding="utf-8") for path in sorted(plan.files))
+    for fragment in ('It\'s "50%":', "%{pts}", ";[v]drawbox", "عربية", "עברית", "🎬"):
+        assert fragment in written
+
+
+def test_odd_workdir_path_is_escaped(media: dict[str, Path], tmp_path: Path) -> None:
+    workdir = tmp_path / "it's a [dir], with; colons: and \\ backslash"
+    workdir.mkdir()
+    tl = timeline(
+        [{"type": "color"}],
+        [{"type": "text", "text": "path test", "fontSize": 12}],
+        [{"type": "subtitles", "cues": [{"start": 0, "end": 0.5, "text": "cue"}]}],
+        duration=0.5,
+    )
+    plan = plan_for(tl, media["root"], workdir, output={"audioCodec": "none"})
+    run_ffmpeg(plan)
+    assert int(video_stream(plan.output)["nb_read_frames"]) == 15
+
+
+def test_transition_chain_renders_exact_frames(media: dict[str, Path], tmp_path: Path) -> None:
+    tl = timeline(
+        [
+            {"type": "image", "src": "image.jpg", "duration": 0.6, "kenBurns": {}},
+            {"type": "video", "src": "clip.mp4", "duration": 0.6, "fit": "contain",
+             "transition": {"type": "slideup", "duration": 0.2}},
+            {"type": "color", "color": "#ff8800", "duration": 0.5,
+             "transition": {"type": "circleopen", "duration": 0.2}},
+        ],
+        [{"type": "video", "src": "clip.mp4", "start": 0.2, "duration": 0.5, "volume": 1, "opacity": 0.5,
+          "box": {"x": 8, "y": 8, "width": 64, "height": 48}}],
+    )  # fmt: skip
+    result = render_timeline(tl, OutputSpec(thumbnail=False), tmp_path, base_dir=media["root"])
+    assert int(video_stream(result.outputs["video"].path)["nb_read_frames"]) == 18 + 12 + 9 == result.frames
+
+
+@pytest.mark.parametrize(
+    ("output", "name", "codec", "frames"),
+    [
+        ({"format": "webm", "codec": "vp9", "crf": 40}, "video.webm", "vp9", 15),
+        ({"codec": "h265", "preset": "ultrafast"}, "video.mp4", "hevc", 15),
+        ({"format": "gif"}, "video.gif", "gif", 15),
+        ({"format": "png"}, "video.png", "png", 1),
+        ({"format": "jpeg"}, "video.jpg", "mjpeg", 1),
+    ],
+)
+def test_output_formats(
+    media: dict[str, Path], tmp_path: Path, output: dict, name: str, codec: str, frames: int
+) -> None:
+    tl = timeline(
+        [{"type": "image", "src": "image.jpg"}],
+        [{"type": "text", "text": "fmt", "fontSize": 16}],
+        [{"type": "audio", "src": "tone.wav"}],
+        duration=0.5,
+    )
+    result = render_timeline(tl, OutputSpec.model_validate(output), tmp_path, base_dir=media["root"])
+    path = result.outputs["video"].path
+    assert path.name == name
+    stream = video_stream(path)
+    assert stream["codec_name"] == codec and int(stream["nb_read_frames"]) == frames
+    if codec == "hevc":
+        assert stream["codec_tag_string"] == "hvc1"
+    has_audio = any(s["codec_type"] == "audio" for s in ffprobe(path)["streams"])
+    assert has_audio == (codec in ("vp9", "hevc"))
+    assert ("thumbnail" in result.outputs) == (codec in ("vp9", "hevc"))
+
+
+def test_output_size_and_rate_override_the_timeline(media: dict[str, Path], tmp_path: Path) -> None:
+    tl = timeline([{"type": "image", "src": "image.jpg"}], duration=0.5)
+    output = OutputSpec(width=96, height=96, fps=24, audioCodec="none", thumbnail=False)
+    stream = video_stream(render_timeline(tl, output, tmp_path, base_dir=media["root"]).outputs["video"].path)
+    assert (stream["width"], stream["height"], stream["r_frame_rate"]) == (96, 96, "24/1")
+    assert int(stream["nb_read_frames"]) == 12
