@@ -24,12 +24,49 @@ SKIP_ENV = "REELKUBE_SKIP_CLUSTER"
 KWOK_SELECTOR = {"type": "kwok"}
 KWOK_TOLERATIONS = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
 
+RELEASE = "reelkube"
+SYSTEM_NS = "reelkube-system"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "reelkube-e2e", "AWS_SECRET_ACCESS_KEY": "reelkube-e2e-secret"}
+
 if str(CLUSTER_TESTS) not in sys.path:
     sys.path.insert(0, str(CLUSTER_TESTS))
 
 from kube_cluster import Cluster  # noqa: E402 - lives beside the cluster fixtures
 
 __all__ = ["Cluster"]
+
+
+def connect_cluster() -> Cluster:
+    """The running cluster outside pytest (for the benchmark): start it and the S3 server if
+    needed, exactly as the ``cluster`` fixture does."""
+    import subprocess
+
+    def script(*args: str) -> str:
+        return subprocess.run(
+            [str(CLUSTER_TESTS / args[0]), *args[1:]],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        ).stdout
+
+    kubeconfig = Path(script("up.sh").strip().splitlines()[-1].split("=", 1)[1])
+    bin_dir = Path(script("build.sh", "--print-bin-dir").strip())
+    s3_endpoint = script("s3.sh", "start").strip().splitlines()[-1]
+    host_endpoint = f"http://127.0.0.1:{s3_endpoint.rsplit(':', 1)[1]}"
+    probe = Cluster(kubeconfig, bin_dir, "", "", "kwok-gpu-0", s3_endpoint, host_endpoint)
+    node = probe.kubectl_json("get", "nodes", "-l", "reelkube.io/node=real")["items"][0]
+    node_ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    return Cluster(
+        kubeconfig, bin_dir, node["metadata"]["name"], node_ip, "kwok-gpu-0", s3_endpoint, host_endpoint
+    )
+
+
+def build_project_images() -> None:
+    """Build and load the renderer and operator images (cached layers make reruns fast)."""
+    import subprocess
+
+    subprocess.run([str(CLUSTER_TESTS / "images.sh"), "renderer", "operator"], check=True, timeout=3600)
 
 
 def export_cluster_fixtures(target: dict[str, Any]) -> None:
@@ -123,3 +160,47 @@ def managed_jobs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
             "items"
         ]
     )
+
+
+def split_image(image: str) -> tuple[str, str]:
+    repository, _, tag = image.rpartition(":")
+    return repository, tag
+
+
+def install_release(cluster: Cluster, bucket: str, *extra: str) -> None:
+    """helm upgrade --install the chart with the local images and the test S3 server."""
+    operator_repo, operator_tag = split_image(cluster.operator_image)
+    renderer_repo, renderer_tag = split_image(cluster.renderer_image)
+    sets = {
+        "image.operator.repository": operator_repo,
+        "image.operator.tag": operator_tag,
+        "image.operator.pullPolicy": "Never",
+        "image.renderer.repository": renderer_repo,
+        "image.renderer.tag": renderer_tag,
+        "image.renderer.pullPolicy": "Never",
+        "storage.endpoint": cluster.s3_endpoint,
+        "storage.bucket": bucket,
+        "storage.prefix": "e2e",
+        "storage.credentialsSecret": "reelkube-s3",
+        # The test node has 2 cores: one render at a time, with room for the operator.
+        "jobs.defaultResources.renderJob.cpu": "1500m",
+        "jobs.defaultResources.renderJob.memory": "2Gi",
+        "jobs.defaultResources.renderJob.ephemeralStorage": "2Gi",
+        "jobs.defaultResources.ttsJob.cpu": "1",
+        "jobs.defaultResources.ttsJob.memory": "1Gi",
+        "jobs.defaultResources.ttsJob.ephemeralStorage": "1Gi",
+        "jobs.terminationGracePeriodSeconds": "10",
+        "operator.logLevel": "INFO",
+    }
+    args = [
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(ROOT / "charts" / "reelkube"),
+        "-n",
+        SYSTEM_NS,
+        "--create-namespace",
+    ]
+    for key, value in sets.items():
+        args += ["--set-string" if key.endswith(("tag", "cpu")) else "--set", f"{key}={value}"]
+    cluster.helm(*args, *extra, "--wait", "--timeout", "5m", timeout=400)

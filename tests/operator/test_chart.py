@@ -1,6 +1,6 @@
 """The Helm chart: CRDs in sync with the models, and (with a helm binary) lint and templates.
 
-helm is looked up on PATH, then in the cluster toolchain's cache
+helm is ``$REELKUBE_HELM``, else looked up on PATH, then in the cluster toolchain's cache
 (``~/.cache/reelkube/k8s-*/bin/helm``, built by ``make cluster-build``).
 """
 
@@ -26,6 +26,8 @@ CHART = ROOT / "charts" / "reelkube"
 
 
 def find_helm() -> str | None:
+    if os.environ.get("REELKUBE_HELM"):
+        return os.environ["REELKUBE_HELM"]
     found = shutil.which("helm")
     if found:
         return found

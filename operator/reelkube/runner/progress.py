@@ -135,14 +135,15 @@ class ProgressReporter:
                 " ".join(f"{k}={v}" for k, v in patch.items() if k != "outputs"),
             )
             return
-        self._write(patch)
-        # One line per write (at most one a second): the benchmark times status latency from it.
+        # One line per write (at most one a second), logged just before it: the operator
+        # benchmark measures write-to-watch latency from these lines' timestamps.
         log.info(
-            "event=status_written resource=%s step=%s progress=%s",
+            "event=status_write resource=%s step=%s progress=%s",
             self._label,
             patch.get("step"),
             patch.get("progress"),
         )
+        self._write(patch)
 
     def _loop(self) -> None:
         while True:

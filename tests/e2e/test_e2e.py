@@ -1,0 +1,282 @@
+"""End to end: the chart installed with the local images, every example rendered for real.
+
+Needs the cluster of tests/cluster (``make cluster-up``; the fixtures start it) and the images
+``reelkube/renderer:dev`` and ``reelkube/operator:dev`` (built by the ``project_images``
+fixture). Example assets are uploaded to the test S3 server and the examples' relative paths
+rewritten to ``s3://`` URIs, since a pod does not see this checkout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+import yaml
+from botocore.config import Config
+from reelkube_cluster import (
+    CREDENTIALS,
+    ROOT,
+    SYSTEM_NS,
+    Cluster,
+    get_resource,
+    install_release,
+    managed_jobs,
+    phase_is,
+    wait_for_resource,
+)
+
+from reelkube.engine.probe import probe_media
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+EXAMPLES = ROOT / "examples"
+TERMINAL = ("Succeeded", "Failed", "Canceled")
+
+
+def s3_client(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+@pytest.fixture(scope="module")
+def bucket(cluster: Cluster) -> str:
+    """A fresh bucket holding the examples' assets under ``examples/``."""
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    client = s3_client(cluster.s3_host_endpoint)
+    client.create_bucket(Bucket=name)
+    for path in (EXAMPLES / "assets").rglob("*"):
+        if path.is_file():
+            client.upload_file(str(path), name, f"examples/{path.relative_to(EXAMPLES).as_posix()}")
+    return name
+
+
+@pytest.fixture(scope="module")
+def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> Iterator[None]:
+    install_release(cluster, bucket)
+    yield
+    logs = cluster.kubectl("-n", SYSTEM_NS, "logs", "deploy/reelkube", "--tail=200", check=False).stdout
+    print("--- operator log (tail) ---\n" + logs)
+
+
+@pytest.fixture(scope="module")
+def e2e_namespace(cluster: Cluster, release: None) -> Iterator[str]:
+    name = f"e2e-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", name)
+    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
+    cluster.kubectl("-n", name, "create", "secret", "generic", "reelkube-s3", *literals)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def localize(value: Any, bucket: str) -> Any:
+    """Relative asset paths in an example -> s3:// URIs of the uploaded copies."""
+    if isinstance(value, dict):
+        return {k: localize(v, bucket) for k, v in value.items()}
+    if isinstance(value, list):
+        return [localize(v, bucket) for v in value]
+    if isinstance(value, str) and "://" not in value and "\n" not in value and (EXAMPLES / value).is_file():
+        return f"s3://{bucket}/examples/{value}"
+    return value
+
+
+def example_manifests(bucket: str, namespace: str) -> list[dict[str, Any]]:
+    manifests = []
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("apiVersion", "").startswith("reelkube.io/"):
+                doc = localize(doc, bucket)
+                doc["metadata"]["namespace"] = namespace
+                manifests.append(doc)
+    return manifests
+
+
+def plural(kind: str) -> str:
+    return {"RenderJob": "renderjobs", "TTSJob": "ttsjobs"}[kind]
+
+
+def watch_until_terminal(
+    cluster: Cluster, namespace: str, names: set[str], timeout: float
+) -> dict[str, list[dict[str, Any]]]:
+    """Poll every resource in ``namespace``; returns each one's statuses as seen, in order."""
+    seen: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = cluster.kubectl_json("-n", namespace, "get", "renderjobs.reelkube.io,ttsjobs.reelkube.io")[
+            "items"
+        ]
+        for item in items:
+            name = item["metadata"]["name"]
+            if name in seen:
+                seen[name].append(item.get("status") or {})
+        if all(s and s[-1].get("phase") in TERMINAL for s in seen.values()):
+            return seen
+        time.sleep(0.25)
+    unfinished = {
+        n: (s[-1] if s else None) for n, s in seen.items() if not s or s[-1].get("phase") not in TERMINAL
+    }
+    pods = cluster.kubectl("-n", namespace, "get", "pods,jobs", "-o", "wide", check=False).stdout
+    pytest.fail(
+        f"not finished in {timeout}s: {json.dumps(unfinished, indent=1)[-4000:]}\n{pods}", pytrace=False
+    )
+
+
+def check_output(name: str, output: dict[str, Any], tmp_path: Path) -> None:
+    """Download an output from its presigned URL; size, hash and media facts must match."""
+    response = httpx.get(output["url"], timeout=60)
+    assert response.status_code == 200, f"{name}: {output['url']} -> {response.status_code}"
+    data = response.content
+    assert len(data) == output["size"], name
+    assert hashlib.sha256(data).hexdigest() == output["sha256"], name
+    if not output["contentType"].startswith(("video/", "audio/", "image/")):
+        assert data, name
+        return
+    path = tmp_path / f"{name}{Path(output['uri']).suffix}"
+    path.write_bytes(data)
+    info = probe_media(path)
+    if output.get("width"):
+        assert (info.width, info.height) == (output["width"], output["height"]), name
+    if output.get("duration"):
+        assert info.duration is not None and abs(info.duration - output["duration"]) < 0.25, name
+
+
+def test_every_example_renders_in_the_cluster(
+    cluster: Cluster, e2e_namespace: str, bucket: str, tmp_path: Path
+) -> None:
+    manifests = example_manifests(bucket, e2e_namespace)
+    assert len(manifests) >= 5, "the examples directory lost its manifests"
+    for manifest in manifests:
+        cluster.apply(manifest)
+    seen = watch_until_terminal(
+        cluster, e2e_namespace, {m["metadata"]["name"] for m in manifests}, timeout=1500
+    )
+    report = []
+    for manifest in manifests:
+        name = manifest["metadata"]["name"]
+        final = seen[name][-1]
+        assert final["phase"] == "Succeeded", f"{name}: {final.get('reason')}: {final.get('message')}"
+        assert final["progress"] == 100 and final["step"] == "done"
+        assert {c["type"]: c["status"] for c in final["conditions"]} == {"Ready": "True"}
+        assert final["outputs"], name
+        for output_name, output in final["outputs"].items():
+            check_output(f"{name}-{output_name}", output, tmp_path)
+        running = [
+            s.get("progress")
+            for s in seen[name]
+            if s.get("phase") == "Running" and s.get("progress") is not None
+        ]
+        midway = [p for p in running if 0 < p < 100]
+        report.append(f"{name}: {len(seen[name])} polls, running progress seen {sorted(set(running))}")
+        duration = max((o.get("duration") or 0) for o in final["outputs"].values())
+        if duration >= 5:
+            assert midway, f"{name}: no progress strictly between 0 and 100 while Running: {running}"
+        jobs = [
+            j
+            for j in managed_jobs(cluster, e2e_namespace)
+            if j["metadata"]["labels"]["reelkube.io/name"] == name
+        ]
+        assert [j["metadata"]["name"] for j in jobs] == [final["jobName"]], name
+    print("\n".join(report))
+
+
+def test_invalid_resource_is_rejected_at_apply(cluster: Cluster, e2e_namespace: str) -> None:
+    both = {
+        "apiVersion": "reelkube.io/v1alpha1",
+        "kind": "RenderJob",
+        "metadata": {"name": "both", "namespace": e2e_namespace},
+        "spec": {
+            "template": "static-ad",
+            "timeline": {"tracks": [{"clips": [{"type": "color", "duration": 1}]}]},
+        },
+    }
+    proc = cluster.kubectl("apply", "-f", "-", input=json.dumps(both), check=False)
+    assert proc.returncode != 0
+    assert "give exactly one of template or timeline" in proc.stderr
+    bad_crf = {**both, "metadata": {"name": "crf", "namespace": e2e_namespace}}
+    bad_crf["spec"] = {"template": "static-ad", "output": {"crf": 99}}
+    proc = cluster.kubectl("apply", "-f", "-", input=json.dumps(bad_crf), check=False)
+    assert proc.returncode != 0 and "spec.output.crf" in proc.stderr
+    assert get_resource(cluster, "renderjobs", e2e_namespace, "both") is None
+
+
+def test_missing_input_fails_with_input_not_found(cluster: Cluster, e2e_namespace: str, bucket: str) -> None:
+    missing = f"{cluster.s3_endpoint}/{bucket}/examples/assets/no-such-background.jpg"
+    cluster.apply(
+        {
+            "apiVersion": "reelkube.io/v1alpha1",
+            "kind": "RenderJob",
+            "metadata": {"name": "missing-input", "namespace": e2e_namespace},
+            "spec": {"template": "captioned-reel", "props": {"title": "Nope", "backgroundUrl": missing}},
+        }
+    )
+    body = wait_for_resource(
+        cluster, "renderjobs", e2e_namespace, "missing-input", phase_is(*TERMINAL), timeout=300
+    )
+    status = body["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "InputNotFound"), status
+    assert "no-such-background.jpg" in status["message"]
+    assert status["attempts"] == 1, "a missing input is not retried"
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Ready"]["status"] == "False" and conditions["Ready"]["reason"] == "InputNotFound"
+
+
+def test_render_survives_the_operator_being_killed(
+    cluster: Cluster, e2e_namespace: str, bucket: str, tmp_path: Path
+) -> None:
+    reel = localize(yaml.safe_load((EXAMPLES / "captioned-reel.yaml").read_text()), bucket)
+    reel["metadata"] = {"name": "survivor", "namespace": e2e_namespace}
+    cluster.apply(reel)
+    wait_for_resource(
+        cluster,
+        "renderjobs",
+        e2e_namespace,
+        "survivor",
+        lambda b: (b.get("status") or {}).get("phase") == "Running",
+        timeout=300,
+        interval=0.25,
+    )
+    before = cluster.kubectl_json(
+        "-n", SYSTEM_NS, "get", "pods", "-l", "app.kubernetes.io/component=operator"
+    )["items"]
+    cluster.kubectl(
+        "-n",
+        SYSTEM_NS,
+        "delete",
+        "pods",
+        "-l",
+        "app.kubernetes.io/component=operator",
+        "--grace-period=0",
+        "--force",
+        "--wait=false",
+    )
+    body = wait_for_resource(
+        cluster, "renderjobs", e2e_namespace, "survivor", phase_is(*TERMINAL), timeout=600
+    )
+    status = body["status"]
+    assert status["phase"] == "Succeeded", status
+    assert status["progress"] == 100 and status["outputs"]["video"]["url"]
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Ready": "True"}
+    jobs = [
+        j
+        for j in managed_jobs(cluster, e2e_namespace)
+        if j["metadata"]["labels"]["reelkube.io/name"] == "survivor"
+    ]
+    assert [j["metadata"]["name"] for j in jobs] == [status["jobName"]]
+    after = cluster.kubectl_json(
+        "-n", SYSTEM_NS, "get", "pods", "-l", "app.kubernetes.io/component=operator"
+    )["items"]
+    assert {p["metadata"]["name"] for p in after}.isdisjoint({p["metadata"]["name"] for p in before})
+    check_output("survivor-video", status["outputs"]["video"], tmp_path)
