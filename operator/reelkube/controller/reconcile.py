@@ -20,6 +20,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from reelkube.api.common import WebhookSpec
@@ -112,7 +113,11 @@ class Reconciler:
                 status = JobStatus.model_validate(body.get("status") or {})
                 if status.phase in TERMINAL_PHASES:
                     return status.phase
-                job = self.client.get_job(namespace, self._child_name(adapter, body))
+                try:
+                    job_name = self._child_name(adapter, body)
+                except (ValidationError, ValueError):
+                    return status.phase  # reconcile() reports an invalid resource
+                job = self.client.get_job(namespace, job_name)
                 if job is None:
                     return status.phase
                 return self._observe(adapter, body, status, job)
@@ -230,10 +235,21 @@ class Reconciler:
                             generation=generation,
                         ),
                     )
-            for builder in CHILD_BUILDERS:
-                self.client.create(builder(resource, self.settings))
             job = build_job(resource, self.settings)
-            created = self.client.create(job)
+            try:
+                for builder in CHILD_BUILDERS:
+                    self.client.create(builder(resource, self.settings))
+                created = self.client.create(job)
+            except ApiException as exc:
+                # Forbidden or rejected: nothing will change by itself; say so, then let kopf
+                # retry with backoff (someone may fix RBAC or a quota meanwhile).
+                if exc.status in (403, 422):
+                    self._write(adapter, body, status, phase_update(
+                        status, phase=Phase.PENDING, reason="CreateFailed",
+                        message=f"cannot create the Job's objects: {exc.status} {exc.reason}",
+                        generation=generation, stalled=True,
+                    ))  # fmt: skip
+                raise
         job_name = job["metadata"]["name"]
         if created:
             self.metrics.jobs_created.labels(adapter.kind).inc()
