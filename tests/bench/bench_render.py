@@ -57,10 +57,12 @@ def usage_since(started: float, cpu_before: float) -> dict[str, float]:
 
 def child_reelkube(out_dir: Path) -> dict[str, Any]:
     """(In a child process) render the example with the engine; report wall time and peak RSS."""
+    from reelkube.api import RenderJob
     from reelkube.engine.manifest import load_manifest
     from reelkube.engine.render import render_job
 
     job = load_manifest(MANIFEST)
+    assert isinstance(job, RenderJob)
     started, cpu_before = time.perf_counter(), cpu_seconds()
     result = render_job(job, out_dir, base_dir=MANIFEST.parent, on_progress=lambda _event: None)
     return {"output": str(result.outputs["video"].path), **usage_since(started, cpu_before)}
@@ -74,6 +76,8 @@ def child_moviepy(out_dir: Path) -> dict[str, Any]:
     from moviepy import ColorClip, CompositeVideoClip, ImageClip, TextClip, vfx
 
     from reelkube.api import RenderJob
+    from reelkube.api.timeline import ColorClip as TintLayer
+    from reelkube.api.timeline import ImageClip as ImageLayer
     from reelkube.templates import TemplateContext, expand_template
 
     job = RenderJob.model_validate(yaml.safe_load(MANIFEST.read_text()))
@@ -83,6 +87,8 @@ def child_moviepy(out_dir: Path) -> dict[str, Any]:
     width, height, fps = timeline.width, timeline.height, timeline.fps
     duration = float(timeline.duration or 0)
     background, overlay, title, subtitle = (layers[n] for n in ("background", "overlay", "title", "subtitle"))
+    assert isinstance(background, ImageLayer) and background.kenBurns is not None
+    assert isinstance(overlay, TintLayer)
 
     started, cpu_before = time.perf_counter(), cpu_seconds()
     zoom_end = background.kenBurns.zoomEnd

@@ -24,6 +24,13 @@ def tracks_by_name(timeline: Timeline) -> dict:
     return {track.name: track.clips for track in timeline.tracks}
 
 
+def end_of(clip: object) -> float:
+    """Where a clip given as start + duration seconds ends."""
+    start, duration = getattr(clip, "start", None), getattr(clip, "duration", None)
+    assert start is not None and duration is not None
+    return float(start + duration)
+
+
 def test_defaults_make_a_10s_vertical_reel_with_four_layers_in_order() -> None:
     timeline = expand(PROPS)
     assert (timeline.width, timeline.height, timeline.fps, timeline.duration) == (1080, 1920, 30.0, 10.0)
@@ -56,8 +63,8 @@ def test_title_fades_and_slides_in_then_subtitle_fades_in_later() -> None:
     assert subtitle.start == SUBTITLE_START > title.start
     assert subtitle.fadeIn > 0 and subtitle.slide is None
     # Both stay to the end of the reel.
-    assert title.start + title.duration == pytest.approx(10.0)
-    assert subtitle.start + subtitle.duration == pytest.approx(10.0)
+    assert end_of(title) == pytest.approx(10.0)
+    assert end_of(subtitle) == pytest.approx(10.0)
     # Title above the subtitle, and larger.
     assert title.offsetY < subtitle.offsetY
     assert title.fontSize > subtitle.fontSize
@@ -76,7 +83,7 @@ def test_duration_prop_sets_every_layer_length() -> None:
     assert timeline.duration == 4
     for track in timeline.tracks:
         for clip in track.clips:
-            assert clip.start + clip.duration == pytest.approx(4)
+            assert end_of(clip) == pytest.approx(4)
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,7 @@ def test_images_overlap_by_the_transition_and_total_is_n_d_minus_overlaps() -> N
             assert clip.startFrame == previous.startFrame + previous.durationFrames - 15
     frames = 4 * 90 - 3 * 15
     assert expansion.info == {"durationSeconds": frames / 30, "totalFrames": frames, "images": 4}
+    assert timeline.duration is not None
     assert timeline.duration * timeline.fps == pytest.approx(frames)
     assert slides[-1].startFrame + slides[-1].durationFrames == frames
 

@@ -34,6 +34,7 @@ def test_one_square_frame_on_the_brand_colour() -> None:
     expansion = expand(PROPS)
     timeline = expansion.timeline
     assert (timeline.width, timeline.height) == (1080, 1080)
+    assert timeline.duration is not None
     assert timeline.duration * timeline.fps == pytest.approx(1)  # exactly one frame
     assert timeline.background == "#1f4fd1"
     assert [track.name for track in timeline.tracks] == ["product", "headline", "subheadline", "cta"]

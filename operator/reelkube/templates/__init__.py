@@ -22,8 +22,8 @@ TEMPLATES: dict[str, Template[Any]] = {
 try:
     from reelkube.templates.narrated import NARRATED
 except ImportError:  # pragma: no cover - depends on what is installed
-    NARRATED = None
-if NARRATED is not None:
+    pass
+else:
     TEMPLATES[NARRATED.name] = NARRATED
 
 

@@ -11,6 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from reelkube.api.common import ApiModel
 from reelkube.api.timeline import (
     AudioClip,
+    Clip,
     Fit,
     ImageClip,
     Position,
@@ -77,7 +78,7 @@ def expand_slideshow(props: SlideshowProps, context: TemplateContext) -> Expansi
     frames = total_frames(len(props.images), per_image, overlap)
     duration = frames / canvas.fps
 
-    slides = []
+    slides: list[Clip] = []
     for index, src in enumerate(props.images):
         transition = None
         if index > 0 and overlap > 0:
