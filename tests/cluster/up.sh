@@ -98,7 +98,7 @@ if ! running etcd; then
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "reelkube=http://127.0.0.1:$ETCD_PEER_PORT" \
-    --listen-metrics-urls "" --quota-backend-bytes 2147483648 \
+    --quota-backend-bytes 2147483648 \
     --snapshot-count 10000 --log-level warn
 fi
 wait_until etcd 60 curl -fsS "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
