@@ -3,6 +3,7 @@ literal text, transitions, progress."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from reelkube.engine.execute import run_ffmpeg
 from reelkube.engine.render import render_timeline
 from reelkube.progress import ProgressEvent
 
-from .conftest import FPS, HEIGHT, WIDTH, ffprobe, video_stream
+from .conftest import FPS, HEIGHT, WIDTH, ffmpeg, ffprobe, video_stream
 from .timelines import plan_for, timeline
 
 NASTY_TITLE = 'It\'s "50%": a, b; [out] \\ %{pts} ;[v]drawbox\nلغة عربية · עברית · 🎬 émoji'
@@ -143,3 +144,24 @@ def test_output_size_and_rate_override_the_timeline(media: dict[str, Path], tmp_
     stream = video_stream(render_timeline(tl, output, tmp_path, base_dir=media["root"]).outputs["video"].path)
     assert (stream["width"], stream["height"], stream["r_frame_rate"]) == (96, 96, "24/1")
     assert int(stream["nb_read_frames"]) == 12
+
+
+def _pixel(path: Path, x: int, y: int) -> tuple[int, ...]:
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-vf", f"crop=1:1:{x}:{y}", "-frames:v", "1",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    return tuple(raw)
+
+
+def test_transparent_png_shows_what_is_beneath(media: dict[str, Path], tmp_path: Path) -> None:
+    logo = tmp_path / "logo.png"
+    ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x64,format=rgba,geq=r=255:g=0:b=0:a='if(lt(X,32),0,255)'",
+           "-frames:v", "1", str(logo))  # fmt: skip
+    tl = timeline([{"type": "image", "src": str(logo), "fit": "stretch"}], duration=0.2, background="#0000ff")
+    result = render_timeline(tl, OutputSpec(format="png"), tmp_path / "out", base_dir=media["root"])
+    still = result.outputs["video"].path
+    left, right = _pixel(still, 10, 140), _pixel(still, 150, 140)
+    assert left[2] > 200 and left[0] < 40, left
+    assert right[0] > 200 and right[2] < 40, right

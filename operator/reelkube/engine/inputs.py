@@ -20,6 +20,7 @@ from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
 
 log = logging.getLogger(__name__)
 
+
 def timeline_sources(timeline: Timeline) -> dict[str, str]:
     """Every distinct `src` of the timeline with its kind (video, image, audio, subtitles)."""
     sources: dict[str, str] = {}

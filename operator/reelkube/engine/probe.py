@@ -31,6 +31,8 @@ class MediaInfo:
     video_codec: str | None = None
     audio_codec: str | None = None
     format_name: str | None = None
+    has_alpha: bool = False
+    """The picture carries transparency (e.g. an RGBA PNG)."""
 
     @property
     def has_picture(self) -> bool:
@@ -97,7 +99,12 @@ def probe_media(path: Path) -> MediaInfo:
         video_codec=(video or {}).get("codec_name"),
         audio_codec=(audio or {}).get("codec_name"),
         format_name=format_name or None,
+        has_alpha=video is not None and _has_alpha(str(video.get("pix_fmt") or "")),
     )
+
+
+def _has_alpha(pix_fmt: str) -> bool:
+    return pix_fmt.startswith(("yuva", "rgba", "bgra", "argb", "abgr", "ya", "gbrap")) or pix_fmt in ("pal8",)
 
 
 def _float(value: Any) -> float | None:

@@ -53,7 +53,9 @@ class MediaLayer:
         for placed in self.members:
             clip = placed.clip
             assert isinstance(clip, MediaClip)
-            if _needs_alpha(clip, placed) or (not isinstance(clip, ColorClip) and clip.fit == Fit.CONTAIN):
+            if _needs_alpha(clip, placed, ctx) or (
+                not isinstance(clip, ColorClip) and clip.fit == Fit.CONTAIN
+            ):
                 return False
         return True
 
@@ -130,9 +132,10 @@ def _window(op: MediaLayer | PlacedClip) -> tuple[int, int]:
     return (op.start, op.end)
 
 
-def _needs_alpha(clip: MediaClip, placed: PlacedClip) -> bool:
+def _needs_alpha(clip: MediaClip, placed: PlacedClip, ctx: PlanContext) -> bool:
     entering = clip.transition is not None and placed.overlap == 0
-    return clip.opacity < 1 or clip.fadeIn > 0 or clip.fadeOut > 0 or entering
+    transparent = isinstance(clip, ImageClip) and ctx.media(clip.src).has_alpha
+    return clip.opacity < 1 or clip.fadeIn > 0 or clip.fadeOut > 0 or entering or transparent
 
 
 def emit_layer(ctx: PlanContext, layer: MediaLayer, *, local_time: bool = False) -> tuple[str, str, str]:
@@ -140,7 +143,7 @@ def emit_layer(ctx: PlanContext, layer: MediaLayer, *, local_time: bool = False)
     the layer's start unless `local_time` (used when the layer is the canvas itself)."""
     bx, by, bw, bh = layer.box(ctx)
     chained = len(layer.members) > 1
-    alpha = any(_needs_alpha(p.clip, p) for p in layer.members)  # type: ignore[arg-type]
+    alpha = any(_needs_alpha(p.clip, p, ctx) for p in layer.members)  # type: ignore[arg-type]
     fits = {getattr(p.clip, "fit", Fit.STRETCH) for p in layer.members}
     if chained and len({resolve_box(getattr(p.clip, "box", None), ctx) for p in layer.members}) > 1:
         raise SpecError(
@@ -285,7 +288,7 @@ def _still_frame(
         fit = Fit.COVER  # a pan/zoom needs picture everywhere in its box
     chain = ([] if info.is_still else ["trim=end_frame=1"]) + _fit_filters(fit, bw, bh, pad_contain)
     if not pad_contain:
-        chain.append("format=yuv420p")
+        chain.append("format=yuva420p" if info.has_alpha else "format=yuv420p")
     label = ctx.graph.add([f"{index}:v"], chain)
     return _compose_tints(ctx, label, tints, bw, bh)
 
