@@ -14,7 +14,7 @@ from reelkube.errors import Canceled, ReelkubeError, SpecError
 EXIT_CANCELED = 130
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     parser = subparsers.add_parser("tts", help="narrate a TTSJob manifest to local files")
     parser.add_argument("manifest", type=Path, help="TTSJob YAML file")
     parser.add_argument("-o", "--out", type=Path, help="output directory (default: ./out/<metadata.name>)")

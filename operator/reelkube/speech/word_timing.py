@@ -106,12 +106,18 @@ def _edit_alignment(expected: Sequence[str], spoken: Sequence[str]) -> tuple[lis
             row[j] = min(substitute, above[j] + 1, row[j - 1] + 1)
     owners: list[int | None] = [None] * cols
     i, j = rows, cols
+    # Ties go to exact matches first, then to insertions: spoken sounds beyond a word's own (an
+    # expansion) then follow its substituted sounds and stay with it, not with the word before.
     while i > 0 and j > 0:
-        if cost[i][j] == cost[i - 1][j - 1] + (expected[i - 1] != spoken[j - 1]):
+        same = expected[i - 1] == spoken[j - 1]
+        if same and cost[i][j] == cost[i - 1][j - 1]:
             owners[j - 1] = i - 1
             i, j = i - 1, j - 1
         elif cost[i][j] == cost[i][j - 1] + 1:
             j -= 1
+        elif cost[i][j] == cost[i - 1][j - 1] + 1:
+            owners[j - 1] = i - 1
+            i, j = i - 1, j - 1
         else:
             i -= 1
     return owners, cost[rows][cols]

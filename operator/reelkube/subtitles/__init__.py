@@ -1,14 +1,22 @@
 """Subtitles from narration timings: caption pages (pure) and ASS/SRT/WebVTT files (pysubs2)."""
 
 from reelkube.subtitles.captions import CaptionPage, caption_pages
-from reelkube.subtitles.files import CaptionLook, build_ass, build_plain, escape_ass_text, write_subtitles
+from reelkube.subtitles.files import (
+    CaptionLook,
+    build_ass,
+    escape_ass_text,
+    srt_text,
+    vtt_text,
+    write_subtitles,
+)
 
 __all__ = [
     "CaptionLook",
     "CaptionPage",
     "build_ass",
-    "build_plain",
     "caption_pages",
     "escape_ass_text",
+    "srt_text",
+    "vtt_text",
     "write_subtitles",
 ]

@@ -9,7 +9,8 @@ inside the safe area, and lines are broken to a character budget that suits the 
   with the word being spoken coloured (ASS `\\1c` override tags).
 
 User text is escaped, so `{`, `}` and `\\` show literally and never become override tags.
-SRT and WebVTT carry plain sentence pages for players (42 characters a line, two lines).
+SRT and WebVTT carry plain sentence pages for players (42 characters a line, two lines),
+written here rather than by pysubs2, whose SRT writer turns a literal `\\N` into a line break.
 """
 
 from __future__ import annotations
@@ -125,13 +126,31 @@ def build_ass(timings: Timings, style: CaptionStyle, look: CaptionLook) -> pysub
     return subs
 
 
-def build_plain(timings: Timings) -> pysubs2.SSAFile:
-    """Sentence pages as plain text (for SRT and WebVTT); `\\N` breaks lines."""
-    subs = pysubs2.SSAFile()
-    for page in caption_pages(timings, max_chars_per_line=PLAYER_CHARS_PER_LINE, max_lines=2):
-        text = "\\N".join(" ".join(word.text for word in line) for line in page.lines)
-        subs.append(_event(page.start, page.end, text))
-    return subs
+def player_cues(timings: Timings) -> list[tuple[float, float, list[str]]]:
+    """Sentence pages as plain lines, for SRT and WebVTT: (start, end, lines)."""
+    return [
+        (page.start, page.end, [" ".join(word.text for word in line) for line in page.lines])
+        for page in caption_pages(timings, max_chars_per_line=PLAYER_CHARS_PER_LINE, max_lines=2)
+    ]
+
+
+def srt_text(timings: Timings) -> str:
+    """SubRip: numbered cues, `HH:MM:SS,mmm` times; the text exactly as written."""
+    blocks = [
+        f"{number}\n{_clock(start, ',')} --> {_clock(end, ',')}\n" + "\n".join(lines)
+        for number, (start, end, lines) in enumerate(player_cues(timings), 1)
+    ]
+    return "\n\n".join(blocks) + "\n"
+
+
+def vtt_text(timings: Timings) -> str:
+    """WebVTT: cue text is markup, so `&`, `<` and `>` become entities."""
+    blocks = [
+        f"{_clock(start, '.')} --> {_clock(end, '.')}\n"
+        + "\n".join(html.escape(line, quote=False) for line in lines)
+        for start, end, lines in player_cues(timings)
+    ]
+    return "WEBVTT\n\n" + "\n\n".join(blocks) + "\n"
 
 
 def write_subtitles(
@@ -150,15 +169,10 @@ def write_subtitles(
         path = out_dir / f"{stem}.{subtitle_format.value}"
         if subtitle_format == SubtitleFormat.ASS:
             text = build_ass(timings, style, look or CaptionLook(1080, 1920)).to_string("ass")
+        elif subtitle_format == SubtitleFormat.VTT:
+            text = vtt_text(timings)
         else:
-            plain = build_plain(timings)
-            if subtitle_format == SubtitleFormat.VTT:
-                # WebVTT cue text is markup: & and < must be entities.
-                for event in plain.events:
-                    event.text = html.escape(event.text, quote=False)
-            # keep_ssa_tags: the text is written as it is (only \N becomes a line break), so
-            # braces in the narration are not taken for tags and dropped.
-            text = plain.to_string(subtitle_format.value, keep_ssa_tags=True)
+            text = srt_text(timings)
         path.write_text(text, encoding="utf-8")
         written[subtitle_format] = path
     return written
@@ -186,6 +200,14 @@ def _highlight_events(pages: list[CaptionPage], look: CaptionLook) -> Iterable[p
 
 def _line_text(line: list[WordTiming]) -> str:
     return " ".join(escape_ass_text(word.text) for word in line)
+
+
+def _clock(seconds: float, decimal_mark: str) -> str:
+    total_ms = max(0, round(seconds * 1000))
+    hours, rest = divmod(total_ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, ms = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal_mark}{ms:03d}"
 
 
 def _event(start: float, end: float, text: str) -> pysubs2.SSAEvent:

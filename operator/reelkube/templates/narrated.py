@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 from reelkube.api.common import ApiModel
 from reelkube.api.timeline import (
     AudioClip,
+    Clip,
     ColorClip,
     Fit,
     ImageClip,
@@ -90,7 +91,7 @@ class NarratedProps(ApiModel):
 def expand_narrated(props: NarratedProps, context: TemplateContext) -> Expansion:
     """Narrate (or measure the voiceover), write captions, and lay out the reel."""
     canvas = Canvas.for_output(context.output, props.width, props.height, DEFAULT_FPS)
-    workdir = context.workdir
+    workdir = context.workdir.resolve()  # clip sources must not depend on the base directory
     workdir.mkdir(parents=True, exist_ok=True)
     base_dir = _base_dir(context)
     artifacts: dict[str, Path] = {}
@@ -159,11 +160,8 @@ def _background_tracks(props: NarratedProps, total: float) -> list[Track]:
             Track(name="background", clips=[ColorClip(color=BACKGROUND_COLOR, start=0, duration=total)])
         )
     if props.images:
-        tracks.append(
-            Track(
-                name="images", clips=_slideshow(props.images, total, contained=bool(props.backgroundVideoUrl))
-            )
-        )
+        slides = _slideshow(props.images, total, contained=bool(props.backgroundVideoUrl))
+        tracks.append(Track(name="images", clips=list[Clip](slides)))
     return tracks
 
 
