@@ -11,7 +11,7 @@ from reelkube.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from reelkube.errors import ReelkubeError, SpecError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     parser = subparsers.add_parser("plan", help="print the ffmpeg command a RenderJob would run")
     parser.add_argument("manifest", type=Path, help="RenderJob YAML file")
     parser.add_argument("-o", "--out", type=Path, help="output directory (default: ./out/<metadata.name>)")

@@ -18,7 +18,7 @@ from reelkube.progress import ProgressEvent
 EXIT_CANCELED = 130
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     parser = subparsers.add_parser("render", help="render a RenderJob manifest to local files")
     parser.add_argument("manifest", type=Path, help="RenderJob YAML file")
     parser.add_argument("-o", "--out", type=Path, help="output directory (default: ./out/<metadata.name>)")

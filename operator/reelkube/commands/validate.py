@@ -10,7 +10,7 @@ from reelkube.cli import EXIT_BAD_INPUT, EXIT_OK
 from reelkube.errors import SpecError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     parser = subparsers.add_parser("validate", help="check a RenderJob or TTSJob manifest")
     parser.add_argument("manifests", type=Path, nargs="+", help="YAML files")
     parser.set_defaults(func=run)

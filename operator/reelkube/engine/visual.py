@@ -201,6 +201,7 @@ def emit_member(
         chain = _video_source(ctx, clip, placed) + _fit_filters(clip.fit, bw, bh, pad_contain)
         label = ctx.graph.add(chain[:1], chain[1:])
         return _finish_member(ctx, clip, placed, label, alpha)
+    assert isinstance(clip, ImageClip)
     label = _still_frame(ctx, clip, bw, bh, pad_contain, tints)
     if clip.kenBurns is not None:
         timed = [_zoompan(ctx, clip.kenBurns, frames, bw, bh)]
