@@ -165,3 +165,34 @@ def test_transparent_png_shows_what_is_beneath(media: dict[str, Path], tmp_path:
     left, right = _pixel(still, 10, 140), _pixel(still, 150, 140)
     assert left[2] > 200 and left[0] < 40, left
     assert right[0] > 200 and right[2] < 40, right
+
+
+def test_render_job_expands_a_template(media: dict[str, Path], tmp_path: Path) -> None:
+    from reelkube.api.renderjob import RenderJob
+    from reelkube.engine.render import render_job
+
+    job = RenderJob.model_validate({
+        "metadata": {"name": "reel"},
+        "spec": {
+            "template": "captioned-reel",
+            "props": {"title": "Small: 'reel'", "backgroundUrl": "image.jpg", "durationSeconds": 2},
+            "output": {"width": 160, "height": 284, "fps": 10, "thumbnail": False},
+        },
+    })  # fmt: skip
+    result = render_job(job, tmp_path, base_dir=media["root"])
+    stream = video_stream(result.outputs["video"].path)
+    assert (stream["width"], stream["height"], int(stream["nb_read_frames"])) == (160, 284, 20)
+
+
+def test_describe_file_content_types(tmp_path: Path) -> None:
+    from reelkube.engine.render import describe_file
+
+    for name, expected in [
+        ("a.ass", "text/x-ssa"),
+        ("a.srt", "application/x-subrip"),
+        ("t.json", "application/json"),
+    ]:
+        path = tmp_path / name
+        path.write_text("x")
+        described = describe_file(path)
+        assert described.content_type == expected and described.size == 1 and described.duration is None

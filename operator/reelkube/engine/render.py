@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEEP_WORKDIR_ENV = "REELKUBE_KEEP_WORKDIR"
+# Types Python's mimetypes gets wrong or lacks (it calls .ass "audio/aac").
+CONTENT_TYPES_BY_SUFFIX = {
+    ".ass": "text/x-ssa", ".ssa": "text/x-ssa", ".srt": "application/x-subrip", ".vtt": "text/vtt",
+    ".json": "application/json", ".wav": "audio/wav", ".mp3": "audio/mpeg", ".opus": "audio/ogg",
+    ".m4a": "audio/mp4",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -222,7 +228,12 @@ def describe_file(path: Path, content_type: str | None = None) -> LocalArtifact:
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    ctype = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    ctype = (
+        content_type
+        or CONTENT_TYPES_BY_SUFFIX.get(path.suffix.lower())
+        or mimetypes.guess_type(path.name)[0]
+        or "application/octet-stream"
+    )
     duration = width = height = None
     if ctype.split("/")[0] in ("video", "audio", "image"):
         try:
