@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import TextIO
 
 from reelkube.api.status import Step
@@ -54,6 +56,11 @@ class ProgressPrinter:
             self.next_percent = (event.percent // 10 + 1) * 10
 
 
+def _cancel(signum: int, _frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one cancellation is enough
+    raise Canceled(f"render canceled by {signal.Signals(signum).name}")
+
+
 def run(args: argparse.Namespace) -> int:
     from reelkube.engine.manifest import load_manifest
     from reelkube.engine.render import render_job
@@ -68,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     out_dir = args.out or Path("out") / job.metadata.name
     started = time.monotonic()
+    # SIGTERM outside ffmpeg (e.g. while downloading) unwinds too, so scratch files are removed.
+    previous = signal.signal(signal.SIGTERM, _cancel)
     try:
         result = render_job(
             job, out_dir, base_dir=args.manifest.resolve().parent, on_progress=ProgressPrinter(sys.stderr)
@@ -81,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     except ReelkubeError as exc:
         print(f"error ({exc.reason}): {exc.message}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if args.json:
         summary = result.as_dict()
         summary["wallSeconds"] = round(time.monotonic() - started, 3)
