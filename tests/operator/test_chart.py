@@ -60,7 +60,7 @@ def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def template(*sets: str) -> list[dict[str, Any]]:
-    args = ["template", "reelkube", str(CHART), "--namespace", "reelkube-system"]
+    args = ["template", "reelkube", str(CHART), "--namespace", "reelkube-system", "--kube-version", "1.35.0"]
     for item in sets:
         args += ["--set", item]
     return [d for d in yaml.safe_load_all(helm(*args).stdout) if d]
