@@ -33,6 +33,8 @@ the samples."""
 LIMITER_WINDOW_S = 0.005
 TOLERANCE_LU = 0.2
 MAX_PASSES = 5
+MAX_GAIN_DB = 40.0
+"""Near-silent input is not lifted further than this (it would only raise the noise)."""
 
 ENCODER_ARGS: dict[AudioFormat, list[str]] = {
     AudioFormat.WAV: ["-c:a", "pcm_s16le"],
@@ -70,7 +72,7 @@ def normalize_loudness(
     window = max(1, round(sample_rate * LIMITER_WINDOW_S))
     output, output_lufs, gain_db, passes = samples, input_lufs, 0.0, 0
     if math.isfinite(input_lufs):  # silence cannot be normalized; it is kept as it is
-        gain_db = target_lufs - input_lufs
+        gain_db = min(MAX_GAIN_DB, target_lufs - input_lufs)
         previous = (0.0, input_lufs)
         while passes < MAX_PASSES:
             passes += 1
@@ -83,7 +85,10 @@ def normalize_loudness(
             # less than 1 LU per dB; the last two passes tell by how much.
             slope = (output_lufs - previous[1]) / (gain_db - previous[0]) if gain_db != previous[0] else 1.0
             previous = (gain_db, output_lufs)
-            gain_db += miss / min(1.0, max(slope, 0.2))
+            next_gain = min(MAX_GAIN_DB, gain_db + miss / min(1.0, max(slope, 0.2)))
+            if next_gain == gain_db:  # at the gain cap: nothing more to try
+                break
+            gain_db = next_gain
     _ffmpeg([*_raw_input(raw, sample_rate), "-c:a", "pcm_s16le", str(out_wav)])
     raw.unlink()
     result = LoudnessResult(
