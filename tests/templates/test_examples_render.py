@@ -149,11 +149,6 @@ def test_static_ad_is_a_png_with_the_brand_colour_and_product(tmp_path: Path) ->
     assert headline_rows.sum() > 1000, "white headline under the product"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: image inputs go through format=yuv420p before overlay, so PNG alpha turns black "
-    "(fix in the planner: keep yuva420p/rgba for inputs with alpha)",
-)
 def test_static_ad_product_transparency_shows_the_brand_colour(tmp_path: Path) -> None:
     pixels = read_image(render_example(load_example("static-ad.yaml"), tmp_path))
     # Left of the bottle, inside the contain box (x 270..810) where product.png is transparent.
