@@ -193,7 +193,13 @@ def _voiceover(props: NarratedProps, context: TemplateContext, base_dir: Path) -
 
     assert props.voiceoverUrl is not None
     fetched = fetch_one(
-        props.voiceoverUrl, "audio", context.workdir, context.limits, base_dir=base_dir, storage=None
+        props.voiceoverUrl,
+        "audio",
+        context.workdir,
+        context.limits,
+        base_dir=base_dir,
+        # Present once TemplateContext carries the job's storage; None means the default S3 setup.
+        storage=getattr(context, "storage", None),
     )
     duration = fetched.info.duration if fetched.info is not None else None
     if not duration or duration <= 0:
