@@ -196,3 +196,19 @@ def test_describe_file_content_types(tmp_path: Path) -> None:
         path.write_text("x")
         described = describe_file(path)
         assert described.content_type == expected and described.size == 1 and described.duration is None
+
+
+@pytest.mark.parametrize("fps", [10, 29.97])
+def test_audio_lasts_as_long_as_the_video_at_any_rate(media: dict[str, Path], tmp_path: Path, fps: float) -> None:
+    # `-frames:v` used to close the file with audio still queued: 0.17 s lost at 10 fps.
+    tl = timeline(
+        [{"type": "color", "color": "#336699"}],
+        [{"type": "audio", "src": "tone.wav", "fadeOut": 0.5}],
+        duration=2.4,
+        fps=fps,
+    )
+    result = render_timeline(tl, OutputSpec(thumbnail=False), tmp_path / "out", base_dir=media["root"])
+    streams = {s["codec_type"]: s for s in ffprobe(result.outputs["video"].path)["streams"]}
+    frames = round(2.4 * fps)
+    assert int(streams["video"]["nb_read_frames"]) == frames == result.frames
+    assert abs(float(streams["audio"]["duration"]) - frames / fps) < 0.025

@@ -124,7 +124,14 @@ def build_plan(
     if soundtrack:
         argv += ["-map", f"[{soundtrack}]"]
     argv += encoder.video_args + (encoder.audio_args if soundtrack else ["-an"])
-    argv += ["-frames:v", str(frames), str(output_path)]
+    if soundtrack:
+        # `-frames:v` would close the file when the last video frame is muxed and drop the audio
+        # still queued behind it (0.17 s at 10 fps). `-t` ends both streams at the same time;
+        # rounded down to the microsecond so frame N (pts exactly N/fps) is never included.
+        micros = (Fraction(frames) / ctx.fps * 1_000_000).__floor__()
+        argv += ["-t", f"{micros // 1_000_000}.{micros % 1_000_000:06d}", str(output_path)]
+    else:
+        argv += ["-frames:v", str(frames), str(output_path)]
     return RenderPlan(
         argv=argv,
         output=output_path,

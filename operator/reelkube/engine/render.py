@@ -172,7 +172,7 @@ def render_job(
         )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     with _workdir(out_dir) as workdir:
-        expansion = expand_job(job, workdir, on_progress)
+        expansion = expand_job(job, workdir, on_progress, base_dir=base_dir)
         output = expansion.output or spec.output
         name = "image" if output.format in STILL_FORMATS else "video"
         result = _render(expansion.timeline, output, out_dir, workdir, base_dir, spec.inputLimits,
@@ -187,7 +187,13 @@ def render_job(
     return result
 
 
-def expand_job(job: RenderJob, workdir: Path, on_progress: ProgressCallback = ignore_progress) -> Expansion:
+def expand_job(
+    job: RenderJob,
+    workdir: Path,
+    on_progress: ProgressCallback = ignore_progress,
+    *,
+    base_dir: Path | None = None,
+) -> Expansion:
     """The job's timeline: its template expanded (props validated, SpecError naming fields), or
     its own timeline."""
     from reelkube.templates.base import Expansion, TemplateContext
@@ -202,7 +208,12 @@ def expand_job(job: RenderJob, workdir: Path, on_progress: ProgressCallback = ig
     template = get_template(spec.template.value)
     props = template.parse_props(spec.props)
     context = TemplateContext(
-        output=spec.output, workdir=workdir, limits=spec.inputLimits, on_progress=on_progress
+        output=spec.output,
+        workdir=workdir,
+        limits=spec.inputLimits,
+        on_progress=on_progress,
+        base_dir=base_dir,
+        storage=spec.storage,
     )
     return template.expand(props, context)
 
@@ -210,7 +221,7 @@ def expand_job(job: RenderJob, workdir: Path, on_progress: ProgressCallback = ig
 def plan_job(job: RenderJob, out_dir: Path, workdir: Path, *, base_dir: Path) -> RenderPlan:
     """The exact ffmpeg run `render_job` would make (inputs fetched into `workdir` to be probed,
     the graph's text files written there too)."""
-    expansion = expand_job(job, workdir)
+    expansion = expand_job(job, workdir, base_dir=base_dir)
     output = expansion.output or job.spec.output
     name = "image" if output.format in STILL_FORMATS else "video"
     inputs = fetch_inputs(

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from reelkube.api.common import InputLimits
+from reelkube.api.common import InputLimits, StorageSpec
 from reelkube.api.output import OutputSpec
 from reelkube.api.timeline import Timeline
 from reelkube.errors import SpecError
@@ -29,6 +29,10 @@ class TemplateContext:
     workdir: Path
     limits: InputLimits = field(default_factory=InputLimits)
     on_progress: ProgressCallback = ignore_progress
+    base_dir: Path | None = None
+    """Where relative paths in the props point (the manifest's directory); None: the cwd."""
+    storage: StorageSpec | None = None
+    """The job's storage, for `s3://` inputs; None means the default S3 setup."""
 
 
 @dataclass

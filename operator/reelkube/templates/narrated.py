@@ -198,8 +198,7 @@ def _voiceover(props: NarratedProps, context: TemplateContext, base_dir: Path) -
         context.workdir,
         context.limits,
         base_dir=base_dir,
-        # Present once TemplateContext carries the job's storage; None means the default S3 setup.
-        storage=getattr(context, "storage", None),
+        storage=context.storage,
     )
     duration = fetched.info.duration if fetched.info is not None else None
     if not duration or duration <= 0:
@@ -211,10 +210,8 @@ def _voiceover(props: NarratedProps, context: TemplateContext, base_dir: Path) -
 
 
 def _base_dir(context: TemplateContext) -> Path:
-    """Where relative paths in the props point: the manifest's directory when the engine says
-    so (TemplateContext.base_dir), else the working directory."""
-    base = getattr(context, "base_dir", None)
-    return Path(base) if base is not None else Path.cwd()
+    """Where relative paths in the props point: the manifest's directory, else the cwd."""
+    return context.base_dir if context.base_dir is not None else Path.cwd()
 
 
 NARRATED = Template(name="narrated", props_model=NarratedProps, expand=expand_narrated)
