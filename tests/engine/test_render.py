@@ -199,7 +199,9 @@ def test_describe_file_content_types(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fps", [10, 29.97])
-def test_audio_lasts_as_long_as_the_video_at_any_rate(media: dict[str, Path], tmp_path: Path, fps: float) -> None:
+def test_audio_lasts_as_long_as_the_video_at_any_rate(
+    media: dict[str, Path], tmp_path: Path, fps: float
+) -> None:
     # `-frames:v` used to close the file with audio still queued: 0.17 s lost at 10 fps.
     tl = timeline(
         [{"type": "color", "color": "#336699"}],
