@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+
 from reelkube.api.common import StorageSpec
 
 TEST_ACCESS_KEY = "reelkube-test-access"

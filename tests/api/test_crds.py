@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from reelkube.api.crd import crd_files
 
 REPO = Path(__file__).resolve().parents[2]

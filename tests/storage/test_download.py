@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from reelkube.errors import InputNotFound, InputTimeout, InputTooLarge, SpecError
 from reelkube.storage import download_object
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from reelkube.errors import SpecError
 from reelkube.storage.keys import check_key, object_key, parse_s3_uri
 

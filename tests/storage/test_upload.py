@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from reelkube.errors import StorageFailed
 from reelkube.storage import object_key, upload_artifact
 from reelkube.storage.client import credentials_from_environment

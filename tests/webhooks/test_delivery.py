@@ -8,6 +8,7 @@ import hmac
 import json
 
 import pytest
+
 from reelkube.api.common import WebhookSpec
 from reelkube.api.status import Phase
 from reelkube.webhooks import deliver, deliver_async, event_payload, is_subscribed, verify_signature

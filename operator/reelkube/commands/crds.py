@@ -9,7 +9,7 @@ from pathlib import Path
 from reelkube.api.crd import crd_files
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("crds", help="generate the CRD YAML from the API models")
     parser.add_argument("--dir", default="crds", type=Path, help="directory to write (default: crds)")
     parser.add_argument("--check", action="store_true", help="exit 1 if the files differ from the models")
