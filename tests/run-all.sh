@@ -9,6 +9,8 @@ PYTHON=${PYTHON:-python3}
 
 echo "== lint"
 ruff check operator tests
+ruff format --check operator tests
+mypy operator/reelkube
 reelkube crds --check
 
 stop_cluster() {
