@@ -11,6 +11,7 @@ SCRIPT_NAME=down
 source "$HERE/lib.sh"
 
 [[ $EUID -eq 0 ]] || fail "down.sh must run as root"
+lock_cluster
 
 # stop NAME: SIGTERM the recorded process, SIGKILL after 15 s.
 stop() {
@@ -84,13 +85,18 @@ if ip link show "$CNI_BRIDGE" >/dev/null 2>&1; then
   done
   ip link delete "$CNI_BRIDGE" 2>/dev/null && log "deleted bridge $CNI_BRIDGE"
 fi
-# Only this cluster uses CNI on these machines, so every CNI-* chain is ours.
-for table in nat filter; do
-  iptables -t "$table" -S 2>/dev/null | grep -E '^-A .* -j CNI-' | sed 's/^-A/-D/' |
-    while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done
-  chains="$(iptables -t "$table" -S 2>/dev/null | awk '/^-N CNI-/ {print $2}')"
-  for chain in $chains; do iptables -t "$table" -F "$chain" 2>/dev/null || true; done
-  for chain in $chains; do iptables -t "$table" -X "$chain" 2>/dev/null || true; done
+# Only this cluster uses CNI or the kubelet/kube-proxy chains on these
+# machines, so every CNI-* and KUBE-* chain is ours (kube-proxy --cleanup
+# leaves the kubelet's KUBE-FIREWALL and canary chains).
+for ipt in iptables ip6tables; do
+  command -v "$ipt" >/dev/null || continue
+  for table in nat filter mangle; do
+    "$ipt" -t "$table" -S 2>/dev/null | grep -E '^-A .* -j (CNI|KUBE)-' | sed 's/^-A/-D/' |
+      while read -r rule; do eval "$ipt -t $table $rule" 2>/dev/null || true; done
+    chains="$("$ipt" -t "$table" -S 2>/dev/null | awk '/^-N (CNI|KUBE)-/ {print $2}')"
+    for chain in $chains; do "$ipt" -t "$table" -F "$chain" 2>/dev/null || true; done
+    for chain in $chains; do "$ipt" -t "$table" -X "$chain" 2>/dev/null || true; done
+  done
 done
 
 # 7. The kubelet's cgroups (empty once every pod process is gone).

@@ -77,7 +77,7 @@ start() {
   local name="$1"; shift
   mkdir -p "$LOGS" "$PIDS"
   echo "=== start $(date -Is): $*" >>"$LOGS/$name.log"
-  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$PIDS/$name.pid"
   log "started $name (pid $!)"
 }
@@ -94,6 +94,12 @@ wait_until() {
     ((SECONDS < deadline)) || fail "timed out after ${timeout}s waiting for $name ($*)" "$LOGS/$name.log"
     sleep 1
   done
+}
+
+# lock_cluster: serialize up.sh/down.sh (test sessions may start them at once).
+lock_cluster() {
+  exec 9>"$CLUSTER_DIR.lock"
+  flock -w 900 9 || fail "another up.sh/down.sh holds $CLUSTER_DIR.lock"
 }
 
 kubectl_admin() { "$BIN_DIR/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }

@@ -12,6 +12,7 @@ SCRIPT_NAME=up
 source "$HERE/lib.sh"
 
 [[ $EUID -eq 0 ]] || fail "up.sh must run as root (it starts a kubelet and containerd)"
+lock_cluster
 T0=$SECONDS
 
 apt_install containerd runc containernetworking-plugins iptables conntrack socat openssl \
@@ -116,6 +117,7 @@ if ! running kube-apiserver; then
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" \
+    --kubelet-preferred-address-types InternalIP,Hostname \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
     --allow-privileged=true --profiling=false --event-ttl 1h \
     --storage-media-type application/vnd.kubernetes.protobuf
