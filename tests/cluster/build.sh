@@ -34,8 +34,24 @@ mkdir -p "$BIN_DIR" "$WORK" "$LOG_DIR"
 
 log() { echo "[build $(date +%H:%M:%S)] $*" >&2; }
 
+# need_go: a Go >= 1.26 on PATH, else the toolchain zip from the Go module
+# proxy (the same file GOTOOLCHAIN downloads) unpacked under the cache.
 need_go() {
-  command -v go >/dev/null || { echo "go not found in PATH (need Go >= 1.26)" >&2; exit 1; }
+  local have
+  have="$(go env GOVERSION 2>/dev/null || true)"
+  if [[ "$have" =~ ^go1\.([0-9]+) ]] && ((BASH_REMATCH[1] >= 26)); then return; fi
+  local dir="$CACHE_DIR/go-$GO_VERSION"
+  if [[ ! -x "$dir/bin/go" ]]; then
+    log "no Go >= 1.26 on PATH (found '${have:-none}'); fetching go$GO_VERSION from $GOPROXY"
+    local mod="golang.org/toolchain@v0.0.1-go$GO_VERSION.linux-amd64" tmp
+    tmp="$(mktemp -d)"
+    curl -fsSL -o "$tmp/go.zip" "${GOPROXY%%,*}/golang.org/toolchain/@v/v0.0.1-go$GO_VERSION.linux-amd64.zip" ||
+      { echo "downloading the Go toolchain failed" >&2; exit 1; }
+    command -v unzip >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q unzip >/dev/null
+    unzip -q "$tmp/go.zip" -d "$tmp"
+    rm -rf "$dir"; mkdir -p "$CACHE_DIR"; mv "$tmp/$mod" "$dir"; rm -rf "$tmp"
+  fi
+  export PATH="$dir/bin:$PATH"
 }
 
 # run_logged NAME CMD...: run with output to a log; on failure show its tail.
