@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import yaml
+
 from reelkube.api.validation import validate_spec
 
 
@@ -69,3 +74,23 @@ def test_ttsjob_rules() -> None:
     assert paths("TTSJob", {"text": "a", "voice": {"model": "/m.onnx", "package": "p"}}) == {
         "spec.voice": "give model or package, not both"
     }
+
+
+def test_defaults_the_api_server_applies_break_no_rule() -> None:
+    # Every clip kind with only its required fields: the union's defaults must not add fields
+    # that another kind's rules forbid (the API server defaults before it evaluates CEL).
+    clips = [
+        {"type": "video", "src": "a.mp4"},
+        {"type": "image", "src": "a.png"},
+        {"type": "color"},
+        {"type": "text", "text": "hi", "background": True},
+        {"type": "subtitles", "cues": [{"start": 0, "end": 1, "text": "hi"}]},
+        {"type": "audio", "src": "a.wav"},
+    ]
+    assert paths("RenderJob", {"timeline": {"tracks": [{"clips": clips}]}}) == {}
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml")))
+def test_every_example_is_valid(path: Path) -> None:
+    document = yaml.safe_load(path.read_text())
+    assert paths(document["kind"], document["spec"]) == {}

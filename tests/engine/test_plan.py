@@ -85,7 +85,7 @@ def test_video_without_duration_lasts_its_media(media: dict[str, Path], tmp_path
 
 def test_text_is_only_in_textfiles(media: dict[str, Path], tmp_path: Path) -> None:
     nasty = 'It\'s "50%": a, b; [out] \\ %{pts} {x}\nلغة عربية עברית 🎬'
-    text = {"type": "text", "text": nasty, "fontSize": 12, "margin": 4, "box": True, "fadeIn": 0.2,
+    text = {"type": "text", "text": nasty, "fontSize": 12, "margin": 4, "background": True, "fadeIn": 0.2,
             "fadeOut": 0.2, "slide": {"start": "left"}, "position": "bottom"}  # fmt: skip
     tl = timeline([text], duration=1)
     plan = plan_for(tl, media["root"], tmp_path)

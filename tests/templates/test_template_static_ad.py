@@ -62,7 +62,7 @@ def test_text_stacks_below_the_product_and_the_button_sits_at_the_bottom() -> No
     assert subheadline.offsetY >= headline.offsetY + headline.fontSize
     assert headline.bold and headline.fontSize > subheadline.fontSize
     assert headline.color == subheadline.color == "#ffffff"  # on a dark brand colour
-    assert cta.position is Position.BOTTOM and cta.box and cta.boxOpacity == 1
+    assert cta.position is Position.BOTTOM and cta.background and cta.backgroundOpacity == 1
     assert cta.color == "#1F4FD1"
 
 

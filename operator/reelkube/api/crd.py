@@ -34,37 +34,41 @@ def _resolve(schema: Schema, defs: dict[str, Schema]) -> Schema:
 
 
 def _merge_union(variants: list[Schema], defs: dict[str, Schema]) -> Schema:
-    """Merge object variants of a discriminated union into one structural object."""
-    properties: dict[str, Schema] = {}
-    required_sets: list[tuple[str, set[str]]] = []
+    """Merge object variants of a discriminated union into one structural object.
+
+    Each kind's own rules (required fields, CEL rules, fields it does not know) become CEL rules
+    guarded by ``self.type``. Defaults stay only where every kind has the same one: the API
+    server applies a property's default to every object, whatever its ``type``.
+    """
+    resolved = [_resolve(raw, defs) for raw in variants]
+    kinds = [v["properties"]["type"].get("const") or v["properties"]["type"]["default"] for v in resolved]
     rules: list[dict[str, str]] = []
-    kinds: list[str] = []
-    for raw in variants:
-        variant = _resolve(raw, defs)
-        kind = variant["properties"]["type"].get("const") or variant["properties"]["type"]["default"]
-        kinds.append(kind)
-        for name, prop in variant["properties"].items():
-            properties.setdefault(name, prop)
-        required_sets.append((kind, set(variant.get("required", [])) - {"type"}))
+    for kind, variant in zip(kinds, resolved, strict=True):
         for rule in variant.get("x-kubernetes-validations", []):
             rules.append({"rule": f"self.type != '{kind}' || ({rule['rule']})", "message": rule["message"]})
-    common = set.intersection(*(req for _, req in required_sets)) if required_sets else set()
-    for kind, req in required_sets:
-        for field in sorted(req - common):
+    required = {kind: set(v.get("required", [])) - {"type"} for kind, v in zip(kinds, resolved, strict=True)}
+    common = set.intersection(*required.values())
+    for kind in kinds:
+        for field in sorted(required[kind] - common):
             rules.append(
                 {
                     "rule": f"self.type != '{kind}' || has(self.{field})",
                     "message": f"{kind} clips need {field}",
                 }
             )
-    # A field only some kinds know must not be set on the others.
-    for name in sorted(properties):
-        owners = [
-            k
-            for (k, _), raw in zip(required_sets, variants, strict=True)
-            if name in _resolve(raw, defs)["properties"]
-        ]
-        if name != "type" and len(owners) < len(kinds):
+
+    properties: dict[str, Schema] = {}
+    names = sorted({name for v in resolved for name in v["properties"]} - {"type"})
+    for name in names:
+        owners = [k for k, v in zip(kinds, resolved, strict=True) if name in v["properties"]]
+        raws = [v["properties"][name] for v in resolved if name in v["properties"]]
+        if len({structural(raw, defs).get("type") for raw in raws}) > 1:
+            raise ValueError(f"union field {name!r} has different types across {owners}: rename one")
+        prop = dict(raws[0])
+        if len(owners) < len(kinds) or len({repr(raw.get("default")) for raw in raws}) > 1:
+            prop.pop("default", None)
+        properties[name] = prop
+        if len(owners) < len(kinds):
             allowed = ", ".join(f"'{k}'" for k in owners)
             rules.append(
                 {

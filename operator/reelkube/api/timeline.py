@@ -226,14 +226,14 @@ class TextClip(VisualClip):
     """Wrap width as a fraction of the frame width."""
     lineSpacing: int = Field(default=8, ge=0, le=400)
     """Extra pixels between lines."""
-    box: bool = False
-    """Draw a box behind the text."""
-    boxColor: str = Field(default="#000000", pattern=COLOR_PATTERN)
-    """Colour of the box."""
-    boxOpacity: float = Field(default=0.5, ge=0, le=1)
-    """Opacity of the box."""
-    boxPadding: int = Field(default=20, ge=0, le=400)
-    """Padding around the text inside the box, in pixels."""
+    background: bool = False
+    """Draw a box behind each line of text."""
+    backgroundColor: str = Field(default="#000000", pattern=COLOR_PATTERN)
+    """Colour of the box behind the text."""
+    backgroundOpacity: float = Field(default=0.5, ge=0, le=1)
+    """Opacity of the box behind the text."""
+    backgroundPadding: int = Field(default=20, ge=0, le=400)
+    """Padding around the text inside its box, in pixels."""
     shadow: bool = True
     """Draw a soft drop shadow for legibility."""
     slide: Slide | None = None

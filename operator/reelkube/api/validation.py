@@ -85,6 +85,22 @@ def cel_errors(schema: Schema, data: Any, path: str) -> list[FieldError]:
     return errors
 
 
+def schema_defaulted(schema: Schema, data: Any) -> Any:
+    """``data`` with the schema's defaults filled in, as the API server stores it."""
+    if isinstance(data, dict):
+        props = schema.get("properties", {})
+        out = {
+            key: schema_defaulted(props[key], value) if key in props else value for key, value in data.items()
+        }
+        for key, prop in props.items():
+            if key not in out and "default" in prop:
+                out[key] = schema_defaulted(prop, prop["default"])
+        return out
+    if isinstance(data, list) and isinstance(schema.get("items"), dict):
+        return [schema_defaulted(schema["items"], item) for item in data]
+    return data
+
+
 def validate_spec(kind: str, spec: Any) -> tuple[BaseModel | None, list[FieldError]]:
     """Validate a ``spec`` of ``kind``: the parsed spec (or None) and every error found."""
     spec_model = KINDS[kind][0]
@@ -93,7 +109,7 @@ def validate_spec(kind: str, spec: Any) -> tuple[BaseModel | None, list[FieldErr
     except ValidationError as exc:
         return None, pydantic_errors(exc, "spec")
     schema = build_crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    # The API server evaluates rules after defaulting, so do the same.
-    defaulted = parsed.model_dump(mode="json", exclude_none=True)
-    errors = cel_errors(schema, defaulted, "spec")
+    # The API server evaluates the rules after applying the schema's defaults: do the same, with
+    # the schema's defaults (not pydantic's), so a default that breaks a rule shows up here too.
+    errors = cel_errors(schema, schema_defaulted(schema, spec), "spec")
     return (parsed if not errors else None), errors

@@ -29,7 +29,7 @@ def text_filters(ctx: PlanContext, placed: PlacedClip, number: int) -> list[str]
         font = resolve_font(clip.font, clip.bold)
     except SpecError as exc:
         raise SpecError(f"spec.timeline.{placed.path}.font: {exc.message}") from exc
-    padding = clip.boxPadding if clip.box else 0
+    padding = clip.backgroundPadding if clip.background else 0
     max_width = max(clip.fontSize, min(clip.maxWidth * ctx.width, ctx.width - 2 * clip.margin) - 2 * padding)
     lines = wrap_text(clip.text, max_width, TextMeasure(font, clip.fontSize))
 
@@ -41,7 +41,7 @@ def text_filters(ctx: PlanContext, placed: PlacedClip, number: int) -> list[str]
 
     count = len(lines)
     # Each line has its own box: keep the boxes from covering the neighbouring lines.
-    spacing = max(clip.lineSpacing, 2 * clip.boxPadding) if clip.box else clip.lineSpacing
+    spacing = max(clip.lineSpacing, 2 * clip.backgroundPadding) if clip.background else clip.lineSpacing
     step = f"(lh+{spacing})"
     block_h = f"({count}*lh+{(count - 1) * spacing})"
     if clip.position in _TOP:
@@ -74,9 +74,9 @@ def text_filters(ctx: PlanContext, placed: PlacedClip, number: int) -> list[str]
                 x=f"{left}+{clip.offsetX}{dx}",
                 y=f"{top}+{i}*{step}+{clip.offsetY}{dy}",
                 alpha=alpha,
-                box=1 if clip.box else None,
-                boxcolor=f"{clip.boxColor}@{format_number(clip.boxOpacity)}" if clip.box else None,
-                boxborderw=clip.boxPadding if clip.box else None,
+                box=1 if clip.background else None,
+                boxcolor=f"{clip.backgroundColor}@{format_number(clip.backgroundOpacity)}" if clip.background else None,
+                boxborderw=clip.backgroundPadding if clip.background else None,
                 shadowcolor="black@0.6" if clip.shadow else None,
                 shadowx=shadow if clip.shadow else None,
                 shadowy=shadow if clip.shadow else None,

@@ -106,9 +106,9 @@ def expand_slideshow(props: SlideshowProps, context: TemplateContext) -> Expansi
             bold=True,
             fontSize=canvas.scaled(0.09),
             position=Position.CENTER,
-            box=True,
-            boxOpacity=0.45,
-            boxPadding=canvas.scaled(0.025),
+            background=True,
+            backgroundOpacity=0.45,
+            backgroundPadding=canvas.scaled(0.025),
         )
         tracks.append(Track(name="title", clips=[title]))
 

@@ -129,10 +129,10 @@ def expand_static_ad(props: StaticAdProps, context: TemplateContext) -> Expansio
             color=props.brandColor,
             position=Position.BOTTOM,
             margin=canvas.scaled(0.06),
-            box=True,
-            boxColor="#ffffff" if not is_light(props.brandColor) else "#111111",
-            boxOpacity=1.0,
-            boxPadding=canvas.scaled(0.022),
+            background=True,
+            backgroundColor="#ffffff" if not is_light(props.brandColor) else "#111111",
+            backgroundOpacity=1.0,
+            backgroundPadding=canvas.scaled(0.022),
             shadow=False,
         )
         tracks.append(Track(name="cta", clips=[button]))
