@@ -45,6 +45,9 @@ stop_dockerd() {
   [[ -n "$STARTED_DOCKERD" ]] || return 0
   kill "$STARTED_DOCKERD" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$STARTED_DOCKERD" 2>/dev/null || break; sleep 0.1; done
+  # The cgroups its builds made (rmdir only removes them when empty, i.e.
+  # when no other dockerd uses them).
+  rmdir /sys/fs/cgroup/*/docker/buildkit /sys/fs/cgroup/*/docker 2>/dev/null || true
   log "stopped dockerd (pid $STARTED_DOCKERD)"
 }
 trap stop_dockerd EXIT
