@@ -88,7 +88,8 @@ def localize(value: Any, bucket: str) -> Any:
         return {k: localize(v, bucket) for k, v in value.items()}
     if isinstance(value, list):
         return [localize(v, bucket) for v in value]
-    if isinstance(value, str) and "://" not in value and "\n" not in value and (EXAMPLES / value).is_file():
+    is_path = isinstance(value, str) and len(value) < 256 and "://" not in value and " " not in value
+    if is_path and (EXAMPLES / value).is_file():
         return f"s3://{bucket}/examples/{value}"
     return value
 

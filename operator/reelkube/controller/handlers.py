@@ -101,8 +101,12 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
 
 @kopf.on.login()
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    """The pod's service account in a cluster, else $KUBECONFIG (read at login, not at import)."""
-    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    """In a pod, the service account through the kubernetes client (which talks to the API by
+    the KUBERNETES_SERVICE_HOST address: cluster DNS is not required); elsewhere $KUBECONFIG,
+    read at login rather than when the kubernetes package was imported."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return kopf.login_via_client(**kwargs)
+    return kopf.login_with_kubeconfig(**kwargs)
 
 
 @kopf.on.cleanup()
