@@ -17,7 +17,7 @@ lock_cluster
 stop() {
   local name="$1" pid
   pid="$(pid_of "$name" 2>/dev/null)" || return 0
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+  if running "$name"; then
     kill "$pid" 2>/dev/null
     for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
@@ -26,7 +26,7 @@ stop() {
     fi
     log "stopped $name (pid $pid)"
   fi
-  rm -f "$PIDS/$name.pid"
+  rm -f "$PIDS/$name.pid" "$PIDS/$name.argv0"
 }
 
 ctr_() { ctr -a "$CTRD_SOCK" -n k8s.io "$@"; }

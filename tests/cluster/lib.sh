@@ -65,11 +65,14 @@ apt_install() {
 
 pid_of() { [[ -f "$PIDS/$1.pid" ]] && cat "$PIDS/$1.pid"; }
 
-# running NAME: the process recorded for NAME is alive.
+# running NAME: the process recorded for NAME is alive and is still that
+# program (a stale pid file may name a reused PID).
 running() {
-  local pid
+  local pid argv0
   pid="$(pid_of "$1" 2>/dev/null)" || return 1
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)"
+  [[ ! -f "$PIDS/$1.argv0" || "$argv0" == "$(cat "$PIDS/$1.argv0")" ]]
 }
 
 # start NAME CMD...: start CMD in its own session, log to $LOGS/NAME.log.
@@ -78,8 +81,15 @@ start() {
   mkdir -p "$LOGS" "$PIDS"
   echo "=== start $(date -Is): $*" >>"$LOGS/$name.log"
   setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$PIDS/$name.pid"
-  log "started $name (pid $!)"
+  local pid=$!
+  echo "$pid" >"$PIDS/$name.pid"
+  echo "$1" >"$PIDS/$name.argv0"
+  # Until setsid has exec'd, the PID still shows setsid's argv.
+  for _ in $(seq 50); do
+    [[ "$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)" == setsid ]] || break
+    sleep 0.02
+  done
+  log "started $name (pid $pid)"
 }
 
 # wait_until NAME TIMEOUT_S CMD...: retry CMD until it succeeds, or fail with
