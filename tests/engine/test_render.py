@@ -54,7 +54,16 @@ def test_reel_has_exact_frames_size_rate_and_audio(media: dict[str, Path], tmp_p
 def test_hostile_text_renders_literally_from_textfiles(media: dict[str, Path], tmp_path: Path) -> None:
     tl = timeline(
         [{"type": "color", "color": "#336699"}],
-        [{"type": "text", "text": NASTY_TITLE, "fontSize": 10, "margin": 4, "background": True, "backgroundPadding": 2}],
+        [
+            {
+                "type": "text",
+                "text": NASTY_TITLE,
+                "fontSize": 10,
+                "margin": 4,
+                "background": True,
+                "backgroundPadding": 2,
+            }
+        ],  # fmt: skip
         [
             {
                 "type": "text",

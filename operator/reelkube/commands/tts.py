@@ -1,63 +1,39 @@
-"""`reelkube tts FILE.yaml`: run a TTSJob manifest locally (narration, timings, subtitles)."""
+"""`reelkube tts FILE.yaml`: run a TTSJob manifest locally (narration, timings, subtitles), and
+upload the files when the spec names storage."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reelkube.api.renderjob import RenderJob
-from reelkube.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
-from reelkube.errors import Canceled, ReelkubeError, SpecError
+from reelkube.api.ttsjob import TTSJob
+from reelkube.commands.local_run import ProgressPrinter, add_arguments, run_locally
+from reelkube.progress import ProgressCallback
 
-EXIT_CANCELED = 130
+if TYPE_CHECKING:  # the engine and Piper load only when a command runs
+    from reelkube.speech.tts import TTSResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     parser = subparsers.add_parser("tts", help="narrate a TTSJob manifest to local files")
-    parser.add_argument("manifest", type=Path, help="TTSJob YAML file")
-    parser.add_argument("-o", "--out", type=Path, help="output directory (default: ./out/<metadata.name>)")
-    parser.add_argument("--json", action="store_true", help="print one JSON result object on stdout")
+    add_arguments(parser, "TTSJob")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from reelkube.commands.render import ProgressPrinter
-    from reelkube.engine.manifest import load_manifest
+def _execute(job: TTSJob, out_dir: Path, base_dir: Path, on_progress: ProgressCallback) -> TTSResult:
     from reelkube.speech.tts import run_tts_job
 
-    try:
-        job = load_manifest(args.manifest)
-    except SpecError as exc:
-        print(f"error: invalid manifest {args.manifest}:\n{exc.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if isinstance(job, RenderJob):
-        print(
-            f"error: {args.manifest} is a RenderJob; run `reelkube render {args.manifest}`", file=sys.stderr
-        )
-        return EXIT_BAD_INPUT
-    out_dir = args.out or Path("out") / job.metadata.name
-    try:
-        result = run_tts_job(
-            job, out_dir, base_dir=args.manifest.resolve().parent, on_progress=ProgressPrinter(sys.stderr)
-        )
-    except SpecError as exc:
-        print(f"error: invalid manifest {args.manifest}:\n{exc.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Canceled as exc:
-        print(f"canceled: {exc.message}", file=sys.stderr)
-        return EXIT_CANCELED
-    except ReelkubeError as exc:
-        print(f"error ({exc.reason}): {exc.message}", file=sys.stderr)
-        return EXIT_FAILED
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
-        return EXIT_OK
-    for name, artifact in result.outputs.items():
-        print(f"{name}: {artifact.path} ({artifact.size} bytes)")
-    print(
+    return run_tts_job(job, out_dir, base_dir=base_dir, on_progress=on_progress)
+
+
+def _summary(result: TTSResult) -> str:
+    return (
         f"{result.sentences} sentences, {result.duration:.2f}s of speech, "
         f"words by {result.word_timing_source}, {result.loudness_lufs:.1f} LUFS, {result.seconds:.2f}s wall"
     )
-    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_locally(args, TTSJob, _execute, ProgressPrinter(sys.stderr), _summary)

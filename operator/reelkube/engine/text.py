@@ -59,6 +59,7 @@ def text_filters(ctx: PlanContext, placed: PlacedClip, number: int) -> list[str]
 
     filters = []
     shadow = max(2, clip.fontSize // 24)
+    boxcolor = f"{clip.backgroundColor}@{format_number(clip.backgroundOpacity)}"
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -75,7 +76,7 @@ def text_filters(ctx: PlanContext, placed: PlacedClip, number: int) -> list[str]
                 y=f"{top}+{i}*{step}+{clip.offsetY}{dy}",
                 alpha=alpha,
                 box=1 if clip.background else None,
-                boxcolor=f"{clip.backgroundColor}@{format_number(clip.backgroundOpacity)}" if clip.background else None,
+                boxcolor=boxcolor if clip.background else None,
                 boxborderw=clip.backgroundPadding if clip.background else None,
                 shadowcolor="black@0.6" if clip.shadow else None,
                 shadowx=shadow if clip.shadow else None,
