@@ -27,6 +27,7 @@ from reelkube_cluster import (
     SYSTEM_NS,
     Cluster,
     get_resource,
+    install_crds,
     install_release,
     managed_jobs,
     phase_is,
@@ -66,6 +67,7 @@ def bucket(cluster: Cluster) -> str:
 
 @pytest.fixture(scope="module")
 def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> Iterator[None]:
+    install_crds(cluster)  # helm installs CRDs once and never upgrades them
     install_release(cluster, bucket)
     yield
     logs = cluster.kubectl("-n", SYSTEM_NS, "logs", "deploy/reelkube", "--tail=200", check=False).stdout
