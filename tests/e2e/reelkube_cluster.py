@@ -93,7 +93,12 @@ def skip_if_disabled(items: list[pytest.Item], here: Path) -> None:
 
 def install_crds(cluster: Cluster) -> None:
     """Apply the CRDs (server-side, idempotent) and wait until they are served."""
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    import yaml
+
+    # Applied as JSON: kubectl's YAML 1.1 reading turns a bare `y:` key (Box.y) into `true`.
+    for path in sorted((ROOT / "crds").glob("*.yaml")):
+        crd = json.dumps(yaml.safe_load(path.read_text()))
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=crd)
     for plural in ("renderjobs", "ttsjobs"):
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{plural}.reelkube.io", "--timeout=60s")
 
