@@ -81,3 +81,15 @@ def test_h264_defaults_are_in_the_schema() -> None:
         23,
         "veryfast",
     )
+
+
+YAML11_BOOLS = {"y", "Y", "n", "N", "yes", "Yes", "no", "No", "on", "On", "off", "Off"}
+
+
+@pytest.mark.parametrize("name", sorted(crd_files()))
+def test_no_field_name_that_yaml_1_1_reads_as_a_boolean(name: str) -> None:
+    # kubectl and helm parse YAML 1.1: a bare `y:` key becomes `true` (as Box.y once did).
+    crd = yaml.safe_load(crd_files()[name])
+    root = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    names = {path.rsplit(".", 1)[-1] for path, _ in walk(root)}
+    assert not names & YAML11_BOOLS

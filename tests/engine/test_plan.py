@@ -55,7 +55,7 @@ def test_fading_tint_is_an_overlay_of_an_alpha_colour_source(media: dict[str, Pa
 def test_video_clip_trim_loop_fit_box_fades_and_audio(media: dict[str, Path], tmp_path: Path) -> None:
     clip = {
         "type": "video", "src": "clip.mp4", "trimStart": 0.5, "loop": True, "duration": 3,
-        "box": {"x": 10, "y": 20, "width": 80, "height": 60}, "fadeOut": 0.5, "volume": 0.8,
+        "box": {"left": 10, "top": 20, "width": 80, "height": 60}, "fadeOut": 0.5, "volume": 0.8,
     }  # fmt: skip
     plan = plan_for(timeline([clip]), media["root"], tmp_path)
     argv = plan.argv

@@ -110,7 +110,7 @@ def test_transition_chain_renders_exact_frames(media: dict[str, Path], tmp_path:
              "transition": {"type": "circleopen", "duration": 0.2}},
         ],
         [{"type": "video", "src": "clip.mp4", "start": 0.2, "duration": 0.5, "volume": 1, "opacity": 0.5,
-          "box": {"x": 8, "y": 8, "width": 64, "height": 48}}],
+          "box": {"left": 8, "top": 8, "width": 64, "height": 48}}],
     )  # fmt: skip
     result = render_timeline(tl, OutputSpec(thumbnail=False), tmp_path, base_dir=media["root"])
     assert int(video_stream(result.outputs["video"].path)["nb_read_frames"]) == 18 + 12 + 9 == result.frames

@@ -47,9 +47,9 @@ def test_product_is_contained_in_a_box_in_the_upper_half() -> None:
     assert product.fit is Fit.CONTAIN
     box = product.box
     assert box is not None and box.width and box.height
-    assert box.x >= 0 and box.x + box.width <= 1080
-    assert box.y >= 0 and box.y + box.height <= 1080 * 0.6
-    assert box.x + box.width / 2 == pytest.approx(540, abs=1)  # centred
+    assert box.left >= 0 and box.left + box.width <= 1080
+    assert box.top >= 0 and box.top + box.height <= 1080 * 0.6
+    assert box.left + box.width / 2 == pytest.approx(540, abs=1)  # centred
 
 
 def test_text_stacks_below_the_product_and_the_button_sits_at_the_bottom() -> None:
@@ -58,7 +58,7 @@ def test_text_stacks_below_the_product_and_the_button_sits_at_the_bottom() -> No
     headline, subheadline, cta = parts["headline"], parts["subheadline"], parts["cta"]
     assert all(isinstance(clip, TextClip) for clip in (headline, subheadline, cta))
     assert headline.position is Position.TOP and headline.margin == 0
-    assert headline.offsetY > box.y + box.height
+    assert headline.offsetY > box.top + box.height
     assert subheadline.offsetY >= headline.offsetY + headline.fontSize
     assert headline.bold and headline.fontSize > subheadline.fontSize
     assert headline.color == subheadline.color == "#ffffff"  # on a dark brand colour

@@ -101,9 +101,10 @@ class KenBurns(ApiModel):
 class Box(ApiModel):
     """Where a visual clip sits; empty means the whole frame."""
 
-    x: int = 0
+    # Not `x`/`y`: YAML 1.1 parsers (kubectl's among them) read a bare `y` key as `true`.
+    left: int = 0
     """Left edge in pixels."""
-    y: int = 0
+    top: int = 0
     """Top edge in pixels."""
     width: int | None = Field(default=None, ge=1, le=7680)
     """Width in pixels (empty: frame width)."""

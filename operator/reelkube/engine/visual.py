@@ -64,7 +64,7 @@ def resolve_box(box: Box | None, ctx: PlanContext) -> tuple[int, int, int, int]:
     """(x, y, width, height) of a clip's box on the canvas."""
     if box is None:
         return (0, 0, ctx.width, ctx.height)
-    return (box.x, box.y, box.width or ctx.width, box.height or ctx.height)
+    return (box.left, box.top, box.width or ctx.width, box.height or ctx.height)
 
 
 def group_layers(track: list[PlacedClip]) -> list[MediaLayer | PlacedClip]:

@@ -79,8 +79,8 @@ def expand_static_ad(props: StaticAdProps, context: TemplateContext) -> Expansio
 
     box_top = round(height * 0.06)
     box = Box(
-        x=round(width * 0.1),
-        y=box_top,
+        left=round(width * 0.1),
+        top=box_top,
         width=max(1, round(width * 0.8)),
         height=max(1, round(height * 0.5)),
     )
