@@ -66,6 +66,15 @@ class LocalArtifact:
             duration=self.duration, width=self.width, height=self.height,
         )  # fmt: skip
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready description (`--json` output); media facts only where known."""
+        facts = {"duration": self.duration, "width": self.width, "height": self.height}
+        return {
+            "path": str(self.path), "contentType": self.content_type,
+            "size": self.size, "sha256": self.sha256,
+            **{key: value for key, value in facts.items() if value is not None},
+        }  # fmt: skip
+
 
 @dataclass
 class RenderResult:
@@ -82,18 +91,7 @@ class RenderResult:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (`reelkube render --json`)."""
         return {
-            "outputs": {
-                name: {
-                    "path": str(a.path),
-                    "contentType": a.content_type,
-                    "size": a.size,
-                    "sha256": a.sha256,
-                    "duration": a.duration,
-                    "width": a.width,
-                    "height": a.height,
-                }
-                for name, a in self.outputs.items()
-            },  # fmt: skip
+            "outputs": {name: a.as_dict() for name, a in self.outputs.items()},
             "frames": self.frames,
             "duration": self.duration,
             "encoder": self.encoder,

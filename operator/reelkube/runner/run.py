@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from reelkube.api.renderjob import RenderJob
 from reelkube.api.status import Step
 from reelkube.controller.kinds import KindAdapter, Resource, adapter_for
+from reelkube.engine.manifest import read_document
 from reelkube.errors import (
     Canceled,
     InputNotFound,
@@ -50,18 +51,7 @@ NOT_RETRYABLE = (SpecError, InputNotFound, InputTooLarge, InputUnreadable, Unsup
 
 def load_resource(path: Path) -> tuple[KindAdapter, Resource]:
     """Read the mounted resource JSON (or YAML) and validate it into its kind's model."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        document = json.loads(text)
-    except ValueError:
-        import yaml
-
-        document = yaml.safe_load(text)
-    if not isinstance(document, dict):
-        raise SpecError(f"{path} does not hold a resource")
+    document = read_document(path)  # JSON is YAML: one reader for both
     try:
         adapter = adapter_for(str(document.get("kind")))
     except KeyError as exc:

@@ -46,16 +46,7 @@ class TTSResult:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (`reelkube tts --json`)."""
         return {
-            "outputs": {
-                name: {
-                    "path": str(a.path),
-                    "contentType": a.content_type,
-                    "size": a.size,
-                    "sha256": a.sha256,
-                    "duration": a.duration,
-                }
-                for name, a in self.outputs.items()
-            },  # fmt: skip
+            "outputs": {name: a.as_dict() for name, a in self.outputs.items()},
             "duration": round(self.duration, 6),
             "sentences": self.sentences,
             "wordTimingSource": self.word_timing_source,
