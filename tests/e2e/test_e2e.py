@@ -23,6 +23,7 @@ import yaml
 from botocore.config import Config
 from reelkube_cluster import (
     CREDENTIALS,
+    RELEASE,
     ROOT,
     SYSTEM_NS,
     Cluster,
@@ -72,6 +73,8 @@ def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> It
     yield
     logs = cluster.kubectl("-n", SYSTEM_NS, "logs", "deploy/reelkube", "--tail=200", check=False).stdout
     print("--- operator log (tail) ---\n" + logs)
+    # Leave no operator behind: later tests run their own and two would both reconcile.
+    cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", check=False)
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +286,20 @@ def test_render_survives_the_operator_being_killed(
     )["items"]
     assert {p["metadata"]["name"] for p in after}.isdisjoint({p["metadata"]["name"] for p in before})
     check_output("survivor-video", status["outputs"]["video"], tmp_path)
+
+
+def test_chart_upgrades_then_uninstalls_cleanly(cluster: Cluster, release: None, bucket: str) -> None:
+    # Runs last in this module: an upgrade rolls the operator, an uninstall removes it all.
+    install_release(cluster, bucket, "--set", "operator.logLevel=DEBUG")
+    deployment = cluster.kubectl_json("-n", SYSTEM_NS, "get", "deployment", RELEASE)
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "DEBUG" in env.values(), env
+    assert deployment["status"].get("readyReplicas") == 1
+    cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", timeout=300)
+    left = cluster.kubectl(
+        "get", "deployment,serviceaccount,service,clusterrole,clusterrolebinding",
+        "-A", "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "name",
+    ).stdout.split()  # fmt: skip
+    assert left == []
+    # CRDs stay (Helm never deletes them), so users' resources and outputs are not lost.
+    cluster.kubectl("get", "crd", "renderjobs.reelkube.io", "ttsjobs.reelkube.io")
