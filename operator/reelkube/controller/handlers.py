@@ -111,11 +111,13 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.cleanup()
 def shutdown(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the admission thread and the webhook pool."""
+    """Stop the admission thread, the create pool and the webhook pool."""
     if "admission" in memo:
         memo.admission.stop()
-    if "reconciler" in memo and memo.reconciler.notifier is not None:
-        memo.reconciler.notifier.shutdown()
+    if "reconciler" in memo:
+        memo.reconciler.close()
+        if memo.reconciler.notifier is not None:
+            memo.reconciler.notifier.shutdown()
 
 
 def _reconcile(kind: str, trigger: str, name: str, namespace: str, memo: kopf.Memo) -> None:

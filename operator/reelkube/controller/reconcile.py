@@ -3,10 +3,15 @@
 ``reconcile`` makes sure a resource has its Job (creating the ConfigMap, ServiceAccount, Role,
 RoleBinding and Job by deterministic name, a 409 counting as success), holds it back while the
 concurrency limit is reached, and copies what the Job and its pods say into the status.
+The four children are independent of each other and created concurrently; the Job comes only
+after all of them exist (its pod needs the ServiceAccount and the ConfigMap). A new resource
+goes straight to the creates (a 409 on the Job sends it to the lookup), so the usual path is
+four round trips: read, children, Job, status.
 ``sync`` is the same status copy, triggered by Job and pod events.
 
-Safe to call any number of times, from any trigger, after any restart: the Job is looked up by
-name before it is created, so there is never a second Job.
+Safe to call any number of times, from any trigger, after any restart: the Job has one
+deterministic name, so a second create is a 409 (then the existing Job is read and observed),
+never a second Job.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +40,9 @@ from reelkube.controller.notify import WebhookNotifier, pending_delivery
 from reelkube.controller.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
+
+CHILD_CREATE_WORKERS = 16
+"""Threads creating children concurrently (four per resource being started)."""
 
 
 class PermanentFailure(Exception):
@@ -73,6 +82,11 @@ class Reconciler:
             weakref.WeakValueDictionary()
         )
         self._locks_guard = threading.Lock()
+        self._creates = ThreadPoolExecutor(CHILD_CREATE_WORKERS, thread_name_prefix="create")
+
+    def close(self) -> None:
+        """Stop the child-creating threads (at operator shutdown)."""
+        self._creates.shutdown(wait=False, cancel_futures=True)
 
     @contextmanager
     def _locked(self, kind: str, namespace: str, name: str) -> Iterator[None]:
@@ -185,7 +199,10 @@ class Reconciler:
             )
             raise PermanentFailure(f"{adapter.kind} {namespace}/{name} does not validate: {exc}") from exc
 
-        job = self.client.get_job(namespace, child_name(resource))
+        # A resource with no status at all was never started by anyone: skip the lookup and
+        # create (a 409 on the Job falls back to it). Anything else is looked up first.
+        fresh = not body.get("status") and not resume
+        job = None if fresh else self.client.get_job(namespace, child_name(resource))
         if job is not None:
             return self._observe(adapter, body, status, job)
         if status.jobName:
@@ -237,8 +254,7 @@ class Reconciler:
                     )
             job = build_job(resource, self.settings)
             try:
-                for builder in CHILD_BUILDERS:
-                    self.client.create(builder(resource, self.settings))
+                self._create_children(resource)
                 created = self.client.create(job)
             except ApiException as exc:
                 # Forbidden or rejected: nothing will change by itself; say so, then let kopf
@@ -251,6 +267,11 @@ class Reconciler:
                     ))  # fmt: skip
                 raise
         job_name = job["metadata"]["name"]
+        if not created:
+            # It existed already (a retry, or a crash after the create): observe that Job.
+            existing = self.client.get_job(namespace, job_name)
+            if existing is not None:
+                return self._observe(adapter, body, status, existing)
         if created:
             self.metrics.jobs_created.labels(adapter.kind).inc()
             age = _age_seconds(body["metadata"].get("creationTimestamp"))
@@ -273,6 +294,16 @@ class Reconciler:
                 attempts=0,
             ),
         )
+
+    def _create_children(self, resource: Any) -> None:
+        """Create the ConfigMap, ServiceAccount, Role and RoleBinding concurrently; return when
+        all are done, raising the first error (409s are success inside ``create``)."""
+        manifests = [builder(resource, self.settings) for builder in CHILD_BUILDERS]
+        futures = [self._creates.submit(self.client.create, manifest) for manifest in manifests]
+        errors = [f.exception() for f in futures]  # waits for every create, failed or not
+        for error in errors:
+            if error is not None:
+                raise error
 
     def _observe(
         self, adapter: KindAdapter, body: dict[str, Any], status: JobStatus, job: dict[str, Any]
