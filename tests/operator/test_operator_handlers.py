@@ -9,16 +9,23 @@ rendering anything. The end-to-end tests (tests/e2e) render for real.
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
+import yaml
 from kopf.testing import KopfRunner
+from prometheus_client.parser import text_string_to_metric_families
 from reelkube_cluster import (
     KWOK_SELECTOR,
     KWOK_TOLERATIONS,
+    ROOT,
     Cluster,
     ensure_kwok_ephemeral_storage,
     get_resource,
@@ -68,8 +75,10 @@ def operator(
     if placement == "kwok":
         monkeypatch.setenv("REELKUBE_JOB_NODE_SELECTOR", json.dumps(KWOK_SELECTOR))
         monkeypatch.setenv("REELKUBE_JOB_TOLERATIONS", json.dumps(KWOK_TOLERATIONS))
-    else:  # nowhere: pods stay Pending, Jobs stay active
+    elif placement == "nowhere":  # pods stay Pending, Jobs stay active
         monkeypatch.setenv("REELKUBE_JOB_NODE_SELECTOR", json.dumps({"reelkube.io/no-such-node": "true"}))
+    else:  # "cluster": no placement of our own; the scheduler (and the GPU settings) decide
+        assert placement == "cluster", placement
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     args = ["run", "--standalone", "--namespace", namespace, "-m", "reelkube.controller.handlers"]
@@ -241,3 +250,197 @@ def test_webhook_is_delivered_and_recorded(
     request = requests[0]
     assert request.json()["phase"] == "Succeeded" and request.json()["metadata"]["name"] == "hooked"
     assert verify_signature(request.body, b"s3cr3t", request.header("X-Reelkube-Signature"))
+
+
+def chart_gpu_values() -> dict[str, Any]:
+    """The chart's default ``gpu`` values (what a plain ``helm install`` gives the operator)."""
+    values = yaml.safe_load((ROOT / "charts" / "reelkube" / "values.yaml").read_text())
+    return dict(values["gpu"])
+
+
+def job_pod(cluster: Cluster, namespace: str, job_name: str, *, timeout: float = 60) -> dict[str, Any]:
+    """The (first) pod of a Job, once the scheduler has placed it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pods = cluster.kubectl_json(
+            "-n", namespace, "get", "pods", "-l", f"batch.kubernetes.io/job-name={job_name}"
+        )["items"]
+        if pods and pods[0]["spec"].get("nodeName"):
+            return dict(pods[0])
+        time.sleep(0.5)
+    pytest.fail(f"no scheduled pod for Job {namespace}/{job_name} in {timeout}s", pytrace=False)
+
+
+def test_gpu_output_requests_a_gpu_and_lands_on_the_gpu_node(
+    cluster: Cluster, crds: None, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No placement of our own: only the GPU settings (the chart's tolerations plus the node
+    # selector a GPU pool would use) can bring a pod onto the tainted fake GPU node. The image
+    # does not exist, so the plain pod on the real node never runs (kwok ignores images).
+    gpu = chart_gpu_values()
+    assert gpu["tolerations"], "the chart tolerates the GPU taint by default"
+    selector = {**gpu["nodeSelector"], "nvidia.com/gpu.present": "true"}
+    with operator(
+        cluster,
+        namespace,
+        monkeypatch,
+        placement="cluster",
+        REELKUBE_RENDERER_IMAGE="reelkube/no-such-image:never",
+        REELKUBE_GPU_NODE_SELECTOR=json.dumps(selector),
+        REELKUBE_GPU_TOLERATIONS=json.dumps(gpu["tolerations"]),
+    ):
+        cluster.apply(render_job("gpu", namespace, output={"format": "mp4", "codec": "h264", "gpu": True}))
+        cluster.apply(render_job("plain", namespace))
+        gpu_body = wait_for_resource(
+            cluster, "renderjobs", namespace, "gpu", phase_is("Succeeded"), timeout=90
+        )
+        plain_body = wait_for_resource(
+            cluster, "renderjobs", namespace, "plain", lambda b: bool((b.get("status") or {}).get("jobName"))
+        )
+        gpu_pod = job_pod(cluster, namespace, gpu_body["status"]["jobName"])
+        plain_pod = job_pod(cluster, namespace, plain_body["status"]["jobName"])
+
+    gpu_spec = gpu_pod["spec"]
+    assert gpu_spec["nodeName"] == cluster.gpu_node
+    assert gpu_spec["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    assert gpu_spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert gpu_spec["nodeSelector"] == selector
+    for toleration in gpu["tolerations"]:
+        assert toleration in gpu_spec["tolerations"]
+
+    plain_spec = plain_pod["spec"]
+    assert plain_spec["nodeName"] == cluster.node_name
+    assert "nvidia.com/gpu" not in plain_spec["containers"][0]["resources"]["requests"]
+    assert "nvidia.com/gpu" not in plain_spec["containers"][0]["resources"]["limits"]
+    assert "nodeSelector" not in plain_spec
+    assert not any(t.get("key") == "nvidia.com/gpu" for t in plain_spec.get("tolerations") or [])
+
+
+class StallingServer:
+    """A TCP server that accepts connections and never answers (a download that hangs)."""
+
+    def __init__(self, host: str) -> None:
+        self._socket = socket.create_server((host, 0))
+        self._socket.settimeout(0.5)
+        self.host, self.port = host, self._socket.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for conn in self.connections:
+            conn.close()
+        self._socket.close()
+
+
+def test_pod_outliving_its_deadline_fails_with_deadline_exceeded(
+    cluster: Cluster,
+    crds: None,
+    project_images: dict[str, str],
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # kwok completes Job pods at once, so this one runs for real on the real node: the renderer
+    # starts downloading its background from a server that never answers, and keeps running
+    # past spec.timeoutSeconds (its own download timeout is 30 s).
+    pods_reach_host = urlparse(cluster.s3_endpoint).hostname
+    assert pods_reach_host
+    server = StallingServer(pods_reach_host)
+    try:
+        with operator(
+            cluster, namespace, monkeypatch, placement="cluster", REELKUBE_TERMINATION_GRACE_SECONDS="2"
+        ):
+            cluster.apply(
+                {
+                    "apiVersion": "reelkube.io/v1alpha1",
+                    "kind": "RenderJob",
+                    "metadata": {"name": "slow", "namespace": namespace},
+                    "spec": {
+                        "template": "captioned-reel",
+                        "props": {
+                            "title": "Late",
+                            "backgroundUrl": f"http://{server.host}:{server.port}/bg.jpg",
+                        },
+                        "resources": {"cpu": "250m", "memory": "512Mi", "ephemeralStorage": "200Mi"},
+                        "timeoutSeconds": 10,
+                        "retries": 0,
+                    },
+                }
+            )
+            seen: list[dict[str, Any]] = []
+            body = wait_for_resource(
+                cluster, "renderjobs", namespace, "slow", phase_is("Failed"), timeout=150, seen=seen
+            )
+    finally:
+        server.close()
+    status = body["status"]
+    assert status["reason"] == "DeadlineExceeded"
+    assert "10s" in status["message"] and "timeoutSeconds" in status["message"]
+    assert "Running" in [s.get("phase") for s in seen], "the pod ran before the deadline hit"
+    assert server.connections, "the render pod was downloading when the deadline hit"
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["Ready"] == "False"
+    job = cluster.kubectl_json("-n", namespace, "get", "job", status["jobName"])
+    assert job["spec"]["activeDeadlineSeconds"] == 10
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def scrape(port: int, *, timeout: float = 30) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the operator's /metrics as ``{(name, sorted labels): value}``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_endpoint_counts_a_reconciled_resource(
+    cluster: Cluster, crds: None, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    kind = (("kind", "RenderJob"),)
+    with operator(cluster, namespace, monkeypatch, REELKUBE_METRICS_PORT=str(port)):
+        before = scrape(port)
+        cluster.apply(render_job("counted", namespace))
+        wait_for_resource(cluster, "renderjobs", namespace, "counted", phase_is("Succeeded"), timeout=90)
+        time.sleep(1)  # the phase gauge is updated right after the status write
+        after = scrape(port)
+    assert before.get(("reelkube_jobs_created_total", kind), 0) == 0
+    assert after[("reelkube_jobs_created_total", kind)] == 1
+    assert after[("reelkube_apply_to_job_created_seconds_count", kind)] == 1
+    assert after[("reelkube_apply_to_job_created_seconds_sum", kind)] >= 0
+    created = (("kind", "RenderJob"), ("trigger", "create"))
+    assert after[("reelkube_reconcile_duration_seconds_count", created)] >= 1
+    assert before.get(("reelkube_reconcile_duration_seconds_count", created), 0) == 0
+    assert after[("reelkube_resources", (("kind", "RenderJob"), ("phase", "Succeeded")))] == 1
+    assert ("reelkube_resources", (("kind", "RenderJob"), ("phase", "Succeeded"))) not in before
+    succeeded = (("kind", "RenderJob"), ("phase", "Succeeded"))
+    assert after[("reelkube_phase_transitions_total", succeeded)] == 1
