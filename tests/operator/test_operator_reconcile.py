@@ -1,0 +1,108 @@
+"""The reconciler's create path against an in-memory client (no cluster): children are created
+concurrently and before the Job, errors stop the Job, and an existing Job is observed, never
+duplicated."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+from operator_samples import RENDER_BODY
+
+from reelkube.api.status import Phase
+from reelkube.controller.kinds import KindAdapter
+from reelkube.controller.metrics import OperatorMetrics
+from reelkube.controller.reconcile import Reconciler
+from reelkube.controller.settings import OperatorSettings
+
+CHILD_KINDS = {"ConfigMap", "ServiceAccount", "Role", "RoleBinding"}
+
+
+class FakeClient:
+    """Records creates and status patches; the four child creates must overlap in time."""
+
+    def __init__(self, *, existing_job: dict[str, Any] | None = None, fail_kind: str | None = None) -> None:
+        self.body = copy.deepcopy(RENDER_BODY)
+        self.existing_job = existing_job
+        self.fail_kind = fail_kind
+        self.created: list[str] = []
+        self.job_lookups = 0
+        self.patches: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        # Every child create waits here for the other three: sequential creates break it.
+        self._together = threading.Barrier(len(CHILD_KINDS), timeout=5)
+
+    def get_resource(self, adapter: KindAdapter, namespace: str, name: str) -> dict[str, Any]:
+        return copy.deepcopy(self.body)
+
+    def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.job_lookups += 1
+        return self.existing_job
+
+    def list_job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
+        return []
+
+    def create(self, manifest: Mapping[str, Any]) -> bool:
+        kind = manifest["kind"]
+        if kind in CHILD_KINDS:
+            self._together.wait()
+            if kind == self.fail_kind:
+                raise ApiException(status=403, reason="Forbidden")
+        else:
+            with self._lock:
+                assert set(self.created) >= CHILD_KINDS, f"Job created before its children: {self.created}"
+        with self._lock:
+            self.created.append(kind)
+        return not (kind == "Job" and self.existing_job is not None)
+
+    def patch_status(self, adapter: KindAdapter, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        self.patches.append(dict(patch))
+
+
+def reconciler(client: FakeClient) -> tuple[Reconciler, OperatorMetrics]:
+    metrics = OperatorMetrics()
+    return Reconciler(client, OperatorSettings(), metrics), metrics  # type: ignore[arg-type]
+
+
+def jobs_created(metrics: OperatorMetrics) -> float:
+    value = metrics.registry.get_sample_value("reelkube_jobs_created_total", {"kind": "RenderJob"})
+    return value or 0.0
+
+
+def test_new_resource_creates_children_together_then_the_job_without_a_lookup() -> None:
+    client = FakeClient()
+    rec, metrics = reconciler(client)
+    phase = rec.reconcile("RenderJob", "media", "summer-reel", trigger="create")
+    rec.close()
+    assert phase is Phase.QUEUED
+    assert set(client.created[:4]) == CHILD_KINDS and client.created[4:] == ["Job"]
+    assert client.job_lookups == 0, "a resource with no status goes straight to the creates"
+    assert client.patches[-1]["reason"] == "JobCreated"
+    assert jobs_created(metrics) == 1
+
+
+def test_a_failed_child_create_stops_before_the_job() -> None:
+    client = FakeClient(fail_kind="Role")
+    rec, metrics = reconciler(client)
+    with pytest.raises(ApiException):
+        rec.reconcile("RenderJob", "media", "summer-reel", trigger="create")
+    rec.close()
+    assert "Job" not in client.created
+    assert client.patches[-1]["reason"] == "CreateFailed"
+    assert jobs_created(metrics) == 0
+
+
+def test_an_existing_job_is_observed_not_counted_again() -> None:
+    job = {"metadata": {"name": "rj-summer-reel-x", "namespace": "media"}, "spec": {}, "status": {}}
+    client = FakeClient(existing_job=job)
+    rec, metrics = reconciler(client)
+    rec.reconcile("RenderJob", "media", "summer-reel", trigger="create")
+    rec.close()
+    assert client.created.count("Job") == 1  # the one create, answered 409
+    assert client.job_lookups == 1, "a 409 on the Job falls back to reading it"
+    assert jobs_created(metrics) == 0
+    assert client.patches and client.patches[-1].get("jobName") == "rj-summer-reel-x"
