@@ -1,0 +1,503 @@
+"""Scale benchmark of the operator on the test cluster (a script, not a CI test).
+
+    python3 tests/e2e/bench_scale.py [--count 200] [--writers 100] [--write-seconds 30] [--json out.json]
+
+With the operator running as its own process (``kopf run`` of ``reelkube.controller.handlers``
+from this checkout, watching one fresh namespace, its pods placed on kwok fake nodes):
+
+1. Fan-out: ``--count`` RenderJobs are created as fast as a few client threads manage. Measured:
+   seconds from the first create until every Job exists and until every resource is in a
+   terminal phase (watch streams here), the operator's RSS (sampled each second, and the
+   kernel's high-water mark ``VmHWM``), its CPU seconds, its own
+   ``reelkube_apply_to_job_created_seconds`` histogram, and the API objects that exist per
+   resource afterwards. kwok "runs" each pod at once: this times the operator and the API
+   server, not ffmpeg. Fake nodes are added (``--pods-per-node`` pods each) so that capacity
+   never limits, and removed at the end.
+2. Progress path: ``--writers`` threads, each holding a token of *its own* resource's
+   ServiceAccount (TokenRequest API, as the pod's projected token), patch that resource's
+   ``status`` subresource once a second for ``--write-seconds``. Measured: write latency
+   p50/p95/p99, achieved writes per second, errors by HTTP status, and a cross-write check
+   (one token patching another resource's status must get 403).
+
+The namespace and the fake nodes are deleted afterwards (``--keep`` leaves them). Every wait is
+bounded (``--timeout``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx  # noqa: E402
+from bench_operator import summary  # noqa: E402
+from kubernetes import client, config, watch  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+from reelkube_cluster import (  # noqa: E402
+    KWOK_SELECTOR,
+    KWOK_TOLERATIONS,
+    ROOT,
+    Cluster,
+    connect_cluster,
+    ensure_kwok_ephemeral_storage,
+    install_crds,
+)
+
+GROUP, VERSION, PLURAL = "reelkube.io", "v1alpha1", "renderjobs"
+TERMINAL = {"Succeeded", "Failed", "Canceled"}
+BENCH_TAINT = {"key": "reelkube.io/bench", "value": "scale", "effect": "NoSchedule"}
+BENCH_TOLERATION = {"key": "reelkube.io/bench", "operator": "Exists", "effect": "NoSchedule"}
+CHILD_KINDS = ("configmaps", "serviceaccounts", "roles", "rolebindings", "jobs", "pods")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of ``values`` (``q`` in 0..100)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def latency_summary(values: list[float]) -> dict[str, float]:
+    """n, p50, p95, p99, max and mean of ``values`` in seconds (rounded)."""
+    if not values:
+        return {"n": 0}
+    return {
+        **summary(values),
+        "p99": round(percentile(values, 99), 4),
+        "p50": round(percentile(values, 50), 4),
+        "p95": round(percentile(values, 95), 4),
+    }
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# --- fake capacity ------------------------------------------------------------------------
+
+
+def fake_node(name: str, pods: int) -> dict[str, Any]:
+    """A kwok-managed node with room for ``pods`` pods (tainted: only bench pods go there)."""
+    capacity = {"cpu": "1000", "memory": "4Ti", "pods": str(pods), "ephemeral-storage": "100Ti"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                **KWOK_SELECTOR,
+                "reelkube.io/bench": "scale",
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+            },
+        },
+        "spec": {"taints": [BENCH_TAINT]},
+        "status": {"capacity": capacity, "allocatable": capacity},
+    }
+
+
+def add_fake_nodes(cluster: Cluster, count: int, pods_per_node: int) -> list[str]:
+    """Create ``count`` fake nodes and wait (bounded) until kwok reports them Ready."""
+    names = [f"kwok-bench-{i}" for i in range(count)]
+    for name in names:
+        cluster.apply(fake_node(name, pods_per_node))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        nodes = cluster.kubectl_json("get", "nodes", "-l", "reelkube.io/bench=scale")["items"]
+        ready = [
+            n
+            for n in nodes
+            if any(
+                c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions") or []
+            )
+        ]
+        if len(ready) >= count:
+            return names
+        time.sleep(1)
+    raise RuntimeError(f"kwok did not make {count} fake nodes Ready in 60 s")
+
+
+# --- the operator as its own process ------------------------------------------------------
+
+
+class OperatorProcess:
+    """``kopf run`` of this checkout's handlers in a child process; samples its RSS and CPU."""
+
+    def __init__(self, cluster: Cluster, namespace: str, log_path: Path) -> None:
+        self.metrics_port = free_port()
+        tolerations = [*KWOK_TOLERATIONS, BENCH_TOLERATION]
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "operator"),
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "REELKUBE_METRICS_PORT": str(self.metrics_port),
+            "REELKUBE_WATCH_NAMESPACES": namespace,
+            "REELKUBE_RENDERER_IMAGE": cluster.renderer_image,
+            "REELKUBE_IMAGE_PULL_POLICY": "Never",
+            "REELKUBE_JOB_NODE_SELECTOR": json.dumps(KWOK_SELECTOR),
+            "REELKUBE_JOB_TOLERATIONS": json.dumps(tolerations),
+            "REELKUBE_LOG_LEVEL": "WARNING",
+        }
+        args = [sys.executable, "-m", "kopf", "run", "--standalone", "--quiet", "--namespace", namespace]
+        args += ["-m", "reelkube.controller.handlers"]
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.rss_samples: list[int] = []
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _status_kib(self, field: str) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        return 0
+
+    def _sample(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                self.rss_samples.append(self._status_kib("VmRSS"))
+            except OSError:
+                return
+
+    def peak_rss_mib(self) -> float:
+        """The kernel's high-water mark of the process's resident set (VmHWM)."""
+        return round(self._status_kib("VmHWM") / 1024, 1)
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the process so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def scrape(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Samples of the operator's /metrics."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the operator exited with {self.process.returncode}")
+            try:
+                self.scrape()
+                time.sleep(3)  # metrics are served at startup; give kopf's watches a moment
+                return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError("the operator did not serve /metrics in time")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()
+
+
+# --- phase 1: fan-out ---------------------------------------------------------------------
+
+
+def render_job(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "RenderJob",
+        "metadata": {"name": name},
+        "spec": {
+            "template": "static-ad",
+            "props": {"headline": name},
+            "resources": {"cpu": "100m", "memory": "64Mi", "ephemeralStorage": "100Mi"},
+        },
+    }
+
+
+def fan_out(namespace: str, count: int, timeout: float) -> dict[str, Any]:
+    """Create ``count`` RenderJobs; time until all Jobs exist and all resources are terminal."""
+    custom, batch = client.CustomObjectsApi(), client.BatchV1Api()
+    jobs_seen: dict[str, float] = {}
+    terminal: dict[str, tuple[float, str]] = {}
+    all_jobs, all_terminal = threading.Event(), threading.Event()
+
+    def watch_jobs() -> None:
+        stream = watch.Watch()
+        for event in stream.stream(batch.list_namespaced_job, namespace, timeout_seconds=int(timeout)):
+            jobs_seen.setdefault(event["object"].metadata.name, time.monotonic())
+            if len(jobs_seen) >= count:
+                all_jobs.set()
+                stream.stop()
+
+    def watch_resources() -> None:
+        stream = watch.Watch()
+        for event in stream.stream(
+            custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            timeout_seconds=int(timeout),
+        ):
+            obj = event["object"]
+            phase = (obj.get("status") or {}).get("phase")
+            if phase in TERMINAL:
+                terminal.setdefault(obj["metadata"]["name"], (time.monotonic(), phase))
+            if len(terminal) >= count:
+                all_terminal.set()
+                stream.stop()
+
+    for target in (watch_jobs, watch_resources):
+        threading.Thread(target=target, daemon=True).start()
+    time.sleep(2)  # both watches are established (the namespace is empty)
+    names = [f"scale-{i:04d}" for i in range(count)]
+    errors: Counter[str] = Counter()
+
+    def create(name: str) -> None:
+        try:
+            custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, render_job(name))
+        except client.ApiException as exc:
+            errors[str(exc.status)] += 1
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, names))
+    applied = time.monotonic() - started
+    all_jobs.wait(max(0.0, timeout - (time.monotonic() - started)))
+    jobs_done = time.monotonic()
+    all_terminal.wait(max(0.0, timeout - (time.monotonic() - started)))
+    return {
+        "count": count,
+        "create_errors": dict(errors),
+        "seconds_to_apply_all": round(applied, 2),
+        "jobs_seen": len(jobs_seen),
+        "seconds_until_all_jobs_exist": round(max(jobs_seen.values()) - started, 2)
+        if len(jobs_seen) >= count
+        else None,
+        "terminal_seen": len(terminal),
+        "terminal_phases": dict(Counter(phase for _, phase in terminal.values())),
+        "seconds_until_all_terminal": round(max(t for t, _ in terminal.values()) - started, 2)
+        if len(terminal) >= count
+        else None,
+        "gave_up_after_seconds": None if all_terminal.is_set() else round(time.monotonic() - started, 1),
+        "_jobs_done_at": jobs_done,
+    }
+
+
+def objects_per_resource(cluster: Cluster, namespace: str, count: int) -> dict[str, float]:
+    """Objects labelled as the operator's (or its Jobs' pods) per resource, by kind."""
+    out: dict[str, float] = {}
+    for kind in CHILD_KINDS:
+        items = cluster.kubectl_json(
+            "-n", namespace, "get", kind, "-l", "app.kubernetes.io/managed-by=reelkube", "--chunk-size=500"
+        )["items"]
+        out[kind] = round(len(items) / count, 3)
+    out["total"] = round(sum(out.values()), 3)
+    return out
+
+
+# --- phase 2: status writes through each pod's own identity --------------------------------
+
+
+def token_for(core: client.CoreV1Api, namespace: str, account: str, seconds: int) -> str:
+    """A bound token of ``account`` (the TokenRequest API, what the kubelet projects into pods)."""
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": seconds},
+    }
+    return str(core.create_namespaced_service_account_token(account, namespace, request).status.token)
+
+
+def status_url(host: str, namespace: str, name: str) -> str:
+    return f"{host}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}/status"
+
+
+def status_writes(namespace: str, writers: int, seconds: float) -> dict[str, Any]:
+    """``writers`` threads, each patching its own resource's status once a second."""
+    custom, core = client.CustomObjectsApi(), client.CoreV1Api()
+    bodies = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, limit=writers)["items"]
+    targets = [
+        (b["metadata"]["name"], b["status"]["jobName"])
+        for b in bodies
+        if (b.get("status") or {}).get("jobName")
+    ]
+    if len(targets) < writers:
+        raise RuntimeError(f"only {len(targets)} resources have a Job (and so a ServiceAccount)")
+    token_started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        tokens = list(pool.map(lambda t: token_for(core, namespace, t[1], 3600), targets))
+    token_seconds = time.monotonic() - token_started
+    api = client.Configuration.get_default_copy()
+    host, ca = api.host, api.ssl_ca_cert
+    headers = {"Content-Type": "application/merge-patch+json"}
+
+    # The RBAC path, both ways: one identity may write its own status and not a neighbour's.
+    with httpx.Client(verify=ca, headers={"Authorization": f"Bearer {tokens[0]}"}) as probe:
+        other = probe.patch(
+            status_url(host, namespace, targets[1][0]),
+            content=b'{"status":{"etaSeconds":1}}',
+            headers=headers,
+        )
+        spec = probe.patch(
+            f"{host}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{targets[0][0]}",
+            content=b'{"metadata":{"labels":{"x":"y"}}}',
+            headers=headers,
+        )
+
+    latencies: list[list[float]] = [[] for _ in targets]
+    errors: Counter[str] = Counter()
+    lock = threading.Lock()
+    start_at = time.monotonic() + 1.0
+
+    def writer(index: int) -> None:
+        name = targets[index][0]
+        url = status_url(host, namespace, name)
+        offset = index / len(targets)  # spread the writers over each second
+        with httpx.Client(
+            verify=ca, headers={"Authorization": f"Bearer {tokens[index]}"}, timeout=30
+        ) as http:
+            for tick in range(int(seconds)):
+                due = start_at + tick + offset
+                time.sleep(max(0.0, due - time.monotonic()))
+                body = json.dumps({"status": {"currentFrame": tick, "etaSeconds": int(seconds) - tick}})
+                sent = time.monotonic()
+                try:
+                    response = http.patch(url, content=body.encode(), headers=headers)
+                    if response.status_code != 200:
+                        with lock:
+                            errors[str(response.status_code)] += 1
+                        continue
+                except httpx.HTTPError as exc:
+                    with lock:
+                        errors[type(exc).__name__] += 1
+                    continue
+                latencies[index].append(time.monotonic() - sent)
+
+    threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(len(targets))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 60)
+    elapsed = time.monotonic() - start_at
+    flat = [v for per in latencies for v in per]
+    return {
+        "writers": len(targets),
+        "seconds": seconds,
+        "tokens_seconds": round(token_seconds, 2),
+        "writes_ok": len(flat),
+        "writes_per_second": round(len(flat) / elapsed, 1),
+        "errors": dict(errors),
+        "latency_seconds": latency_summary(flat),
+        "own_status_patch_status": 200 if flat else None,
+        "neighbour_status_patch_status": other.status_code,
+        "own_spec_patch_status": spec.status_code,
+    }
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=200, help="RenderJobs to fan out (default 200)")
+    parser.add_argument("--writers", type=int, default=100, help="concurrent status writers (default 100)")
+    parser.add_argument(
+        "--write-seconds", type=float, default=30, help="length of the write phase (default 30)"
+    )
+    parser.add_argument("--pods-per-node", type=int, default=500, help="pod capacity of each fake node")
+    parser.add_argument(
+        "--timeout", type=float, default=480, help="bound on the fan-out phase (default 480 s)"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep", action="store_true", help="keep the namespace and fake nodes")
+    args = parser.parse_args()
+    if args.writers > args.count:
+        parser.error("--writers cannot exceed --count (each writer needs its own resource)")
+
+    cluster = connect_cluster()
+    install_crds(cluster)
+    ensure_kwok_ephemeral_storage(cluster)
+    config.load_kube_config(config_file=str(cluster.kubeconfig))
+    namespace = f"scale-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", namespace)
+    nodes = add_fake_nodes(cluster, max(1, math.ceil(args.count / args.pods_per_node)), args.pods_per_node)
+    log_path = Path(f"/tmp/bench-scale-operator-{namespace}.log")
+    operator = OperatorProcess(cluster, namespace, log_path)
+    results: dict[str, Any] = {
+        "namespace": namespace,
+        "fake_nodes": len(nodes),
+        "operator_log": str(log_path),
+    }
+    try:
+        operator.wait_ready()
+        rss_idle = operator.peak_rss_mib()
+        cpu_before = operator.cpu_seconds()
+        fan = fan_out(namespace, args.count, args.timeout)
+        fan.pop("_jobs_done_at")
+        fan["operator_cpu_seconds"] = round(operator.cpu_seconds() - cpu_before, 1)
+        fan["operator_rss_mib_at_start"] = rss_idle
+        fan["operator_peak_rss_mib"] = operator.peak_rss_mib()
+        metrics = operator.scrape()
+        kind = (("kind", "RenderJob"),)
+        fan["operator_jobs_created_total"] = metrics.get(("reelkube_jobs_created_total", kind))
+        buckets = {
+            float(dict(labels)["le"]): value
+            for (name, labels), value in metrics.items()
+            if name == "reelkube_apply_to_job_created_seconds_bucket"
+            and dict(labels).get("kind") == "RenderJob"
+        }
+        fan["operator_apply_to_job_created_buckets"] = {str(k): v for k, v in sorted(buckets.items())}
+        fan["objects_per_resource"] = objects_per_resource(cluster, namespace, args.count)
+        results["fan_out"] = fan
+        print(json.dumps(fan, indent=2), flush=True)
+        if args.writers:
+            cpu_before = operator.cpu_seconds()
+            writes = status_writes(namespace, args.writers, args.write_seconds)
+            writes["operator_cpu_seconds"] = round(operator.cpu_seconds() - cpu_before, 1)
+            writes["operator_peak_rss_mib"] = operator.peak_rss_mib()
+            results["status_writes"] = writes
+    finally:
+        operator.stop()
+        if not args.keep:
+            cluster.kubectl(
+                "delete", "namespace", namespace, "--wait=true", "--timeout=300s", check=False, timeout=330
+            )
+            for node in nodes:
+                cluster.kubectl("delete", "node", node, "--wait=false", check=False)
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
