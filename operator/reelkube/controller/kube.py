@@ -24,14 +24,22 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 
-def load_kube_config() -> client.ApiClient:
+CONNECTION_POOL_SIZE = 64
+"""Kept connections to the API server: at least kopf's handler threads (32) plus the
+child-create threads (16). The client's default (5 per CPU) made a busy operator on a small
+node discard connections and pay a TLS handshake per request ("Connection pool is full")."""
+
+
+def load_kube_config(pool_size: int = CONNECTION_POOL_SIZE) -> client.ApiClient:
     """An API client from the in-cluster service account, else from KUBECONFIG / ~/.kube/config."""
     try:
         config.load_incluster_config()
     except config.ConfigException:
         # KUBECONFIG read now, not when the kubernetes package was imported.
         config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = pool_size
+    return client.ApiClient(configuration)
 
 
 def _json(response: Any) -> Obj:
