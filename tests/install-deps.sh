@@ -20,7 +20,11 @@ fi
 
 PYTHON=${PYTHON:-python3}
 stamp=".install-stamp"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! $PYTHON -c "import reelkube" 2>/dev/null; then
+# Reinstall when the package is missing or installed from another checkout (editable installs
+# point at one work tree; a second clone must not test the first one's code).
+installed=$($PYTHON -c "import reelkube, os; print(os.path.realpath(reelkube.__file__))" 2>/dev/null || true)
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
+   || [ "$installed" != "$(realpath operator/reelkube/__init__.py)" ]; then
   echo "install-deps: pip install -e .[dev]"
   $PYTHON -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "Running pip as the 'root' user" || true
   $PYTHON -c "import reelkube, piper, kopf, boto3" # fail loudly if the install did not take

@@ -178,7 +178,7 @@ def test_transparent_png_shows_what_is_beneath(media: dict[str, Path], tmp_path:
 
 def test_render_job_expands_a_template(media: dict[str, Path], tmp_path: Path) -> None:
     from reelkube.api.renderjob import RenderJob
-    from reelkube.engine.render import render_job
+    from reelkube.jobs import render_job
 
     job = RenderJob.model_validate({
         "metadata": {"name": "reel"},
@@ -194,7 +194,7 @@ def test_render_job_expands_a_template(media: dict[str, Path], tmp_path: Path) -
 
 
 def test_describe_file_content_types(tmp_path: Path) -> None:
-    from reelkube.engine.render import describe_file
+    from reelkube.engine.artifacts import describe_file
 
     for name, expected in [
         ("a.ass", "text/x-ssa"),

@@ -16,9 +16,8 @@ from rendered_media import audio_rms, bright_mask, frames_at, probe, read_image,
 
 from reelkube.api import RenderJob
 from reelkube.api.output import Format
-
-render = pytest.importorskip("reelkube.engine.render", reason="the engine has not landed yet")
-manifest = pytest.importorskip("reelkube.engine.manifest", reason="the engine has not landed yet")
+from reelkube.jobs import render_job
+from reelkube.manifest import load_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +28,7 @@ SLIDE_COLORS = [(220, 60, 50), (40, 170, 90), (40, 90, 210), (235, 190, 40)]
 
 def load_example(name: str, props: dict[str, Any] | None = None, **output: Any) -> RenderJob:
     """An example manifest, with props merged over its own and output fields overridden."""
-    job: RenderJob = manifest.load_manifest(EXAMPLES / name)
+    job: RenderJob = load_manifest(EXAMPLES / name)
     updates: dict[str, Any] = {"output": job.spec.output.model_copy(update=output)}
     if props:
         updates["props"] = {**(job.spec.props or {}), **props}
@@ -39,7 +38,7 @@ def load_example(name: str, props: dict[str, Any] | None = None, **output: Any) 
 def render_example(job: RenderJob, out_dir: Path) -> Path:
     """Render `job` with assets resolved against examples/, returning its main output file."""
     events: list[Any] = []
-    result = render.render_job(job, out_dir, base_dir=EXAMPLES, on_progress=events.append)
+    result = render_job(job, out_dir, base_dir=EXAMPLES, on_progress=events.append)
     assert events, "the engine reports progress while rendering"
     for key in ("video", "image"):
         if key in result.outputs:

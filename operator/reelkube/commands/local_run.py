@@ -77,7 +77,7 @@ def run_locally(
     summary: Callable[[Any], str],
 ) -> int:
     """Run the manifest in ``args`` (which must be a ``kind``) with ``execute``."""
-    from reelkube.engine.manifest import load_manifest
+    from reelkube.manifest import load_manifest
 
     try:
         job = load_manifest(args.manifest)

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _execute(job: RenderJob, out_dir: Path, base_dir: Path, on_progress: ProgressCallback) -> RenderResult:
-    from reelkube.engine.render import render_job
+    from reelkube.jobs import render_job
 
     return render_job(job, out_dir, base_dir=base_dir, on_progress=on_progress)
 

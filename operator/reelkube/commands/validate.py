@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from reelkube.engine.manifest import manifest_errors, read_document
+    from reelkube.manifest import manifest_errors, read_document
 
     status = EXIT_OK
     for path in args.manifests:

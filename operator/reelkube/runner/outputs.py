@@ -14,7 +14,7 @@ from typing import Any
 
 from reelkube.api.common import StorageSpec
 from reelkube.api.status import OutputArtifact
-from reelkube.engine.render import LocalArtifact
+from reelkube.engine.artifacts import LocalArtifact
 from reelkube.errors import ReelkubeError, StorageFailed
 
 log = logging.getLogger(__name__)

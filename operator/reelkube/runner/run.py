@@ -23,7 +23,6 @@ from pydantic import ValidationError
 from reelkube.api.renderjob import RenderJob
 from reelkube.api.status import Step
 from reelkube.controller.kinds import KindAdapter, Resource, adapter_for
-from reelkube.engine.manifest import read_document
 from reelkube.errors import (
     Canceled,
     InputNotFound,
@@ -33,6 +32,7 @@ from reelkube.errors import (
     SpecError,
     UnsupportedCodec,
 )
+from reelkube.manifest import read_document
 from reelkube.progress import ProgressEvent
 from reelkube.runner.outputs import default_storage_from_env, local_outputs, output_artifacts, upload_outputs
 from reelkube.runner.progress import ProgressReporter, StatusWriter, in_cluster_writer
@@ -110,7 +110,7 @@ def _execute(
     adapter: KindAdapter, resource: Resource, out_dir: Path, base_dir: Path, reporter: ProgressReporter
 ) -> Any:
     if isinstance(resource, RenderJob):
-        from reelkube.engine.render import render_job
+        from reelkube.jobs import render_job
 
         return render_job(resource, out_dir, base_dir=base_dir, on_progress=reporter)
     from reelkube.speech.tts import run_tts_job

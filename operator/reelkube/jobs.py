@@ -1,0 +1,95 @@
+"""Running a RenderJob: expand its template (or take its timeline), render it with the engine,
+and collect the template's extra files. Above both the templates and the engine, so neither
+needs the other."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from reelkube.api.output import STILL_FORMATS
+from reelkube.api.renderjob import RenderJob
+from reelkube.engine.artifacts import describe_file
+from reelkube.engine.encoders import EXTENSIONS
+from reelkube.engine.inputs import fetch_inputs
+from reelkube.engine.plan import RenderPlan, build_plan
+from reelkube.engine.render import RenderResult, render_into, render_timeline, scratch_dir
+from reelkube.errors import SpecError
+from reelkube.progress import ProgressCallback, ignore_progress
+from reelkube.templates import get_template
+from reelkube.templates.base import Expansion, TemplateContext
+
+
+def render_job(
+    job: RenderJob,
+    out_dir: Path,
+    *,
+    base_dir: Path,
+    on_progress: ProgressCallback = ignore_progress,
+) -> RenderResult:
+    """Render a RenderJob: expand its template (or take its timeline), render, and add the
+    template's extra artifacts (voiceover, subtitles...) to the outputs."""
+    spec = job.spec
+    if spec.timeline is not None:
+        name = "image" if spec.output.format in STILL_FORMATS else "video"
+        return render_timeline(
+            spec.timeline, spec.output, out_dir, base_dir=base_dir, limits=spec.inputLimits,
+            on_progress=on_progress, name=name, storage=spec.storage,
+        )  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with scratch_dir(out_dir) as workdir:
+        expansion = expand_job(job, workdir, on_progress, base_dir=base_dir)
+        output = expansion.output or spec.output
+        name = "image" if output.format in STILL_FORMATS else "video"
+        result = render_into(expansion.timeline, output, out_dir, workdir, base_dir, spec.inputLimits,
+                         on_progress, name, spec.storage)  # fmt: skip
+        # Template media (e.g. narration) lives in the workdir, which is about to go.
+        for artifact, path in expansion.artifacts.items():
+            kept = out_dir / path.name
+            if path.resolve() != kept.resolve():
+                shutil.copy2(path, kept)
+            result.outputs[artifact] = describe_file(kept)
+    result.info.update(expansion.info)
+    return result
+
+
+def expand_job(
+    job: RenderJob,
+    workdir: Path,
+    on_progress: ProgressCallback = ignore_progress,
+    *,
+    base_dir: Path | None = None,
+) -> Expansion:
+    """The job's timeline: its template expanded (props validated, SpecError naming fields), or
+    its own timeline."""
+    spec = job.spec
+    if spec.timeline is not None:
+        return Expansion(timeline=spec.timeline)
+    if spec.template is None:
+        raise SpecError("spec: give exactly one of template or timeline")
+    template = get_template(spec.template.value)
+    props = template.parse_props(spec.props)
+    context = TemplateContext(
+        output=spec.output,
+        workdir=workdir,
+        limits=spec.inputLimits,
+        on_progress=on_progress,
+        base_dir=base_dir,
+        storage=spec.storage,
+    )
+    return template.expand(props, context)
+
+
+def plan_job(job: RenderJob, out_dir: Path, workdir: Path, *, base_dir: Path) -> RenderPlan:
+    """The exact ffmpeg run `render_job` would make (inputs fetched into `workdir` to be probed,
+    the graph's text files written there too)."""
+    expansion = expand_job(job, workdir, base_dir=base_dir)
+    output = expansion.output or job.spec.output
+    name = "image" if output.format in STILL_FORMATS else "video"
+    inputs = fetch_inputs(
+        expansion.timeline, workdir, job.spec.inputLimits, base_dir=base_dir, storage=job.spec.storage
+    )
+    target = out_dir / f"{name}.{EXTENSIONS[output.format]}"
+    plan = build_plan(expansion.timeline, output, inputs, workdir=workdir, output_path=target)
+    plan.write_files()
+    return plan
