@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,11 +20,14 @@ from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.reconcile import Reconciler
 from reelkube.controller.settings import OperatorSettings
 
-CHILD_KINDS = {"ConfigMap", "ServiceAccount", "Role", "RoleBinding"}
+FIRST_WAVE = {"ConfigMap", "ServiceAccount", "Role"}
+CHILD_KINDS = FIRST_WAVE | {"RoleBinding"}
 
 
 class FakeClient:
-    """Records creates and status patches; the four child creates must overlap in time."""
+    """Records creates and status patches. The ConfigMap, ServiceAccount and Role creates must
+    overlap in time; like the API server's escalation check, a RoleBinding whose Role does not
+    exist yet is refused with 404."""
 
     def __init__(self, *, existing_job: dict[str, Any] | None = None, fail_kind: str | None = None) -> None:
         self.body = copy.deepcopy(RENDER_BODY)
@@ -33,8 +37,8 @@ class FakeClient:
         self.job_lookups = 0
         self.patches: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        # Every child create waits here for the other three: sequential creates break it.
-        self._together = threading.Barrier(len(CHILD_KINDS), timeout=5)
+        # Every first-wave create waits here for the other two: sequential creates break it.
+        self._together = threading.Barrier(len(FIRST_WAVE), timeout=5)
 
     def get_resource(self, adapter: KindAdapter, namespace: str, name: str) -> dict[str, Any]:
         return copy.deepcopy(self.body)
@@ -48,11 +52,17 @@ class FakeClient:
 
     def create(self, manifest: Mapping[str, Any]) -> bool:
         kind = manifest["kind"]
-        if kind in CHILD_KINDS:
+        if kind in FIRST_WAVE:
             self._together.wait()
-            if kind == self.fail_kind:
-                raise ApiException(status=403, reason="Forbidden")
-        else:
+        if kind == "Role":
+            time.sleep(0.2)  # a slow Role: a RoleBinding sent beside it finds it missing
+        if kind == "RoleBinding":
+            with self._lock:
+                if "Role" not in self.created:
+                    raise ApiException(status=404, reason="NotFound: role not found")
+        if kind == self.fail_kind:
+            raise ApiException(status=403, reason="Forbidden")
+        if kind == "Job":
             with self._lock:
                 assert set(self.created) >= CHILD_KINDS, f"Job created before its children: {self.created}"
         with self._lock:
@@ -79,7 +89,7 @@ def test_new_resource_creates_children_together_then_the_job_without_a_lookup() 
     phase = rec.reconcile("RenderJob", "media", "summer-reel", trigger="create")
     rec.close()
     assert phase is Phase.QUEUED
-    assert set(client.created[:4]) == CHILD_KINDS and client.created[4:] == ["Job"]
+    assert set(client.created[:3]) == FIRST_WAVE and client.created[3:] == ["RoleBinding", "Job"]
     assert client.job_lookups == 0, "a resource with no status goes straight to the creates"
     assert client.patches[-1]["reason"] == "JobCreated"
     assert jobs_created(metrics) == 1

@@ -314,5 +314,13 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
     }
 
 
-CHILD_BUILDERS = (build_spec_configmap, build_service_account, build_role, build_role_binding)
-"""Objects a Job needs before it is created, in creation order."""
+CHILD_WAVES = (
+    (build_spec_configmap, build_service_account, build_role),
+    # The API server lets the operator bind a Role only after checking that the operator holds
+    # every permission in it (escalation check), and that check needs the Role to exist: a
+    # RoleBinding created beside its Role fails with 404 for any creator without `bind`.
+    (build_role_binding,),
+)
+"""Objects a Job needs before it is created: each wave is created concurrently, in order."""
+CHILD_BUILDERS = tuple(builder for wave in CHILD_WAVES for builder in wave)
+"""The same objects, in creation order."""

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from reelkube.api.common import WebhookSpec
 from reelkube.api.status import TERMINAL_PHASES, JobStatus, Phase
-from reelkube.controller.builders import CHILD_BUILDERS, build_job, child_name
+from reelkube.controller.builders import CHILD_WAVES, build_job, child_name
 from reelkube.controller.jobstatus import phase_update, status_from_job, update_from_patch, webhook_event
 from reelkube.controller.kinds import ADAPTERS, KindAdapter, adapter_for
 from reelkube.controller.kube import ClusterClient
@@ -296,14 +296,15 @@ class Reconciler:
         )
 
     def _create_children(self, resource: Any) -> None:
-        """Create the ConfigMap, ServiceAccount, Role and RoleBinding concurrently; return when
-        all are done, raising the first error (409s are success inside ``create``)."""
-        manifests = [builder(resource, self.settings) for builder in CHILD_BUILDERS]
-        futures = [self._creates.submit(self.client.create, manifest) for manifest in manifests]
-        errors = [f.exception() for f in futures]  # waits for every create, failed or not
-        for error in errors:
-            if error is not None:
-                raise error
+        """Create the ConfigMap, ServiceAccount and Role concurrently, then the RoleBinding;
+        return when all are done, raising the first error (409s are success inside ``create``)."""
+        for wave in CHILD_WAVES:
+            manifests = [builder(resource, self.settings) for builder in wave]
+            futures = [self._creates.submit(self.client.create, manifest) for manifest in manifests]
+            errors = [f.exception() for f in futures]  # waits for every create, failed or not
+            for error in errors:
+                if error is not None:
+                    raise error
 
     def _observe(
         self, adapter: KindAdapter, body: dict[str, Any], status: JobStatus, job: dict[str, Any]
