@@ -198,6 +198,35 @@ def test_every_example_renders_in_the_cluster(
     print("\n".join(report))
 
 
+def test_installed_operator_creates_the_job_within_seconds(cluster: Cluster, e2e_namespace: str) -> None:
+    # The chart's operator runs with its own least-privilege identity: a create it is refused
+    # (e.g. a RoleBinding sent before its Role) shows up here as kopf's 60 s retry.
+    manifest = {
+        "apiVersion": "reelkube.io/v1alpha1",
+        "kind": "RenderJob",
+        "metadata": {"name": "prompt", "namespace": e2e_namespace},
+        "spec": {
+            "timeline": {
+                "width": 64,
+                "height": 64,
+                "tracks": [{"clips": [{"type": "color", "duration": 1}]}],
+            },
+            "output": {"thumbnail": False},
+        },
+    }
+    started = time.monotonic()
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    while not [
+        j
+        for j in managed_jobs(cluster, e2e_namespace)
+        if j["metadata"]["labels"]["reelkube.io/name"] == "prompt"
+    ]:
+        assert time.monotonic() - started < 10, "no Job 10 s after apply"
+        time.sleep(0.2)
+    body = wait_for_resource(cluster, "renderjobs", e2e_namespace, "prompt", phase_is(*TERMINAL), timeout=180)
+    assert body["status"]["phase"] == "Succeeded", body["status"]
+
+
 def test_invalid_resource_is_rejected_at_apply(cluster: Cluster, e2e_namespace: str) -> None:
     both = {
         "apiVersion": "reelkube.io/v1alpha1",
