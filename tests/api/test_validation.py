@@ -94,3 +94,10 @@ def test_defaults_the_api_server_applies_break_no_rule() -> None:
 def test_every_example_is_valid(path: Path) -> None:
     document = yaml.safe_load(path.read_text())
     assert paths(document["kind"], document["spec"]) == {}
+
+
+def test_webhook_events_are_the_ones_the_operator_sends() -> None:
+    hook = {"url": "https://example.invalid/hook", "events": ["started", "succeeded", "failed", "canceled"]}
+    assert paths("RenderJob", {"template": "static-ad", "webhook": hook}) == {}
+    errors = paths("RenderJob", {"template": "static-ad", "webhook": {**hook, "events": ["progress"]}})
+    assert set(errors) == {"spec.webhook.events[0]"}

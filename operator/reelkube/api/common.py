@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,16 +44,23 @@ class StorageSpec(ApiModel):
     """Lifetime of the presigned HTTPS URLs written into the status."""
 
 
+class WebhookEvent(StrEnum):
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
 class WebhookSpec(ApiModel):
     """An HTTP endpoint told about the resource's progress and outcome."""
 
     url: str = Field(max_length=2048, pattern=r"^https?://")
     """URL that receives a JSON POST for each event."""
-    events: list[str] = Field(
-        default_factory=lambda: ["succeeded", "failed"],
-        json_schema_extra={"items": {"enum": ["started", "progress", "succeeded", "failed", "canceled"]}},
+    events: list[WebhookEvent] = Field(
+        default_factory=lambda: [WebhookEvent.SUCCEEDED, WebhookEvent.FAILED], max_length=4
     )
-    """Events to deliver: started, progress, succeeded, failed, canceled."""
+    """Events to deliver: started (the pod runs), succeeded, failed, canceled. Progress is not
+    pushed: read `status.progress` (e.g. with a watch)."""
     secretRef: str | None = Field(default=None, max_length=253)
     """Name of a Secret with key `secret`: when set, each body is signed with HMAC-SHA256 in the
     `X-Reelkube-Signature` header."""

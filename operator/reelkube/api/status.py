@@ -83,7 +83,7 @@ class WebhookDelivery(ApiModel):
     model_config = ApiModel.model_config | {"extra": "allow"}
 
     event: str
-    """Event name (started, progress, succeeded, failed, canceled)."""
+    """Event name (started, succeeded, failed, canceled)."""
     state: str = Field(json_schema_extra={"enum": ["Pending", "Delivered", "Failed"]})
     """Pending, Delivered or Failed."""
     attempts: int = 0
