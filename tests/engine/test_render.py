@@ -223,3 +223,26 @@ def test_audio_lasts_as_long_as_the_video_at_any_rate(
     frames = round(2.4 * fps)
     assert int(streams["video"]["nb_read_frames"]) == frames == result.frames
     assert abs(float(streams["audio"]["duration"]) - frames / fps) < 0.025
+
+
+def _frame_bytes(video: Path, at: float) -> bytes:
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-ss", str(at), "-i", str(video), "-frames:v", "1", "-f", "rawvideo",
+         "-pix_fmt", "gray", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+
+
+def test_emoji_render_as_their_own_glyphs(media: dict[str, Path], tmp_path: Path) -> None:
+    # drawtext has one font and no fallback: every emoji became the same empty box. Two
+    # different emoji must now draw different (and visible) glyphs.
+    frames = []
+    for i, emoji in enumerate(("🙂", "🎬")):
+        glyph = {"type": "text", "text": emoji, "fontSize": 80}
+        tl = timeline([{"type": "color", "color": "#000000"}], [glyph], duration=0.5)
+        result = render_timeline(tl, OutputSpec(thumbnail=False), tmp_path / str(i), base_dir=media["root"])
+        frames.append(_frame_bytes(result.outputs["video"].path, 0.2))
+    lit = [sum(1 for b in frame if b > 128) for frame in frames]
+    assert min(lit) > 200, f"glyph pixels: {lit}"
+    differing = sum(1 for a, b in zip(frames[0], frames[1], strict=True) if abs(a - b) > 64)
+    assert differing > 200, f"the two emoji drew the same shape ({differing} pixels differ)"

@@ -12,6 +12,7 @@ from reelkube.api.timeline import Position, SlideFrom, TextClip
 from reelkube.engine.filtergraph import filter_spec, format_number
 from reelkube.engine.fonts import TextMeasure, resolve_font, wrap_text
 from reelkube.engine.planning import PlanContext
+from reelkube.engine.text_ass import LinePlace, emoji_line_filter, has_emoji
 from reelkube.engine.timing import PlacedClip
 from reelkube.errors import SpecError
 
@@ -62,6 +63,10 @@ def text_filters(ctx: PlanContext, placed: PlacedClip, number: int) -> list[str]
     boxcolor = f"{clip.backgroundColor}@{format_number(clip.backgroundOpacity)}"
     for i, line in enumerate(lines):
         if not line.strip():
+            continue
+        if has_emoji(line):
+            place = LinePlace(index=i, count=count, spacing=spacing, start=start, end=end)
+            filters.append(emoji_line_filter(ctx, clip, line, place, number))
             continue
         textfile = ctx.add_file(f"text-{number:03d}-{i:02d}.txt", line)
         filters.append(
