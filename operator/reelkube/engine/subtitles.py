@@ -71,9 +71,9 @@ def _apply_style(subs: pysubs2.SSAFile, clip: SubtitlesClip, ctx: PlanContext) -
     style = pysubs2.SSAStyle(
         fontname=clip.font,
         fontsize=size,
-        primarycolor=_color(clip.color),
-        secondarycolor=_color(clip.highlightColor),
-        outlinecolor=_color(clip.outlineColor),
+        primarycolor=ass_color(clip.color),
+        secondarycolor=ass_color(clip.highlightColor),
+        outlinecolor=ass_color(clip.outlineColor),
         backcolor=pysubs2.Color(0, 0, 0, 128),
         bold=True,
         outline=max(2, size / 16),
@@ -88,8 +88,9 @@ def _apply_style(subs: pysubs2.SSAFile, clip: SubtitlesClip, ctx: PlanContext) -
         event.style = "Default"
 
 
-def _color(hex_color: str) -> pysubs2.Color:
-    return pysubs2.Color(int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16))
+def ass_color(hex_color: str, alpha: int = 0) -> pysubs2.Color:
+    """#rrggbb as a pysubs2 colour (alpha 0 is opaque, as in ASS)."""
+    return pysubs2.Color(int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16), alpha)
 
 
 def _ms(seconds: float) -> int:

@@ -15,7 +15,7 @@ import pysubs2
 from reelkube.api.timeline import Position, SlideFrom, TextClip
 from reelkube.engine.filtergraph import filter_spec
 from reelkube.engine.planning import PlanContext
-from reelkube.engine.subtitles import escape_ass_text
+from reelkube.engine.subtitles import ass_color, escape_ass_text
 
 # Extended pictographic blocks, regional indicators and the emoji joiners/selectors.
 _EMOJI_RANGES = (
@@ -53,7 +53,7 @@ def emoji_line_filter(ctx: PlanContext, clip: TextClip, line: str, place: LinePl
     box_alpha = round(255 * (1 - clip.backgroundOpacity))
     subs.styles = {"Default": pysubs2.SSAStyle(
         fontname=clip.font, fontsize=clip.fontSize, bold=clip.bold,
-        primarycolor=_color(clip.color), outlinecolor=_color(clip.backgroundColor, box_alpha),
+        primarycolor=ass_color(clip.color), outlinecolor=ass_color(clip.backgroundColor, box_alpha),
         backcolor=pysubs2.Color(0, 0, 0, 102),
         borderstyle=3 if clip.background else 1,
         outline=clip.backgroundPadding if clip.background else 0,
@@ -106,7 +106,3 @@ def _slide_offset(clip: TextClip) -> tuple[int, int]:
         SlideFrom.BOTTOM: (0, distance), SlideFrom.TOP: (0, -distance),
         SlideFrom.LEFT: (-distance, 0), SlideFrom.RIGHT: (distance, 0),
     }[clip.slide.start]  # fmt: skip
-
-
-def _color(hex_color: str, alpha: int = 0) -> pysubs2.Color:
-    return pysubs2.Color(int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16), alpha)

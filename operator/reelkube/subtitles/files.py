@@ -23,6 +23,8 @@ from pathlib import Path
 import pysubs2
 
 from reelkube.api.ttsjob import CaptionStyle, SubtitleFormat
+from reelkube.engine.subtitles import ass_color
+from reelkube.engine.subtitles import escape_ass_text as escape_event_text
 from reelkube.speech.timings import Timings, WordTiming
 from reelkube.subtitles.captions import CaptionPage, caption_pages
 
@@ -70,15 +72,8 @@ class CaptionLook:
 
 
 def escape_ass_text(text: str) -> str:
-    """Literal text for an ASS event: braces escaped (libass shows `\\{` as `{`), and a word
-    joiner after each backslash so that `\\N`, `\\h` and friends stay text."""
-    text = text.replace("\\", "\\\u2060")
-    return text.replace("{", "\\{").replace("}", "\\}").replace("\n", " ")
-
-
-def ass_color(hex_color: str, alpha: int = 0) -> pysubs2.Color:
-    """#rrggbb as a pysubs2 colour (alpha 0 is opaque, as in ASS)."""
-    return pysubs2.Color(int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16), alpha)
+    """Literal text for a caption event (the engine's escaping), on one line."""
+    return escape_event_text(text.replace("\n", " "))
 
 
 def ass_override_color(hex_color: str) -> str:
