@@ -26,6 +26,7 @@ bounded (``--timeout``).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -45,6 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import aiohttp  # noqa: E402 - kopf's HTTP client: one event loop drives every simulated pod
 import httpx  # noqa: E402
 from bench_operator import summary  # noqa: E402
 from kubernetes import client, config, watch  # noqa: E402
@@ -58,6 +60,9 @@ from reelkube_cluster import (  # noqa: E402
     ensure_kwok_ephemeral_storage,
     install_crds,
 )
+
+from reelkube.runner.pacing import WritePacer  # noqa: E402
+from reelkube.runner.progress import retry_after_seconds  # noqa: E402
 
 GROUP, VERSION, PLURAL = "reelkube.io", "v1alpha1", "renderjobs"
 TERMINAL = {"Succeeded", "Failed", "Canceled"}
@@ -247,31 +252,40 @@ def fan_out(namespace: str, count: int, timeout: float) -> dict[str, Any]:
     terminal: dict[str, tuple[float, str]] = {}
     all_jobs, all_terminal = threading.Event(), threading.Event()
 
+    deadline = time.monotonic() + timeout
+
+    def keep_watching(done: threading.Event, list_call: Any, *args: Any) -> Any:
+        """Watch until ``done`` or the deadline, starting again (from a fresh list, whose ADDED
+        events re-deliver every object) whenever the stream ends or fails."""
+        while not done.is_set() and time.monotonic() < deadline:
+            stream = watch.Watch()
+            try:
+                remaining = max(1, int(deadline - time.monotonic()))
+                for event in stream.stream(list_call, *args, timeout_seconds=remaining):
+                    if event["type"] == "ERROR":  # e.g. 410 Gone: list and watch again
+                        raise ValueError(f"watch error {event['raw_object']}")
+                    yield event
+                    if done.is_set():
+                        stream.stop()
+            except (client.ApiException, OSError, ValueError) as exc:
+                print(f"watch restarted after: {exc}", file=sys.stderr, flush=True)
+                time.sleep(1)
+
     def watch_jobs() -> None:
-        stream = watch.Watch()
-        for event in stream.stream(batch.list_namespaced_job, namespace, timeout_seconds=int(timeout)):
+        for event in keep_watching(all_jobs, batch.list_namespaced_job, namespace):
             jobs_seen.setdefault(event["object"].metadata.name, time.monotonic())
             if len(jobs_seen) >= count:
                 all_jobs.set()
-                stream.stop()
 
     def watch_resources() -> None:
-        stream = watch.Watch()
-        for event in stream.stream(
-            custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            timeout_seconds=int(timeout),
-        ):
+        args = (GROUP, VERSION, namespace, PLURAL)
+        for event in keep_watching(all_terminal, custom.list_namespaced_custom_object, *args):
             obj = event["object"]
             phase = (obj.get("status") or {}).get("phase")
             if phase in TERMINAL:
                 terminal.setdefault(obj["metadata"]["name"], (time.monotonic(), phase))
             if len(terminal) >= count:
                 all_terminal.set()
-                stream.stop()
 
     for target in (watch_jobs, watch_resources):
         threading.Thread(target=target, daemon=True).start()
@@ -322,6 +336,30 @@ def objects_per_resource(cluster: Cluster, namespace: str, count: int) -> dict[s
     return out
 
 
+def fan_out_with_metrics(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, count: int, timeout: float
+) -> dict[str, Any]:
+    """:func:`fan_out`, plus what the operator process spent and its own latency histogram."""
+    rss_idle = operator.peak_rss_mib()
+    cpu_before = operator.cpu_seconds()
+    fan = fan_out(namespace, count, timeout)
+    fan.pop("_jobs_done_at")
+    fan["operator_cpu_seconds"] = round(operator.cpu_seconds() - cpu_before, 1)
+    fan["operator_rss_mib_at_start"] = rss_idle
+    fan["operator_peak_rss_mib"] = operator.peak_rss_mib()
+    metrics = operator.scrape()
+    kind = (("kind", "RenderJob"),)
+    fan["operator_jobs_created_total"] = metrics.get(("reelkube_jobs_created_total", kind))
+    buckets = {
+        float(dict(labels)["le"]): value
+        for (name, labels), value in metrics.items()
+        if name == "reelkube_apply_to_job_created_seconds_bucket" and dict(labels).get("kind") == "RenderJob"
+    }
+    fan["operator_apply_to_job_created_buckets"] = {str(k): v for k, v in sorted(buckets.items())}
+    fan["objects_per_resource"] = objects_per_resource(cluster, namespace, count)
+    return fan
+
+
 # --- phase 2: status writes through each pod's own identity --------------------------------
 
 
@@ -339,15 +377,77 @@ def status_url(host: str, namespace: str, name: str) -> str:
     return f"{host}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}/status"
 
 
-def status_writes(namespace: str, writers: int, seconds: float) -> dict[str, Any]:
-    """``writers`` threads, each patching its own resource's status once a second."""
+class Processes:
+    """CPU seconds of the control plane's processes, the operator and this script."""
+
+    NAMES = {"kube-apiserver": "bin/kube-apiserver", "etcd": "bin/etcd"}
+
+    def __init__(self, operator_pid: int) -> None:
+        self.pids: dict[str, list[int]] = {name: [] for name in self.NAMES}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode()
+            except OSError:
+                continue
+            for name, suffix in self.NAMES.items():
+                if argv0.endswith(suffix):
+                    self.pids[name].append(int(entry.name))
+        self.pids["operator"] = [operator_pid]
+        self.pids["bench"] = [os.getpid()]
+
+    @staticmethod
+    def _cpu(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _machine() -> float:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+
+    def sample(self) -> dict[str, float]:
+        out = {name: sum(self._cpu(pid) for pid in pids) for name, pids in self.pids.items()}
+        out["machine"] = self._machine()
+        return out
+
+
+def freshness(
+    emitted: dict[str, list[tuple[float, int]]], seen: dict[str, list[tuple[float, int]]]
+) -> list[float]:
+    """For every progress value a simulated renderer emitted: seconds until the status showed it
+    or a newer one (what "progress reaches the status within N s of emitting it" means). Values
+    never shown are left out (counted apart)."""
+    delays: list[float] = []
+    for name, emissions in emitted.items():
+        shown = seen.get(name, [])
+        index = 0
+        for emitted_at, frame in emissions:
+            while index < len(shown) and shown[index][1] < frame:
+                index += 1
+            if index == len(shown):
+                break
+            delays.append(max(0.0, shown[index][0] - emitted_at))
+    return delays
+
+
+def status_writes(
+    namespace: str, writers: int, seconds: float, operator_pid: int, emit_every: float = 0.5
+) -> dict[str, Any]:
+    """``writers`` simulated render pods, each holding a token of *its own* resource's
+    ServiceAccount (TokenRequest API, as the pod's projected token). Each emits a progress value
+    every ``emit_every`` seconds (ffmpeg's -progress cadence) and writes the latest to its
+    resource's ``status`` paced by the runner's own :class:`WritePacer`; a watch records when
+    each value becomes visible. One asyncio loop drives them all: the load generator shares the
+    cluster's two cores, so it has to be cheap."""
     custom, core = client.CustomObjectsApi(), client.CoreV1Api()
-    bodies = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, limit=writers)["items"]
+    listing = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
     targets = [
         (b["metadata"]["name"], b["status"]["jobName"])
-        for b in bodies
+        for b in listing["items"]
         if (b.get("status") or {}).get("jobName")
-    ]
+    ][:writers]
     if len(targets) < writers:
         raise RuntimeError(f"only {len(targets)} resources have a Job (and so a ServiceAccount)")
     token_started = time.monotonic()
@@ -356,8 +456,9 @@ def status_writes(namespace: str, writers: int, seconds: float) -> dict[str, Any
     token_seconds = time.monotonic() - token_started
     api = client.Configuration.get_default_copy()
     host = api.host
-    # One TLS context for every writer: building one per client costs CPU the writers need.
     ca = ssl.create_default_context(cafile=api.ssl_ca_cert)
+    admin = ssl.create_default_context(cafile=api.ssl_ca_cert)
+    admin.load_cert_chain(api.cert_file, api.key_file)
     headers = {"Content-Type": "application/merge-patch+json"}
 
     # The RBAC path, both ways: one identity may write its own status and not a neighbour's.
@@ -373,54 +474,114 @@ def status_writes(namespace: str, writers: int, seconds: float) -> dict[str, Any
             headers=headers,
         )
 
-    latencies: list[list[float]] = [[] for _ in targets]
+    emitted: dict[str, list[tuple[float, int]]] = {name: [] for name, _ in targets}
+    seen: dict[str, list[tuple[float, int]]] = {}
+    latencies: list[float] = []
+    intervals: list[float] = []
     errors: Counter[str] = Counter()
-    lock = threading.Lock()
-    start_at = time.monotonic() + 1.0
+    rewatches = 0
+    first_frame = 1_000_000  # above anything the fan-out wrote
+    processes = Processes(operator_pid)
 
-    def writer(index: int) -> None:
+    async def watch(resource_version: str, stop: asyncio.Event) -> None:
+        nonlocal rewatches
+        url = f"{host}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}?watch=1"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=admin)) as session:
+            while not stop.is_set():
+                async with session.get(
+                    f"{url}&resourceVersion={resource_version}", timeout=aiohttp.ClientTimeout(total=None)
+                ) as response:
+                    async for line in response.content:
+                        now = time.monotonic()
+                        event = json.loads(line)
+                        body = event["object"]
+                        if event["type"] == "ERROR":
+                            raise RuntimeError(f"the watch failed: {body}")
+                        resource_version = body["metadata"]["resourceVersion"]
+                        frame = (body.get("status") or {}).get("currentFrame")
+                        if isinstance(frame, int) and frame >= first_frame:
+                            seen.setdefault(body["metadata"]["name"], []).append((now, frame))
+                rewatches += 1
+
+    async def pod(index: int, session: aiohttp.ClientSession, start_at: float) -> None:
         name = targets[index][0]
         url = status_url(host, namespace, name)
-        offset = index / len(targets)  # spread the writers over each second
-        with httpx.Client(
-            verify=ca, headers={"Authorization": f"Bearer {tokens[index]}"}, timeout=30
-        ) as http:
-            for tick in range(int(seconds)):
-                due = start_at + tick + offset
-                time.sleep(max(0.0, due - time.monotonic()))
-                body = json.dumps({"status": {"currentFrame": tick, "etaSeconds": int(seconds) - tick}})
-                sent = time.monotonic()
-                try:
-                    response = http.patch(url, content=body.encode(), headers=headers)
-                    if response.status_code != 200:
-                        with lock:
-                            errors[str(response.status_code)] += 1
-                        continue
-                except httpx.HTTPError as exc:
-                    with lock:
-                        errors[type(exc).__name__] += 1
-                    continue
-                latencies[index].append(time.monotonic() - sent)
+        auth = {**headers, "Authorization": f"Bearer {tokens[index]}"}
+        pacer = WritePacer()
+        phase = index / len(targets)  # pods start spread over the first second
+        end_at = start_at + seconds
 
-    threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(len(targets))]
-    for thread in threads:
-        thread.start()
-    give_up = time.monotonic() + seconds + 60  # one bound for all writers, not one each
-    for thread in threads:
-        thread.join(timeout=max(0.0, give_up - time.monotonic()))
-    stuck = sum(thread.is_alive() for thread in threads)
-    elapsed = time.monotonic() - start_at
-    flat = [v for per in latencies for v in per]
+        def latest_frame() -> int:
+            # The renderer's emissions so far (they tick on their own clock, writes or not).
+            ticks = int((time.monotonic() - start_at - phase) / emit_every)
+            for tick in range(len(emitted[name]), max(0, ticks) + 1):
+                emitted[name].append((start_at + phase + tick * emit_every, first_frame + tick))
+            return first_frame + max(0, ticks)
+
+        await asyncio.sleep(max(0.0, start_at + phase - time.monotonic()))
+        while True:
+            final = time.monotonic() >= end_at  # the runner's close(): one last, unpaced write
+            body = json.dumps({"status": {"currentFrame": latest_frame()}}).encode()
+            sent = time.monotonic()
+            throttled, retry_after = False, 0.0
+            try:
+                async with session.patch(url, data=body, headers=auth) as response:
+                    await response.read()
+                    if response.status != 200:
+                        errors[str(response.status)] += 1
+                        throttled = True
+                        retry_after = retry_after_seconds(response.headers)
+                    else:
+                        latencies.append(time.monotonic() - sent)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                errors[type(exc).__name__] += 1
+                throttled = True
+            intervals.append(
+                pacer.record(time.monotonic() - sent, throttled=throttled, retry_after=retry_after)
+            )
+            if final:
+                return
+            await asyncio.sleep(max(0.0, min(end_at, sent + pacer.interval) - time.monotonic()))
+
+    async def run() -> float:
+        resource_version = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, limit=1)[
+            "metadata"
+        ]["resourceVersion"]
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch(resource_version, stop))
+        await asyncio.sleep(1)
+        connector = aiohttp.TCPConnector(ssl=ca, limit=0)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            start_at = time.monotonic() + 1
+            await asyncio.gather(*(pod(i, session, start_at) for i in range(len(targets))))
+        await asyncio.sleep(3)  # the last writes reach the watch
+        stop.set()
+        watcher.cancel()
+        return time.monotonic() - 3 - start_at
+
+    cpu_before = processes.sample()
+    elapsed = asyncio.run(run())
+    cpu = {k: round((v - cpu_before[k]) / elapsed, 2) for k, v in processes.sample().items()}
+    delays = freshness(emitted, seen)
+    emissions = sum(len(v) for v in emitted.values())
+    tail = intervals[len(intervals) // 2 :]  # the settled half
     return {
         "writers": len(targets),
         "seconds": seconds,
+        "emit_every_seconds": emit_every,
         "tokens_seconds": round(token_seconds, 2),
-        "writes_ok": len(flat),
-        "writes_per_second": round(len(flat) / elapsed, 1),
+        "writes_ok": len(latencies),
+        "writes_per_second": round(len(latencies) / elapsed, 1),
         "errors": dict(errors),
-        "writers_still_running_at_the_bound": stuck,
-        "latency_seconds": latency_summary(flat),
-        "own_status_patch_status": 200 if flat else None,
+        "write_latency_seconds": latency_summary(latencies),
+        "write_spacing_seconds_settled": latency_summary(tail),
+        "emitted_to_visible_seconds": latency_summary(delays),
+        "emitted_within_2s": round(sum(d <= 2 for d in delays) / emissions, 4) if emissions else None,
+        "emissions_never_visible": emissions - len(delays),
+        "rewatches": rewatches,
+        "cpu_cores": cpu,
+        "own_status_patch_status": 200 if latencies else None,
         "neighbour_status_patch_status": other.status_code,
         "own_spec_patch_status": spec.status_code,
     }
@@ -444,16 +605,22 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the namespace and fake nodes")
+    parser.add_argument(
+        "--reuse",
+        metavar="NAMESPACE",
+        help="skip the fan-out: write to the resources a --keep run left in NAMESPACE",
+    )
     args = parser.parse_args()
-    if args.writers > args.count:
+    if args.writers > args.count and not args.reuse:
         parser.error("--writers cannot exceed --count (each writer needs its own resource)")
 
     cluster = connect_cluster()
     install_crds(cluster)
     ensure_kwok_ephemeral_storage(cluster)
     config.load_kube_config(config_file=str(cluster.kubeconfig))
-    namespace = f"scale-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", namespace)
+    namespace = args.reuse or f"scale-{uuid.uuid4().hex[:6]}"
+    if not args.reuse:
+        cluster.kubectl("create", "namespace", namespace)
     nodes = add_fake_nodes(cluster, max(1, math.ceil(args.count / args.pods_per_node)), args.pods_per_node)
     log_path = Path(f"/tmp/bench-scale-operator-{namespace}.log")
     operator = OperatorProcess(cluster, namespace, log_path)
@@ -464,29 +631,12 @@ def main() -> int:
     }
     try:
         operator.wait_ready()
-        rss_idle = operator.peak_rss_mib()
-        cpu_before = operator.cpu_seconds()
-        fan = fan_out(namespace, args.count, args.timeout)
-        fan.pop("_jobs_done_at")
-        fan["operator_cpu_seconds"] = round(operator.cpu_seconds() - cpu_before, 1)
-        fan["operator_rss_mib_at_start"] = rss_idle
-        fan["operator_peak_rss_mib"] = operator.peak_rss_mib()
-        metrics = operator.scrape()
-        kind = (("kind", "RenderJob"),)
-        fan["operator_jobs_created_total"] = metrics.get(("reelkube_jobs_created_total", kind))
-        buckets = {
-            float(dict(labels)["le"]): value
-            for (name, labels), value in metrics.items()
-            if name == "reelkube_apply_to_job_created_seconds_bucket"
-            and dict(labels).get("kind") == "RenderJob"
-        }
-        fan["operator_apply_to_job_created_buckets"] = {str(k): v for k, v in sorted(buckets.items())}
-        fan["objects_per_resource"] = objects_per_resource(cluster, namespace, args.count)
-        results["fan_out"] = fan
-        print(json.dumps(fan, indent=2), flush=True)
+        if not args.reuse:
+            results["fan_out"] = fan_out_with_metrics(cluster, operator, namespace, args.count, args.timeout)
+            print(json.dumps(results["fan_out"], indent=2), flush=True)
         if args.writers:
             cpu_before = operator.cpu_seconds()
-            writes = status_writes(namespace, args.writers, args.write_seconds)
+            writes = status_writes(namespace, args.writers, args.write_seconds, operator.process.pid)
             writes["operator_cpu_seconds"] = round(operator.cpu_seconds() - cpu_before, 1)
             writes["operator_peak_rss_mib"] = operator.peak_rss_mib()
             results["status_writes"] = writes

@@ -17,7 +17,13 @@ from reelkube.api.status import Step
 from reelkube.controller.kinds import RENDER_JOB, TTS_JOB
 from reelkube.errors import Canceled, InputNotFound, InputTimeout, RenderFailed, SpecError
 from reelkube.progress import ProgressEvent
-from reelkube.runner.progress import ProgressReporter, StatusWriteFailed
+from reelkube.runner.pacing import WritePacer
+from reelkube.runner.progress import (
+    ProgressReporter,
+    StatusWriteFailed,
+    StatusWriteThrottled,
+    retry_after_seconds,
+)
 from reelkube.runner.run import (
     exit_code_for,
     load_resource,
@@ -97,9 +103,86 @@ def test_final_state_is_retried_then_reported() -> None:
     reporter.close(final={"progress": 100})
     assert flaky.patches[-1][1] == {"progress": 100}
     broken = Recorder(fail_times=100)
-    reporter = ProgressReporter(RENDER_JOB, broken, label="media/x", min_interval=10, retry_delay=0.01)
+    reporter = ProgressReporter(RENDER_JOB, broken, label="media/x", min_interval=10, retry_delay=0.001)
     with pytest.raises(StatusWriteFailed):
         reporter.close(final={"progress": 100})
+
+
+def test_pacer_widens_the_spacing_under_pressure_and_eases_back() -> None:
+    pacer = WritePacer(base=1.0, ceiling=8.0, slow_after=0.5)
+    assert pacer.record(0.02) == 1.0  # quick answers keep one write a second
+    assert [pacer.record(0.9) for _ in range(4)] == [2.0, 4.0, 8.0, 8.0]  # slow: doubled, capped
+    assert [pacer.record(0.02) for _ in range(3)] == [7.5, 7.0, 6.5]  # quick: eased back
+    assert pacer.record(0.01, throttled=True) == 8.0
+    fresh = WritePacer()
+    assert fresh.record(0.01, throttled=True, retry_after=3) == 3.0  # the server's Retry-After
+    assert fresh.record(0.01, throttled=True, retry_after=60) == 8.0  # ...within the ceiling
+    assert [fresh.record(0.0) for _ in range(20)][-1] == 1.0  # never below the base
+
+
+def test_retry_after_header_is_read_as_seconds() -> None:
+    assert retry_after_seconds({"Retry-After": "2"}) == 2.0
+    assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}) == 0.0
+    assert retry_after_seconds(None) == 0.0
+
+
+class SlowRecorder(Recorder):
+    """A status writer whose every answer takes ``delay`` (an API server under load)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def __call__(self, patch: dict[str, Any]) -> None:
+        time.sleep(self.delay)
+        super().__call__(patch)
+
+
+def feed(reporter: ProgressReporter, seconds: float) -> None:
+    started = time.monotonic()
+    frame = 0
+    while time.monotonic() - started < seconds:
+        frame += 1
+        reporter(ProgressEvent(step=Step.RENDERING, percent=min(99, frame / 10), frame=frame))
+        time.sleep(0.01)
+
+
+def test_reporter_writes_less_often_while_the_api_server_answers_slowly() -> None:
+    slow = SlowRecorder(delay=0.06)
+    pacer = WritePacer(base=0.05, ceiling=0.4, slow_after=0.03)
+    reporter = ProgressReporter(RENDER_JOB, slow, label="media/x", pacer=pacer)
+    feed(reporter, 2.5)
+    reporter.close()
+    starts = [t - slow.delay for t, _ in slow.patches[:-1]]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert pacer.interval == 0.4
+    assert len(gaps) >= 4 and all(g >= 0.39 for g in gaps[3:]), gaps  # 0.05 -> 0.1 -> 0.2 -> 0.4
+    quick = Recorder()
+    pacer = WritePacer(base=0.05, ceiling=0.4, slow_after=0.03)
+    reporter = ProgressReporter(RENDER_JOB, quick, label="media/x", pacer=pacer)
+    feed(reporter, 1.0)
+    reporter.close()
+    assert pacer.interval == 0.05 and len(quick.patches) >= 10
+
+
+def test_reporter_honours_a_429_and_keeps_the_values() -> None:
+    class Throttling(Recorder):
+        def __call__(self, patch: dict[str, Any]) -> None:
+            if not self.patches and not getattr(self, "refused", False):
+                self.refused = True
+                raise StatusWriteThrottled(retry_after=0.3)
+            super().__call__(patch)
+
+    throttling = Throttling()
+    pacer = WritePacer(base=0.05, ceiling=1.0, slow_after=0.5)
+    reporter = ProgressReporter(RENDER_JOB, throttling, label="media/x", pacer=pacer)
+    refused_at = time.monotonic()
+    reporter(ProgressEvent(step=Step.RENDERING, percent=40, frame=7))
+    time.sleep(0.6)
+    reporter.close()
+    first_time, first = throttling.patches[0]
+    assert first_time - refused_at >= 0.3  # waited out Retry-After before writing again
+    assert first["currentFrame"] == 7  # the refused values were kept, not lost
 
 
 def test_without_a_cluster_updates_are_logged(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,12 +11,16 @@ ServiceAccount made for this one resource, whose Role allows only ``get`` and ``
   while it is down.
 - Scale: at 1,000 concurrent renders it costs 1,000 x (ServiceAccount + Role + RoleBinding),
   small objects garbage-collected with their resource, and at most 1,000 writes/s spread over
-  the API server (one per pod per second at most), with no fan-in at the operator.
+  the API server (one per pod per second at most), with no fan-in at the operator. Whether the
+  API server can take that many is a matter of its CPU (each custom-resource status patch costs
+  it a few milliseconds); the pacing keeps it answering when it cannot.
 
-Writes are throttled to at most one per ``min_interval`` (1 s) on a background thread, so the
-engine's progress callback never waits on the network; the latest values win; the final state
-(outputs, ``progress: 100``) is always flushed, with retries. Outside a cluster (no service
-account token) the same updates are logged instead.
+Writes go out on a background thread, so the engine's progress callback never waits on the
+network, at most one per second, and the latest values win. The spacing widens while the API
+server answers slowly or throttles (:class:`reelkube.runner.pacing.WritePacer`): past what the
+API server can take, every pod writing once a second would only queue every write behind the
+others. The final state (outputs, ``progress: 100``) is always flushed, with retries. Outside a
+cluster (no service account token) the same updates are logged instead.
 """
 
 from __future__ import annotations
@@ -32,16 +36,34 @@ from reelkube.api.status import Step
 from reelkube.controller.kinds import KindAdapter
 from reelkube.errors import ReelkubeError
 from reelkube.progress import ProgressEvent
+from reelkube.runner.pacing import WritePacer
 
 log = logging.getLogger(__name__)
 
 StatusWriter = Callable[[dict[str, Any]], None]
 TOKEN_PATH = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
-FINAL_ATTEMPTS = 5
+FINAL_ATTEMPTS = 10
+FINAL_RETRY_CAP_SECONDS = 8.0
 
 
 class StatusWriteFailed(ReelkubeError):
     reason = "StatusWriteFailed"
+
+
+class StatusWriteThrottled(Exception):
+    """The API server refused a write for load (HTTP 429); ``retry_after`` in seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"throttled by the API server (retry after {retry_after:g} s)")
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(headers: Any) -> float:
+    """The ``Retry-After`` header as seconds (0 when absent or not a number of seconds)."""
+    try:
+        return max(0.0, float((headers or {}).get("Retry-After", 0)))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def in_cluster_writer(adapter: KindAdapter, namespace: str, name: str) -> StatusWriter | None:
@@ -54,16 +76,21 @@ def in_cluster_writer(adapter: KindAdapter, namespace: str, name: str) -> Status
     api = client.CustomObjectsApi()
 
     def write(patch: dict[str, Any]) -> None:
-        api.patch_namespaced_custom_object_status(
-            adapter.group,
-            adapter.version,
-            namespace,
-            adapter.plural,
-            name,
-            {"status": patch},
-            _content_type="application/merge-patch+json",
-            _preload_content=False,
-        )
+        try:
+            api.patch_namespaced_custom_object_status(
+                adapter.group,
+                adapter.version,
+                namespace,
+                adapter.plural,
+                name,
+                {"status": patch},
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
+            )
+        except client.ApiException as exc:
+            if exc.status == 429:
+                raise StatusWriteThrottled(retry_after_seconds(exc.headers)) from exc
+            raise
 
     return write
 
@@ -72,7 +99,8 @@ class ProgressReporter:
     """A :data:`reelkube.progress.ProgressCallback` that feeds the resource's status.
 
     ``progress`` is the overall percent (the adapter weighs the steps), never decreasing, and
-    held at 99 until the outputs are written, so 100 means done.
+    held at 99 until the outputs are written, so 100 means done. ``min_interval`` is the
+    spacing between writes while the API server keeps up (see :class:`WritePacer`).
     """
 
     def __init__(
@@ -84,11 +112,12 @@ class ProgressReporter:
         min_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         retry_delay: float = 0.5,
+        pacer: WritePacer | None = None,
     ) -> None:
         self._adapter = adapter
         self._write = write
         self._label = label
-        self._min_interval = min_interval
+        self.pacer = pacer or WritePacer(base=min_interval)
         self._clock = clock
         self._retry_delay = retry_delay
         self._lock = threading.Condition()
@@ -152,19 +181,25 @@ class ProgressReporter:
                     self._lock.wait()
                 if self._closed:
                     return
-                wait = self._last_write + self._min_interval - self._clock()
+                wait = self._last_write + self.pacer.interval - self._clock()
                 if wait > 0:
                     # Let more updates coalesce; close() may take over meanwhile.
                     self._lock.wait(wait)
                     continue
                 patch, self._pending = self._pending, {}
                 self._last_write = self._clock()
+            sent = self._clock()
             try:
                 self._emit(patch)
             except Exception as exc:  # noqa: BLE001 - live progress is best effort
                 log.warning("event=progress_write_failed resource=%s error=%s", self._label, exc)
+                retry_after = exc.retry_after if isinstance(exc, StatusWriteThrottled) else 0.0
                 with self._lock:
                     self._pending = {**patch, **self._pending}
+                    self.pacer.record(self._clock() - sent, throttled=True, retry_after=retry_after)
+                continue
+            with self._lock:
+                self.pacer.record(self._clock() - sent)
 
     def close(self, *, final: dict[str, Any] | None = None) -> None:
         """Stop the writer thread and flush everything pending (plus ``final``), with retries.
@@ -192,5 +227,6 @@ class ProgressReporter:
                 log.warning(
                     "event=final_status_retry resource=%s attempt=%d error=%s", self._label, attempt, exc
                 )
-                time.sleep(delay)
-                delay *= 2
+                retry_after = exc.retry_after if isinstance(exc, StatusWriteThrottled) else 0.0
+                time.sleep(max(delay, retry_after))
+                delay = min(delay * 2, FINAL_RETRY_CAP_SECONDS)
