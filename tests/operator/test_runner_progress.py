@@ -245,3 +245,33 @@ def test_run_resource_reports_a_bad_spec_through_the_termination_log(
     path.write_text(json.dumps({**RENDER_BODY, "spec": {"props": {"a": 1}}}))
     assert run_resource(path, work_dir=tmp_path / "work", use_cluster=False) == 2
     assert json.loads(log.read_text())["reason"] == "InvalidSpec"
+
+
+def test_in_cluster_writer_turns_a_429_into_a_throttle_with_retry_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubernetes import client, config
+
+    from reelkube.runner import progress
+
+    token = tmp_path / "token"
+    token.write_text("t")
+    monkeypatch.setattr(progress, "TOKEN_PATH", token)
+    monkeypatch.setattr(config, "load_incluster_config", lambda: None)
+    answers: list[client.ApiException] = []
+
+    def patch_status(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise answers.pop(0)
+
+    monkeypatch.setattr(client.CustomObjectsApi, "patch_namespaced_custom_object_status", patch_status)
+    write = progress.in_cluster_writer(RENDER_JOB, "media", "x")
+    assert write is not None
+    busy = client.ApiException(status=429, reason="Too Many Requests")
+    busy.headers = {"Retry-After": "2"}
+    answers.append(busy)
+    with pytest.raises(StatusWriteThrottled) as throttled:
+        write({"progress": 5})
+    assert throttled.value.retry_after == 2.0
+    answers.append(client.ApiException(status=500, reason="Internal Server Error"))
+    with pytest.raises(client.ApiException):  # other failures stay what they are
+        write({"progress": 5})
