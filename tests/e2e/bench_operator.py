@@ -4,7 +4,8 @@
 
 Measures, with the chart installed from this checkout and the local images:
 
-1. apply -> Job created, p50/p95/max over ``--count`` RenderJobs created back to back. The pods
+1. apply -> Job created, p50/p95/max over ``--count`` RenderJobs created back to back, and over
+   ``--spaced`` RenderJobs created one a second (the latency a single apply sees). The pods
    go to the fake kwok node (a node selector and toleration set through the chart), which
    "runs" them instantly: this times the operator, not ffmpeg. Clocks: the API call's start
    here and the Job's arrival on a watch stream here.
@@ -94,8 +95,14 @@ def namespace_with_credentials(cluster: Cluster) -> str:
 
 
 def bench_job_creation(
-    cluster: Cluster, custom: client.CustomObjectsApi, batch: client.BatchV1Api, count: int
+    cluster: Cluster,
+    custom: client.CustomObjectsApi,
+    batch: client.BatchV1Api,
+    count: int,
+    spacing: float = 0.0,
 ) -> dict[str, Any]:
+    """Create ``count`` RenderJobs ``spacing`` seconds apart (0: back to back); time each until
+    its Job arrives on a watch."""
     namespace = namespace_with_credentials(cluster)
     created: dict[str, float] = {}
     seen: dict[str, float] = {}
@@ -126,6 +133,8 @@ def bench_job_creation(
                 "resources": {"cpu": "100m", "memory": "64Mi", "ephemeralStorage": "100Mi"},
             },
         }
+        if spacing and i:
+            time.sleep(spacing)
         created[name] = time.monotonic()
         custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "renderjobs", body)
     done.wait(timeout=600)
@@ -197,6 +206,7 @@ def main() -> int:
     parser.add_argument(
         "--count", type=int, default=50, help="resources for the Job-creation latency (default 50)"
     )
+    parser.add_argument("--spaced", type=int, default=10, help="resources created one a second (default 10)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--skip-render", action="store_true", help="only the Job-creation latency")
     args = parser.parse_args()
@@ -218,6 +228,10 @@ def main() -> int:
         install_release(cluster, bucket, *kwok)
         time.sleep(5)  # the operator's watches are established
         results["job_creation"] = bench_job_creation(cluster, custom, batch, args.count)
+        if args.spaced:
+            results["job_creation_one_a_second"] = bench_job_creation(
+                cluster, custom, batch, args.spaced, spacing=1.0
+            )
     finally:
         install_release(cluster, bucket)  # back to real placement
     if not args.skip_render:
