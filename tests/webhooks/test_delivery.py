@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -11,7 +10,7 @@ import pytest
 
 from reelkube.api.common import WebhookSpec
 from reelkube.api.status import Phase
-from reelkube.webhooks import deliver, deliver_async, event_payload, is_subscribed, verify_signature
+from reelkube.webhooks import deliver, event_payload, is_subscribed, verify_signature
 
 SECRET = b"whsec-test-4f1c"
 UID = "0a1b2c3d-0000-4000-8000-000000000001"
@@ -33,9 +32,6 @@ class SleepRecorder:
         self.delays: list[float] = []
 
     def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-    async def asleep(self, seconds: float) -> None:
         self.delays.append(seconds)
 
 
@@ -155,35 +151,6 @@ def test_real_waits_between_attempts(webhook_receiver) -> None:
     webhook_receiver.fail_first(2)
     result = deliver(WebhookSpec(url=webhook_receiver.url), "started", {}, secret=None, base_delay=0.01)
     assert result.state == "Delivered" and result.attempts == 3
-
-
-def test_async_delivery_behaves_the_same(webhook_receiver) -> None:
-    webhook_receiver.respond_with(500, 500)
-    sleep = SleepRecorder()
-    result = asyncio.run(
-        deliver_async(
-            WebhookSpec(url=webhook_receiver.url), "succeeded", _payload(), secret=SECRET, sleep=sleep.asleep
-        )
-    )
-    assert result.state == "Delivered" and result.attempts == 3 and sleep.delays == [1.0, 2.0]
-    requests = webhook_receiver.requests
-    assert len({r.header("X-Reelkube-Delivery") for r in requests}) == 1
-    assert verify_signature(requests[-1].body, SECRET, requests[-1].header("X-Reelkube-Signature"))
-
-
-def test_async_4xx_is_final_and_closed_port_gives_up(webhook_receiver, closed_port_url: str) -> None:
-    webhook_receiver.respond_with(400)
-    sleep = SleepRecorder()
-    final = asyncio.run(
-        deliver_async(WebhookSpec(url=webhook_receiver.url), "failed", {}, secret=None, sleep=sleep.asleep)
-    )
-    assert (final.state, final.attempts, final.responseCode) == ("Failed", 1, 400)
-    down = asyncio.run(
-        deliver_async(
-            WebhookSpec(url=closed_port_url, maxAttempts=2), "failed", {}, secret=None, sleep=sleep.asleep
-        )
-    )
-    assert (down.state, down.attempts) == ("Failed", 2)
 
 
 @pytest.mark.parametrize(("event", "wanted"), [("succeeded", True), ("failed", True), ("progress", False)])

@@ -7,19 +7,18 @@ secret, the body is signed: ``X-Reelkube-Signature: sha256=<hex HMAC-SHA256 of t
 
 Retried: connection errors and timeouts, HTTP 408, 429 and 5xx (``Retry-After`` in seconds is
 honoured up to ``max_delay``). Final: any other status. The attempt logic lives in
-:class:`_Attempts`; :func:`deliver` and :func:`deliver_async` only differ in how they wait and send.
+:class:`_Attempts`; :func:`deliver` sends and waits.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,7 +73,7 @@ def _now() -> str:
 
 
 class _Attempts:
-    """The state of one delivery across its attempts, independent of sync or async I/O."""
+    """The state of one delivery across its attempts, kept apart from the I/O that sends them."""
 
     def __init__(
         self,
@@ -193,29 +192,3 @@ def deliver(
             if delay is None:
                 return attempts.result()
             sleep(delay)
-
-
-async def deliver_async(
-    webhook: WebhookSpec,
-    event: str,
-    payload: dict[str, Any],
-    *,
-    secret: bytes | None,
-    delivery_id: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    base_delay: float = DEFAULT_BASE_DELAY,
-    max_delay: float = DEFAULT_MAX_DELAY,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> WebhookDelivery:
-    """:func:`deliver` for asyncio code (the kopf operator): same requests, retries and result."""
-    attempts = _Attempts(webhook, event, payload, secret, delivery_id, base_delay, max_delay)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-        while True:
-            try:
-                response = await client.post(webhook.url, content=attempts.body, headers=attempts.headers)
-                delay = attempts.record_response(response)
-            except httpx.HTTPError as exc:
-                delay = attempts.record_error(exc)
-            if delay is None:
-                return attempts.result()
-            await sleep(delay)
