@@ -36,6 +36,18 @@ def set_condition(
     now: str | None = None,
 ) -> list[Condition]:
     """Return ``conditions`` with ``type_`` set; other conditions are kept in order."""
+    stamp = now or now_rfc3339()
+
+    def build(transition: str | None) -> Condition:
+        return Condition(
+            type=type_,
+            status=status,
+            reason=reason,
+            message=message,
+            lastTransitionTime=transition,
+            observedGeneration=generation,
+        )
+
     out: list[Condition] = []
     found = False
     for cond in conditions:
@@ -43,28 +55,10 @@ def set_condition(
             out.append(cond)
             continue
         found = True
-        changed = cond.status != status
-        out.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                lastTransitionTime=(now or now_rfc3339()) if changed else cond.lastTransitionTime,
-                observedGeneration=generation,
-            )
-        )
+        # The transition time moves only when the status changes.
+        out.append(build(cond.lastTransitionTime if cond.status == status else stamp))
     if not found:
-        out.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                lastTransitionTime=now or now_rfc3339(),
-                observedGeneration=generation,
-            )
-        )
+        out.append(build(stamp))
     return out
 
 
