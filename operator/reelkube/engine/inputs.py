@@ -14,6 +14,7 @@ import httpx
 from reelkube.api.common import InputLimits, StorageSpec
 from reelkube.api.status import Step
 from reelkube.api.timeline import AudioClip, ImageClip, SubtitlesClip, Timeline, VideoClip
+from reelkube.downloads import write_bounded
 from reelkube.engine.probe import ResolvedInput, probe_media
 from reelkube.errors import InputError, InputNotFound, InputTimeout, InputTooLarge, InputUnreadable
 from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
@@ -136,15 +137,8 @@ def download_http(url: str, dest: Path, *, max_bytes: int, timeout: float) -> Pa
             declared = int(response.headers.get("content-length") or 0)
             if declared > max_bytes:
                 raise InputTooLarge(f"{url} is {declared} bytes, over the limit of {max_bytes}")
-            received = 0
-            with part.open("wb") as sink:
-                for chunk in response.iter_bytes():  # as it arrives: the deadline is checked often
-                    received += len(chunk)
-                    if received > max_bytes:
-                        raise InputTooLarge(f"{url} is over the limit of {max_bytes} bytes")
-                    if time.monotonic() > deadline:
-                        raise InputTimeout(f"{url} took longer than {timeout:g}s to download")
-                    sink.write(chunk)
+            chunks = response.iter_bytes()
+            write_bounded(chunks, part, source=url, max_bytes=max_bytes, deadline=deadline, timeout=timeout)
     except httpx.TimeoutException as exc:
         part.unlink(missing_ok=True)
         raise InputTimeout(f"{url} took longer than {timeout:g}s ({type(exc).__name__})") from exc

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
@@ -25,6 +25,7 @@ from botocore.exceptions import (
 
 from reelkube.api.common import StorageSpec
 from reelkube.api.status import OutputArtifact
+from reelkube.downloads import write_bounded
 from reelkube.errors import InputError, InputNotFound, InputTimeout, InputTooLarge, StorageFailed
 from reelkube.storage.client import make_s3_client, resolve_endpoint
 from reelkube.storage.keys import check_key, parse_s3_uri, s3_uri
@@ -221,20 +222,6 @@ def _input_failure(exc: BaseException, uri: str, timeout: float, endpoint: str |
     return InputError(f"cannot download {uri}: {exc}")
 
 
-def _stream_to(body: Any, part: Path, *, uri: str, max_bytes: int, deadline: float, timeout: float) -> int:
-    written = 0
-    with part.open("wb") as out:
-        for chunk in body.iter_chunks(DOWNLOAD_CHUNK):
-            written += len(chunk)
-            # The HEAD size may be stale (the object replaced since): enforce the limit on bytes.
-            if written > max_bytes:
-                raise InputTooLarge(f"{uri} is larger than the limit of {max_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise InputTimeout(f"downloading {uri} took longer than {timeout:g} s")
-            out.write(chunk)
-    return written
-
-
 def download_object(
     uri: str, dest: Path, *, max_bytes: int, timeout: float, storage: StorageSpec | None
 ) -> Path:
@@ -258,8 +245,9 @@ def download_object(
         extra = {"IfMatch": head["ETag"]} if head.get("ETag") else {}
         response = client.get_object(Bucket=bucket, Key=key, **extra)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        written = _stream_to(
-            response["Body"], part, uri=uri, max_bytes=max_bytes, deadline=deadline, timeout=timeout
+        chunks = response["Body"].iter_chunks(DOWNLOAD_CHUNK)
+        written = write_bounded(
+            chunks, part, source=uri, max_bytes=max_bytes, deadline=deadline, timeout=timeout
         )
         part.replace(dest)
     except (BotoCoreError, ClientError) as exc:
