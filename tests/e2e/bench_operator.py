@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 import sys
@@ -51,19 +52,31 @@ LOG_LINE = re.compile(r"^(\S+) .*event=status_write .*progress=(\d+)")
 
 
 def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of ``values`` (``q`` in 0..100)."""
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 def summary(values: list[float]) -> dict[str, float]:
+    """n, p50, p95, p99, max and mean of ``values`` (rounded); just n when there are none."""
+    if not values:
+        return {"n": 0}
     return {
         "n": len(values),
         "p50": round(percentile(values, 50), 4),
         "p95": round(percentile(values, 95), 4),
+        "p99": round(percentile(values, 99), 4),
         "max": round(max(values), 4),
         "mean": round(statistics.fmean(values), 4),
     }
+
+
+def report(results: dict[str, Any], path: Path | None) -> None:
+    """Print the results as JSON, and write them to ``path`` too when given."""
+    text = json.dumps(results, indent=2)
+    print(text)
+    if path:
+        path.write_text(text + "\n")
 
 
 def make_bucket(cluster: Cluster) -> str:
@@ -237,10 +250,7 @@ def main() -> int:
     if not args.skip_render:
         time.sleep(5)
         results["captioned_reel"] = bench_real_render(cluster, custom, bucket)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    report(results, args.json)
     return 0
 
 

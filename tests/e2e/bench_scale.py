@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import aiohttp  # noqa: E402 - kopf's HTTP client: one event loop drives every simulated pod
 import httpx  # noqa: E402
-from bench_operator import summary  # noqa: E402
+from bench_operator import report, summary  # noqa: E402
 from kubernetes import client, config, watch  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from reelkube_cluster import (  # noqa: E402
@@ -71,22 +71,10 @@ BENCH_TOLERATION = {"key": "reelkube.io/bench", "operator": "Exists", "effect": 
 CHILD_KINDS = ("configmaps", "serviceaccounts", "roles", "rolebindings", "jobs", "pods")
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile of ``values`` (``q`` in 0..100)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
-
-
-def latency_summary(values: list[float]) -> dict[str, float]:
-    """n, p50, p95, p99, max and mean of ``values`` in seconds (rounded)."""
-    if not values:
-        return {"n": 0}
-    return {
-        **summary(values),
-        "p99": round(percentile(values, 99), 4),
-        "p50": round(percentile(values, 50), 4),
-        "p95": round(percentile(values, 95), 4),
-    }
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -191,8 +179,7 @@ class OperatorProcess:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the process so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.process.pid)
 
     def scrape(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Samples of the operator's /metrics."""
@@ -398,17 +385,12 @@ class Processes:
         self.pids["bench"] = [os.getpid()]
 
     @staticmethod
-    def _cpu(pid: int) -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    @staticmethod
     def _machine() -> float:
         fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
         return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
 
     def sample(self) -> dict[str, float]:
-        out = {name: sum(self._cpu(pid) for pid in pids) for name, pids in self.pids.items()}
+        out = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.pids.items()}
         out["machine"] = self._machine()
         return out
 
@@ -574,9 +556,9 @@ def status_writes(
         "writes_ok": len(latencies),
         "writes_per_second": round(len(latencies) / elapsed, 1),
         "errors": dict(errors),
-        "write_latency_seconds": latency_summary(latencies),
-        "write_spacing_seconds_settled": latency_summary(tail),
-        "emitted_to_visible_seconds": latency_summary(delays),
+        "write_latency_seconds": summary(latencies),
+        "write_spacing_seconds_settled": summary(tail),
+        "emitted_to_visible_seconds": summary(delays),
         "emitted_within_2s": round(sum(d <= 2 for d in delays) / emissions, 4) if emissions else None,
         "emissions_never_visible": emissions - len(delays),
         "rewatches": rewatches,
@@ -649,10 +631,7 @@ def main() -> int:
             )
             for node in nodes:
                 cluster.kubectl("delete", "node", node, "--wait=false", check=False)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    report(results, args.json)
     return 0
 
 
