@@ -47,7 +47,7 @@ need_go() {
     tmp="$(mktemp -d)"
     curl -fsSL -o "$tmp/go.zip" "${GOPROXY%%,*}/golang.org/toolchain/@v/v0.0.1-go$GO_VERSION.linux-amd64.zip" ||
       { echo "downloading the Go toolchain failed" >&2; exit 1; }
-    command -v unzip >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q unzip >/dev/null
+    command -v unzip >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q unzip >/dev/null
     unzip -q "$tmp/go.zip" -d "$tmp"
     rm -rf "$dir"; mkdir -p "$CACHE_DIR"; mv "$tmp/$mod" "$dir"; rm -rf "$tmp"
   fi

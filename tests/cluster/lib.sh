@@ -58,8 +58,8 @@ apt_install() {
   log "apt-get install ${missing[*]}"
   local aptlog="$CACHE_DIR/logs/apt.log"
   mkdir -p "$CACHE_DIR/logs"
-  { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+  { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q &&
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"; } \
     >>"$aptlog" 2>&1 || fail "apt-get install ${missing[*]} failed" "$aptlog"
 }
 

@@ -1,0 +1,1 @@
+"""Test support: servers, tools and builders shared by the test folders (not tests themselves)."""
