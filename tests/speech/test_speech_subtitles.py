@@ -8,8 +8,9 @@ from pathlib import Path
 import pysubs2
 
 from reelkube.api.ttsjob import CaptionStyle, SubtitleFormat
+from reelkube.engine.ass import escape_ass_line
 from reelkube.speech.timings import SentenceTiming, Timings, WordTiming
-from reelkube.subtitles import CaptionLook, build_ass, caption_pages, escape_ass_text, write_subtitles
+from reelkube.subtitles import CaptionLook, build_ass, caption_pages, write_subtitles
 
 
 def make_timings(sentences: list[str], word_seconds: float = 0.3, silence: float = 0.2) -> Timings:
@@ -37,7 +38,7 @@ TIMINGS = make_timings(["Short and sweet first sentence here.", LONG, "The {end}
 
 
 def test_escaped_text_has_no_override_blocks_or_escapes() -> None:
-    escaped = escape_ass_text("a {\\b1}bold{\\b0} \\N line \\h")
+    escaped = escape_ass_line("a {\\b1}bold{\\b0} \\N line \\h")
     # Every brace is escaped, and no backslash is directly followed by a letter.
     assert re.search(r"(?<!\\)[{}]", escaped) is None
     assert re.search(r"\\[A-Za-z]", escaped) is None
@@ -74,7 +75,7 @@ def test_word_highlight_colours_exactly_the_spoken_word(tmp_path: Path) -> None:
     assert len(subs.events) == len(words)
     for event, word in zip(subs.events, words, strict=True):
         highlighted = re.findall(r"\{\\1c&H00D4FF&\}(.*?)\{\\1c&HFFFFFF&\}", event.text)
-        assert highlighted == [escape_ass_text(word.text)]
+        assert highlighted == [escape_ass_line(word.text)]
         assert event.start <= round(word.start * 1000) + 1
         assert event.end >= event.start
     assert subs.info["PlayResX"] == "1080" and subs.info["PlayResY"] == "1920"

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from reelkube.api.timeline import AudioClip, VideoClip
 from reelkube.engine.filtergraph import filter_spec, format_number
-from reelkube.engine.planning import PlanContext
+from reelkube.engine.invocation import Invocation
 from reelkube.engine.timing import PlacedClip
 from reelkube.errors import SpecError
 
 SAMPLE_RATE = 48_000
 
 
-def build_soundtrack(ctx: PlanContext, placed_clips: list[PlacedClip]) -> str | None:
+def build_soundtrack(ctx: Invocation, placed_clips: list[PlacedClip]) -> str | None:
     """Add the audio graph; returns the label of the mixed soundtrack (None: no audio at all)."""
     total_samples = round(ctx.seconds(ctx.total_frames) * SAMPLE_RATE)
     streams: dict[str, str] = {}  # clip path -> label of its timeline-long stream
@@ -67,7 +67,7 @@ def build_soundtrack(ctx: PlanContext, placed_clips: list[PlacedClip]) -> str | 
     return ctx.graph.add(labels, [mix, *tail], "aout")
 
 
-def _audio_clip_source(ctx: PlanContext, placed: PlacedClip, clip: AudioClip, total_samples: int) -> str:
+def _audio_clip_source(ctx: Invocation, placed: PlacedClip, clip: AudioClip, total_samples: int) -> str:
     info = ctx.media(clip.src)
     if not info.has_audio:
         raise SpecError(f"spec.timeline.{placed.path}.src: {clip.src} has no audio stream")
@@ -84,7 +84,7 @@ def _audio_clip_source(ctx: PlanContext, placed: PlacedClip, clip: AudioClip, to
 
 
 def _shape(
-    ctx: PlanContext,
+    ctx: Invocation,
     placed: PlacedClip,
     volume: float,
     fade_in: float,

@@ -20,7 +20,7 @@ from reelkube.api.timeline import Clip, SubtitlesClip, TextClip, Timeline
 from reelkube.engine.audio import build_soundtrack
 from reelkube.engine.encoders import choose_encoder, crf_error
 from reelkube.engine.filtergraph import filter_spec
-from reelkube.engine.planning import PlanContext
+from reelkube.engine.invocation import Invocation
 from reelkube.engine.probe import ResolvedInput
 from reelkube.engine.subtitles import subtitles_filter
 from reelkube.engine.text import text_filters
@@ -77,7 +77,7 @@ def build_plan(
         return own_media_seconds(clip, info.duration if info else None)
 
     resolved = resolve_timing(timeline, float(fps), media_seconds)
-    ctx = PlanContext(
+    ctx = Invocation(
         width=timeline.width,
         height=timeline.height,
         fps=fps,
@@ -162,7 +162,7 @@ def _output_size(timeline: Timeline, output: OutputSpec) -> tuple[int, int]:
 
 
 def _canvas(
-    ctx: PlanContext, ops: list[MediaLayer | PlacedClip], background: str
+    ctx: Invocation, ops: list[MediaLayer | PlacedClip], background: str
 ) -> tuple[str, list[MediaLayer | PlacedClip]]:
     """The bottom stream: the first layer itself when it covers everything, always; otherwise
     the background colour for exactly the timeline's frames."""
@@ -179,7 +179,7 @@ def _canvas(
     return ctx.graph.add([], [color]), ops
 
 
-def _finish_video(ctx: PlanContext, output: OutputSpec, out_w: int, out_h: int) -> list[str]:
+def _finish_video(ctx: Invocation, output: OutputSpec, out_w: int, out_h: int) -> list[str]:
     chain = []
     if (out_w, out_h) != (ctx.width, ctx.height):
         # The timeline is laid out in its own pixels; cover the requested size with it.

@@ -11,14 +11,15 @@ from __future__ import annotations
 import pysubs2
 
 from reelkube.api.timeline import SubtitlesClip
+from reelkube.engine.ass import ass_color, escape_ass_text
 from reelkube.engine.filtergraph import filter_spec
 from reelkube.engine.fonts import resolve_font
-from reelkube.engine.planning import PlanContext
+from reelkube.engine.invocation import Invocation
 from reelkube.engine.timing import PlacedClip
 from reelkube.errors import InputUnreadable, SpecError
 
 
-def subtitles_filter(ctx: PlanContext, placed: PlacedClip, number: int) -> str | None:
+def subtitles_filter(ctx: Invocation, placed: PlacedClip, number: int) -> str | None:
     """The `ass=` filter for one subtitles clip (None when no cue falls in its window)."""
     clip = placed.clip
     assert isinstance(clip, SubtitlesClip)
@@ -60,13 +61,7 @@ def subtitles_filter(ctx: PlanContext, placed: PlacedClip, number: int) -> str |
     return filter_spec("ass", filename=str(ass_path))
 
 
-def escape_ass_text(text: str) -> str:
-    """Literal text for an ASS event: no override blocks, no `\\N`-style escapes."""
-    text = text.replace("\r\n", "\n").replace("\\", "\\\u2060")  # a word joiner breaks `\N`, `\h`
-    return text.replace("{", "\\{").replace("}", "\\}").replace("\n", "\\N")
-
-
-def _apply_style(subs: pysubs2.SSAFile, clip: SubtitlesClip, ctx: PlanContext) -> None:
+def _apply_style(subs: pysubs2.SSAFile, clip: SubtitlesClip, ctx: Invocation) -> None:
     size = clip.fontSize or max(12, round(ctx.height * (0.045 if ctx.height > ctx.width else 0.055)))
     style = pysubs2.SSAStyle(
         fontname=clip.font,
@@ -86,11 +81,6 @@ def _apply_style(subs: pysubs2.SSAFile, clip: SubtitlesClip, ctx: PlanContext) -
     subs.styles = {"Default": style}
     for event in subs.events:
         event.style = "Default"
-
-
-def ass_color(hex_color: str, alpha: int = 0) -> pysubs2.Color:
-    """#rrggbb as a pysubs2 colour (alpha 0 is opaque, as in ASS)."""
-    return pysubs2.Color(int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16), alpha)
 
 
 def _ms(seconds: float) -> int:

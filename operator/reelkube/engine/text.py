@@ -9,10 +9,10 @@ graph nor be expanded. One `drawtext` per line lets every line be aligned on its
 from __future__ import annotations
 
 from reelkube.api.timeline import Position, SlideFrom, TextClip
+from reelkube.engine.emoji_text import LinePlace, emoji_line_filter, has_emoji
 from reelkube.engine.filtergraph import filter_spec, format_number
 from reelkube.engine.fonts import TextMeasure, resolve_font, wrap_text
-from reelkube.engine.planning import PlanContext
-from reelkube.engine.text_ass import LinePlace, emoji_line_filter, has_emoji
+from reelkube.engine.invocation import Invocation
 from reelkube.engine.timing import PlacedClip
 from reelkube.errors import SpecError
 
@@ -22,7 +22,7 @@ _TOP = {Position.TOP, Position.TOP_LEFT, Position.TOP_RIGHT}
 _BOTTOM = {Position.BOTTOM, Position.BOTTOM_LEFT, Position.BOTTOM_RIGHT}
 
 
-def text_filters(ctx: PlanContext, placed: PlacedClip, number: int) -> list[str]:
+def text_filters(ctx: Invocation, placed: PlacedClip, number: int) -> list[str]:
     """The drawtext filters for one text clip (one per non-empty line)."""
     clip = placed.clip
     assert isinstance(clip, TextClip)

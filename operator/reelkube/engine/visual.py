@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from reelkube.api.timeline import Box, ColorClip, Fit, ImageClip, KenBurns, VideoClip
 from reelkube.engine.filtergraph import filter_spec, format_number
-from reelkube.engine.planning import PlanContext
+from reelkube.engine.invocation import Invocation
 from reelkube.engine.timing import PlacedClip
 from reelkube.errors import SpecError
 
@@ -43,10 +43,10 @@ class MediaLayer:
         assert isinstance(clip, MediaClip)
         return clip
 
-    def box(self, ctx: PlanContext) -> tuple[int, int, int, int]:
+    def box(self, ctx: Invocation) -> tuple[int, int, int, int]:
         return resolve_box(getattr(self.first, "box", None), ctx)
 
-    def is_opaque_full_frame(self, ctx: PlanContext) -> bool:
+    def is_opaque_full_frame(self, ctx: Invocation) -> bool:
         """True when the layer hides everything beneath it for its whole window."""
         if self.box(ctx) != (0, 0, ctx.width, ctx.height):
             return False
@@ -60,7 +60,7 @@ class MediaLayer:
         return True
 
 
-def resolve_box(box: Box | None, ctx: PlanContext) -> tuple[int, int, int, int]:
+def resolve_box(box: Box | None, ctx: Invocation) -> tuple[int, int, int, int]:
     """(x, y, width, height) of a clip's box on the canvas."""
     if box is None:
         return (0, 0, ctx.width, ctx.height)
@@ -82,7 +82,7 @@ def group_layers(track: list[PlacedClip]) -> list[MediaLayer | PlacedClip]:
     return out
 
 
-def fold_tints(ops: list[MediaLayer | PlacedClip], ctx: PlanContext) -> list[MediaLayer | PlacedClip]:
+def fold_tints(ops: list[MediaLayer | PlacedClip], ctx: Invocation) -> list[MediaLayer | PlacedClip]:
     """Fold full-frame, steady colour layers into the still image right beneath them.
 
     Allowed when the colour has the image's exact window, no fades, and nothing else is
@@ -115,7 +115,7 @@ def fold_tints(ops: list[MediaLayer | PlacedClip], ctx: PlanContext) -> list[Med
     return result
 
 
-def _is_foldable_tint(op: MediaLayer | PlacedClip, base: MediaLayer, ctx: PlanContext) -> bool:
+def _is_foldable_tint(op: MediaLayer | PlacedClip, base: MediaLayer, ctx: Invocation) -> bool:
     if not isinstance(op, MediaLayer) or len(op.members) != 1 or not isinstance(op.first, ColorClip):
         return False
     clip = op.first
@@ -132,13 +132,13 @@ def _window(op: MediaLayer | PlacedClip) -> tuple[int, int]:
     return (op.start, op.end)
 
 
-def _needs_alpha(clip: MediaClip, placed: PlacedClip, ctx: PlanContext) -> bool:
+def _needs_alpha(clip: MediaClip, placed: PlacedClip, ctx: Invocation) -> bool:
     entering = clip.transition is not None and placed.overlap == 0
     transparent = isinstance(clip, ImageClip) and ctx.media(clip.src).has_alpha
     return clip.opacity < 1 or clip.fadeIn > 0 or clip.fadeOut > 0 or entering or transparent
 
 
-def emit_layer(ctx: PlanContext, layer: MediaLayer, *, local_time: bool = False) -> tuple[str, str, str]:
+def emit_layer(ctx: Invocation, layer: MediaLayer, *, local_time: bool = False) -> tuple[str, str, str]:
     """Build the layer's stream; returns (label, overlay x, overlay y). The stream is shifted to
     the layer's start unless `local_time` (used when the layer is the canvas itself)."""
     bx, by, bw, bh = layer.box(ctx)
@@ -175,7 +175,7 @@ def emit_layer(ctx: PlanContext, layer: MediaLayer, *, local_time: bool = False)
 
 
 def emit_member(
-    ctx: PlanContext,
+    ctx: Invocation,
     placed: PlacedClip,
     bw: int,
     bh: int,
@@ -213,7 +213,7 @@ def emit_member(
     return _finish_member(ctx, clip, placed, label, alpha)
 
 
-def _finish_member(ctx: PlanContext, clip: MediaClip, placed: PlacedClip, label: str, alpha: bool) -> str:
+def _finish_member(ctx: Invocation, clip: MediaClip, placed: PlacedClip, label: str, alpha: bool) -> str:
     # `fps` fixes the link's frame rate (xfade compares them); zoompan sets it already, and an
     # `fps` after zoompan would drop its last frame.
     chain = [] if isinstance(clip, ImageClip) and clip.kenBurns is not None else [f"fps={ctx.fps_text}"]
@@ -225,7 +225,7 @@ def _finish_member(ctx: PlanContext, clip: MediaClip, placed: PlacedClip, label:
     return ctx.graph.add([label], chain) if chain else label
 
 
-def _fades(ctx: PlanContext, clip: MediaClip, placed: PlacedClip) -> list[str]:
+def _fades(ctx: Invocation, clip: MediaClip, placed: PlacedClip) -> list[str]:
     fade_in = clip.fadeIn
     if clip.transition is not None and placed.overlap == 0:
         # A transition with nothing to cross from (first clip, or a gap): fade in instead.
@@ -257,7 +257,7 @@ def _fit_filters(fit: Fit, bw: int, bh: int, pad_contain: bool) -> list[str]:
     return [filter_spec("scale", bw, bh)]
 
 
-def _video_source(ctx: PlanContext, clip: VideoClip, placed: PlacedClip) -> list[str]:
+def _video_source(ctx: Invocation, clip: VideoClip, placed: PlacedClip) -> list[str]:
     info = ctx.media(clip.src)
     seconds = ctx.seconds(placed.frames)
     options: list[str] = []
@@ -279,7 +279,7 @@ def _video_source(ctx: PlanContext, clip: VideoClip, placed: PlacedClip) -> list
 
 
 def _still_frame(
-    ctx: PlanContext, clip: ImageClip, bw: int, bh: int, pad_contain: bool, tints: list[ColorClip]
+    ctx: Invocation, clip: ImageClip, bw: int, bh: int, pad_contain: bool, tints: list[ColorClip]
 ) -> str:
     """The image decoded once, fitted to its box, with folded tints composed over it."""
     info = ctx.media(clip.src)
@@ -294,7 +294,7 @@ def _still_frame(
     return _compose_tints(ctx, label, tints, bw, bh)
 
 
-def _compose_tints(ctx: PlanContext, label: str, tints: list[ColorClip], bw: int, bh: int) -> str:
+def _compose_tints(ctx: Invocation, label: str, tints: list[ColorClip], bw: int, bh: int) -> str:
     for tint in tints:
         color = filter_spec(
             "color", c=f"{tint.color}@{format_number(tint.opacity)}", s=f"{bw}x{bh}", r=1, d=1
@@ -304,7 +304,7 @@ def _compose_tints(ctx: PlanContext, label: str, tints: list[ColorClip], bw: int
     return label
 
 
-def _zoompan(ctx: PlanContext, kb: KenBurns, frames: int, bw: int, bh: int) -> str:
+def _zoompan(ctx: Invocation, kb: KenBurns, frames: int, bw: int, bh: int) -> str:
     last = max(frames - 1, 1)
     progress = f"on/{last}"
     zoom = f"{format_number(kb.zoomStart)}+{format_number(kb.zoomEnd - kb.zoomStart)}*{progress}"

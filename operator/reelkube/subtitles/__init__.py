@@ -4,7 +4,6 @@ from reelkube.subtitles.captions import CaptionPage, caption_pages
 from reelkube.subtitles.files import (
     CaptionLook,
     build_ass,
-    escape_ass_text,
     srt_text,
     vtt_text,
     write_subtitles,
@@ -15,7 +14,6 @@ __all__ = [
     "CaptionPage",
     "build_ass",
     "caption_pages",
-    "escape_ass_text",
     "srt_text",
     "vtt_text",
     "write_subtitles",

@@ -23,8 +23,7 @@ from pathlib import Path
 import pysubs2
 
 from reelkube.api.ttsjob import CaptionStyle, SubtitleFormat
-from reelkube.engine.subtitles import ass_color
-from reelkube.engine.subtitles import escape_ass_text as escape_event_text
+from reelkube.engine.ass import ass_color, ass_override_color, escape_ass_line
 from reelkube.speech.timings import Timings, WordTiming
 from reelkube.subtitles.captions import CaptionPage, caption_pages
 
@@ -69,16 +68,6 @@ class CaptionLook:
     def chars_per_line(self, style: CaptionStyle) -> int:
         usable = self.width - 2 * self.margin_h
         return max(8, min(PLAYER_CHARS_PER_LINE, int(usable / (self.font_size(style) * AVERAGE_CHAR_EM))))
-
-
-def escape_ass_text(text: str) -> str:
-    """Literal text for a caption event (the engine's escaping), on one line."""
-    return escape_event_text(text.replace("\n", " "))
-
-
-def ass_override_color(hex_color: str) -> str:
-    """An ASS `\\1c` value: &HBBGGRR&."""
-    return f"&H{hex_color[5:7]}{hex_color[3:5]}{hex_color[1:3]}&".upper()
 
 
 def build_ass(timings: Timings, style: CaptionStyle, look: CaptionLook) -> pysubs2.SSAFile:
@@ -186,7 +175,7 @@ def _highlight_events(pages: list[CaptionPage], look: CaptionLook) -> Iterable[p
             for line in page.lines:
                 parts = []
                 for other in line:
-                    text = escape_ass_text(other.text)
+                    text = escape_ass_line(other.text)
                     parts.append(f"{{\\1c{active}}}{text}{{\\1c{normal}}}" if position == index else text)
                     position += 1
                 lines.append(" ".join(parts))
@@ -194,7 +183,7 @@ def _highlight_events(pages: list[CaptionPage], look: CaptionLook) -> Iterable[p
 
 
 def _line_text(line: list[WordTiming]) -> str:
-    return " ".join(escape_ass_text(word.text) for word in line)
+    return " ".join(escape_ass_line(word.text) for word in line)
 
 
 def _clock(seconds: float, decimal_mark: str) -> str:

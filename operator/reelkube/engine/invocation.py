@@ -1,4 +1,5 @@
-"""State shared by the planner's parts while one ffmpeg invocation is being planned."""
+"""The ffmpeg invocation being planned: what the planner's parts (layers, text, subtitles,
+soundtrack) add to while `build_plan` walks the timeline, before it becomes a `RenderPlan`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from reelkube.errors import InputError
 
 
 @dataclass
-class PlanContext:
-    """The canvas, the graph being built, the `-i` inputs and the files the graph will read."""
+class Invocation:
+    """One ffmpeg invocation under construction: the canvas, the graph being built, the `-i`
+    inputs and the files the graph will read."""
 
     width: int
     height: int

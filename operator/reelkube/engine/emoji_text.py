@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import pysubs2
 
 from reelkube.api.timeline import Position, SlideFrom, TextClip
+from reelkube.engine.ass import ass_color, escape_ass_text
 from reelkube.engine.filtergraph import filter_spec
-from reelkube.engine.planning import PlanContext
-from reelkube.engine.subtitles import ass_color, escape_ass_text
+from reelkube.engine.invocation import Invocation
 
 # Extended pictographic blocks, regional indicators and the emoji joiners/selectors.
 _EMOJI_RANGES = (
@@ -44,7 +44,7 @@ class LinePlace:
     end: float
 
 
-def emoji_line_filter(ctx: PlanContext, clip: TextClip, line: str, place: LinePlace, number: int) -> str:
+def emoji_line_filter(ctx: Invocation, clip: TextClip, line: str, place: LinePlace, number: int) -> str:
     """An `ass` filter drawing one line of `clip` where `drawtext` would have drawn it."""
     subs = pysubs2.SSAFile()
     subs.info.update(
@@ -79,7 +79,7 @@ def emoji_line_filter(ctx: PlanContext, clip: TextClip, line: str, place: LinePl
     return filter_spec("ass", filename=str(path))
 
 
-def _anchor(ctx: PlanContext, clip: TextClip, place: LinePlace) -> tuple[int, int, str]:
+def _anchor(ctx: Invocation, clip: TextClip, place: LinePlace) -> tuple[int, int, str]:
     """The line's top anchor (x, y) and its horizontal alignment, as the drawtext path places it."""
     line_h = clip.fontSize * LINE_HEIGHT
     block_h = place.count * line_h + (place.count - 1) * place.spacing
