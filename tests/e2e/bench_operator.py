@@ -45,6 +45,7 @@ from reelkube_cluster import (  # noqa: E402
     connect_cluster,
     ensure_kwok_ephemeral_storage,
     install_release,
+    wait_for_operator_rollout,
 )
 
 GROUP, VERSION = "reelkube.io", "v1alpha1"
@@ -239,6 +240,7 @@ def main() -> int:
     ]
     try:
         install_release(cluster, bucket, *kwok)
+        wait_for_operator_rollout(cluster)
         time.sleep(5)  # the operator's watches are established
         results["job_creation"] = bench_job_creation(cluster, custom, batch, args.count)
         if args.spaced:
@@ -248,9 +250,18 @@ def main() -> int:
     finally:
         install_release(cluster, bucket)  # back to real placement
     if not args.skip_render:
+        wait_for_operator_rollout(cluster)
         time.sleep(5)
         results["captioned_reel"] = bench_real_render(cluster, custom, bucket)
+    found = [f"{key}: {row['missing']} resources never got a Job" for key, row in results.items()
+             if isinstance(row, dict) and row.get("missing")]  # fmt: skip
+    render = results.get("captioned_reel")
+    if render is not None and render.get("phase") != "Succeeded":
+        found.append(f"the reel ended {render.get('phase')} ({render.get('reason')})")
     report(results, args.json)
+    if found:
+        print("BENCH FAILED: " + "; ".join(found), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -569,6 +569,53 @@ def status_writes(
     }
 
 
+# --- what must hold before and after ------------------------------------------------------
+
+
+def settle_other_operators(cluster: Cluster) -> None:
+    """Wait for any chart-installed operator's rollout, then refuse to run beside one.
+
+    A second operator watching every namespace would also reconcile the bench's resources and
+    start their pods on the real node (where the bench's 64Mi limit OOM-kills them): the
+    figures would then be of two operators, and some resources would fail for the wrong reason.
+    """
+    found = cluster.kubectl_json("get", "deployments", "-A", "-l", "app.kubernetes.io/name=reelkube")["items"]
+    for deployment in found:
+        meta = deployment["metadata"]
+        cluster.kubectl(
+            "-n", meta["namespace"], "rollout", "status", f"deployment/{meta['name']}", "--timeout=300s",
+            timeout=330,
+        )  # fmt: skip
+    if found:
+        names = ", ".join(f"{d['metadata']['namespace']}/{d['metadata']['name']}" for d in found)
+        raise SystemExit(
+            f"another Reelkube operator runs in this cluster ({names}); it would reconcile the "
+            "bench's resources too. Uninstall it (helm uninstall) and run the bench again."
+        )
+
+
+def problems(results: dict[str, Any], count: int) -> list[str]:
+    """Everything that makes this run's figures untrustworthy: lost, failed or unseen work."""
+    found: list[str] = []
+    fan = results.get("fan_out")
+    if fan is not None:
+        phases = fan.get("terminal_phases", {})
+        bad = {phase: n for phase, n in phases.items() if phase != "Succeeded"}
+        if bad:
+            found.append(f"resources that did not succeed: {bad}")
+        if fan.get("terminal_seen", 0) < count:
+            found.append(f"only {fan.get('terminal_seen', 0)} of {count} resources reached a terminal phase")
+        if fan.get("create_errors"):
+            found.append(f"create errors: {fan['create_errors']}")
+    writes = results.get("status_writes")
+    if writes is not None:
+        if writes.get("emissions_never_visible"):
+            found.append(f"{writes['emissions_never_visible']} progress values never reached the status")
+        if writes.get("errors"):
+            found.append(f"status write errors: {writes['errors']}")
+    return found
+
+
 # --- main ---------------------------------------------------------------------------------
 
 
@@ -597,6 +644,7 @@ def main() -> int:
         parser.error("--writers cannot exceed --count (each writer needs its own resource)")
 
     cluster = connect_cluster()
+    settle_other_operators(cluster)
     install_crds(cluster)
     ensure_kwok_ephemeral_storage(cluster)
     config.load_kube_config(config_file=str(cluster.kubeconfig))
@@ -631,7 +679,12 @@ def main() -> int:
             )
             for node in nodes:
                 cluster.kubectl("delete", "node", node, "--wait=false", check=False)
+    found = problems(results, 0 if args.reuse else args.count)
+    results["problems"] = found
     report(results, args.json)
+    if found:
+        print("BENCH FAILED: " + "; ".join(found), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -209,3 +209,22 @@ def install_release(cluster: Cluster, bucket: str, *extra: str) -> None:
     for key, value in sets.items():
         args += ["--set-string" if key.endswith(("tag", "cpu")) else "--set", f"{key}={value}"]
     cluster.helm(*args, *extra, "--wait", "--timeout", "5m", timeout=400)
+
+
+def wait_for_operator_rollout(cluster: Cluster, timeout: float = 300) -> None:
+    """Wait until the release's operator has rolled out and no pod of an older revision is left
+    (helm's --wait returns while the old pod, with the old settings, may still reconcile)."""
+    cluster.kubectl(
+        "-n", SYSTEM_NS, "rollout", "status", f"deployment/{RELEASE}", f"--timeout={int(timeout)}s",
+        timeout=timeout + 30,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/name=reelkube"
+    while True:
+        pods = cluster.kubectl_json("-n", SYSTEM_NS, "get", "pods", "-l", selector)["items"]
+        hashes = {p["metadata"].get("labels", {}).get("pod-template-hash") for p in pods}
+        if len(hashes) <= 1 and not any(p["metadata"].get("deletionTimestamp") for p in pods):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pods of an older operator revision still run: {sorted(map(str, hashes))}")
+        time.sleep(1)
