@@ -18,7 +18,7 @@ from reelkube.api.timeline import AudioClip, ImageClip, SubtitlesClip, VideoClip
 from reelkube.engine.probe import probe_media
 from reelkube.jobs import render_job
 from reelkube.speech.narration import NarrationFiles
-from reelkube.speech.timings import Timings
+from reelkube.subtitles.timings import Timings
 from reelkube.templates import get_template
 from reelkube.templates.base import TemplateContext
 

@@ -9,8 +9,8 @@ import pysubs2
 
 from reelkube.api.ttsjob import CaptionStyle, SubtitleFormat
 from reelkube.engine.ass import escape_ass_line
-from reelkube.speech.timings import SentenceTiming, Timings, WordTiming
 from reelkube.subtitles import CaptionLook, build_ass, caption_pages, write_subtitles
+from reelkube.subtitles.timings import SentenceTiming, Timings, WordTiming
 
 
 def make_timings(sentences: list[str], word_seconds: float = 0.3, silence: float = 0.2) -> Timings:

@@ -14,8 +14,8 @@ from reelkube.api.ttsjob import TTSJob
 from reelkube.engine.probe import probe_media
 from reelkube.errors import SpecError
 from reelkube.speech.loudness import wav_frames
-from reelkube.speech.timings import Timings
 from reelkube.speech.tts import run_tts_job
+from reelkube.subtitles.timings import Timings
 
 from .conftest import integrated_lufs
 

@@ -3,4 +3,6 @@
 Entry points: `reelkube.speech.tts.run_tts_job` (a TTSJob, locally) and
 `reelkube.speech.narration.narrate` (text -> normalized WAV + timings, used by the narrated
 template).
+
+Speech sits above subtitles: it writes `reelkube.subtitles.timings` and subtitle files.
 """

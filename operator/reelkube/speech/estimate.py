@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reelkube.speech.script import sentence_words
-from reelkube.speech.timings import SentenceTiming, Timings, WordTiming
 from reelkube.speech.word_timing import estimate_words
+from reelkube.subtitles.timings import SentenceTiming, Timings, WordTiming
 
 NOMINAL_SAMPLE_RATE = 48_000
 """The rate sample positions are counted in (the voiceover's own rate is not needed)."""

@@ -15,8 +15,8 @@ from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
 from reelkube.speech.loudness import LoudnessResult, normalize_loudness
 from reelkube.speech.script import split_script
 from reelkube.speech.synthesis import synthesize_narration
-from reelkube.speech.timings import Timings
 from reelkube.speech.voice import load_voice, locate_voice
+from reelkube.subtitles.timings import Timings
 
 log = logging.getLogger(__name__)
 

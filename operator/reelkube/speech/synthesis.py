@@ -18,9 +18,9 @@ import numpy as np
 from reelkube.api.ttsjob import VoiceSpec
 from reelkube.errors import RenderFailed, SpecError
 from reelkube.speech.script import sentence_words
-from reelkube.speech.timings import SentenceTiming, Timings, WordTiming, WordTimingSource
 from reelkube.speech.voice import LoadedVoice
 from reelkube.speech.word_timing import align_words, estimate_words, sounding_phonemes, sounds_of, voiced_span
+from reelkube.subtitles.timings import SentenceTiming, Timings, WordTiming, WordTimingSource
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Output names (the keys of `TTSResult.outputs`, which become `status.outputs`):
 
 - `audio`: the first of `spec.audioFormats`; `audio-<format>` for each further format
   (`audio-mp3`, `audio-opus`, `audio-wav`);
-- `timings`: the timings JSON (see `reelkube.speech.timings`);
+- `timings`: the timings JSON (see `reelkube.subtitles.timings`);
 - `subtitles`: the first of `spec.subtitleFormats`; `subtitles-<format>` for the others.
 """
 

@@ -1,4 +1,5 @@
-"""Subtitles from narration timings: caption pages (pure) and ASS/SRT/WebVTT files (pysubs2)."""
+"""Subtitles from narration timings: the timings type (`timings.json`), caption pages (pure) and
+ASS/SRT/WebVTT files (pysubs2). Imports the engine's ASS module, never speech."""
 
 from reelkube.subtitles.captions import CaptionPage, caption_pages
 from reelkube.subtitles.files import (

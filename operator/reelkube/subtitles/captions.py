@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reelkube.speech.timings import SentenceTiming, Timings, WordTiming
+from reelkube.subtitles.timings import SentenceTiming, Timings, WordTiming
 
 HOLD_SECONDS = 0.5
 """How long a sentence's last caption stays after its speech ends (within the silence)."""

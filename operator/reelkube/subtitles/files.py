@@ -24,8 +24,8 @@ import pysubs2
 
 from reelkube.api.ttsjob import CaptionStyle, SubtitleFormat
 from reelkube.engine.ass import ass_color, ass_override_color, escape_ass_line
-from reelkube.speech.timings import Timings, WordTiming
 from reelkube.subtitles.captions import CaptionPage, caption_pages
+from reelkube.subtitles.timings import Timings, WordTiming
 
 PLAYER_CHARS_PER_LINE = 42
 WORDS_PER_HIGHLIGHT_PAGE = 4

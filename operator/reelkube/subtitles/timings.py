@@ -1,5 +1,8 @@
 """The timings file: when each sentence and word of the narration is heard.
 
+Speech writes timings (synthesis, or an estimate for a recorded voiceover); subtitles read them.
+The type lives here, below speech, so that subtitles never import speech.
+
 JSON written next to the audio (`timings.json`)::
 
     {"version": 1, "sampleRate": 22050, "totalSamples": 264600, "duration": 12.0,

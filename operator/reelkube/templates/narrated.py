@@ -37,8 +37,8 @@ from reelkube.api.timeline import (
 from reelkube.api.ttsjob import DEFAULT_MAX_SCRIPT_CHARS, CaptionStyle, SubtitleFormat, VoiceSpec
 from reelkube.errors import InputUnreadable, SpecError
 from reelkube.speech.script import split_script
-from reelkube.speech.timings import Timings
 from reelkube.subtitles.files import CaptionLook, write_subtitles
+from reelkube.subtitles.timings import Timings
 from reelkube.templates.base import Canvas, Expansion, Template, TemplateContext
 
 DEFAULT_WIDTH = 1080
