@@ -8,23 +8,16 @@ from typing import Any
 from reelkube.errors import SpecError
 from reelkube.templates.base import Expansion, Template, TemplateContext
 from reelkube.templates.captioned_reel import CAPTIONED_REEL
+from reelkube.templates.narrated import NARRATED
 from reelkube.templates.slideshow import SLIDESHOW
 from reelkube.templates.static_ad import STATIC_AD
 
 TEMPLATES: dict[str, Template[Any]] = {
     CAPTIONED_REEL.name: CAPTIONED_REEL,
+    NARRATED.name: NARRATED,
     SLIDESHOW.name: SLIDESHOW,
     STATIC_AD.name: STATIC_AD,
 }
-
-# narrated.py belongs to the speech package's owner and may land later (or fail to import
-# where Piper is missing); the other templates must keep working either way.
-try:
-    from reelkube.templates.narrated import NARRATED
-except ImportError:  # pragma: no cover - depends on what is installed
-    pass
-else:
-    TEMPLATES[NARRATED.name] = NARRATED
 
 
 def get_template(name: str) -> Template[Any]:
