@@ -9,6 +9,11 @@ import argparse
 import importlib
 import sys
 
+# The same codes mean the same in the pod (`reelkube job`) and at the terminal.
+from reelkube.api.pod_contract import EXIT_BAD_INPUT as EXIT_BAD_INPUT
+from reelkube.api.pod_contract import EXIT_FAILED as EXIT_FAILED
+from reelkube.api.pod_contract import EXIT_OK as EXIT_OK
+
 # Modules that each define `register(subparsers)`; their parsers set `func(args) -> int`.
 COMMAND_MODULES = [
     "reelkube.commands.crds",
@@ -19,10 +24,6 @@ COMMAND_MODULES = [
     "reelkube.commands.validate",
     "reelkube.commands.tts",
 ]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,12 +12,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from reelkube.api.renderjob import RenderJob
-from reelkube.api.ttsjob import TTSJob
+from reelkube.api.kinds import KINDS, RENDER_JOB, Resource
 from reelkube.api.validation import FieldError, pydantic_errors, validate_spec
 from reelkube.errors import SpecError
-
-KINDS: dict[str, type[RenderJob] | type[TTSJob]] = {"RenderJob": RenderJob, "TTSJob": TTSJob}
 
 
 def read_document(path: Path) -> dict[str, Any]:
@@ -39,10 +36,10 @@ def manifest_errors(document: dict[str, Any]) -> list[FieldError]:
     """Every problem in a manifest document, each with its field path."""
     kind = document.get("kind")
     if kind not in KINDS:
-        return [FieldError("kind", f"expected RenderJob or TTSJob, got {kind!r}")]
+        return [FieldError("kind", f"expected {' or '.join(KINDS)}, got {kind!r}")]
     errors: list[FieldError] = []
     try:
-        KINDS[kind].model_validate({**document, "spec": {}} if "spec" in document else document)
+        KINDS[kind].model.model_validate({**document, "spec": {}} if "spec" in document else document)
     except ValidationError as exc:
         errors += [e for e in pydantic_errors(exc) if not e.path.startswith("spec")]
     if "spec" not in document:
@@ -51,7 +48,7 @@ def manifest_errors(document: dict[str, Any]) -> list[FieldError]:
     errors += spec_errors
     spec = document["spec"]
     if (
-        kind == "RenderJob"
+        kind == RENDER_JOB.kind
         and isinstance(spec, dict)
         and spec.get("template")
         and not any(e.path.startswith("spec.template") for e in spec_errors)
@@ -82,10 +79,10 @@ def validation_messages(error: ValidationError, prefix: str = "") -> list[str]:
     return [str(e) for e in pydantic_errors(error, prefix)]
 
 
-def load_manifest(path: Path) -> RenderJob | TTSJob:
+def load_manifest(path: Path) -> Resource:
     """Load and validate a manifest; SpecError lists every problem, one `path: message` a line."""
     document = read_document(path)
     errors = manifest_errors(document)
     if errors:
         raise SpecError("\n".join(str(e) for e in errors))
-    return KINDS[document["kind"]].model_validate(document)
+    return KINDS[document["kind"]].model.model_validate(document)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from reelkube.controller.kinds import RENDER_JOB, TTS_JOB, Resource
+from reelkube.api.kinds import RENDER_JOB, TTS_JOB, Resource
 
 UID = "0b7c2a4e-1f7e-4d6b-9a51-3f3c8f0e2d11"
 

@@ -8,6 +8,7 @@ import re
 import pytest
 from operator_samples import UID, render_job, tts_job
 
+from reelkube.api.kinds import RENDER_JOB, TTS_JOB, PodResources
 from reelkube.controller.builders import (
     RESOURCE_PATH,
     build_job,
@@ -18,8 +19,7 @@ from reelkube.controller.builders import (
     child_name,
     labels_for,
 )
-from reelkube.controller.kinds import RENDER_JOB, TTS_JOB
-from reelkube.controller.settings import OperatorSettings, Resources, StorageDefaults
+from reelkube.controller.settings import OperatorSettings, StorageDefaults
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 SETTINGS = OperatorSettings(renderer_image="registry.example/reelkube/renderer:1.2.3", job_ttl_seconds=900)
@@ -155,7 +155,7 @@ def test_job_resources_default_per_kind_then_chart_then_spec() -> None:
     assert limits == {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "10Gi"}
     assert container(build_job(tts_job(), SETTINGS))["resources"]["requests"]["memory"] == "1Gi"
     chart = OperatorSettings(
-        default_resources={"RenderJob": Resources(cpu="1500m", memory="", ephemeral_storage="")}
+        default_resources={"RenderJob": PodResources(cpu="1500m", memory="", ephemeral_storage="")}
     )
     assert container(build_job(render_job(), chart))["resources"]["requests"]["cpu"] == "1500m"
     job = build_job(render_job(resources={"memory": "6Gi", "ephemeralStorage": "30Gi"}), chart)

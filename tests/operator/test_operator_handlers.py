@@ -35,8 +35,8 @@ from reelkube_cluster import (
     wait_for_resource,
 )
 
+from reelkube.api.kinds import RENDER_JOB
 from reelkube.controller.builders import CHILD_BUILDERS, build_job, child_name
-from reelkube.controller.kinds import RENDER_JOB
 from reelkube.controller.settings import settings_from_env
 
 pytestmark = pytest.mark.cluster

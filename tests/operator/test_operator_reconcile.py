@@ -14,8 +14,8 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from operator_samples import RENDER_BODY
 
+from reelkube.api.kinds import ResourceKind
 from reelkube.api.status import Phase
-from reelkube.controller.kinds import KindAdapter
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.reconcile import Reconciler
 from reelkube.controller.settings import OperatorSettings
@@ -40,7 +40,7 @@ class FakeClient:
         # Every first-wave create waits here for the other two: sequential creates break it.
         self._together = threading.Barrier(len(FIRST_WAVE), timeout=5)
 
-    def get_resource(self, adapter: KindAdapter, namespace: str, name: str) -> dict[str, Any]:
+    def get_resource(self, adapter: ResourceKind, namespace: str, name: str) -> dict[str, Any]:
         return copy.deepcopy(self.body)
 
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -69,7 +69,9 @@ class FakeClient:
             self.created.append(kind)
         return not (kind == "Job" and self.existing_job is not None)
 
-    def patch_status(self, adapter: KindAdapter, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    def patch_status(
+        self, adapter: ResourceKind, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> None:
         self.patches.append(dict(patch))
 
 

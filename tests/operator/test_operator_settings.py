@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reelkube.controller.settings import OperatorSettings, Resources, settings_from_env
+from reelkube.api.kinds import PodResources
+from reelkube.controller.settings import OperatorSettings, settings_from_env
 
 
 def test_defaults_from_an_empty_environment() -> None:
@@ -37,7 +38,7 @@ def test_every_variable_is_read() -> None:
         }
     )
     assert settings.renderer_image == "r:1" and settings.image_pull_policy == "Never"
-    assert settings.default_resources["RenderJob"] == Resources("3", "4Gi", "20Gi")
+    assert settings.default_resources["RenderJob"] == PodResources("3", "4Gi", "20Gi")
     assert settings.storage.endpoint_url == "http://s3:9000" and settings.storage.bucket == "renders"
     assert settings.storage.path_style is False and settings.storage.credentials_secret == "creds"
     assert settings.storage.presign_expiry_seconds == 3600

@@ -24,9 +24,9 @@ from kubernetes import client
 from kubernetes.config import incluster_config
 from reelkube_cluster import Cluster, get_resource, install_crds
 
+from reelkube.api.kinds import RENDER_JOB
 from reelkube.api.status import Step
 from reelkube.controller.builders import build_role, build_role_binding, build_service_account, child_name
-from reelkube.controller.kinds import RENDER_JOB
 from reelkube.controller.settings import settings_from_env
 from reelkube.progress import ProgressEvent
 from reelkube.runner import progress

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from operator_samples import RENDER_BODY
 
+from reelkube.api.kinds import RENDER_JOB, TTS_JOB
 from reelkube.api.status import Step
-from reelkube.controller.kinds import RENDER_JOB, TTS_JOB
 from reelkube.errors import Canceled, InputNotFound, InputTimeout, RenderFailed, SpecError
 from reelkube.progress import ProgressEvent
 from reelkube.runner.pacing import WritePacer

@@ -15,9 +15,8 @@ import yaml
 from pydantic import BaseModel
 
 from reelkube.api.common import GROUP, VERSION
-from reelkube.api.renderjob import RenderJobSpec
+from reelkube.api.kinds import KINDS, ResourceKind, kind_named
 from reelkube.api.status import JobStatus
-from reelkube.api.ttsjob import TTSJobSpec
 
 Schema = dict[str, Any]
 
@@ -138,32 +137,21 @@ def model_schema(model: type[BaseModel]) -> Schema:
     return structural(raw, defs)
 
 
-def _columns(kind: str) -> list[dict[str, Any]]:
-    third = (
-        {"name": "Output", "type": "string", "jsonPath": ".status.outputs.video.uri"}
-        if kind == "RenderJob"
-        else {"name": "Output", "type": "string", "jsonPath": ".status.outputs.audio.uri"}
-    )
+def _columns(kind: ResourceKind) -> list[dict[str, Any]]:
     return [
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Progress", "type": "integer", "jsonPath": ".status.progress"},
         {"name": "Step", "type": "string", "jsonPath": ".status.step", "priority": 1},
-        third,
+        {"name": "Output", "type": "string", "jsonPath": f".status.outputs.{kind.primary_output}.uri"},
         {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
 
 
-KINDS: dict[str, tuple[type[BaseModel], str, str, str]] = {
-    # kind: (spec model, plural, singular, short name)
-    "RenderJob": (RenderJobSpec, "renderjobs", "renderjob", "rj"),
-    "TTSJob": (TTSJobSpec, "ttsjobs", "ttsjob", "ttsj"),
-}
-
-
-def build_crd(kind: str) -> dict[str, Any]:
-    """The full CustomResourceDefinition of ``kind``."""
-    spec_model, plural, singular, short = KINDS[kind]
+def build_crd(kind_name: str) -> dict[str, Any]:
+    """The full CustomResourceDefinition of the kind named ``kind_name``."""
+    kind = kind_named(kind_name)
+    spec_model = kind.spec_model
     spec_schema = model_schema(spec_model)
     status_schema = model_schema(JobStatus)
     status_schema["x-kubernetes-preserve-unknown-fields"] = True
@@ -171,15 +159,15 @@ def build_crd(kind: str) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{GROUP}"},
+        "metadata": {"name": f"{kind.plural}.{GROUP}"},
         "spec": {
             "group": GROUP,
             "names": {
-                "kind": kind,
-                "listKind": f"{kind}List",
-                "plural": plural,
-                "singular": singular,
-                "shortNames": [short],
+                "kind": kind.kind,
+                "listKind": f"{kind.kind}List",
+                "plural": kind.plural,
+                "singular": kind.singular,
+                "shortNames": list(kind.short_names),
                 "categories": ["reelkube"],
             },
             "scope": "Namespaced",
@@ -193,7 +181,7 @@ def build_crd(kind: str) -> dict[str, Any]:
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",
-                            "description": f"{kind}: {description}",
+                            "description": f"{kind.kind}: {description}",
                             "required": ["spec"],
                             "properties": {
                                 "apiVersion": {
@@ -221,4 +209,4 @@ def render_crd_yaml(kind: str) -> str:
 
 def crd_files() -> dict[str, str]:
     """File name -> YAML for every CRD."""
-    return {f"{KINDS[k][1]}.{GROUP}.yaml": render_crd_yaml(k) for k in KINDS}
+    return {f"{kind.plural}.{GROUP}.yaml": render_crd_yaml(name) for name, kind in KINDS.items()}

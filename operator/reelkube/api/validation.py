@@ -14,7 +14,8 @@ from typing import Any
 import celpy
 from pydantic import BaseModel, ValidationError
 
-from reelkube.api.crd import KINDS, Schema, build_crd
+from reelkube.api.crd import Schema, build_crd
+from reelkube.api.kinds import KINDS
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def schema_defaulted(schema: Schema, data: Any) -> Any:
 
 def validate_spec(kind: str, spec: Any) -> tuple[BaseModel | None, list[FieldError]]:
     """Validate a ``spec`` of ``kind``: the parsed spec (or None) and every error found."""
-    spec_model = KINDS[kind][0]
+    spec_model = KINDS[kind].spec_model
     try:
         parsed = spec_model.model_validate(spec)
     except ValidationError as exc:

@@ -17,7 +17,18 @@ import re
 from typing import Any
 
 from reelkube.api.common import API_VERSION, GROUP
-from reelkube.controller.kinds import KindAdapter, Resource, adapter_for
+from reelkube.api.kinds import PodResources, Resource, kind_of
+from reelkube.api.pod_contract import (
+    CONTAINER_NAME,
+    EXIT_BAD_INPUT,
+    RESOURCE_FILE,
+    RESOURCE_PATH,
+    SPEC_DIR,
+    TERMINATION_LOG_PATH,
+    WORK_DIR,
+    WORK_DIR_ENV,
+    storage_env,
+)
 from reelkube.controller.settings import OperatorSettings
 
 Manifest = dict[str, Any]
@@ -30,21 +41,10 @@ UID_LABEL = "reelkube.io/uid"
 RESOURCE_ANNOTATION = "reelkube.io/resource"
 """The resource's full name (labels stop at 63 characters; names may be longer)."""
 
-SPEC_DIR = "/etc/reelkube"
-RESOURCE_FILE = "resource.json"
-RESOURCE_PATH = f"{SPEC_DIR}/{RESOURCE_FILE}"
-WORK_DIR = "/work"
-CONTAINER_NAME = "reelkube"
 RUNNER_UID = 10001
-EXIT_BAD_INPUT = 2
-"""The runner's exit code for errors a retry cannot fix (bad spec, input not found)."""
 
 _MAX_NAME = 63
 _DIGEST_LEN = 10
-
-
-def _adapter(resource: Resource) -> KindAdapter:
-    return adapter_for(resource.kind)
 
 
 def _uid(resource: Resource) -> str:
@@ -60,12 +60,12 @@ def child_name(resource: Resource) -> str:
     DNS-1123 label (at most 63 characters) from the kind's prefix, the resource's name and a
     digest of kind, name and uid: stable for one object, different for a re-created one.
     """
-    adapter = _adapter(resource)
+    kind = kind_of(resource)
     name = resource.metadata.name
-    digest = hashlib.sha256(f"{adapter.kind}/{name}/{_uid(resource)}".encode()).hexdigest()[:_DIGEST_LEN]
-    room = _MAX_NAME - len(adapter.prefix) - len(digest) - 2
+    digest = hashlib.sha256(f"{kind.kind}/{name}/{_uid(resource)}".encode()).hexdigest()[:_DIGEST_LEN]
+    room = _MAX_NAME - len(kind.prefix) - len(digest) - 2
     slug = re.sub(r"[^a-z0-9-]+", "-", name.lower())[:room].strip("-")
-    return f"{adapter.prefix}-{slug}-{digest}" if slug else f"{adapter.prefix}-{digest}"
+    return f"{kind.prefix}-{slug}-{digest}" if slug else f"{kind.prefix}-{digest}"
 
 
 def labels_for(resource: Resource) -> dict[str, str]:
@@ -143,7 +143,7 @@ def build_service_account(resource: Resource, settings: OperatorSettings) -> Man
 def build_role(resource: Resource, settings: OperatorSettings) -> Manifest:
     """Role allowing get/patch of this one resource's status subresource, nothing else."""
     del settings
-    adapter = _adapter(resource)
+    kind = kind_of(resource)
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -151,7 +151,7 @@ def build_role(resource: Resource, settings: OperatorSettings) -> Manifest:
         "rules": [
             {
                 "apiGroups": [GROUP],
-                "resources": [f"{adapter.plural}/status"],
+                "resources": [f"{kind.plural}/status"],
                 "resourceNames": [resource.metadata.name],
                 "verbs": ["get", "patch"],
             }
@@ -174,17 +174,15 @@ def build_role_binding(resource: Resource, settings: OperatorSettings) -> Manife
 
 def _storage_env(resource: Resource, settings: OperatorSettings) -> list[dict[str, Any]]:
     defaults = settings.storage
-    plain = {
-        "REELKUBE_STORAGE_ENDPOINT": defaults.endpoint_url,
-        # The storage module's name for the endpoint of s3:// inputs without a spec of their own.
-        "REELKUBE_S3_ENDPOINT_URL": defaults.endpoint_url,
-        "REELKUBE_STORAGE_BUCKET": defaults.bucket,
-        "REELKUBE_STORAGE_PREFIX": defaults.prefix,
-        "REELKUBE_STORAGE_REGION": defaults.region,
-        "REELKUBE_STORAGE_PATH_STYLE": "true" if defaults.path_style else "false",
-        "REELKUBE_PRESIGN_EXPIRY_SECONDS": str(defaults.presign_expiry_seconds),
-    }
-    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items() if v]
+    plain = storage_env(
+        bucket=defaults.bucket,
+        prefix=defaults.prefix,
+        endpoint_url=defaults.endpoint_url,
+        region=defaults.region,
+        path_style=defaults.path_style,
+        presign_expiry_seconds=defaults.presign_expiry_seconds,
+    )
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
     spec_storage = resource.spec.storage
     secret = (spec_storage and spec_storage.credentialsSecret) or defaults.credentials_secret
     if secret:
@@ -196,8 +194,22 @@ def _storage_env(resource: Resource, settings: OperatorSettings) -> list[dict[st
     return env
 
 
+def pod_resources(resource: Resource, settings: OperatorSettings) -> PodResources:
+    """Pod resources: the spec's, else the chart's default for this kind, else built-in."""
+    builtin = kind_of(resource).default_resources
+    chart = settings.default_resources.get(resource.kind)
+    spec = resource.spec.resources
+    return PodResources(
+        cpu=(spec and spec.cpu) or (chart and chart.cpu) or builtin.cpu,
+        memory=(spec and spec.memory) or (chart and chart.memory) or builtin.memory,
+        ephemeral_storage=(spec and spec.ephemeralStorage)
+        or (chart and chart.ephemeral_storage)
+        or builtin.ephemeral_storage,
+    )
+
+
 def _resource_quantities(resource: Resource, settings: OperatorSettings, gpu: bool) -> dict[str, Any]:
-    res = _adapter(resource).resources(settings, resource)
+    res = pod_resources(resource, settings)
     quantities: dict[str, str] = {
         "cpu": res.cpu,
         "memory": res.memory,
@@ -212,11 +224,10 @@ def _resource_quantities(resource: Resource, settings: OperatorSettings, gpu: bo
 
 def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
     """The batch/v1 Job that renders ``resource`` (see the module docstring for the contract)."""
-    adapter = _adapter(resource)
     name = child_name(resource)
     labels = labels_for(resource)
-    gpu = adapter.wants_gpu(resource)
-    res = adapter.resources(settings, resource)
+    gpu = kind_of(resource).wants_gpu(resource)
+    res = pod_resources(resource, settings)
     node_selector = {**settings.job_node_selector, **(settings.gpu_node_selector if gpu else {})}
     tolerations = [dict(t) for t in settings.job_tolerations]
     if gpu:
@@ -231,7 +242,7 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
         "env": [
             {"name": "HOME", "value": "/tmp"},
             {"name": "XDG_CACHE_HOME", "value": "/tmp/.cache"},
-            {"name": "REELKUBE_WORK_DIR", "value": WORK_DIR},
+            {"name": WORK_DIR_ENV, "value": WORK_DIR},
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             *_storage_env(resource, settings),
         ],
@@ -242,7 +253,7 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
             "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePath": TERMINATION_LOG_PATH,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [
             {"name": "spec", "mountPath": SPEC_DIR, "readOnly": True},

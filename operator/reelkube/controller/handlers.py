@@ -22,8 +22,8 @@ from typing import Any
 import kopf
 
 from reelkube.api.common import GROUP, VERSION
+from reelkube.api.kinds import KINDS
 from reelkube.controller.builders import KIND_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RESOURCE_ANNOTATION
-from reelkube.controller.kinds import ADAPTERS
 from reelkube.controller.kube import ClusterClient, load_kube_config
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.notify import WebhookNotifier
@@ -138,13 +138,13 @@ def _register(kind: str, plural: str) -> None:
         _reconcile(kind, "resume", name, namespace or "", memo)
 
 
-for _kind, _adapter in ADAPTERS.items():
+for _kind, _adapter in KINDS.items():
     _register(_kind, _adapter.plural)
 
 
 def _owner_name(body: kopf.Body) -> str | None:
     for ref in body.get("metadata", {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("kind") in ADAPTERS:
+        if ref.get("controller") and ref.get("kind") in KINDS:
             return str(ref["name"])
     return None
 
@@ -161,7 +161,7 @@ def on_job_event(body: kopf.Body, namespace: str | None, memo: Any, type: str, *
     """A Job of ours changed: copy its state into its resource's status."""
     kind = body.get("metadata", {}).get("labels", {}).get(KIND_LABEL)
     owner = _owner_name(body)
-    if kind not in ADAPTERS or owner is None or not namespace or "reconciler" not in memo:
+    if kind not in KINDS or owner is None or not namespace or "reconciler" not in memo:
         return
     if type == "DELETED":
         memo.reconciler.reconcile(kind, namespace, owner, trigger="job-deleted")
@@ -177,6 +177,6 @@ def on_pod_event(body: kopf.Body, namespace: str | None, memo: Any, type: str, *
     meta = body.get("metadata", {})
     kind = meta.get("labels", {}).get(KIND_LABEL)
     owner = (meta.get("annotations") or {}).get(RESOURCE_ANNOTATION)
-    if kind not in ADAPTERS or not owner or not namespace or type == "DELETED" or "reconciler" not in memo:
+    if kind not in KINDS or not owner or not namespace or type == "DELETED" or "reconciler" not in memo:
         return
     memo.reconciler.sync(kind, namespace, owner, trigger="pod")

@@ -9,13 +9,12 @@ tells nobody anything).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reelkube.api.pod_contract import CONTAINER_NAME, TerminationMessage
 from reelkube.api.status import TERMINAL_PHASES, Condition, JobStatus, Phase
-from reelkube.controller.builders import CONTAINER_NAME
 from reelkube.controller.conditions import (
     mark_failed,
     mark_ready,
@@ -92,12 +91,9 @@ def failure_cause(pod: Obj) -> tuple[str, str] | None:
     if terminated.get("exitCode", 1) == 0:
         return None
     raw = terminated.get("message") or ""
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and parsed.get("reason"):
-        return str(parsed["reason"]), _clip(str(parsed.get("message") or parsed["reason"]))
+    written = TerminationMessage.parse(raw)
+    if written is not None:
+        return written.reason, _clip(written.message)
     if terminated.get("reason") == "OOMKilled":
         limit = (_container_limits(pod)).get("memory", "its limit")
         return "OutOfMemory", f"the render ran out of memory ({limit}): raise spec.resources.memory"

@@ -17,8 +17,8 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from reelkube.api.kinds import ResourceKind
 from reelkube.controller.builders import MANAGED_BY, MANAGED_BY_LABEL
-from reelkube.controller.kinds import KindAdapter
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -106,7 +106,7 @@ class ClusterClient:
             items.extend(_json(response).get("items", []))
         return items
 
-    def get_resource(self, adapter: KindAdapter, namespace: str, name: str) -> Obj | None:
+    def get_resource(self, adapter: ResourceKind, namespace: str, name: str) -> Obj | None:
         """The RenderJob/TTSJob, or None if it is gone."""
         try:
             return _json(
@@ -119,7 +119,7 @@ class ClusterClient:
                 return None
             raise
 
-    def list_resources(self, adapter: KindAdapter, namespaces: tuple[str, ...] = ()) -> list[Obj]:
+    def list_resources(self, adapter: ResourceKind, namespaces: tuple[str, ...] = ()) -> list[Obj]:
         """Every resource of ``adapter``'s kind, cluster-wide or in ``namespaces``."""
         if not namespaces:
             response = self.custom.list_cluster_custom_object(
@@ -134,7 +134,9 @@ class ClusterClient:
             items.extend(_json(response).get("items", []))
         return items
 
-    def patch_status(self, adapter: KindAdapter, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    def patch_status(
+        self, adapter: ResourceKind, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> None:
         """JSON merge patch of ``status`` through the status subresource."""
         self.custom.patch_namespaced_custom_object_status(
             adapter.group,

@@ -14,7 +14,7 @@ from typing import Any
 
 from reelkube.api.common import WebhookSpec
 from reelkube.api.status import JobStatus, WebhookDelivery
-from reelkube.controller.kinds import KindAdapter
+from reelkube.api.kinds import ResourceKind
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 SECRET_KEY = "secret"
 
 
-def webhook_payload(adapter: KindAdapter, body: dict[str, Any], status: JobStatus) -> dict[str, Any]:
+def webhook_payload(adapter: ResourceKind, body: dict[str, Any], status: JobStatus) -> dict[str, Any]:
     """The JSON body POSTed for an event: the resource's identity, phase and status."""
     from reelkube.webhooks import event_payload
 
@@ -58,11 +58,11 @@ class WebhookNotifier:
         self._metrics = metrics
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
 
-    def submit(self, adapter: KindAdapter, body: dict[str, Any], event: str) -> Future[None]:
+    def submit(self, adapter: ResourceKind, body: dict[str, Any], event: str) -> Future[None]:
         """Deliver ``event`` for the resource ``body`` (fresh from the API server) in the background."""
         return self._pool.submit(self._deliver, adapter, body, event)
 
-    def _deliver(self, adapter: KindAdapter, body: dict[str, Any], event: str) -> None:
+    def _deliver(self, adapter: ResourceKind, body: dict[str, Any], event: str) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         try:
             from reelkube.webhooks import deliver  # the storage engineer's module; imported late

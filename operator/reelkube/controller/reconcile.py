@@ -30,10 +30,10 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from reelkube.api.common import WebhookSpec
+from reelkube.api.kinds import KINDS, ResourceKind, kind_named
 from reelkube.api.status import TERMINAL_PHASES, JobStatus, Phase
 from reelkube.controller.builders import CHILD_WAVES, build_job, child_name
 from reelkube.controller.jobstatus import phase_update, status_from_job, update_from_patch, webhook_event
-from reelkube.controller.kinds import ADAPTERS, KindAdapter, adapter_for
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.notify import WebhookNotifier, pending_delivery
@@ -104,7 +104,7 @@ class Reconciler:
 
     def reconcile(self, kind: str, namespace: str, name: str, *, trigger: str) -> Phase | None:
         """Bring one resource forward; returns its phase afterwards (None if it is gone)."""
-        adapter = adapter_for(kind)
+        adapter = kind_named(kind)
         started = time.monotonic()
         try:
             with self._locked(kind, namespace, name):
@@ -117,7 +117,7 @@ class Reconciler:
 
     def sync(self, kind: str, namespace: str, name: str, *, trigger: str) -> Phase | None:
         """Copy the Job's state into the status, creating nothing (for Job and pod events)."""
-        adapter = adapter_for(kind)
+        adapter = kind_named(kind)
         started = time.monotonic()
         try:
             with self._locked(kind, namespace, name):
@@ -144,7 +144,7 @@ class Reconciler:
         if not self.settings.max_running_jobs:
             return 0
         waiting: list[tuple[str, str, str, str]] = []
-        for adapter in ADAPTERS.values():
+        for adapter in KINDS.values():
             for body in self.client.list_resources(adapter, self.settings.watch_namespaces):
                 status = body.get("status") or {}
                 if status.get("phase") in (None, Phase.PENDING.value, Phase.QUEUED.value) and not status.get(
@@ -168,10 +168,10 @@ class Reconciler:
 
     # --- the steps ----------------------------------------------------------------------
 
-    def _child_name(self, adapter: KindAdapter, body: Mapping[str, Any]) -> str:
+    def _child_name(self, adapter: ResourceKind, body: Mapping[str, Any]) -> str:
         return child_name(adapter.parse(body))
 
-    def _reconcile(self, adapter: KindAdapter, namespace: str, name: str, *, resume: bool) -> Phase | None:
+    def _reconcile(self, adapter: ResourceKind, namespace: str, name: str, *, resume: bool) -> Phase | None:
         body = self.client.get_resource(adapter, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             self.metrics.phases.observe(adapter.kind, namespace, name, None)
@@ -223,7 +223,7 @@ class Reconciler:
         return self._start(adapter, body, status, resource)
 
     def _start(
-        self, adapter: KindAdapter, body: dict[str, Any], status: JobStatus, resource: Any
+        self, adapter: ResourceKind, body: dict[str, Any], status: JobStatus, resource: Any
     ) -> Phase | None:
         namespace, name = resource.metadata.namespace, resource.metadata.name
         generation = resource.metadata.generation
@@ -307,7 +307,7 @@ class Reconciler:
                     raise error
 
     def _observe(
-        self, adapter: KindAdapter, body: dict[str, Any], status: JobStatus, job: dict[str, Any]
+        self, adapter: ResourceKind, body: dict[str, Any], status: JobStatus, job: dict[str, Any]
     ) -> Phase | None:
         pods = self.client.list_job_pods(body["metadata"]["namespace"], job["metadata"]["name"])
         observed = status_from_job(job, pods)
@@ -315,7 +315,7 @@ class Reconciler:
         return self._write(adapter, body, status, patch)
 
     def _write(
-        self, adapter: KindAdapter, body: dict[str, Any], status: JobStatus, patch: dict[str, Any]
+        self, adapter: ResourceKind, body: dict[str, Any], status: JobStatus, patch: dict[str, Any]
     ) -> Phase | None:
         """Patch the status if anything changed; announce a phase change by webhook."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -349,7 +349,7 @@ class Reconciler:
             self.notifier.submit(adapter, {**body, "status": merged}, event)
         return new_phase
 
-    def _resend_pending_webhook(self, adapter: KindAdapter, body: dict[str, Any], status: JobStatus) -> None:
+    def _resend_pending_webhook(self, adapter: ResourceKind, body: dict[str, Any], status: JobStatus) -> None:
         # A Pending delivery found at resume time was lost with a previous operator process.
         pending = status.webhook is not None and status.webhook.state == "Pending"
         if self.notifier is not None and pending and (body.get("spec") or {}).get("webhook"):

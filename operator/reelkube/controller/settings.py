@@ -11,16 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reelkube.api.kinds import PodResources
+
 ENV_PREFIX = "REELKUBE_"
-
-
-@dataclass(frozen=True)
-class Resources:
-    """CPU, memory and scratch space of a render pod (Kubernetes quantities)."""
-
-    cpu: str
-    memory: str
-    ephemeral_storage: str
 
 
 @dataclass(frozen=True)
@@ -43,8 +36,8 @@ class OperatorSettings:
 
     renderer_image: str = "reelkube/renderer:dev"
     image_pull_policy: str = "IfNotPresent"
-    default_resources: Mapping[str, Resources] = field(default_factory=dict)
-    """Per kind (``RenderJob``, ``TTSJob``): overrides of the adapter's built-in defaults."""
+    default_resources: Mapping[str, PodResources] = field(default_factory=dict)
+    """Per kind (``RenderJob``, ``TTSJob``): overrides of the registry's built-in defaults."""
     tmp_size_limit: str = "1Gi"
     storage: StorageDefaults = field(default_factory=StorageDefaults)
     gpu_node_selector: Mapping[str, str] = field(default_factory=dict)
@@ -101,12 +94,12 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{ENV_PREFIX}{name} must be true or false, got {raw!r}")
 
 
-def _resources(raw: Any) -> dict[str, Resources]:
+def _resources(raw: Any) -> dict[str, PodResources]:
     if not isinstance(raw, dict):
         raise ValueError(f"{ENV_PREFIX}DEFAULT_RESOURCES must be a JSON object of kind -> resources")
-    out: dict[str, Resources] = {}
+    out: dict[str, PodResources] = {}
     for kind, values in raw.items():
-        out[kind] = Resources(
+        out[kind] = PodResources(
             cpu=str(values.get("cpu", "")),
             memory=str(values.get("memory", "")),
             ephemeral_storage=str(values.get("ephemeralStorage", "")),

@@ -8,7 +8,6 @@ media facts; here each is uploaded under the resource's deterministic key prefix
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,23 +17,6 @@ from reelkube.engine.artifacts import LocalArtifact
 from reelkube.errors import ReelkubeError, StorageFailed
 
 log = logging.getLogger(__name__)
-
-
-def default_storage_from_env(env: Mapping[str, str] | None = None) -> StorageSpec | None:
-    """The operator's default storage, passed to the pod as ``REELKUBE_STORAGE_*`` variables;
-    None when no bucket is configured."""
-    env = os.environ if env is None else env
-    bucket = env.get("REELKUBE_STORAGE_BUCKET")
-    if not bucket:
-        return None
-    return StorageSpec(
-        bucket=bucket,
-        prefix=env.get("REELKUBE_STORAGE_PREFIX") or "reelkube",
-        endpointUrl=env.get("REELKUBE_STORAGE_ENDPOINT") or None,
-        region=env.get("REELKUBE_STORAGE_REGION") or "us-east-1",
-        pathStyle=(env.get("REELKUBE_STORAGE_PATH_STYLE") or "true").lower() == "true",
-        presignExpirySeconds=int(env.get("REELKUBE_PRESIGN_EXPIRY_SECONDS") or 86400),
-    )
 
 
 def output_artifacts(result: Any) -> dict[str, LocalArtifact]:

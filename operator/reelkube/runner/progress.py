@@ -32,8 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reelkube.api.kinds import ResourceKind
 from reelkube.api.status import Step
-from reelkube.controller.kinds import KindAdapter
 from reelkube.errors import ReelkubeError
 from reelkube.progress import ProgressEvent
 from reelkube.runner.pacing import WritePacer
@@ -66,7 +66,7 @@ def retry_after_seconds(headers: Any) -> float:
         return 0.0
 
 
-def in_cluster_writer(adapter: KindAdapter, namespace: str, name: str) -> StatusWriter | None:
+def in_cluster_writer(adapter: ResourceKind, namespace: str, name: str) -> StatusWriter | None:
     """A writer patching the resource's status with the pod's token; None outside a cluster."""
     if not TOKEN_PATH.exists():
         return None
@@ -105,7 +105,7 @@ class ProgressReporter:
 
     def __init__(
         self,
-        adapter: KindAdapter,
+        adapter: ResourceKind,
         write: StatusWriter | None,
         *,
         label: str,

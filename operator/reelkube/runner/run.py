@@ -8,7 +8,6 @@ as JSON ``{"reason", "message"}`` to the termination log, where the operator rea
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -20,9 +19,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reelkube.api.kinds import Resource, ResourceKind, kind_named
+from reelkube.api.pod_contract import (
+    EXIT_BAD_INPUT,
+    EXIT_CANCELED,
+    EXIT_FAILED,
+    EXIT_OK,
+    TERMINATION_LOG_ENV,
+    TERMINATION_LOG_PATH,
+    TerminationMessage,
+    storage_from_env,
+)
 from reelkube.api.renderjob import RenderJob
 from reelkube.api.status import Step
-from reelkube.controller.kinds import KindAdapter, Resource, adapter_for
 from reelkube.errors import (
     Canceled,
     InputNotFound,
@@ -34,26 +43,19 @@ from reelkube.errors import (
 )
 from reelkube.manifest import read_document
 from reelkube.progress import ProgressEvent
-from reelkube.runner.outputs import default_storage_from_env, local_outputs, output_artifacts, upload_outputs
+from reelkube.runner.outputs import local_outputs, output_artifacts, upload_outputs
 from reelkube.runner.progress import ProgressReporter, StatusWriter, in_cluster_writer
 
 log = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_CANCELED = 143
-TERMINATION_LOG_ENV = "REELKUBE_TERMINATION_LOG"
-DEFAULT_TERMINATION_LOG = "/dev/termination-log"
-TERMINATION_LIMIT = 4096  # bytes the kubelet keeps
 NOT_RETRYABLE = (SpecError, InputNotFound, InputTooLarge, InputUnreadable, UnsupportedCodec)
 
 
-def load_resource(path: Path) -> tuple[KindAdapter, Resource]:
+def load_resource(path: Path) -> tuple[ResourceKind, Resource]:
     """Read the mounted resource JSON (or YAML) and validate it into its kind's model."""
     document = read_document(path)  # JSON is YAML: one reader for both
     try:
-        adapter = adapter_for(str(document.get("kind")))
+        adapter = kind_named(str(document.get("kind")))
     except KeyError as exc:
         raise SpecError(str(exc.args[0])) from exc
     try:
@@ -64,17 +66,12 @@ def load_resource(path: Path) -> tuple[KindAdapter, Resource]:
 
 def termination_message(error: ReelkubeError) -> str:
     """The JSON the operator reads back from the container's terminated state."""
-    message = error.message
-    while True:
-        text = json.dumps({"reason": error.reason, "message": message})
-        if len(text.encode()) <= TERMINATION_LIMIT or not message:
-            return text
-        message = "…" + message[-(len(message) // 2) :]
+    return TerminationMessage(reason=error.reason, message=error.message).encode()
 
 
 def write_termination_message(error: ReelkubeError, path: Path | None = None) -> None:
     """Write :func:`termination_message` where the kubelet looks (skipped when it cannot)."""
-    target = path or Path(os.environ.get(TERMINATION_LOG_ENV, DEFAULT_TERMINATION_LOG))
+    target = path or Path(os.environ.get(TERMINATION_LOG_ENV, TERMINATION_LOG_PATH))
     try:
         target.write_text(termination_message(error), encoding="utf-8")
     except OSError as exc:
@@ -107,7 +104,7 @@ def sigterm_cancels() -> Iterator[None]:
 
 
 def _execute(
-    adapter: KindAdapter, resource: Resource, out_dir: Path, base_dir: Path, reporter: ProgressReporter
+    adapter: ResourceKind, resource: Resource, out_dir: Path, base_dir: Path, reporter: ProgressReporter
 ) -> Any:
     if isinstance(resource, RenderJob):
         from reelkube.jobs import render_job
@@ -153,7 +150,7 @@ def run_resource(
             if encoder:
                 reporter.update(encoder=str(encoder))
             files = output_artifacts(result)
-            storage = resource.spec.storage or default_storage_from_env()
+            storage = resource.spec.storage or storage_from_env(os.environ)
             if storage is None:
                 outputs = local_outputs(files)
             else:

@@ -1,0 +1,127 @@
+"""The contract between the operator and the render pod, in one place both sides import.
+
+The operator (:mod:`reelkube.controller`) builds a Job whose container reads the resource from a
+mounted file and its defaults from environment variables; the in-pod runner
+(:mod:`reelkube.runner`) reads them back, exits with one of the codes below, and explains a
+failure in the termination message that the operator parses into the status. Neither side
+spells any of these names or numbers on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reelkube.api.common import StorageSpec
+
+# --- exit codes ---------------------------------------------------------------------------
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""Failed in a way a retry may fix (ffmpeg, storage, timeouts)."""
+EXIT_BAD_INPUT = 2
+"""Failed in a way a retry cannot fix (bad spec, input missing, too large or unreadable): the
+Job's podFailurePolicy fails the Job at once on this code."""
+EXIT_CANCELED = 143
+"""Stopped by SIGTERM (resource deleted, deadline reached, node drained)."""
+
+# --- the container and its files ----------------------------------------------------------
+
+CONTAINER_NAME = "reelkube"
+SPEC_DIR = "/etc/reelkube"
+"""Where the resource's ConfigMap is mounted."""
+RESOURCE_FILE = "resource.json"
+RESOURCE_PATH = f"{SPEC_DIR}/{RESOURCE_FILE}"
+"""The resource as the pod reads it (``reelkube job --resource RESOURCE_PATH``)."""
+WORK_DIR = "/work"
+WORK_DIR_ENV = "REELKUBE_WORK_DIR"
+"""Scratch directory for inputs and outputs."""
+
+# --- the termination message --------------------------------------------------------------
+
+TERMINATION_LOG_PATH = "/dev/termination-log"
+TERMINATION_LOG_ENV = "REELKUBE_TERMINATION_LOG"
+"""Overrides :data:`TERMINATION_LOG_PATH` (outside a pod)."""
+TERMINATION_LIMIT = 4096
+"""Bytes of the termination message the kubelet keeps."""
+
+
+@dataclass(frozen=True)
+class TerminationMessage:
+    """Why the runner failed, as JSON ``{"reason", "message"}`` in the termination log."""
+
+    reason: str
+    """Machine-readable cause (a ``ReelkubeError`` reason, e.g. InputNotFound)."""
+    message: str
+    """What the user can act on."""
+
+    def encode(self) -> str:
+        """The JSON text, within :data:`TERMINATION_LIMIT` bytes: a long message keeps its end
+        (where the cause usually is), shortened by halves behind an ellipsis."""
+        message = self.message
+        while True:
+            text = json.dumps({"reason": self.reason, "message": message})
+            if len(text.encode()) <= TERMINATION_LIMIT or not message:
+                return text
+            message = "…" + message[-(len(message) // 2) :]
+
+    @classmethod
+    def parse(cls, raw: str) -> TerminationMessage | None:
+        """The message the runner wrote, or None when ``raw`` is not one (a crash's log tail)."""
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(parsed, dict) or not parsed.get("reason"):
+            return None
+        return cls(reason=str(parsed["reason"]), message=str(parsed.get("message") or parsed["reason"]))
+
+
+# --- default storage ----------------------------------------------------------------------
+
+STORAGE_ENDPOINT_ENV = "REELKUBE_STORAGE_ENDPOINT"
+S3_ENDPOINT_URL_ENV = "REELKUBE_S3_ENDPOINT_URL"
+"""The storage module's name for the endpoint of ``s3://`` inputs without a spec of their own."""
+STORAGE_BUCKET_ENV = "REELKUBE_STORAGE_BUCKET"
+STORAGE_PREFIX_ENV = "REELKUBE_STORAGE_PREFIX"
+STORAGE_REGION_ENV = "REELKUBE_STORAGE_REGION"
+STORAGE_PATH_STYLE_ENV = "REELKUBE_STORAGE_PATH_STYLE"
+PRESIGN_EXPIRY_ENV = "REELKUBE_PRESIGN_EXPIRY_SECONDS"
+
+
+def storage_env(
+    *,
+    bucket: str | None,
+    prefix: str,
+    endpoint_url: str | None,
+    region: str,
+    path_style: bool,
+    presign_expiry_seconds: int,
+) -> dict[str, str]:
+    """The operator's default storage as the pod's environment (unset values left out)."""
+    env = {
+        STORAGE_ENDPOINT_ENV: endpoint_url,
+        S3_ENDPOINT_URL_ENV: endpoint_url,
+        STORAGE_BUCKET_ENV: bucket,
+        STORAGE_PREFIX_ENV: prefix,
+        STORAGE_REGION_ENV: region,
+        STORAGE_PATH_STYLE_ENV: "true" if path_style else "false",
+        PRESIGN_EXPIRY_ENV: str(presign_expiry_seconds),
+    }
+    return {name: value for name, value in env.items() if value}
+
+
+def storage_from_env(environ: Mapping[str, str]) -> StorageSpec | None:
+    """The default storage :func:`storage_env` passed to the pod; None when no bucket is set."""
+    bucket = environ.get(STORAGE_BUCKET_ENV)
+    if not bucket:
+        return None
+    return StorageSpec(
+        bucket=bucket,
+        prefix=environ.get(STORAGE_PREFIX_ENV) or "reelkube",
+        endpointUrl=environ.get(STORAGE_ENDPOINT_ENV) or None,
+        region=environ.get(STORAGE_REGION_ENV) or "us-east-1",
+        pathStyle=(environ.get(STORAGE_PATH_STYLE_ENV) or "true").lower() == "true",
+        presignExpirySeconds=int(environ.get(PRESIGN_EXPIRY_ENV) or 86400),
+    )
