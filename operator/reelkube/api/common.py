@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 GROUP = "reelkube.io"
 VERSION = "v1alpha1"
@@ -45,10 +45,49 @@ class StorageSpec(ApiModel):
 
 
 class WebhookEvent(StrEnum):
+    """The webhook vocabulary, in the order a resource's life announces it."""
+
+    QUEUED = "queued"
     STARTED = "started"
+    VOICEOVER_UPLOADED = "voiceover_uploaded"
+    PROGRESS = "progress"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+
+
+SUBSCRIBABLE_EVENTS: tuple[WebhookEvent, ...] = (
+    WebhookEvent.STARTED,
+    WebhookEvent.SUCCEEDED,
+    WebhookEvent.FAILED,
+    WebhookEvent.CANCELED,
+)
+"""The events the operator announces today. `spec.webhook.events` accepts only these, so that no
+subscription waits for an event that never comes; an event joins this list when the reconciler
+learns to announce it."""
+
+
+def _subscribable(event: WebhookEvent) -> WebhookEvent:
+    if event not in SUBSCRIBABLE_EVENTS:
+        allowed = ", ".join(e.value for e in SUBSCRIBABLE_EVENTS)
+        raise ValueError(f"event {event.value!r} is not announced yet; choose from {allowed}")
+    return event
+
+
+SubscribableEvent = Annotated[
+    WebhookEvent,
+    AfterValidator(_subscribable),
+    WithJsonSchema({"type": "string", "enum": [e.value for e in SUBSCRIBABLE_EVENTS]}),
+]
+
+# A label or annotation key: an optional DNS-subdomain prefix and a name of at most 63 characters.
+MetadataKey = Annotated[
+    str,
+    Field(
+        max_length=317,
+        pattern=r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+    ),
+]
 
 
 class WebhookSpec(ApiModel):
@@ -56,16 +95,27 @@ class WebhookSpec(ApiModel):
 
     url: str = Field(max_length=2048, pattern=r"^https?://")
     """URL that receives a JSON POST for each event."""
-    events: list[WebhookEvent] = Field(
+    events: list[SubscribableEvent] = Field(
         default_factory=lambda: [WebhookEvent.SUCCEEDED, WebhookEvent.FAILED], max_length=4
     )
     """Events to deliver: started (the pod runs), succeeded, failed, canceled. Progress is not
     pushed: read `status.progress` (e.g. with a watch)."""
     secretRef: str | None = Field(default=None, max_length=253)
-    """Name of a Secret with key `secret`: when set, each body is signed with HMAC-SHA256 in the
-    `X-Reelkube-Signature` header."""
+    """Name of a Secret with key `secret`: when set, each delivery is signed as the Standard
+    Webhooks specification says (`webhook-id`, `webhook-timestamp` and `webhook-signature`
+    headers; verify with any Standard Webhooks library and a 5-minute tolerance). The value is
+    either a `whsec_<base64>` secret or any other string, whose exact bytes are the key: its
+    `whsec_` form is `whsec_` followed by the base64 of those bytes. The deprecated
+    `X-Reelkube-Signature` header (HMAC-SHA256 of the body alone, keyed with the value's bytes
+    as written) is still sent for receivers that have not moved yet."""
     maxAttempts: int = Field(default=5, ge=1, le=20)
     """Delivery attempts before the webhook is marked failed (exponential backoff between them)."""
+    forwardLabels: list[MetadataKey] | None = Field(default=None, max_length=32)
+    """Label keys whose values are copied into each event's `metadata.labels` (pass-through data
+    such as an order id). Empty means none: labels are never sent unless named here."""
+    forwardAnnotations: list[MetadataKey] | None = Field(default=None, max_length=32)
+    """Annotation keys whose values are copied into each event's `metadata.annotations`. Empty
+    means none; name keys one by one, since annotations often hold tooling state."""
 
 
 class ResourceSpec(ApiModel):

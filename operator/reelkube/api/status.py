@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from reelkube.api.common import ApiModel
 
@@ -77,14 +77,43 @@ class OutputArtifact(ApiModel):
     """Frame height for images and video."""
 
 
+DELIVERY_STATES: list[JsonValue] = ["Pending", "Delivered", "Failed"]
+
+MAX_WEBHOOK_DELIVERIES = 20
+"""Delivery records kept in `status.webhook.deliveries`; the oldest go first."""
+
+
+class WebhookEventDelivery(ApiModel):
+    """The delivery of one webhook event, across all its attempts."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    event: str
+    """Event name (queued, started, voiceover_uploaded, progress, succeeded, failed, canceled)."""
+    id: str
+    """The event's id (the `webhook-id` header): the same on every attempt and redelivery."""
+    state: str = Field(json_schema_extra={"enum": DELIVERY_STATES})
+    """Pending, Delivered or Failed."""
+    attempts: int = 0
+    """Attempts made."""
+    responseCode: int | None = None
+    """HTTP status of the last attempt (absent when no answer came)."""
+    lastAttemptTime: str | None = None
+    """When the last attempt was made (RFC 3339)."""
+    deliveredTime: str | None = None
+    """When the receiver accepted the event (RFC 3339)."""
+    message: str | None = None
+    """Error of the last failed attempt."""
+
+
 class WebhookDelivery(ApiModel):
-    """What happened to the last webhook sent."""
+    """What happened to the last webhook sent, and the record of every recent event."""
 
     model_config = ApiModel.model_config | {"extra": "allow"}
 
     event: str
     """Event name (started, succeeded, failed, canceled)."""
-    state: str = Field(json_schema_extra={"enum": ["Pending", "Delivered", "Failed"]})
+    state: str = Field(json_schema_extra={"enum": DELIVERY_STATES})
     """Pending, Delivered or Failed."""
     attempts: int = 0
     """Attempts made."""
@@ -94,6 +123,8 @@ class WebhookDelivery(ApiModel):
     """When the last attempt was made."""
     message: str | None = None
     """Error of the last failed attempt."""
+    deliveries: list[WebhookEventDelivery] | None = Field(default=None, max_length=MAX_WEBHOOK_DELIVERIES)
+    """One record per event, oldest first (the newest 20 are kept)."""
 
 
 class JobStatus(ApiModel):

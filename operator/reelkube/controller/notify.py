@@ -1,113 +1,222 @@
 """Webhook events on phase changes, delivered off the reconcile path.
 
 The phase patch that announces an event also writes ``status.webhook`` as
-``{event, state: Pending}``; delivery (with its retries and backoff, in ``reelkube.webhooks``)
-runs on a worker thread and records the outcome. An operator that restarts finds a Pending
-delivery and sends it again: at-least-once.
+``{event, state: Pending}`` and, given the resource, a Pending record of the event in
+``status.webhook.deliveries`` (:func:`pending_delivery`). Delivery (with its retries and
+backoff, in ``reelkube.webhooks``) runs on a worker thread, one event at a time and in order
+for each resource, and records the outcome in both places. An operator that restarts finds the
+Pending records and sends each event again (:meth:`WebhookNotifier.resume`) with the same id,
+derived from the resource's uid and the event: at-least-once, and receivers drop duplicates by
+the ``webhook-id``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from reelkube.api.common import WebhookSpec
-from reelkube.api.status import JobStatus, WebhookDelivery
 from reelkube.api.kinds import ResourceKind
+from reelkube.api.status import JobStatus, WebhookDelivery
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
+from reelkube.webhooks import deliver, event_id, event_payload, forwarded, transition_time
+from reelkube.webhooks.delivery import DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY
+from reelkube.webhooks.history import deliveries_of, dump, mark_pending, pending_events, record_outcome
 
 log = logging.getLogger(__name__)
 
 SECRET_KEY = "secret"
 
+# One resource: (kind, namespace, name).
+_ResourceKey = tuple[str, str, str]
+# One queued delivery: the kind, the resource as submitted, the event, its id, its future.
+_Queued = tuple[ResourceKind, dict[str, Any], str, str, Future[None]]
 
-def webhook_payload(adapter: ResourceKind, body: dict[str, Any], status: JobStatus) -> dict[str, Any]:
-    """The JSON body POSTed for an event: the resource's identity, phase and status."""
-    from reelkube.webhooks import event_payload
 
+def webhook_payload(
+    adapter: ResourceKind,
+    body: Mapping[str, Any],
+    status: JobStatus,
+    webhook: WebhookSpec | None = None,
+    event: str | None = None,
+) -> dict[str, Any]:
+    """The JSON body POSTed for an event: the resource's identity, the labels and annotations
+    ``webhook`` forwards, the phase, status and the time of the transition ``event`` announces."""
     meta = body.get("metadata", {})
+    status_dict = status.model_dump(mode="json", exclude_none=True, exclude={"conditions"})
     return event_payload(
         adapter.kind,
         meta.get("namespace", ""),
         meta.get("name", ""),
         meta.get("uid", ""),
         status.phase,
-        status.model_dump(mode="json", exclude_none=True, exclude={"conditions"}),
+        status_dict,
+        labels=forwarded(meta.get("labels"), webhook.forwardLabels if webhook else None),
+        annotations=forwarded(meta.get("annotations"), webhook.forwardAnnotations if webhook else None),
+        occurred_at=transition_time(event, status_dict) if event else None,
     )
 
 
-def delivery_id(body: dict[str, Any], event: str) -> str:
-    """Stable across retries and operator restarts, so receivers can drop duplicates."""
-    return f"{body.get('metadata', {}).get('uid', '')}-{event}"
+def delivery_id(body: Mapping[str, Any], event: str) -> str:
+    """The event's id: stable across retries and operator restarts, so receivers can drop
+    duplicates (see :func:`reelkube.webhooks.event_id`)."""
+    return event_id(body.get("metadata", {}).get("uid", ""), event)
 
 
-def pending_delivery(event: str) -> dict[str, Any]:
-    """``status.webhook`` while an event waits to be delivered."""
-    return WebhookDelivery(event=event, state="Pending", attempts=0).model_dump(
+def pending_delivery(event: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``status.webhook`` while an event waits to be delivered. Given the resource (as read before
+    the patch), it also carries ``deliveries`` with the event's Pending record, so the event
+    survives a restart even when a later event replaces ``status.webhook``."""
+    pending = WebhookDelivery(event=event, state="Pending", attempts=0).model_dump(
         mode="json", exclude_none=True
     )
+    if body is not None:
+        records = mark_pending(deliveries_of(body.get("status")), event, delivery_id(body, event))
+        pending["deliveries"] = dump(records)
+    return pending
 
 
 class WebhookNotifier:
-    """Delivers webhook events on a small thread pool and writes the outcome to the status."""
+    """Delivers webhook events on a small thread pool and writes the outcome to the status.
 
-    def __init__(self, client: ClusterClient, metrics: OperatorMetrics, workers: int = 8) -> None:
+    The events of one resource are delivered one at a time, in the order they were submitted;
+    different resources proceed in parallel."""
+
+    def __init__(
+        self,
+        client: ClusterClient,
+        metrics: OperatorMetrics,
+        workers: int = 8,
+        *,
+        base_delay: float = DEFAULT_BASE_DELAY,
+        max_delay: float = DEFAULT_MAX_DELAY,
+    ) -> None:
         self._client = client
         self._metrics = metrics
+        self._base_delay = base_delay
+        self._max_delay = max_delay
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
+        # A resource has a queue exactly while one worker is draining it.
+        self._queues: dict[_ResourceKey, deque[_Queued]] = {}
+        self._guard = threading.Lock()
 
-    def submit(self, adapter: ResourceKind, body: dict[str, Any], event: str) -> Future[None]:
-        """Deliver ``event`` for the resource ``body`` (fresh from the API server) in the background."""
-        return self._pool.submit(self._deliver, adapter, body, event)
+    def submit(
+        self, adapter: ResourceKind, body: dict[str, Any], event: str, event_id: str | None = None
+    ) -> Future[None]:
+        """Deliver ``event`` for the resource ``body`` (fresh from the API server) in the background.
 
-    def _deliver(self, adapter: ResourceKind, body: dict[str, Any], event: str) -> None:
+        ``event_id`` defaults to the id derived from the uid and the event. An event already
+        waiting in this resource's queue is not queued twice; its future is returned."""
+        meta = body["metadata"]
+        key = (adapter.kind, meta["namespace"], meta["name"])
+        eid = event_id or delivery_id(body, event)
+        with self._guard:
+            queue = self._queues.get(key)
+            if queue is not None:
+                waiting = next((item for item in queue if item[3] == eid), None)
+                if waiting is not None:
+                    return waiting[4]
+            done: Future[None] = Future()
+            item: _Queued = (adapter, body, event, eid, done)
+            if queue is not None:
+                queue.append(item)
+                return done
+            self._queues[key] = deque([item])
+        self._pool.submit(self._drain, key)
+        return done
+
+    def resume(self, adapter: ResourceKind, body: dict[str, Any]) -> list[Future[None]]:
+        """Send again, oldest first, every event the status still holds as Pending: a previous
+        operator process announced it but did not record its outcome."""
+        if not (body.get("spec") or {}).get("webhook"):
+            return []
+        return [self.submit(adapter, body, event, eid) for event, eid in pending_events(body.get("status"))]
+
+    def _drain(self, key: _ResourceKey) -> None:
+        while True:
+            with self._guard:
+                queue = self._queues[key]
+                if not queue:
+                    del self._queues[key]
+                    return
+                adapter, body, event, eid, done = queue.popleft()
+            try:
+                self._deliver(adapter, body, event, eid)
+            except Exception as exc:  # noqa: BLE001 - one resource's failure must not stop its queue
+                log.exception(
+                    "event=webhook_record_error namespace=%s name=%s webhook_event=%s", key[1], key[2], event
+                )
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+    def _secret(self, namespace: str, name: str, webhook: WebhookSpec) -> bytes | None:
+        if not webhook.secretRef:
+            return None
+        secret = self._client.read_secret_key(namespace, webhook.secretRef, SECRET_KEY)
+        if secret is None:
+            log.warning(
+                "event=webhook_secret_missing namespace=%s name=%s secret=%s: sending unsigned",
+                namespace,
+                name,
+                webhook.secretRef,
+            )
+            return None
+        return secret.encode()
+
+    def _deliver(self, adapter: ResourceKind, body: dict[str, Any], event: str, eid: str) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         try:
-            from reelkube.webhooks import deliver  # the storage engineer's module; imported late
-
             webhook = WebhookSpec.model_validate(body["spec"]["webhook"])
             status = JobStatus.model_validate(body.get("status") or {})
-            secret = None
-            if webhook.secretRef:
-                secret = self._client.read_secret_key(namespace, webhook.secretRef, SECRET_KEY)
-                if secret is None:
-                    log.warning(
-                        "event=webhook_secret_missing namespace=%s name=%s secret=%s: sending unsigned",
-                        namespace,
-                        name,
-                        webhook.secretRef,
-                    )
             delivery = deliver(
                 webhook,
                 event,
-                webhook_payload(adapter, body, status),
-                secret=secret.encode() if secret is not None else None,
-                delivery_id=delivery_id(body, event),
+                webhook_payload(adapter, body, status, webhook, event),
+                secret=self._secret(namespace, name, webhook),
+                delivery_id=eid,
+                base_delay=self._base_delay,
+                max_delay=self._max_delay,
             )
         except Exception as exc:  # noqa: BLE001 - a webhook failure must not take the operator down
             log.exception("event=webhook_error namespace=%s name=%s webhook_event=%s", namespace, name, event)
             delivery = WebhookDelivery(event=event, state="Failed", message=str(exc)[:500])
         self._metrics.webhooks.labels(event, delivery.state).inc()
         log.info(
-            "event=webhook_delivered namespace=%s name=%s webhook_event=%s state=%s attempts=%s code=%s",
+            "event=webhook_delivered namespace=%s name=%s webhook_event=%s id=%s state=%s "
+            "attempts=%s code=%s",
             namespace,
             name,
             event,
+            eid,
             delivery.state,
             delivery.attempts,
             delivery.responseCode,
         )
+        self._record(adapter, body, event, eid, delivery)
+
+    def _record(
+        self, adapter: ResourceKind, body: dict[str, Any], event: str, eid: str, delivery: WebhookDelivery
+    ) -> None:
+        """Write the outcome: the event's record in ``deliveries`` always, the ``status.webhook``
+        fields only while they still describe this event."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         current = self._client.get_resource(adapter, namespace, name)
-        if current is None:
-            return
-        recorded = (current.get("status") or {}).get("webhook") or {}
-        # A later event may have replaced this one while it was being delivered.
-        if recorded.get("event") == event:
-            self._client.patch_status(
-                adapter, namespace, name, {"webhook": delivery.model_dump(mode="json", exclude_none=True)}
-            )
+        if current is None or current["metadata"].get("uid") != body["metadata"].get("uid"):
+            return  # gone, or a new resource under the same name
+        current_status = current.get("status") or {}
+        records = record_outcome(deliveries_of(current_status), eid, delivery)
+        patch: dict[str, Any] = {"deliveries": dump(records)}
+        recorded = current_status.get("webhook") or {}
+        # A later event may have replaced this one in status.webhook while it was being delivered.
+        if recorded.get("event") in (None, event):
+            patch = {**delivery.model_dump(mode="json", exclude_none=True), **patch}
+        self._client.patch_status(adapter, namespace, name, {"webhook": patch})
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=False)

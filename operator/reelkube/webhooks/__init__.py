@@ -1,23 +1,34 @@
-"""Webhooks: signed JSON events POSTed to the URL a resource names, with retries."""
+"""Webhooks: JSON events POSTed to the URL a resource names, signed as the Standard Webhooks
+specification says, retried, and recorded in ``status.webhook.deliveries``."""
 
-from reelkube.webhooks.delivery import (
-    DELIVERY_HEADER,
-    EVENT_HEADER,
+from reelkube.webhooks.delivery import DELIVERY_HEADER, EVENT_HEADER, deliver, is_subscribed
+from reelkube.webhooks.payload import event_id, event_payload, forwarded, transition_time
+from reelkube.webhooks.signing import (
+    ID_HEADER,
+    LEGACY_SIGNATURE_HEADER,
     SIGNATURE_HEADER,
-    deliver,
-    is_subscribed,
+    TIMESTAMP_HEADER,
     sign,
+    signing_key,
     verify_signature,
+    whsec,
 )
-from reelkube.webhooks.payload import event_payload
 
 __all__ = [
     "DELIVERY_HEADER",
     "EVENT_HEADER",
+    "ID_HEADER",
+    "LEGACY_SIGNATURE_HEADER",
     "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
     "deliver",
+    "event_id",
     "event_payload",
+    "forwarded",
     "is_subscribed",
     "sign",
+    "signing_key",
+    "transition_time",
     "verify_signature",
+    "whsec",
 ]

@@ -1,9 +1,11 @@
 """Webhook delivery: a signed JSON POST, retried with exponential backoff.
 
 One delivery is one event sent to one URL. Every attempt of it carries the same body and the
-same ``X-Reelkube-Delivery`` id, so a receiver can drop duplicates. The body is the payload
-with an ``event`` field added when it has none, so the signed bytes name their event. With a
-secret, the body is signed: ``X-Reelkube-Signature: sha256=<hex HMAC-SHA256 of the raw body>``.
+same id (``webhook-id``, also sent as ``X-Reelkube-Delivery``), so a receiver can drop
+duplicates. The body is the payload with ``event``, ``id`` and ``sentAt`` (when the body was
+built) added, so the signed bytes name their event. Each attempt is signed afresh as the
+Standard Webhooks specification says (see :mod:`reelkube.webhooks.signing`): its own
+``webhook-timestamp``, its own ``webhook-signature``.
 
 Retried: connection errors and timeouts, HTTP 408, 429 and 5xx (``Retry-After`` in seconds is
 honoured up to ``max_delay``). Final: any other status. The attempt logic lives in
@@ -12,8 +14,6 @@ honoured up to ``max_delay``). Final: any other status. The attempt logic lives 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -26,27 +26,17 @@ import httpx
 
 from reelkube.api.common import WebhookSpec
 from reelkube.api.status import WebhookDelivery
+from reelkube.webhooks.signing import LEGACY_SIGNATURE_HEADER, sign, signing_key, standard_headers
 
 log = logging.getLogger(__name__)
 
 EVENT_HEADER = "X-Reelkube-Event"
 DELIVERY_HEADER = "X-Reelkube-Delivery"
-SIGNATURE_HEADER = "X-Reelkube-Signature"
 USER_AGENT = "reelkube-webhook/1"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_BASE_DELAY = 1.0
 DEFAULT_MAX_DELAY = 60.0
 _RETRYABLE_STATUS = {408, 429}
-
-
-def sign(body: bytes, secret: bytes) -> str:
-    """The signature header value for ``body``: ``sha256=<hex HMAC-SHA256>``."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(body: bytes, secret: bytes, header: str | None) -> bool:
-    """Whether ``header`` is the valid signature of ``body`` (constant-time; for receivers)."""
-    return header is not None and hmac.compare_digest(sign(body, secret), header)
 
 
 def is_subscribed(webhook: WebhookSpec, event: str) -> bool:
@@ -68,8 +58,9 @@ def encode_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def rfc3339(seconds: float) -> str:
+    """A time in seconds since the epoch as RFC 3339 UTC, to the second."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _Attempts:
@@ -84,11 +75,15 @@ class _Attempts:
         delivery_id: str | None,
         base_delay: float,
         max_delay: float,
+        clock: Callable[[], float],
     ) -> None:
         self.webhook = webhook
         self.event = event
-        self.body = encode_body({"event": event, **payload})
-        self.delivery_id = delivery_id or uuid.uuid4().hex
+        self.clock = clock
+        self.delivery_id = delivery_id or "msg_" + uuid.uuid4().hex
+        sent_at = rfc3339(clock())
+        self.body = encode_body({"event": event, "id": self.delivery_id, "sentAt": sent_at, **payload})
+        self.key = signing_key(secret) if secret else None
         self.headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -96,7 +91,7 @@ class _Attempts:
             DELIVERY_HEADER: self.delivery_id,
         }
         if secret:
-            self.headers[SIGNATURE_HEADER] = sign(self.body, secret)
+            self.headers[LEGACY_SIGNATURE_HEADER] = sign(self.body, secret)
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.attempts = 0
@@ -105,6 +100,11 @@ class _Attempts:
         self.delivered = False
         self.last_attempt_time: str | None = None
         self._where = redacted_url(webhook.url)
+
+    def next_headers(self) -> dict[str, str]:
+        """The headers of the attempt about to be made: signed with the time it is sent."""
+        timestamp = int(self.clock())
+        return {**self.headers, **standard_headers(self.delivery_id, timestamp, self.body, self.key)}
 
     def _next_delay(self, retryable: bool, retry_after: str | None = None) -> float | None:
         if not retryable or self.attempts >= self.webhook.maxAttempts:
@@ -117,7 +117,7 @@ class _Attempts:
     def record_response(self, response: httpx.Response) -> float | None:
         """Note one answer; returns the seconds to wait before the next attempt, or None when done."""
         self.attempts += 1
-        self.last_attempt_time = _now()
+        self.last_attempt_time = rfc3339(self.clock())
         self.response_code = response.status_code
         self.delivered = response.is_success
         self.message = None if self.delivered else f"HTTP {response.status_code} from {self._where}"
@@ -128,7 +128,7 @@ class _Attempts:
     def record_error(self, exc: httpx.HTTPError) -> float | None:
         """Note one failed exchange (no answer); returns the wait before the next attempt, or None."""
         self.attempts += 1
-        self.last_attempt_time = _now()
+        self.last_attempt_time = rfc3339(self.clock())
         self.response_code = None
         self.message = f"{type(exc).__name__} sending to {self._where}: {exc}"
         self._log()
@@ -175,17 +175,22 @@ def deliver(
     base_delay: float = DEFAULT_BASE_DELAY,
     max_delay: float = DEFAULT_MAX_DELAY,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
 ) -> WebhookDelivery:
     """POST ``payload`` as JSON to ``webhook.url``, retrying up to ``webhook.maxAttempts``.
 
-    Waits ``base_delay * 2**(n-1)`` seconds (at most ``max_delay``) after the n-th failed
-    attempt. ``delivery_id`` defaults to a fresh UUID; pass one to keep it stable across
-    processes. Never raises for delivery failures: the result says Delivered or Failed."""
-    attempts = _Attempts(webhook, event, payload, secret, delivery_id, base_delay, max_delay)
+    ``secret`` is the value stored in the webhook's Secret (``whsec_<base64>`` or raw bytes, see
+    :mod:`reelkube.webhooks.signing`); None sends unsigned. Waits ``base_delay * 2**(n-1)``
+    seconds (at most ``max_delay``) after the n-th failed attempt. ``delivery_id`` (the
+    ``webhook-id``) defaults to a fresh random id; pass the event's id
+    (:func:`reelkube.webhooks.event_id`) to keep it stable across processes. ``clock`` gives
+    the time each attempt is signed with. Never raises for delivery failures: the result says
+    Delivered or Failed; a malformed ``whsec_`` secret raises ValueError before anything is sent."""
+    attempts = _Attempts(webhook, event, payload, secret, delivery_id, base_delay, max_delay, clock)
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         while True:
             try:
-                response = client.post(webhook.url, content=attempts.body, headers=attempts.headers)
+                response = client.post(webhook.url, content=attempts.body, headers=attempts.next_headers())
                 delay = attempts.record_response(response)
             except httpx.HTTPError as exc:
                 delay = attempts.record_error(exc)
