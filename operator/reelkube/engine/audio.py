@@ -71,14 +71,9 @@ def _audio_clip_source(ctx: Invocation, placed: PlacedClip, clip: AudioClip, tot
     info = ctx.media(clip.src)
     if not info.has_audio:
         raise SpecError(f"spec.timeline.{placed.path}.src: {clip.src} has no audio stream")
-    options: list[str] = []
-    if clip.loop:
-        options += ["-stream_loop", "-1"]
-    if clip.trimStart > 0:
-        options += ["-ss", format_number(clip.trimStart)]
-    options += ["-t", format_number(ctx.seconds(placed.frames) + 0.1)]
     # `-vn`-like: only the audio stream is mapped from this input, so video is never decoded.
-    index = ctx.add_input(ctx.resolved(clip.src).path, *options)
+    seconds = ctx.seconds(placed.frames) + 0.1
+    index = ctx.add_media_input(clip.src, loop=clip.loop, trim_start=clip.trimStart, seconds=seconds)
     chain = _shape(ctx, placed, clip.volume, clip.fadeIn, clip.fadeOut, total_samples)
     return ctx.graph.add([f"{index}:a"], chain)
 

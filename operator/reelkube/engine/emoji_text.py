@@ -1,7 +1,7 @@
 """Text lines holding emoji, drawn through libass instead of `drawtext`.
 
 `drawtext` draws with one font file and has no fallback, and Debian's colour emoji font is a
-bitmap font it cannot load, so emoji came out as empty boxes. libass falls back per glyph through
+bitmap font it cannot load, so it draws emoji as empty boxes. libass falls back per glyph through
 fontconfig (to Symbola, from fonts-symbola, for emoji), shapes right-to-left text, and treats the
 text as data once escaped. Only lines with emoji take this path: `drawtext` stays the fast one.
 """

@@ -39,9 +39,6 @@ class Invocation:
         """Frames at the output rate, in seconds."""
         return float(frames / self.fps)
 
-    def seconds_text(self, frames: int) -> str:
-        return format_number(self.seconds(frames))
-
     def resolved(self, src: str) -> ResolvedInput:
         """The fetched input for `src` (fetch_inputs must have run for every src)."""
         try:
@@ -59,6 +56,17 @@ class Invocation:
         """Add `[options] -i path`; returns the input's index."""
         self.input_args.append([*options, "-i", str(path)])
         return len(self.input_args) - 1
+
+    def add_media_input(self, src: str, *, loop: bool, trim_start: float, seconds: float) -> int:
+        """Add the fetched `src`, read for `seconds` from `trim_start` (looped when `loop`);
+        returns the input's index."""
+        options: list[str] = []
+        if loop:
+            options += ["-stream_loop", "-1"]
+        if trim_start > 0:
+            options += ["-ss", format_number(trim_start)]
+        options += ["-t", format_number(seconds)]
+        return self.add_input(self.resolved(src).path, *options)
 
     def add_file(self, name: str, content: str) -> Path:
         """Register a text file for the graph to read; written by `RenderPlan.write_files`."""

@@ -260,14 +260,9 @@ def _fit_filters(fit: Fit, bw: int, bh: int, pad_contain: bool) -> list[str]:
 def _video_source(ctx: Invocation, clip: VideoClip, placed: PlacedClip) -> list[str]:
     info = ctx.media(clip.src)
     seconds = ctx.seconds(placed.frames)
-    options: list[str] = []
-    if clip.loop:
-        options += ["-stream_loop", "-1"]
-    if clip.trimStart > 0:
-        options += ["-ss", format_number(clip.trimStart)]
     # Read a frame more than needed; the graph trims to the exact count.
-    options += ["-t", format_number(seconds + 2 / float(ctx.fps))]
-    index = ctx.add_input(ctx.resolved(clip.src).path, *options)
+    read_seconds = seconds + 2 / float(ctx.fps)
+    index = ctx.add_media_input(clip.src, loop=clip.loop, trim_start=clip.trimStart, seconds=read_seconds)
     ctx.clip_inputs[placed.path] = index
     chain = [f"{index}:v", "setpts=PTS-STARTPTS", f"fps={ctx.fps_text}"]
     available = None if (clip.loop or info.duration is None) else info.duration - clip.trimStart

@@ -1,4 +1,4 @@
-"""Timings for speech we did not synthesize (a recorded voiceover): sentences spread over its
+"""Timings for speech that Piper did not synthesize (a recorded voiceover): sentences spread over its
 length in proportion to their length in characters, words estimated within each. Pure."""
 
 from __future__ import annotations

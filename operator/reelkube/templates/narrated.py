@@ -215,4 +215,3 @@ def _base_dir(context: TemplateContext) -> Path:
 
 
 NARRATED = Template(name="narrated", props_model=NarratedProps, expand=expand_narrated)
-TEMPLATE = NARRATED
