@@ -46,6 +46,7 @@ def _s3(cluster: Cluster) -> Any:
     )  # fmt: skip
 
 
+@pytest.mark.slow  # renders in the pod, then counts the frames here with ffprobe
 def test_renderer_pod_renders_the_captioned_reel_to_s3(
     cluster: Cluster, namespace: str, project_images: dict[str, str], tmp_path: Path
 ) -> None:

@@ -31,11 +31,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the support package
 
 import yaml  # noqa: E402
 from kubernetes import client, config, watch  # noqa: E402
-from reelkube_cluster import (  # noqa: E402
+from support.reelkube_cluster import (  # noqa: E402
     CREDENTIALS,
     KWOK_SELECTOR,
     KWOK_TOLERATIONS,

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 from botocore.config import Config
-from reelkube_cluster import (
+from support.reelkube_cluster import (
     CREDENTIALS,
     RELEASE,
     ROOT,

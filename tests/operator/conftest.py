@@ -1,5 +1,5 @@
 """The operator's tests: pure unit tests, plus handler tests (marked ``cluster``) that run the
-kopf operator in-process against the real test cluster (fixtures from tests/cluster)."""
+kopf operator in-process against the real test cluster (fixtures from support.cluster)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from kopf.testing import KopfRunner
 from prometheus_client.parser import text_string_to_metric_families
-from reelkube_cluster import (
+from support.reelkube_cluster import (
     KWOK_SELECTOR,
     KWOK_TOLERATIONS,
     ROOT,

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes.config import incluster_config
-from reelkube_cluster import Cluster, get_resource, install_crds
+from support.reelkube_cluster import Cluster, get_resource, install_crds
 
 from reelkube.api.kinds import RENDER_JOB
 from reelkube.api.status import Step

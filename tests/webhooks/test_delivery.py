@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 
 import pytest
+from standardwebhooks import Webhook
 
 from reelkube.api.common import WebhookSpec
 from reelkube.api.status import Phase
 from reelkube.webhooks import deliver, event_payload, is_subscribed, verify_signature
 
 SECRET = b"whsec-test-4f1c"
+# The whsec_ form of that raw secret, which Standard Webhooks libraries take.
+SECRET_WHSEC = "whsec_" + base64.b64encode(SECRET).decode()
 UID = "0a1b2c3d-0000-4000-8000-000000000001"
 
 
@@ -59,6 +63,9 @@ def test_delivered_with_valid_signature(webhook_receiver) -> None:
     assert request.header("X-Reelkube-Signature") == expected
     assert verify_signature(request.body, SECRET, request.header("X-Reelkube-Signature"))
     assert not verify_signature(request.body + b" ", SECRET, request.header("X-Reelkube-Signature"))
+    # The Standard Webhooks headers, checked with the specification's reference library.
+    assert Webhook(SECRET_WHSEC).verify(request.body, request.headers)["event"] == "succeeded"
+    assert request.header("webhook-id") == result.model_extra["deliveryId"]
     body = json.loads(request.body)
     assert body["event"] == "succeeded" and body["metadata"]["name"] == "promo"
 
@@ -66,6 +73,7 @@ def test_delivered_with_valid_signature(webhook_receiver) -> None:
 def test_no_signature_header_without_secret(webhook_receiver) -> None:
     deliver(WebhookSpec(url=webhook_receiver.url), "failed", _payload(), secret=None)
     assert webhook_receiver.requests[0].header("X-Reelkube-Signature") is None
+    assert webhook_receiver.requests[0].header("webhook-signature") is None
 
 
 def test_retried_after_500s_then_delivered_with_a_stable_delivery_id(webhook_receiver) -> None:
@@ -86,6 +94,8 @@ def test_retried_after_500s_then_delivered_with_a_stable_delivery_id(webhook_rec
     assert len({r.header("X-Reelkube-Delivery") for r in requests}) == 1
     assert len({r.body for r in requests}) == 1
     assert all(verify_signature(r.body, SECRET, r.header("X-Reelkube-Signature")) for r in requests)
+    assert all(Webhook(SECRET_WHSEC).verify(r.body, r.headers)["event"] == "started" for r in requests)
+    assert len({r.header("webhook-id") for r in requests}) == 1
 
 
 def test_caller_supplied_delivery_id_is_used(webhook_receiver) -> None:
