@@ -11,7 +11,7 @@ from __future__ import annotations
 from reelkube.api.timeline import AudioClip, VideoClip
 from reelkube.engine.filtergraph import filter_spec, format_number
 from reelkube.engine.invocation import Invocation
-from reelkube.engine.timing import PlacedClip
+from reelkube.engine.placement import PlacedClip
 from reelkube.errors import SpecError
 
 SAMPLE_RATE = 48_000

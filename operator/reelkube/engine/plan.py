@@ -21,10 +21,10 @@ from reelkube.engine.audio import build_soundtrack
 from reelkube.engine.encoders import choose_encoder, crf_error
 from reelkube.engine.filtergraph import filter_spec
 from reelkube.engine.invocation import Invocation
+from reelkube.engine.placement import PlacedClip, own_media_seconds, resolve_timing
 from reelkube.engine.probe import ResolvedInput
 from reelkube.engine.subtitles import subtitles_filter
 from reelkube.engine.text import text_filters
-from reelkube.engine.timing import PlacedClip, own_media_seconds, resolve_timing
 from reelkube.engine.visual import MediaLayer, emit_layer, fold_tints, group_layers
 from reelkube.errors import SpecError
 

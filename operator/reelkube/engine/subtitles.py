@@ -15,7 +15,7 @@ from reelkube.engine.ass import ass_color, escape_ass_text
 from reelkube.engine.filtergraph import filter_spec
 from reelkube.engine.fonts import resolve_font
 from reelkube.engine.invocation import Invocation
-from reelkube.engine.timing import PlacedClip
+from reelkube.engine.placement import PlacedClip
 from reelkube.errors import InputUnreadable, SpecError
 
 

@@ -13,7 +13,7 @@ from reelkube.engine.emoji_text import LinePlace, emoji_line_filter, has_emoji
 from reelkube.engine.filtergraph import filter_spec, format_number
 from reelkube.engine.fonts import TextMeasure, resolve_font, wrap_text
 from reelkube.engine.invocation import Invocation
-from reelkube.engine.timing import PlacedClip
+from reelkube.engine.placement import PlacedClip
 from reelkube.errors import SpecError
 
 _LEFT = {Position.LEFT, Position.TOP_LEFT, Position.BOTTOM_LEFT}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from reelkube.api.timeline import Box, ColorClip, Fit, ImageClip, KenBurns, VideoClip
 from reelkube.engine.filtergraph import filter_spec, format_number
 from reelkube.engine.invocation import Invocation
-from reelkube.engine.timing import PlacedClip
+from reelkube.engine.placement import PlacedClip
 from reelkube.errors import SpecError
 
 MediaClip = VideoClip | ImageClip | ColorClip

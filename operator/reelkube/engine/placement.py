@@ -1,4 +1,4 @@
-"""Timing resolution: every clip gets a start and end frame at the output rate.
+"""Clip placement: every clip gets a start and end frame at the output rate.
 
 Rules (from the timeline API): a clip with no start follows the previous clip of its track,
 overlapping it by its transition's duration; a clip with no duration lasts as long as its media
