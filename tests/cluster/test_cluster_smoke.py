@@ -7,7 +7,11 @@ import urllib.request
 import uuid
 from typing import Any
 
-from kube_cluster import Cluster
+import pytest
+
+from support.cluster import Cluster
+
+pytestmark = pytest.mark.cluster
 
 
 def pod(name: str, image: str, script: str, **spec: Any) -> dict[str, Any]:

@@ -11,8 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 import yaml
-from kube_cluster import Cluster
+
+from support.cluster import Cluster
+
+pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "captioned-reel.yaml"

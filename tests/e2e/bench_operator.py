@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the supp
 
 import yaml  # noqa: E402
 from kubernetes import client, config, watch  # noqa: E402
+
 from support.reelkube_cluster import (  # noqa: E402
     CREDENTIALS,
     KWOK_SELECTOR,

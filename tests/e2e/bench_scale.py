@@ -44,14 +44,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the support package
 
 import aiohttp  # noqa: E402 - kopf's HTTP client: one event loop drives every simulated pod
 import httpx  # noqa: E402
 from bench_operator import report, summary  # noqa: E402
 from kubernetes import client, config, watch  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-from reelkube_cluster import (  # noqa: E402
+
+from reelkube.runner.pacing import WritePacer  # noqa: E402
+from reelkube.runner.progress import retry_after_seconds  # noqa: E402
+from support.reelkube_cluster import (  # noqa: E402
     KWOK_SELECTOR,
     KWOK_TOLERATIONS,
     ROOT,
@@ -60,9 +63,6 @@ from reelkube_cluster import (  # noqa: E402
     ensure_kwok_ephemeral_storage,
     install_crds,
 )
-
-from reelkube.runner.pacing import WritePacer  # noqa: E402
-from reelkube.runner.progress import retry_after_seconds  # noqa: E402
 
 GROUP, VERSION, PLURAL = "reelkube.io", "v1alpha1", "renderjobs"
 TERMINAL = {"Succeeded", "Failed", "Canceled"}

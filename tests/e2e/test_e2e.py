@@ -21,6 +21,8 @@ import httpx
 import pytest
 import yaml
 from botocore.config import Config
+
+from reelkube.engine.probe import probe_media
 from support.reelkube_cluster import (
     CREDENTIALS,
     RELEASE,
@@ -34,8 +36,6 @@ from support.reelkube_cluster import (
     phase_is,
     wait_for_resource,
 )
-
-from reelkube.engine.probe import probe_media
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

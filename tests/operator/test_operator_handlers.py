@@ -22,6 +22,10 @@ import pytest
 import yaml
 from kopf.testing import KopfRunner
 from prometheus_client.parser import text_string_to_metric_families
+
+from reelkube.api.kinds import RENDER_JOB
+from reelkube.controller.builders import CHILD_BUILDERS, build_job, child_name
+from reelkube.controller.settings import settings_from_env
 from support.reelkube_cluster import (
     KWOK_SELECTOR,
     KWOK_TOLERATIONS,
@@ -34,10 +38,6 @@ from support.reelkube_cluster import (
     phase_is,
     wait_for_resource,
 )
-
-from reelkube.api.kinds import RENDER_JOB
-from reelkube.controller.builders import CHILD_BUILDERS, build_job, child_name
-from reelkube.controller.settings import settings_from_env
 
 pytestmark = pytest.mark.cluster
 

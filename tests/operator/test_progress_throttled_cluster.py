@@ -22,7 +22,6 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes.config import incluster_config
-from support.reelkube_cluster import Cluster, get_resource, install_crds
 
 from reelkube.api.kinds import RENDER_JOB
 from reelkube.api.status import Step
@@ -31,6 +30,7 @@ from reelkube.controller.settings import settings_from_env
 from reelkube.progress import ProgressEvent
 from reelkube.runner import progress
 from reelkube.runner.pacing import WritePacer
+from support.reelkube_cluster import Cluster, get_resource, install_crds
 
 pytestmark = pytest.mark.cluster
 

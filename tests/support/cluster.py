@@ -1,4 +1,18 @@
-"""The running test cluster as the cluster tests see it (used by conftest.py and tests)."""
+"""The real single-node test cluster (tests/cluster/up.sh) as the tests see it, and its fixtures.
+
+Every test that uses the cluster is marked ``cluster``; a test that asks for the ``cluster``
+fixture without the mark is a collection error. Set ``REELKUBE_SKIP_CLUSTER=1`` to skip them all
+(the cluster needs root and a few minutes on a cold machine).
+
+Fixtures (shared through ``pytest_plugins`` in tests/conftest.py):
+
+cluster         session: the running cluster (started by up.sh, idempotent) and the S3 server;
+                a :class:`Cluster`.
+kubectl         session: ``kubectl(*args, input=None, check=True)`` against it.
+base_image      session: the Debian+python3 base image, loaded into the cluster.
+project_images  session: renderer and operator images built and loaded.
+namespace       function: a fresh namespace, deleted after the test.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +20,8 @@ import json
 import os
 import subprocess
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +32,9 @@ BASE_IMAGE = os.environ.get("REELKUBE_BASE_IMAGE", "reelkube/base:bookworm")
 RENDERER_IMAGE = os.environ.get("REELKUBE_RENDERER_IMAGE", "reelkube/renderer:dev")
 OPERATOR_IMAGE = os.environ.get("REELKUBE_OPERATOR_IMAGE", "reelkube/operator:dev")
 GPU_NODE = "kwok-gpu-0"
+SCRIPTS = Path(__file__).resolve().parents[1] / "cluster"
+"""tests/cluster: the scripts that build, start and stop the cluster."""
+SKIP_ENV = "REELKUBE_SKIP_CLUSTER"
 
 
 @dataclass(frozen=True)
@@ -98,3 +117,94 @@ class Cluster:
             f"{describe[-4000:]}\n--- logs ---\n{logs.stdout[-2000:]}{logs.stderr[-1000:]}",
             pytrace=False,
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that uses the cluster carries the ``cluster`` mark; honour REELKUBE_SKIP_CLUSTER=1."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "cluster" in getattr(item, "fixturenames", ()) and item.get_closest_marker("cluster") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the cluster fixture but are not marked cluster "
+            f"(add pytestmark = pytest.mark.cluster): {', '.join(unmarked)}"
+        )
+    if os.environ.get(SKIP_ENV) != "1":
+        return
+    skip = pytest.mark.skip(reason=f"{SKIP_ENV}=1: cluster tests skipped")
+    for item in items:
+        if item.get_closest_marker("cluster") is not None:
+            item.add_marker(skip)
+
+
+def run_script(*args: str, timeout: float) -> str:
+    """Run a tests/cluster script; on failure show its output in the test report."""
+    argv = [str(SCRIPTS / args[0]), *args[1:]]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"{' '.join(args)} failed (exit {proc.returncode})\n"
+            f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-8000:]}",
+            pytrace=False,
+        )
+    return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    """Start the cluster (a no-op when it runs) and the S3 server."""
+    out = run_script("up.sh", timeout=3600).strip().splitlines()
+    if not out or not out[-1].startswith("export KUBECONFIG="):
+        pytest.fail(f"up.sh did not end with 'export KUBECONFIG=...': {out[-3:]}", pytrace=False)
+    kubeconfig = Path(out[-1].split("=", 1)[1])
+    bin_dir = Path(run_script("build.sh", "--print-bin-dir", timeout=60).strip())
+    s3_endpoint = run_script("s3.sh", "start", timeout=600).strip().splitlines()[-1]
+    s3_port = s3_endpoint.rsplit(":", 1)[1]
+    probe = Cluster(kubeconfig, bin_dir, "", "", GPU_NODE, s3_endpoint, f"http://127.0.0.1:{s3_port}")
+    node = probe.kubectl_json("get", "nodes", "-l", "reelkube.io/node=real")["items"][0]
+    node_ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    return Cluster(
+        kubeconfig=kubeconfig,
+        bin_dir=bin_dir,
+        node_name=node["metadata"]["name"],
+        node_ip=node_ip,
+        gpu_node=GPU_NODE,
+        s3_endpoint=s3_endpoint,
+        s3_host_endpoint=probe.s3_host_endpoint,
+    )
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster: Cluster) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``kubectl(*args, input=None, check=True)`` bound to the test cluster."""
+    return cluster.kubectl
+
+
+@pytest.fixture(scope="session")
+def base_image(cluster: Cluster) -> str:
+    """The Debian bookworm + python3 base image, present in the cluster's containerd."""
+    run_script("images.sh", "base", timeout=3600)
+    return cluster.base_image
+
+
+@pytest.fixture(scope="session")
+def project_images(cluster: Cluster) -> dict[str, str]:
+    """Build the renderer and operator images (docker cache makes reruns fast) and load them."""
+    run_script("images.sh", "renderer", "operator", timeout=3600)
+    return {"renderer": cluster.renderer_image, "operator": cluster.operator_image}
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    """A fresh namespace with its default service account ready; deleted afterwards."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    deadline = time.monotonic() + 60
+    while cluster.kubectl("-n", name, "get", "serviceaccount", "default", check=False).returncode:
+        if time.monotonic() > deadline:
+            pytest.fail(f"no default service account in namespace {name}", pytrace=False)
+        time.sleep(0.5)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -1,0 +1,201 @@
+"""Reelkube in the test cluster: CRDs, the chart release, and waiting on its resources.
+
+Shared by the operator's cluster tests and the end-to-end tests (and the operator benches). The
+cluster itself and its fixtures (``cluster``, ``kubectl``, ``project_images``, ``namespace``) are
+in support.cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.cluster import Cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER_TESTS = ROOT / "tests" / "cluster"
+KWOK_SELECTOR = {"type": "kwok"}
+KWOK_TOLERATIONS = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+
+RELEASE = "reelkube"
+SYSTEM_NS = "reelkube-system"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "reelkube-e2e", "AWS_SECRET_ACCESS_KEY": "reelkube-e2e-secret"}
+
+__all__ = ["Cluster"]
+
+
+def connect_cluster() -> Cluster:
+    """The running cluster outside pytest (for the benchmark): start it and the S3 server if
+    needed, exactly as the ``cluster`` fixture does."""
+    import subprocess
+
+    def script(*args: str) -> str:
+        return subprocess.run(
+            [str(CLUSTER_TESTS / args[0]), *args[1:]],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        ).stdout
+
+    kubeconfig = Path(script("up.sh").strip().splitlines()[-1].split("=", 1)[1])
+    bin_dir = Path(script("build.sh", "--print-bin-dir").strip())
+    s3_endpoint = script("s3.sh", "start").strip().splitlines()[-1]
+    host_endpoint = f"http://127.0.0.1:{s3_endpoint.rsplit(':', 1)[1]}"
+    probe = Cluster(kubeconfig, bin_dir, "", "", "kwok-gpu-0", s3_endpoint, host_endpoint)
+    node = probe.kubectl_json("get", "nodes", "-l", "reelkube.io/node=real")["items"][0]
+    node_ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    return Cluster(
+        kubeconfig, bin_dir, node["metadata"]["name"], node_ip, "kwok-gpu-0", s3_endpoint, host_endpoint
+    )
+
+
+def build_project_images() -> None:
+    """Build and load the renderer and operator images (cached layers make reruns fast)."""
+    import subprocess
+
+    subprocess.run([str(CLUSTER_TESTS / "images.sh"), "renderer", "operator"], check=True, timeout=3600)
+
+
+def install_crds(cluster: Cluster) -> None:
+    """Apply the CRDs (server-side, idempotent) and wait until they are served."""
+    import yaml
+
+    # Applied as JSON: kubectl's YAML 1.1 reading turns a bare `y:` key (Box.y) into `true`.
+    for path in sorted((ROOT / "crds").glob("*.yaml")):
+        crd = json.dumps(yaml.safe_load(path.read_text()))
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=crd)
+    for plural in ("renderjobs", "ttsjobs"):
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{plural}.reelkube.io", "--timeout=60s")
+
+
+def ensure_kwok_ephemeral_storage(cluster: Cluster) -> None:
+    """Give the fake kwok node ephemeral-storage capacity (render pods request it).
+
+    Additive and idempotent; without it the scheduler finds 0 ephemeral storage on the node.
+    """
+    node = cluster.kubectl_json("get", "node", cluster.gpu_node)
+    if "ephemeral-storage" in node["status"].get("allocatable", {}):
+        return
+    patch = {
+        "status": {"capacity": {"ephemeral-storage": "1Ti"}, "allocatable": {"ephemeral-storage": "1Ti"}}
+    }
+    cluster.kubectl(
+        "patch", "node", cluster.gpu_node, "--subresource=status", "--type=merge", "-p", json.dumps(patch)
+    )
+
+
+def get_resource(cluster: Cluster, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+    proc = cluster.kubectl("-n", namespace, "get", f"{plural}.reelkube.io", name, "-o", "json", check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def wait_for_resource(
+    cluster: Cluster,
+    plural: str,
+    namespace: str,
+    name: str,
+    until: Callable[[dict[str, Any]], bool],
+    *,
+    timeout: float = 120,
+    interval: float = 0.5,
+    seen: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Poll the resource until ``until(body)``; every status seen is appended to ``seen``."""
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        body = get_resource(cluster, plural, namespace, name)
+        if body is not None:
+            if seen is not None:
+                seen.append(body.get("status") or {})
+            if until(body):
+                return body
+        time.sleep(interval)
+    events = cluster.kubectl("-n", namespace, "get", "events", "--sort-by=.lastTimestamp", check=False).stdout
+    pods = cluster.kubectl("-n", namespace, "get", "pods,jobs", "-o", "wide", check=False).stdout
+    pytest.fail(
+        f"{plural} {namespace}/{name} did not reach the wanted state in {timeout}s; "
+        f"last status: {json.dumps((body or {}).get('status'), indent=1)[-3000:]}\n{pods}\n{events[-3000:]}",
+        pytrace=False,
+    )
+
+
+def phase_is(*phases: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda body: (body.get("status") or {}).get("phase") in phases
+
+
+def managed_jobs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    return list(
+        cluster.kubectl_json("-n", namespace, "get", "jobs", "-l", "app.kubernetes.io/managed-by=reelkube")[
+            "items"
+        ]
+    )
+
+
+def split_image(image: str) -> tuple[str, str]:
+    repository, _, tag = image.rpartition(":")
+    return repository, tag
+
+
+def install_release(cluster: Cluster, bucket: str, *extra: str) -> None:
+    """helm upgrade --install the chart with the local images and the test S3 server."""
+    operator_repo, operator_tag = split_image(cluster.operator_image)
+    renderer_repo, renderer_tag = split_image(cluster.renderer_image)
+    sets = {
+        "image.operator.repository": operator_repo,
+        "image.operator.tag": operator_tag,
+        "image.operator.pullPolicy": "Never",
+        "image.renderer.repository": renderer_repo,
+        "image.renderer.tag": renderer_tag,
+        "image.renderer.pullPolicy": "Never",
+        "storage.endpoint": cluster.s3_endpoint,
+        "storage.bucket": bucket,
+        "storage.prefix": "e2e",
+        "storage.credentialsSecret": "reelkube-s3",
+        # The test node has 2 cores: one render at a time, with room for the operator.
+        "jobs.defaultResources.renderJob.cpu": "1500m",
+        "jobs.defaultResources.renderJob.memory": "2Gi",
+        "jobs.defaultResources.renderJob.ephemeralStorage": "2Gi",
+        "jobs.defaultResources.ttsJob.cpu": "1",
+        "jobs.defaultResources.ttsJob.memory": "1Gi",
+        "jobs.defaultResources.ttsJob.ephemeralStorage": "1Gi",
+        "jobs.terminationGracePeriodSeconds": "10",
+        "operator.logLevel": "INFO",
+    }
+    args = [
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(ROOT / "charts" / "reelkube"),
+        "-n",
+        SYSTEM_NS,
+        "--create-namespace",
+    ]
+    for key, value in sets.items():
+        args += ["--set-string" if key.endswith(("tag", "cpu")) else "--set", f"{key}={value}"]
+    cluster.helm(*args, *extra, "--wait", "--timeout", "5m", timeout=400)
+
+
+def wait_for_operator_rollout(cluster: Cluster, timeout: float = 300) -> None:
+    """Wait until the release's operator has rolled out and no pod of an older revision is left
+    (helm's --wait returns while the old pod, with the old settings, may still reconcile)."""
+    cluster.kubectl(
+        "-n", SYSTEM_NS, "rollout", "status", f"deployment/{RELEASE}", f"--timeout={int(timeout)}s",
+        timeout=timeout + 30,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/name=reelkube"
+    while True:
+        pods = cluster.kubectl_json("-n", SYSTEM_NS, "get", "pods", "-l", selector)["items"]
+        hashes = {p["metadata"].get("labels", {}).get("pod-template-hash") for p in pods}
+        if len(hashes) <= 1 and not any(p["metadata"].get("deletionTimestamp") for p in pods):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pods of an older operator revision still run: {sorted(map(str, hashes))}")
+        time.sleep(1)
