@@ -1,0 +1,321 @@
+"""The operator's notifier: real HTTP deliveries to the loopback receiver, outcomes recorded in
+``status.webhook.deliveries`` of a resource held by an in-memory stand-in for the API server
+(JSON merge patches of the status, as the status subresource applies them)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+from typing import Any
+
+import pytest
+from standardwebhooks import Webhook
+
+from reelkube.api.kinds import kind_named
+from reelkube.controller.metrics import OperatorMetrics
+from reelkube.controller.notify import WebhookNotifier, pending_delivery
+
+RENDERJOB = kind_named("RenderJob")
+UID = "5e0c1a2b-0000-4000-8000-00000000abcd"
+SECRET = "hook-secret"
+SECRET_WHSEC = "whsec_" + base64.b64encode(SECRET.encode()).decode()
+
+
+def expected_id(event: str, uid: str = UID) -> str:
+    """The documented event id, computed here rather than by Reelkube."""
+    return "evt_" + hashlib.sha256(f"{uid}/{event}".encode()).hexdigest()[:24]
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+class FakeCluster:
+    """What the notifier needs of the API server: get, status merge patch, Secret keys."""
+
+    def __init__(self, secrets: dict[str, str] | None = None) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.secrets = secrets or {}
+        self.patches: list[dict[str, Any]] = []
+        self.fail_reads = False
+
+    def put(self, body: dict[str, Any]) -> None:
+        self.objects[(body["metadata"]["namespace"], body["metadata"]["name"])] = copy.deepcopy(body)
+
+    def get_resource(self, adapter: Any, namespace: str, name: str) -> dict[str, Any] | None:
+        if self.fail_reads:
+            raise RuntimeError("the operator process died here")
+        body = self.objects.get((namespace, name))
+        return copy.deepcopy(body) if body is not None else None
+
+    def patch_status(self, adapter: Any, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        self.patches.append(copy.deepcopy(patch))
+        body = self.objects[(namespace, name)]
+        body["status"] = merge_patch(body.get("status") or {}, patch)
+
+    def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
+        return self.secrets.get(name) if key == "secret" else None
+
+    def status(self, name: str = "promo") -> dict[str, Any]:
+        return self.objects[("media", name)]["status"]
+
+
+def resource(url: str, *, status: dict[str, Any] | None = None, **webhook: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "reelkube.io/v1alpha1",
+        "kind": "RenderJob",
+        "metadata": {
+            "namespace": "media",
+            "name": "promo",
+            "uid": UID,
+            "labels": {"team": "ads", "internal": "x"},
+            "annotations": {"example.com/order": "A-17", "kubectl.kubernetes.io/last-applied": "{...}"},
+        },
+        "spec": {"template": "static-ad", "webhook": {"url": url, **webhook}},
+        "status": status or {},
+    }
+
+
+def announce(api: FakeCluster, body: dict[str, Any], event: str, **status: Any) -> dict[str, Any]:
+    """What the reconciler does for a phase change: one status patch with the Pending delivery,
+    then the resource as it now stands is submitted."""
+    patch = {**status, "webhook": pending_delivery(event, body)}
+    api.patch_status(RENDERJOB, "media", "promo", patch)
+    return api.get_resource(RENDERJOB, "media", "promo") or {}
+
+
+@pytest.fixture
+def api() -> FakeCluster:
+    return FakeCluster(secrets={"hook": SECRET})
+
+
+def notifier(api: FakeCluster) -> WebhookNotifier:
+    return WebhookNotifier(api, OperatorMetrics(), workers=4, base_delay=0.01, max_delay=0.05)  # type: ignore[arg-type]
+
+
+def test_a_delivery_is_signed_forwarded_and_recorded(api: FakeCluster, webhook_receiver) -> None:
+    body = resource(
+        webhook_receiver.url,
+        events=["succeeded"],
+        secretRef="hook",
+        forwardLabels=["team"],
+        forwardAnnotations=["example.com/order"],
+    )
+    api.put(body)
+    fresh = announce(
+        api,
+        body,
+        "succeeded",
+        phase="Succeeded",
+        progress=100,
+        completionTime="2026-11-30T06:01:00Z",
+        outputs={"video": {"uri": "s3://b/promo.mp4"}},
+    )
+    notifier(api).submit(RENDERJOB, fresh, "succeeded").result(timeout=10)
+
+    (request,) = webhook_receiver.requests
+    payload = Webhook(SECRET_WHSEC).verify(request.body, request.headers)
+    assert request.header("webhook-id") == payload["id"] == expected_id("succeeded")
+    assert payload["metadata"] == {
+        "namespace": "media",
+        "name": "promo",
+        "uid": UID,
+        "labels": {"team": "ads"},
+        "annotations": {"example.com/order": "A-17"},
+    }
+    assert (payload["event"], payload["phase"], payload["progress"]) == ("succeeded", "Succeeded", 100)
+    assert payload["outputs"]["video"]["uri"] == "s3://b/promo.mp4"
+    assert payload["occurredAt"] == "2026-11-30T06:01:00Z" and payload["sentAt"].endswith("Z")
+
+    webhook = api.status()["webhook"]
+    assert (webhook["event"], webhook["state"], webhook["attempts"], webhook["responseCode"]) == (
+        "succeeded",
+        "Delivered",
+        1,
+        200,
+    )
+    (entry,) = webhook["deliveries"]
+    assert entry["id"] == expected_id("succeeded") and entry["event"] == "succeeded"
+    assert (entry["state"], entry["attempts"], entry["responseCode"]) == ("Delivered", 1, 200)
+    assert entry["deliveredTime"] == entry["lastAttemptTime"] and "message" not in entry
+
+
+def test_retries_after_500s_then_records_every_attempt(api: FakeCluster, webhook_receiver) -> None:
+    webhook_receiver.respond_with(500, 503)
+    body = resource(webhook_receiver.url, events=["started"], secretRef="hook")
+    api.put(body)
+    fresh = announce(api, body, "started", phase="Running", startTime="2026-11-30T06:00:00Z")
+    notifier(api).submit(RENDERJOB, fresh, "started").result(timeout=10)
+
+    requests = webhook_receiver.requests
+    assert [r.status for r in requests] == [500, 503, 200]
+    assert {r.header("webhook-id") for r in requests} == {expected_id("started")}
+    for request in requests:
+        assert (
+            Webhook(SECRET_WHSEC).verify(request.body, request.headers)["occurredAt"]
+            == "2026-11-30T06:00:00Z"
+        )
+    (entry,) = api.status()["webhook"]["deliveries"]
+    assert (entry["state"], entry["attempts"], entry["responseCode"]) == ("Delivered", 3, 200)
+
+
+def test_a_failed_delivery_keeps_its_last_code_and_error(api: FakeCluster, webhook_receiver) -> None:
+    webhook_receiver.default_status = 500
+    body = resource(f"{webhook_receiver.url}/h?token=t0k", events=["failed"], maxAttempts=2)
+    api.put(body)
+    fresh = announce(api, body, "failed", phase="Failed")
+    notifier(api).submit(RENDERJOB, fresh, "failed").result(timeout=10)
+
+    assert len(webhook_receiver.requests) == 2
+    (entry,) = api.status()["webhook"]["deliveries"]
+    assert (entry["state"], entry["attempts"], entry["responseCode"]) == ("Failed", 2, 500)
+    assert "HTTP 500" in entry["message"] and "t0k" not in entry["message"]
+    assert "deliveredTime" not in entry
+    assert api.status()["webhook"]["state"] == "Failed"
+
+
+def test_events_of_one_resource_arrive_in_order_each_with_its_record(
+    api: FakeCluster, webhook_receiver
+) -> None:
+    # The first answer is a 503: a parallel sender would let "succeeded" overtake "started".
+    webhook_receiver.respond_with(503)
+    body = resource(webhook_receiver.url, events=["started", "succeeded"], secretRef="hook")
+    api.put(body)
+    sender = notifier(api)
+    started = sender.submit(RENDERJOB, announce(api, body, "started", phase="Running"), "started")
+    body = api.get_resource(RENDERJOB, "media", "promo") or {}
+    succeeded = sender.submit(RENDERJOB, announce(api, body, "succeeded", phase="Succeeded"), "succeeded")
+    started.result(timeout=10)
+    succeeded.result(timeout=10)
+
+    events = [Webhook(SECRET_WHSEC).verify(r.body, r.headers)["event"] for r in webhook_receiver.requests]
+    assert events == ["started", "started", "succeeded"]
+    webhook = api.status()["webhook"]
+    assert [(d["event"], d["state"], d["attempts"]) for d in webhook["deliveries"]] == [
+        ("started", "Delivered", 2),
+        ("succeeded", "Delivered", 1),
+    ]
+    # status.webhook describes the latest event, whatever order the outcomes came in.
+    assert (webhook["event"], webhook["state"]) == ("succeeded", "Delivered")
+
+
+def test_a_pending_event_survives_a_restart_with_the_same_id(api: FakeCluster, webhook_receiver) -> None:
+    body = resource(webhook_receiver.url, events=["succeeded"], secretRef="hook")
+    api.put(body)
+    fresh = announce(api, body, "succeeded", phase="Succeeded")
+
+    # The first process delivers, then dies before it can record the outcome.
+    api.fail_reads = True
+    with pytest.raises(RuntimeError):
+        notifier(api).submit(RENDERJOB, fresh, "succeeded").result(timeout=10)
+    api.fail_reads = False
+    assert api.status()["webhook"]["deliveries"][0]["state"] == "Pending"
+
+    # The next process finds the Pending record and sends the event again, with the same id.
+    restarted = notifier(api)
+    futures = restarted.resume(RENDERJOB, api.get_resource(RENDERJOB, "media", "promo") or {})
+    assert len(futures) == 1
+    futures[0].result(timeout=10)
+
+    requests = webhook_receiver.requests
+    assert len(requests) == 2
+    ids = {Webhook(SECRET_WHSEC).verify(r.body, r.headers)["id"] for r in requests}
+    assert ids == {r.header("webhook-id") for r in requests} == {expected_id("succeeded")}
+    (entry,) = api.status()["webhook"]["deliveries"]
+    assert (entry["state"], entry["attempts"]) == ("Delivered", 1)
+    # Nothing is pending any more: a third process sends nothing.
+    assert notifier(api).resume(RENDERJOB, api.get_resource(RENDERJOB, "media", "promo") or {}) == []
+
+
+def test_a_receiver_down_across_a_restart_gets_the_event_once(
+    api: FakeCluster, webhook_receiver_factory, closed_port_url: str
+) -> None:
+    port = int(closed_port_url.rsplit(":", 1)[1])
+    body = resource(closed_port_url, events=["canceled"], secretRef="hook", maxAttempts=2)
+    api.put(body)
+    fresh = announce(api, body, "canceled", phase="Canceled")
+
+    # The receiver is down and the process dies before recording the failure.
+    api.fail_reads = True
+    with pytest.raises(RuntimeError):
+        notifier(api).submit(RENDERJOB, fresh, "canceled").result(timeout=10)
+    api.fail_reads = False
+
+    receiver = webhook_receiver_factory(port=port)  # both come back
+    restarted = notifier(api)
+    for future in restarted.resume(RENDERJOB, api.get_resource(RENDERJOB, "media", "promo") or {}):
+        future.result(timeout=10)
+
+    (request,) = receiver.requests
+    assert Webhook(SECRET_WHSEC).verify(request.body, request.headers)["id"] == expected_id("canceled")
+    (entry,) = api.status()["webhook"]["deliveries"]
+    assert (entry["event"], entry["state"], entry["attempts"]) == ("canceled", "Delivered", 1)
+
+
+def test_a_pending_status_webhook_from_an_older_operator_is_resumed(
+    api: FakeCluster, webhook_receiver
+) -> None:
+    status = {"phase": "Succeeded", "webhook": {"event": "succeeded", "state": "Pending", "attempts": 0}}
+    body = resource(webhook_receiver.url, status=status)
+    api.put(body)
+    for future in notifier(api).resume(RENDERJOB, body):
+        future.result(timeout=10)
+
+    (request,) = webhook_receiver.requests
+    assert request.header("webhook-id") == expected_id("succeeded")
+    webhook = api.status()["webhook"]
+    assert webhook["state"] == "Delivered" and webhook["deliveries"][0]["id"] == expected_id("succeeded")
+
+
+def test_the_same_event_queued_twice_is_sent_once(api: FakeCluster, webhook_receiver) -> None:
+    webhook_receiver.respond_with(503)  # keeps the first event busy while the others queue
+    body = resource(webhook_receiver.url, events=["started", "succeeded"])
+    api.put(body)
+    fresh = announce(api, body, "started", phase="Running")
+    sender = notifier(api)
+    first = sender.submit(RENDERJOB, fresh, "started")
+    again = [sender.submit(RENDERJOB, fresh, "succeeded") for _ in range(3)]
+    first.result(timeout=10)
+    for future in again:
+        future.result(timeout=10)
+    assert [r.json()["event"] for r in webhook_receiver.requests] == ["started", "started", "succeeded"]
+
+
+def test_a_resource_replaced_under_the_same_name_is_not_written(api: FakeCluster, webhook_receiver) -> None:
+    body = resource(webhook_receiver.url, events=["succeeded"])
+    api.put(body)
+    fresh = announce(api, body, "succeeded", phase="Succeeded")
+    replacement = resource(webhook_receiver.url)
+    replacement["metadata"]["uid"] = "another-uid"
+    api.put(replacement)
+    patches = len(api.patches)
+    notifier(api).submit(RENDERJOB, fresh, "succeeded").result(timeout=10)
+    assert len(webhook_receiver.requests) == 1 and len(api.patches) == patches
+    assert api.status() == {}
+
+
+def test_a_malformed_secret_is_recorded_as_failed_and_nothing_is_sent(
+    api: FakeCluster, webhook_receiver
+) -> None:
+    api.secrets["hook"] = "whsec_%%%"
+    body = resource(webhook_receiver.url, events=["succeeded"], secretRef="hook")
+    api.put(body)
+    fresh = announce(api, body, "succeeded", phase="Succeeded")
+    notifier(api).submit(RENDERJOB, fresh, "succeeded").result(timeout=10)
+    assert webhook_receiver.requests == []
+    (entry,) = api.status()["webhook"]["deliveries"]
+    assert entry["state"] == "Failed" and "not base64" in entry["message"]
+
+
+def test_pending_delivery_without_the_resource_is_as_before() -> None:
+    assert pending_delivery("started") == {"event": "started", "state": "Pending", "attempts": 0}
