@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class ReelkubeError(Exception):
     """Base of every expected failure: a reason (CamelCase) and a message a user can act on."""
 
     reason = "Failed"
+    retryable: ClassVar[bool] = True
+    """Whether another pod could succeed: False for failures that come from the resource itself
+    (a bad spec, a missing, too large, unreadable or forbidden input), which fail at once."""
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
@@ -22,6 +27,7 @@ class SpecError(ReelkubeError):
     """The manifest or the template's props are invalid (exit code 2 on the command line)."""
 
     reason = "InvalidSpec"
+    retryable = False
 
 
 class InputError(ReelkubeError):
@@ -32,10 +38,12 @@ class InputError(ReelkubeError):
 
 class InputNotFound(InputError):
     reason = "InputNotFound"
+    retryable = False
 
 
 class InputTooLarge(InputError):
     reason = "InputTooLarge"
+    retryable = False
 
 
 class InputTimeout(InputError):
@@ -46,6 +54,15 @@ class InputUnreadable(InputError):
     """ffprobe (or the image decoder) cannot read the file."""
 
     reason = "InputUnreadable"
+    retryable = False
+
+
+class InputForbidden(InputError):
+    """The input policy refuses the input (a scheme, a local file, an address, a redirect): the
+    message names the field and the rule, never what the refused target holds."""
+
+    reason = "InputForbidden"
+    retryable = False
 
 
 class RenderFailed(ReelkubeError):
@@ -56,6 +73,7 @@ class RenderFailed(ReelkubeError):
 
 class UnsupportedCodec(RenderFailed):
     reason = "UnsupportedCodec"
+    retryable = False
 
 
 class StorageFailed(ReelkubeError):

@@ -23,6 +23,7 @@ from types import FrameType
 
 from reelkube.api.status import Step
 from reelkube.engine.plan import RenderPlan
+from reelkube.engine.probe import with_input_protocols
 from reelkube.errors import Canceled, RenderFailed, UnsupportedCodec
 from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
 
@@ -60,7 +61,7 @@ def run_ffmpeg(
     """
     plan.write_files()
     plan.output.parent.mkdir(parents=True, exist_ok=True)
-    argv = [plan.argv[0], "-progress", "pipe:1", "-nostats", *plan.argv[1:]]
+    argv = with_input_protocols([plan.argv[0], "-progress", "pipe:1", "-nostats", *plan.argv[1:]])
     started = time.monotonic()
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
     log.info(

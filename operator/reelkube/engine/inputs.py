@@ -1,5 +1,6 @@
 """Fetching a timeline's inputs: local paths, http(s) URLs and s3:// objects, each checked
-against the size limit of its kind, then probed once. Identical sources are fetched once."""
+against the input policy and the size limit of its kind, then probed once. Identical sources are
+fetched once. ffmpeg only ever sees the local files made here."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hashlib
 import logging
 import time
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlparse
+from urllib.parse import urljoin, urlparse
 
 import httpx
 
@@ -15,11 +16,21 @@ from reelkube.api.common import InputLimits, StorageSpec
 from reelkube.api.status import Step
 from reelkube.api.timeline import AudioClip, ImageClip, SubtitlesClip, Timeline, VideoClip
 from reelkube.downloads import write_bounded
-from reelkube.engine.probe import ResolvedInput, probe_media
-from reelkube.errors import InputError, InputNotFound, InputTimeout, InputTooLarge, InputUnreadable
+from reelkube.engine.probe import REFERENCE_FORMATS, ResolvedInput, probe_media
+from reelkube.errors import (
+    InputError,
+    InputForbidden,
+    InputNotFound,
+    InputTimeout,
+    InputTooLarge,
+    InputUnreadable,
+)
+from reelkube.input_policy import InputPolicy, PinnedTransport
 from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
 
 log = logging.getLogger(__name__)
+
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 
 def timeline_sources(timeline: Timeline) -> dict[str, str]:
@@ -55,40 +66,72 @@ def fetch_inputs(
     base_dir: Path,
     storage: StorageSpec | None = None,
     on_progress: ProgressCallback = ignore_progress,
+    policy: InputPolicy | None = None,
 ) -> dict[str, ResolvedInput]:
     """Fetch and probe every input of `timeline`; returns src -> ResolvedInput.
 
-    Local paths are relative to `base_dir` and used in place; URLs are downloaded into
-    `workdir/inputs/`. Raises InputNotFound, InputTooLarge, InputTimeout, InputUnreadable (with
-    ffprobe's message) or InputError.
+    Local paths are relative to `base_dir` (to the policy's asset folder when it has one) and
+    used in place; URLs are downloaded into `workdir/inputs/`. `policy` defaults to the local
+    one. Raises InputForbidden, InputNotFound, InputTooLarge, InputTimeout, InputUnreadable
+    (with ffprobe's message) or InputError.
     """
     sources = timeline_sources(timeline)
     resolved: dict[str, ResolvedInput] = {}
     for done, (src, kind) in enumerate(sources.items()):
         on_progress(ProgressEvent(step=Step.DOWNLOADING, percent=100 * done / len(sources), message=src))
-        resolved[src] = fetch_one(src, kind, workdir, limits, base_dir=base_dir, storage=storage)
+        resolved[src] = fetch_one(
+            src, kind, workdir, limits, base_dir=base_dir, storage=storage, policy=policy
+        )
     if sources:
         on_progress(ProgressEvent(step=Step.DOWNLOADING, percent=100.0))
     return resolved
 
 
 def fetch_one(
-    src: str, kind: str, workdir: Path, limits: InputLimits, *, base_dir: Path, storage: StorageSpec | None
+    src: str,
+    kind: str,
+    workdir: Path,
+    limits: InputLimits,
+    *,
+    base_dir: Path,
+    storage: StorageSpec | None,
+    policy: InputPolicy | None = None,
+    field: str | None = None,
 ) -> ResolvedInput:
-    """Fetch one input of a kind and probe it (subtitle files are not probed)."""
+    """Fetch one input of a kind and probe it (subtitle files are not probed).
+
+    `field` names the input in refusals (default: "<kind> input"); `policy` defaults to the
+    local one.
+    """
+    policy = policy or InputPolicy.local()
+    field = field or f"{kind} input"
     max_bytes = size_limit(kind, limits)
-    scheme = urlparse(src).scheme.lower()
+    scheme = policy.check_scheme(src, field)
     started = time.monotonic()
     if scheme in ("http", "https"):
         path = download_http(
-            src, _download_path(src, workdir), max_bytes=max_bytes, timeout=limits.timeoutSeconds
+            src,
+            _download_path(src, workdir),
+            max_bytes=max_bytes,
+            timeout=limits.timeoutSeconds,
+            policy=policy,
+            field=field,
         )
     elif scheme == "s3":
         path = _download_s3(src, _download_path(src, workdir), max_bytes, limits.timeoutSeconds, storage)
     else:
-        path = _local_path(src, base_dir, max_bytes)
+        path = _local_path(src, base_dir, max_bytes, policy, field)
     size = path.stat().st_size
-    info = None if kind == "subtitles" else probe_media(path)
+    try:
+        info = None if kind == "subtitles" else probe_media(path)
+    except InputForbidden as exc:
+        raise InputForbidden(f"{field}: {src} is refused: {exc.message}") from exc
+    if info is not None and REFERENCE_FORMATS.intersection((info.format_name or "").split(",")):
+        # A playlist or concat list names other files or URLs that were never checked.
+        raise InputForbidden(
+            f"{field}: {src} is a {info.format_name} playlist or list, not media; "
+            "inputs that name other files or URLs are refused"
+        )
     if info is not None:
         if kind in ("video", "image") and not info.has_picture:
             raise InputUnreadable(f"{src} has no picture (no video stream ffmpeg can read)")
@@ -100,11 +143,8 @@ def fetch_one(
     return ResolvedInput(src=src, path=path, kind=kind, size=size, info=info)
 
 
-def _local_path(src: str, base_dir: Path, max_bytes: int) -> Path:
-    raw = unquote(urlparse(src).path) if src.startswith("file://") else src
-    path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
+def _local_path(src: str, base_dir: Path, max_bytes: int, policy: InputPolicy, field: str) -> Path:
+    path = policy.local_path(src, base_dir, field)
     if not path.is_file():
         raise InputNotFound(f"input file not found: {path}")
     size = path.stat().st_size
@@ -122,23 +162,27 @@ def _download_path(src: str, workdir: Path) -> Path:
     return workdir / "inputs" / f"{digest}{suffix}"
 
 
-def download_http(url: str, dest: Path, *, max_bytes: int, timeout: float) -> Path:
+def download_http(
+    url: str,
+    dest: Path,
+    *,
+    max_bytes: int,
+    timeout: float,
+    policy: InputPolicy | None = None,
+    field: str = "input",
+) -> Path:
     """Stream `url` to `dest`, refusing more than `max_bytes` and more than `timeout` seconds
-    in all (a slow trickle times out too). `dest` appears only when complete."""
+    in all (a slow trickle times out too). `dest` appears only when complete.
+
+    Every hop (the URL and each redirect, at most `policy.max_redirects`) is checked against
+    `policy` (default: the local one) and connected to the address that was checked.
+    """
+    policy = policy or InputPolicy.local()
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     deadline = time.monotonic() + timeout
     try:
-        with httpx.stream("GET", url, timeout=httpx.Timeout(timeout), follow_redirects=True) as response:
-            if response.status_code in (404, 410):
-                raise InputNotFound(f"{url} answered HTTP {response.status_code}")
-            if response.status_code >= 400:
-                raise InputError(f"{url} answered HTTP {response.status_code}")
-            declared = int(response.headers.get("content-length") or 0)
-            if declared > max_bytes:
-                raise InputTooLarge(f"{url} is {declared} bytes, over the limit of {max_bytes}")
-            chunks = response.iter_bytes()
-            write_bounded(chunks, part, source=url, max_bytes=max_bytes, deadline=deadline, timeout=timeout)
+        _download_hops(url, part, policy, field, max_bytes=max_bytes, deadline=deadline, timeout=timeout)
     except httpx.TimeoutException as exc:
         part.unlink(missing_ok=True)
         raise InputTimeout(f"{url} took longer than {timeout:g}s ({type(exc).__name__})") from exc
@@ -150,6 +194,37 @@ def download_http(url: str, dest: Path, *, max_bytes: int, timeout: float) -> Pa
         raise
     part.replace(dest)
     return dest
+
+
+def _download_hops(
+    url: str, part: Path, policy: InputPolicy, field: str, *, max_bytes: int, deadline: float, timeout: float
+) -> None:
+    hop = url
+    for redirects in range(policy.max_redirects + 1):
+        host, address = policy.check_url(hop, field)
+        with (
+            httpx.Client(
+                transport=PinnedTransport(host, address), timeout=httpx.Timeout(timeout), trust_env=False
+            ) as client,
+            client.stream("GET", hop) as response,
+        ):
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                hop = urljoin(hop, response.headers["location"])
+                if urlparse(hop).scheme.lower() not in ("http", "https"):
+                    raise InputForbidden(f"{field}: {url} redirects to a {urlparse(hop).scheme}: URL")
+                log.debug("event=input_redirect src=%s hop=%d", url, redirects + 1)
+                continue
+            if response.status_code in (404, 410):
+                raise InputNotFound(f"{url} answered HTTP {response.status_code}")
+            if response.status_code >= 400:
+                raise InputError(f"{url} answered HTTP {response.status_code}")
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > max_bytes:
+                raise InputTooLarge(f"{url} is {declared} bytes, over the limit of {max_bytes}")
+            chunks = response.iter_bytes()
+            write_bounded(chunks, part, source=url, max_bytes=max_bytes, deadline=deadline, timeout=timeout)
+            return
+    raise InputForbidden(f"{field}: {url} redirects more than {policy.max_redirects} times")
 
 
 def _download_s3(src: str, dest: Path, max_bytes: int, timeout: float, storage: StorageSpec | None) -> Path:

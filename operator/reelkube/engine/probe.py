@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import subprocess
@@ -9,9 +10,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reelkube.errors import InputUnreadable
+from reelkube.errors import InputForbidden, InputUnreadable
 
 log = logging.getLogger(__name__)
+
+# What ffmpeg and ffprobe may open: the files Reelkube fetched and checked, and pipes. Every other
+# protocol (http, tcp, data, concat:, subfile, crypto, ...) is refused, also for the nested
+# opens of a playlist or concat list disguised as media (demuxers inherit the whitelist).
+INPUT_PROTOCOLS = "file,pipe"
+# Demuxers whose files name other files, URLs or filter graphs: never used on an input, so
+# their header (where the named things are opened) is never read, even for local files.
+REFERENCE_FORMATS = frozenset(
+    {"hls", "applehttp", "concat", "dash", "imf", "webm_dash_manifest", "sdp", "rtsp", "rtp",
+     "lavfi", "avisynth", "vapoursynth"}
+)  # fmt: skip
 
 # Demuxers that hold a single picture: probed as stills, decoded once.
 _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif_pipe_still"}
@@ -52,15 +64,55 @@ class ResolvedInput:
     """Probed facts; None for subtitle files (parsed by the planner instead)."""
 
 
+@functools.cache
+def allowed_demuxers() -> str:
+    """Every demuxer this ffmpeg has except REFERENCE_FORMATS, as ``-format_whitelist`` wants it.
+
+    ffmpeg has no format blacklist; a whitelist of all the others does the same and keeps every
+    media format this build reads. Empty when ffprobe cannot list them (probing fails then too).
+    """
+    try:
+        proc = subprocess.run(
+            ["ffprobe", "-hide_banner", "-demuxers"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    names = []
+    for line in proc.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] in ("D", "DE"):
+            names.append(fields[1])
+    return ",".join(name for name in names if not REFERENCE_FORMATS.intersection(name.split(",")))
+
+
+def input_restrictions() -> list[str]:
+    """The per-input options that confine ffmpeg and ffprobe to the checked local file."""
+    demuxers = allowed_demuxers()
+    return ["-protocol_whitelist", INPUT_PROTOCOLS] + (["-format_whitelist", demuxers] if demuxers else [])
+
+
+def with_input_protocols(argv: list[str]) -> list[str]:
+    """``argv`` with :func:`input_restrictions` before each ``-i`` (per-input options in ffmpeg)."""
+    restricted: list[str] = []
+    for arg in argv:
+        if arg == "-i":
+            restricted += input_restrictions()
+        restricted.append(arg)
+    return restricted
+
+
 def ffprobe_json(path: Path, *, timeout: float = 60.0) -> dict[str, Any]:
     """Run ffprobe and return its JSON (format and streams); InputUnreadable on failure."""
     argv = [
-        "ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path),
+        "ffprobe", "-v", "error", *input_restrictions(),
+        "-print_format", "json", "-show_format", "-show_streams", str(path),
     ]  # fmt: skip
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise InputUnreadable(f"ffprobe timed out reading {path.name}") from exc
+    if proc.returncode != 0 and "Format not on whitelist" in proc.stderr:
+        raise InputForbidden(f"{path.name} is a playlist or list that names other files or URLs")
     if proc.returncode != 0:
         detail = proc.stderr.strip().splitlines()[-3:] or ["no output"]
         raise InputUnreadable(f"ffprobe cannot read {path.name}: {' | '.join(detail)}")

@@ -11,6 +11,7 @@ from reelkube.api.common import InputLimits, StorageSpec
 from reelkube.api.status import Step
 from reelkube.api.ttsjob import VoiceSpec
 from reelkube.errors import InputUnreadable, SpecError
+from reelkube.input_policy import InputPolicy
 from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
 from reelkube.speech.loudness import LoudnessResult, normalize_loudness
 from reelkube.speech.script import split_script
@@ -83,13 +84,22 @@ def read_script(
     base_dir: Path,
     limits: InputLimits | None = None,
     storage: StorageSpec | None = None,
+    policy: InputPolicy | None = None,
 ) -> str:
-    """The UTF-8 text of a script at a local path, http(s) URL or s3:// URI, within `max_chars`."""
+    """The UTF-8 text of a script at a local path, http(s) URL or s3:// URI, within `max_chars`,
+    fetched under `policy` (default: the local one)."""
     from reelkube.engine.inputs import fetch_one
 
     # Kind "subtitles": fetched under the small-file limit and not probed as media.
     fetched = fetch_one(
-        location, "subtitles", workdir, limits or InputLimits(), base_dir=base_dir, storage=storage
+        location,
+        "subtitles",
+        workdir,
+        limits or InputLimits(),
+        base_dir=base_dir,
+        storage=storage,
+        policy=policy,
+        field="spec.script",
     )
     # A UTF-8 character is at most 4 bytes: anything larger is over the limit unread.
     if fetched.size > 4 * max_chars:
