@@ -48,6 +48,7 @@ class FakeCluster:
         self.secrets = secrets or {}
         self.patches: list[dict[str, Any]] = []
         self.fail_reads = False
+        self.fail_outcomes = False
 
     def put(self, body: dict[str, Any]) -> None:
         self.objects[(body["metadata"]["namespace"], body["metadata"]["name"])] = copy.deepcopy(body)
@@ -59,6 +60,9 @@ class FakeCluster:
         return copy.deepcopy(body) if body is not None else None
 
     def patch_status(self, adapter: Any, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        states = {d["state"] for d in (patch.get("webhook") or {}).get("deliveries") or []}
+        if self.fail_outcomes and states - {"Pending"}:
+            raise RuntimeError("the operator process died here")
         self.patches.append(copy.deepcopy(patch))
         body = self.objects[(namespace, name)]
         body["status"] = merge_patch(body.get("status") or {}, patch)
@@ -167,6 +171,15 @@ def test_retries_after_500s_then_records_every_attempt(api: FakeCluster, webhook
         )
     (entry,) = api.status()["webhook"]["deliveries"]
     assert (entry["state"], entry["attempts"], entry["responseCode"]) == ("Delivered", 3, 200)
+    # Each retry was recorded as it happened, before the outcome.
+    progress = [
+        (d["state"], d["attempts"], d.get("responseCode"))
+        for patch in api.patches
+        for d in (patch.get("webhook") or {}).get("deliveries") or []
+    ]
+    assert progress[-3:] == [("Pending", 1, 500), ("Pending", 2, 503), ("Delivered", 3, 200)]
+    # status.webhook keeps its meaning: Pending until the outcome.
+    assert [p["webhook"].get("state") for p in api.patches] == ["Pending", None, None, "Delivered"]
 
 
 def test_a_failed_delivery_keeps_its_last_code_and_error(api: FakeCluster, webhook_receiver) -> None:
@@ -245,11 +258,15 @@ def test_a_receiver_down_across_a_restart_gets_the_event_once(
     api.put(body)
     fresh = announce(api, body, "canceled", phase="Canceled")
 
-    # The receiver is down and the process dies before recording the failure.
-    api.fail_reads = True
+    # The receiver is down; the process records its first failed attempt, then dies before
+    # recording the outcome of its second.
+    api.fail_outcomes = True
     with pytest.raises(RuntimeError):
         notifier(api).submit(RENDERJOB, fresh, "canceled").result(timeout=10)
-    api.fail_reads = False
+    api.fail_outcomes = False
+    (entry,) = api.status()["webhook"]["deliveries"]
+    assert (entry["state"], entry["attempts"], entry.get("responseCode")) == ("Pending", 1, None)
+    assert "ConnectError" in entry["message"]
 
     receiver = webhook_receiver_factory(port=port)  # both come back
     restarted = notifier(api)
@@ -259,7 +276,9 @@ def test_a_receiver_down_across_a_restart_gets_the_event_once(
     (request,) = receiver.requests
     assert Webhook(SECRET_WHSEC).verify(request.body, request.headers)["id"] == expected_id("canceled")
     (entry,) = api.status()["webhook"]["deliveries"]
-    assert (entry["event"], entry["state"], entry["attempts"]) == ("canceled", "Delivered", 1)
+    # The attempts of both processes add up.
+    assert (entry["event"], entry["state"], entry["attempts"]) == ("canceled", "Delivered", 2)
+    assert "message" not in entry and entry["responseCode"] == 200
 
 
 def test_a_pending_status_webhook_from_an_older_operator_is_resumed(

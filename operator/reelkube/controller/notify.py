@@ -171,6 +171,22 @@ class WebhookNotifier:
 
     def _deliver(self, adapter: ResourceKind, body: dict[str, Any], event: str, eid: str) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        # Attempts made before this delivery (by a process that died, or before a redelivery).
+        before = next((r for r in deliveries_of(body.get("status")) if r.id == eid), None)
+        earlier_attempts = before.attempts if before is not None else 0
+
+        def record_retry(so_far: WebhookDelivery) -> None:
+            try:
+                self._record(adapter, body, event, eid, so_far, earlier_attempts)
+            except Exception:  # noqa: BLE001 - the delivery goes on; its outcome is written at the end
+                log.warning(
+                    "event=webhook_record_retry_error namespace=%s name=%s webhook_event=%s",
+                    namespace,
+                    name,
+                    event,
+                    exc_info=True,
+                )
+
         try:
             webhook = WebhookSpec.model_validate(body["spec"]["webhook"])
             status = JobStatus.model_validate(body.get("status") or {})
@@ -182,6 +198,7 @@ class WebhookNotifier:
                 delivery_id=eid,
                 base_delay=self._base_delay,
                 max_delay=self._max_delay,
+                on_retry=record_retry,
             )
         except Exception as exc:  # noqa: BLE001 - a webhook failure must not take the operator down
             log.exception("event=webhook_error namespace=%s name=%s webhook_event=%s", namespace, name, event)
@@ -198,23 +215,32 @@ class WebhookNotifier:
             delivery.attempts,
             delivery.responseCode,
         )
-        self._record(adapter, body, event, eid, delivery)
+        self._record(adapter, body, event, eid, delivery, earlier_attempts)
 
     def _record(
-        self, adapter: ResourceKind, body: dict[str, Any], event: str, eid: str, delivery: WebhookDelivery
+        self,
+        adapter: ResourceKind,
+        body: dict[str, Any],
+        event: str,
+        eid: str,
+        delivery: WebhookDelivery,
+        earlier_attempts: int,
     ) -> None:
-        """Write the outcome: the event's record in ``deliveries`` always, the ``status.webhook``
-        fields only while they still describe this event."""
+        """Write the event's record in ``deliveries``: its retries so far while ``delivery`` is
+        Pending, then its outcome. An outcome also goes to the ``status.webhook`` fields, while
+        they still describe this event."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         current = self._client.get_resource(adapter, namespace, name)
         if current is None or current["metadata"].get("uid") != body["metadata"].get("uid"):
             return  # gone, or a new resource under the same name
         current_status = current.get("status") or {}
-        records = record_outcome(deliveries_of(current_status), eid, delivery)
+        records = record_outcome(deliveries_of(current_status), eid, delivery, earlier_attempts)
         patch: dict[str, Any] = {"deliveries": dump(records)}
         recorded = current_status.get("webhook") or {}
-        # A later event may have replaced this one in status.webhook while it was being delivered.
-        if recorded.get("event") in (None, event):
+        # A later event may have replaced this one in status.webhook while it was being delivered;
+        # with none there at all, the fields are written so that status.webhook stays complete.
+        last = recorded.get("event")
+        if last is None or (last == event and delivery.state != "Pending"):
             patch = {**delivery.model_dump(mode="json", exclude_none=True), **patch}
         self._client.patch_status(adapter, namespace, name, {"webhook": patch})
 

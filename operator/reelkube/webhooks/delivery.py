@@ -148,13 +148,14 @@ class _Attempts:
             self.delivered,
         )
 
-    def result(self) -> WebhookDelivery:
-        """The outcome, in the status model."""
+    def result(self, final: bool = True) -> WebhookDelivery:
+        """The outcome in the status model; with ``final`` False, the state so far (Pending)."""
+        state = "Pending" if not final else "Delivered" if self.delivered else "Failed"
         # deliveryId is an extra field (the model allows extras; the CRD status preserves them).
         return WebhookDelivery.model_validate(
             {
                 "event": self.event,
-                "state": "Delivered" if self.delivered else "Failed",
+                "state": state,
                 "attempts": self.attempts,
                 "responseCode": self.response_code,
                 "lastAttemptTime": self.last_attempt_time,
@@ -176,6 +177,7 @@ def deliver(
     max_delay: float = DEFAULT_MAX_DELAY,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
+    on_retry: Callable[[WebhookDelivery], None] | None = None,
 ) -> WebhookDelivery:
     """POST ``payload`` as JSON to ``webhook.url``, retrying up to ``webhook.maxAttempts``.
 
@@ -184,8 +186,10 @@ def deliver(
     seconds (at most ``max_delay``) after the n-th failed attempt. ``delivery_id`` (the
     ``webhook-id``) defaults to a fresh random id; pass the event's id
     (:func:`reelkube.webhooks.event_id`) to keep it stable across processes. ``clock`` gives
-    the time each attempt is signed with. Never raises for delivery failures: the result says
-    Delivered or Failed; a malformed ``whsec_`` secret raises ValueError before anything is sent."""
+    the time each attempt is signed with. ``on_retry`` is told the state so far (Pending, with
+    the attempts, last code and error) after each failed attempt that will be retried. Never
+    raises for delivery failures: the result says Delivered or Failed; a malformed ``whsec_``
+    secret raises ValueError before anything is sent."""
     attempts = _Attempts(webhook, event, payload, secret, delivery_id, base_delay, max_delay, clock)
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         while True:
@@ -196,4 +200,6 @@ def deliver(
                 delay = attempts.record_error(exc)
             if delay is None:
                 return attempts.result()
+            if on_retry is not None:
+                on_retry(attempts.result(final=False))
             sleep(delay)

@@ -52,31 +52,33 @@ def mark_pending(
     return upsert(records, existing.model_copy(update={"state": "Pending"}))
 
 
-def outcome_record(
-    event_id: str, result: WebhookDelivery, earlier: WebhookEventDelivery | None = None
-) -> WebhookEventDelivery:
-    """The record after a delivery ended with ``result``; attempts add to ``earlier``'s (the
-    same event sent before, e.g. before a restart or as a redelivery)."""
+def record_outcome(
+    records: Sequence[WebhookEventDelivery],
+    event_id: str,
+    result: WebhookDelivery,
+    earlier_attempts: int | None = None,
+) -> list[WebhookEventDelivery]:
+    """``records`` with the state of the delivery of ``event_id``: its outcome, or with ``result``
+    Pending, its retries so far. Attempts add to ``earlier_attempts``, those made before this
+    delivery began (before a restart, or before a redelivery); by default the attempts of the
+    record already there, so a sender that records its retries as it goes passes the count it
+    started from. The delivered time stays once set."""
+    existing = next((r for r in records if r.id == event_id), None)
+    if earlier_attempts is None:
+        earlier_attempts = existing.attempts if existing is not None else 0
     delivered = result.state == "Delivered"
-    earlier_attempts = earlier.attempts if earlier is not None else 0
-    return WebhookEventDelivery(
+    earlier_delivered = existing.deliveredTime if existing is not None else None
+    record = WebhookEventDelivery(
         event=result.event,
         id=event_id,
         state=result.state,
         attempts=earlier_attempts + result.attempts,
         responseCode=result.responseCode,
         lastAttemptTime=result.lastAttemptTime,
-        deliveredTime=result.lastAttemptTime if delivered else (earlier.deliveredTime if earlier else None),
+        deliveredTime=result.lastAttemptTime if delivered else earlier_delivered,
         message=result.message,
     )
-
-
-def record_outcome(
-    records: Sequence[WebhookEventDelivery], event_id: str, result: WebhookDelivery
-) -> list[WebhookEventDelivery]:
-    """``records`` with the outcome of the delivery of ``event_id``."""
-    earlier = next((r for r in records if r.id == event_id), None)
-    return upsert(records, outcome_record(event_id, result, earlier))
+    return upsert(records, record)
 
 
 def pending_events(status: Mapping[str, Any] | None) -> list[tuple[str, str | None]]:
