@@ -58,8 +58,8 @@ def usage_since(started: float, cpu_before: float) -> dict[str, float]:
 def child_reelkube(out_dir: Path) -> dict[str, Any]:
     """(In a child process) render the example with the engine; report wall time and peak RSS."""
     from reelkube.api import RenderJob
-    from reelkube.jobs import render_job
     from reelkube.manifest import load_manifest
+    from reelkube.pipeline.render_job import render_job
 
     job = load_manifest(MANIFEST)
     assert isinstance(job, RenderJob)

@@ -52,8 +52,8 @@ from bench_operator import report, summary  # noqa: E402
 from kubernetes import client, config, watch  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from reelkube.runner.pacing import WritePacer  # noqa: E402
-from reelkube.runner.progress import retry_after_seconds  # noqa: E402
+from reelkube.pipeline.pacing import WritePacer  # noqa: E402
+from reelkube.pipeline.status_reporter import retry_after_seconds  # noqa: E402
 from support.reelkube_cluster import (  # noqa: E402
     KWOK_SELECTOR,
     KWOK_TOLERATIONS,

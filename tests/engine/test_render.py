@@ -12,7 +12,7 @@ from reelkube.api.output import OutputSpec
 from reelkube.api.status import Step
 from reelkube.engine.execute import run_ffmpeg
 from reelkube.engine.render import render_timeline
-from reelkube.progress import ProgressEvent
+from reelkube.progress_events import ProgressEvent
 
 from .conftest import FPS, HEIGHT, WIDTH, ffmpeg, ffprobe, video_stream
 from .timelines import plan_for, timeline
@@ -178,7 +178,7 @@ def test_transparent_png_shows_what_is_beneath(media: dict[str, Path], tmp_path:
 
 def test_render_job_expands_a_template(media: dict[str, Path], tmp_path: Path) -> None:
     from reelkube.api.renderjob import RenderJob
-    from reelkube.jobs import render_job
+    from reelkube.pipeline.render_job import render_job
 
     job = RenderJob.model_validate({
         "metadata": {"name": "reel"},

@@ -27,9 +27,9 @@ from reelkube.api.kinds import RENDER_JOB
 from reelkube.api.status import Step
 from reelkube.controller.builders import build_role, build_role_binding, build_service_account, child_name
 from reelkube.controller.settings import settings_from_env
-from reelkube.progress import ProgressEvent
-from reelkube.runner import progress
-from reelkube.runner.pacing import WritePacer
+from reelkube.pipeline import status_reporter
+from reelkube.pipeline.pacing import WritePacer
+from reelkube.progress_events import ProgressEvent
 from support.reelkube_cluster import Cluster, get_resource, install_crds
 
 pytestmark = pytest.mark.cluster
@@ -119,7 +119,7 @@ def in_cluster(
     host, port = kubeconfig["server"].removeprefix("https://").rsplit(":", 1)
     token = tmp_path / "token"
     token.write_text(pod_identity["token"])
-    monkeypatch.setattr(progress, "TOKEN_PATH", token)
+    monkeypatch.setattr(status_reporter, "TOKEN_PATH", token)
     monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
     monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", kubeconfig["certificate-authority"])
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
@@ -149,14 +149,14 @@ def test_progress_writer_backs_off_under_real_throttling_and_lands_the_final_sta
             while not stop.is_set():
                 hammered[http.patch(url, content=b'{"status":{"etaSeconds":7}}').status_code] += 1
 
-    write = progress.in_cluster_writer(RENDER_JOB, namespace, "paced")
+    write = status_reporter.in_cluster_writer(RENDER_JOB, namespace, "paced")
     assert write is not None
     attempts: list[tuple[float, str]] = []
 
     def recording(patch: dict[str, Any]) -> None:
         try:
             write(patch)
-        except progress.StatusWriteThrottled as exc:
+        except status_reporter.StatusWriteThrottled as exc:
             attempts.append((time.monotonic(), f"429 retry-after={exc.retry_after:g}"))
             raise
         attempts.append((time.monotonic(), "ok"))
@@ -165,7 +165,9 @@ def test_progress_writer_backs_off_under_real_throttling_and_lands_the_final_sta
     for thread in threads:
         thread.start()
     pacer = WritePacer(base=0.2, ceiling=1.6, slow_after=0.5)
-    reporter = progress.ProgressReporter(RENDER_JOB, recording, label=f"{namespace}/paced", pacer=pacer)
+    reporter = status_reporter.ProgressReporter(
+        RENDER_JOB, recording, label=f"{namespace}/paced", pacer=pacer
+    )
     try:
         started = time.monotonic()
         frame = 0

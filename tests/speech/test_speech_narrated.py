@@ -16,7 +16,7 @@ from reelkube.api.output import OutputSpec
 from reelkube.api.renderjob import RenderJob
 from reelkube.api.timeline import AudioClip, ImageClip, SubtitlesClip, VideoClip
 from reelkube.engine.probe import probe_media
-from reelkube.jobs import render_job
+from reelkube.pipeline.render_job import render_job
 from reelkube.speech.narration import NarrationFiles
 from reelkube.subtitles.timings import Timings
 from reelkube.templates import get_template

@@ -16,8 +16,8 @@ from rendered_media import audio_rms, bright_mask, frames_at, probe, read_image,
 
 from reelkube.api import RenderJob
 from reelkube.api.output import Format
-from reelkube.jobs import render_job
 from reelkube.manifest import load_manifest
+from reelkube.pipeline.render_job import render_job
 
 pytestmark = pytest.mark.slow
 

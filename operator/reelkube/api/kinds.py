@@ -1,7 +1,7 @@
 """The registry of kinds: everything that differs between RenderJob and TTSJob, declared once.
 
 CRD generation (:mod:`reelkube.api.crd`), manifest loading (:mod:`reelkube.manifest`), the
-operator (:mod:`reelkube.controller`) and the in-pod runner (:mod:`reelkube.runner`) all read
+operator (:mod:`reelkube.controller`) and the in-pod runner (:mod:`reelkube.pipeline`) all read
 this table; none keeps a list of kinds, plurals or short names of its own. The API layer does
 not know the operator's settings, so the built-in pod resources are plain quantity strings that
 the operator overlays with the chart's and the spec's values.

@@ -2,7 +2,7 @@
 
 The operator (:mod:`reelkube.controller`) builds a Job whose container reads the resource from a
 mounted file and its defaults from environment variables; the in-pod runner
-(:mod:`reelkube.runner`) reads them back, exits with one of the codes below, and explains a
+(:mod:`reelkube.pipeline`) reads them back, exits with one of the codes below, and explains a
 failure in the termination message that the operator parses into the status. Neither side
 spells any of these names or numbers on its own.
 """

@@ -1,4 +1,4 @@
-"""`reelkube job --resource FILE`: the entry point of a render pod (see reelkube.runner.run)."""
+"""`reelkube job --resource FILE`: the entry point of a render pod (see reelkube.pipeline.pod)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from reelkube.runner.run import run_resource
+from reelkube.api.pod_contract import WORK_DIR, WORK_DIR_ENV
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -20,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--work-dir",
         type=Path,
-        default=Path(os.environ.get("REELKUBE_WORK_DIR", "/work")),
-        help="scratch directory for inputs and outputs (default: $REELKUBE_WORK_DIR or /work)",
+        default=Path(os.environ.get(WORK_DIR_ENV, WORK_DIR)),
+        help=f"scratch directory for inputs and outputs (default: ${WORK_DIR_ENV} or {WORK_DIR})",
     )
     parser.add_argument(
         "--no-status", action="store_true", help="log progress instead of patching the resource's status"
@@ -30,8 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from reelkube.pipeline.pod import run_in_pod
+
     logging.basicConfig(
         level=os.environ.get("REELKUBE_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
     )
-    return run_resource(args.resource, work_dir=args.work_dir, use_cluster=not args.no_status)
+    return run_in_pod(args.resource, work_dir=args.work_dir, use_cluster=not args.no_status)

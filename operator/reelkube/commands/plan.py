@@ -20,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from reelkube.jobs import plan_job
     from reelkube.manifest import load_manifest
+    from reelkube.pipeline.render_job import plan_job
 
     try:
         job = load_manifest(args.manifest)

@@ -10,5 +10,5 @@ Three concerns, three places (after mysql-operator's split and Kueue's generic r
 Progress identity: each render pod patches its *own* resource's ``status`` through the API
 server with a dedicated ServiceAccount whose Role grants ``get``/``patch`` on
 ``<plural>/status`` for that one ``resourceNames`` entry and nothing else (see
-``reelkube.runner.progress``). The operator is not in the progress data path.
+``reelkube.pipeline.status_reporter``). The operator is not in the progress data path.
 """

@@ -25,7 +25,7 @@ from reelkube.api.status import Step
 from reelkube.engine.plan import RenderPlan
 from reelkube.engine.probe import with_input_protocols
 from reelkube.errors import Canceled, RenderFailed, UnsupportedCodec
-from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
+from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from reelkube.errors import (
     InputUnreadable,
 )
 from reelkube.input_policy import InputPolicy, PinnedTransport
-from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
+from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from reelkube.engine.encoders import CONTENT_TYPES, EXTENSIONS
 from reelkube.engine.execute import run_ffmpeg
 from reelkube.engine.inputs import fetch_inputs
 from reelkube.engine.plan import build_plan
-from reelkube.progress import ProgressCallback, ignore_progress
+from reelkube.progress_events import ProgressCallback, ignore_progress
 
 log = logging.getLogger(__name__)
 

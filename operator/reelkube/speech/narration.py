@@ -12,7 +12,7 @@ from reelkube.api.status import Step
 from reelkube.api.ttsjob import VoiceSpec
 from reelkube.errors import InputUnreadable, SpecError
 from reelkube.input_policy import InputPolicy
-from reelkube.progress import ProgressCallback, ProgressEvent, ignore_progress
+from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 from reelkube.speech.loudness import LoudnessResult, normalize_loudness
 from reelkube.speech.script import split_script
 from reelkube.speech.synthesis import synthesize_narration

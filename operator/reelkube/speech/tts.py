@@ -19,7 +19,7 @@ from typing import Any
 
 from reelkube.api.ttsjob import AudioFormat, TTSJob
 from reelkube.engine.artifacts import LocalArtifact, describe_file
-from reelkube.progress import ProgressCallback, ignore_progress
+from reelkube.progress_events import ProgressCallback, ignore_progress
 from reelkube.speech.loudness import CONTENT_TYPES, EXTENSIONS, encode
 from reelkube.speech.narration import check_script_length, narrate, read_script
 from reelkube.subtitles.files import write_subtitles

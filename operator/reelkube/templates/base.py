@@ -18,7 +18,7 @@ from reelkube.api.common import InputLimits, StorageSpec
 from reelkube.api.output import OutputSpec
 from reelkube.api.timeline import Timeline
 from reelkube.errors import SpecError
-from reelkube.progress import ProgressCallback, ignore_progress
+from reelkube.progress_events import ProgressCallback, ignore_progress
 
 
 @dataclass(frozen=True)

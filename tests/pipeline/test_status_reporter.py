@@ -1,37 +1,26 @@
-"""The pod's progress reporter and the runner's failure plumbing (no cluster needed)."""
+"""The pod's status reporter: progress into the resource's status, one write per interval,
+never going back, paced on the API server's answers, the final state retried (no cluster)."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from operator_samples import RENDER_BODY
 
 from reelkube.api.kinds import RENDER_JOB, TTS_JOB
 from reelkube.api.status import Step
-from reelkube.errors import Canceled, InputNotFound, InputTimeout, RenderFailed, SpecError
-from reelkube.progress import ProgressEvent
-from reelkube.runner.pacing import WritePacer
-from reelkube.runner.progress import (
+from reelkube.pipeline import status_reporter
+from reelkube.pipeline.pacing import WritePacer
+from reelkube.pipeline.status_reporter import (
     ProgressReporter,
     StatusWriteFailed,
     StatusWriteThrottled,
     retry_after_seconds,
 )
-from reelkube.runner.run import (
-    exit_code_for,
-    load_resource,
-    run_resource,
-    sigterm_cancels,
-    termination_message,
-    write_termination_message,
-)
+from reelkube.progress_events import ProgressEvent
 
 
 class Recorder:
@@ -108,18 +97,6 @@ def test_final_state_is_retried_then_reported() -> None:
         reporter.close(final={"progress": 100})
 
 
-def test_pacer_widens_the_spacing_under_pressure_and_eases_back() -> None:
-    pacer = WritePacer(base=1.0, ceiling=8.0, slow_after=0.5)
-    assert pacer.record(0.02) == 1.0  # quick answers keep one write a second
-    assert [pacer.record(0.9) for _ in range(4)] == [2.0, 4.0, 8.0, 8.0]  # slow: doubled, capped
-    assert [pacer.record(0.02) for _ in range(3)] == [7.5, 7.0, 6.5]  # quick: eased back
-    assert pacer.record(0.01, throttled=True) == 8.0
-    fresh = WritePacer()
-    assert fresh.record(0.01, throttled=True, retry_after=3) == 3.0  # the server's Retry-After
-    assert fresh.record(0.01, throttled=True, retry_after=60) == 8.0  # ...within the ceiling
-    assert [fresh.record(0.0) for _ in range(20)][-1] == 1.0  # never below the base
-
-
 def test_retry_after_header_is_read_as_seconds() -> None:
     assert retry_after_seconds({"Retry-After": "2"}) == 2.0
     assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}) == 0.0
@@ -194,69 +171,14 @@ def test_without_a_cluster_updates_are_logged(caplog: pytest.LogCaptureFixture) 
     assert reporter.writes[-1]["step"] == "done"
 
 
-def test_termination_message_is_json_and_fits_the_kubelets_limit(tmp_path: Path) -> None:
-    error = RenderFailed("ffmpeg said: " + "x" * 10_000)
-    text = termination_message(error)
-    assert len(text.encode()) <= 4096
-    parsed = json.loads(text)
-    assert parsed["reason"] == "RenderFailed" and parsed["message"].endswith("xxx")
-    target = tmp_path / "termination-log"
-    write_termination_message(InputNotFound("https://x/y.jpg returned 404"), target)
-    assert json.loads(target.read_text()) == {
-        "reason": "InputNotFound",
-        "message": "https://x/y.jpg returned 404",
-    }
-
-
-def test_exit_codes_separate_retryable_failures() -> None:
-    assert exit_code_for(SpecError("bad")) == 2
-    assert exit_code_for(InputNotFound("404")) == 2
-    assert exit_code_for(InputTimeout("slow")) == 1
-    assert exit_code_for(RenderFailed("ffmpeg")) == 1
-    assert exit_code_for(Canceled("SIGTERM")) == 143
-
-
-def test_sigterm_becomes_canceled() -> None:
-    with pytest.raises(Canceled, match="SIGTERM"), sigterm_cancels():
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(5)  # interrupted by the handler
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-
-
-def test_load_resource_reads_the_mounted_json(tmp_path: Path) -> None:
-    path = tmp_path / "resource.json"
-    path.write_text(json.dumps(RENDER_BODY))
-    adapter, resource = load_resource(path)
-    assert adapter is RENDER_JOB and resource.metadata.name == "summer-reel"
-    path.write_text(json.dumps({**RENDER_BODY, "spec": {"template": "captioned-reel", "bogus": 1}}))
-    with pytest.raises(SpecError, match="invalid RenderJob"):
-        load_resource(path)
-    path.write_text(json.dumps({"kind": "Pod"}))
-    with pytest.raises(SpecError, match="unknown kind"):
-        load_resource(path)
-
-
-def test_run_resource_reports_a_bad_spec_through_the_termination_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    log = tmp_path / "termination-log"
-    monkeypatch.setenv("REELKUBE_TERMINATION_LOG", str(log))
-    path = tmp_path / "resource.json"
-    path.write_text(json.dumps({**RENDER_BODY, "spec": {"props": {"a": 1}}}))
-    assert run_resource(path, work_dir=tmp_path / "work", use_cluster=False) == 2
-    assert json.loads(log.read_text())["reason"] == "InvalidSpec"
-
-
 def test_in_cluster_writer_turns_a_429_into_a_throttle_with_retry_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kubernetes import client, config
 
-    from reelkube.runner import progress
-
     token = tmp_path / "token"
     token.write_text("t")
-    monkeypatch.setattr(progress, "TOKEN_PATH", token)
+    monkeypatch.setattr(status_reporter, "TOKEN_PATH", token)
     monkeypatch.setattr(config, "load_incluster_config", lambda: None)
     answers: list[client.ApiException] = []
 
@@ -264,7 +186,7 @@ def test_in_cluster_writer_turns_a_429_into_a_throttle_with_retry_after(
         raise answers.pop(0)
 
     monkeypatch.setattr(client.CustomObjectsApi, "patch_namespaced_custom_object_status", patch_status)
-    write = progress.in_cluster_writer(RENDER_JOB, "media", "x")
+    write = status_reporter.in_cluster_writer(RENDER_JOB, "media", "x")
     assert write is not None
     busy = client.ApiException(status=429, reason="Too Many Requests")
     busy.headers = {"Retry-After": "2"}

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from .conftest import video_stream
@@ -34,6 +35,7 @@ def small_timeline(src: str = "image.jpg") -> dict[str, Any]:
     }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_render_json_and_default_output_dir(media: dict[str, Path], tmp_path: Path) -> None:
     manifest = write_manifest(media["root"] / f"job-{tmp_path.name}.yaml", {"timeline": small_timeline()})
     done = reelkube("render", str(manifest), "--json", cwd=tmp_path)
@@ -46,6 +48,7 @@ def test_render_json_and_default_output_dir(media: dict[str, Path], tmp_path: Pa
     assert "rendering 100%" in done.stderr  # plain progress lines when not on a terminal
 
 
+@pytest.mark.slow
 def test_plan_prints_a_runnable_command(media: dict[str, Path], tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "job.yaml", {"timeline": small_timeline(str(media["image"]))})
     done = reelkube("plan", str(manifest), "-o", str(tmp_path / "o"))
@@ -91,6 +94,7 @@ def test_validate_checks_cel_rules_and_template_props(tmp_path: Path) -> None:
     assert done.returncode == 0 and "valid RenderJob" in done.stdout
 
 
+@pytest.mark.slow
 def test_render_failure_exits_1_with_the_cause(media: dict[str, Path], tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "junk.yaml", {"timeline": small_timeline(str(media["junk"]))})
     done = reelkube("render", str(manifest), "-o", str(tmp_path / "o"))

@@ -1,4 +1,5 @@
-"""Progress into the resource's status, written by the render pod itself.
+"""Progress into the resource's status, written by the render pod itself (the pod passes a
+:class:`ProgressReporter` to the pipeline as both its progress sink and its status).
 
 Mechanism (chosen over a pod-to-operator channel): the pod patches its **own** resource's
 ``status`` subresource through the API server (JSON merge patch of ``step``, ``progress``,
@@ -17,7 +18,7 @@ ServiceAccount made for this one resource, whose Role allows only ``get`` and ``
 
 Writes go out on a background thread, so the engine's progress callback never waits on the
 network, at most one per second, and the latest values win. The spacing widens while the API
-server answers slowly or throttles (:class:`reelkube.runner.pacing.WritePacer`): past what the
+server answers slowly or throttles (:class:`reelkube.pipeline.pacing.WritePacer`): past what the
 API server can take, every pod writing once a second would only queue every write behind the
 others. The final state (outputs, ``progress: 100``) is always flushed, with retries. Outside a
 cluster (no service account token) the same updates are logged instead.
@@ -35,8 +36,8 @@ from typing import Any
 from reelkube.api.kinds import ResourceKind
 from reelkube.api.status import Step
 from reelkube.errors import ReelkubeError
-from reelkube.progress import ProgressEvent
-from reelkube.runner.pacing import WritePacer
+from reelkube.pipeline.pacing import WritePacer
+from reelkube.progress_events import ProgressEvent
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def in_cluster_writer(adapter: ResourceKind, namespace: str, name: str) -> Statu
 
 
 class ProgressReporter:
-    """A :data:`reelkube.progress.ProgressCallback` that feeds the resource's status.
+    """A :data:`reelkube.progress_events.ProgressCallback` that feeds the resource's status.
 
     ``progress`` is the overall percent (the adapter weighs the steps), never decreasing, and
     held at 99 until the outputs are written, so 100 means done. ``min_interval`` is the

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
+
+pytestmark = pytest.mark.slow
 
 
 def test_render_uploads_when_the_spec_names_storage(s3_server: Any, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """How often one pod writes its resource's status: every second while the API server keeps up,
 less often while it does not.
 
-Every render pod writes its own status (see :mod:`reelkube.runner.progress`), so 1,000
+Every render pod writes its own status (see :mod:`reelkube.pipeline.status_reporter`), so 1,000
 concurrent renders offer up to 1,000 writes a second. The API server's cost per custom-resource
 status patch is fixed (about 7-8 ms of CPU on the 2-core test cluster, so it takes about 190 a
 second there), and when the offered writes pass what it can take, queueing in API Priority and

@@ -1,5 +1,9 @@
-"""Progress events: the feed from the engine (ffmpeg `-progress`, Piper) to the terminal,
-the resource's status and webhooks."""
+"""Progress events: what the engine (downloads, ffmpeg `-progress`), speech (Piper) and the
+templates report while they work.
+
+Only the event type and the callback signature live here, below every layer that emits events:
+the run pipeline (:mod:`reelkube.pipeline`) passes them on to the terminal display or to the
+pod's status reporter, and nothing that emits them needs to import the pipeline."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from reelkube.engine.probe import probe_media
-from reelkube.runner.run import run_resource
+from reelkube.pipeline.pod import run_in_pod
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ def write(tmp_path: Path, body: dict[str, Any]) -> Path:
 def test_render_uploads_outputs_and_reports_them(tmp_path: Path, s3_server: Any) -> None:
     storage = {"bucket": s3_server.bucket, "prefix": "runner", "endpointUrl": s3_server.endpoint_url}
     recorder = Recorder()
-    code = run_resource(
+    code = run_in_pod(
         write(tmp_path, timeline_job("tiny", seconds=2, storage=storage)),
         work_dir=tmp_path / "work",
         writer=recorder,
@@ -116,8 +116,7 @@ def test_tts_job_uploads_audio_and_subtitles(tmp_path: Path, s3_server: Any) -> 
     }
     recorder = Recorder()
     assert (
-        run_resource(write(tmp_path, body), work_dir=tmp_path / "work", writer=recorder, min_interval=0.1)
-        == 0
+        run_in_pod(write(tmp_path, body), work_dir=tmp_path / "work", writer=recorder, min_interval=0.1) == 0
     )
     outputs = recorder.patches[-1]["outputs"]
     assert {"audio", "subtitles", "timings"} <= set(outputs)
@@ -133,7 +132,7 @@ def test_missing_input_fails_with_input_not_found(
     clips = [{"type": "image", "src": f"{webhook_receiver.url}/missing.jpg", "start": 0, "duration": 1}]
     log = tmp_path / "termination-log"
     monkeypatch.setenv("REELKUBE_TERMINATION_LOG", str(log))
-    code = run_resource(
+    code = run_in_pod(
         write(tmp_path, timeline_job("missing", clips=clips)), work_dir=tmp_path / "work", writer=Recorder()
     )
     assert code == 2

@@ -1,6 +1,6 @@
-"""Outputs of a render: upload each file and describe it for ``status.outputs``.
+"""Outputs of a run: upload each file and describe it for ``status.outputs``.
 
-The engine (``render_job``) and the speech runner (``run_tts_job``) both return
+A RenderJob's render (``render_job``) and a TTSJob's narration (``run_tts_job``) both return
 ``outputs: dict[name, LocalArtifact]`` with the file's path, content type, size, SHA-256 and
 media facts; here each is uploaded under the resource's deterministic key prefix.
 """

@@ -1,6 +1,6 @@
-"""Running a RenderJob: expand its template (or take its timeline), render it with the engine,
-and collect the template's extra files. Above both the templates and the engine, so neither
-needs the other."""
+"""A RenderJob's part of the pipeline: expand its template (or take its timeline), render it
+with the engine, and collect the template's extra files; and the exact ffmpeg run it would make
+(``reelkube plan``). Above both the templates and the engine, so neither needs the other."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from reelkube.engine.inputs import fetch_inputs
 from reelkube.engine.plan import RenderPlan, build_plan
 from reelkube.engine.render import RenderResult, render_into, render_timeline, scratch_dir
 from reelkube.errors import SpecError
-from reelkube.progress import ProgressCallback, ignore_progress
+from reelkube.progress_events import ProgressCallback, ignore_progress
 from reelkube.templates import get_template
 from reelkube.templates.base import Expansion, TemplateContext
 

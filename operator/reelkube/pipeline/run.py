@@ -1,0 +1,133 @@
+"""The one pipeline that runs a RenderJob or a TTSJob, in its pod or on the command line.
+
+Steps: expand the template (or take the timeline), fetch the inputs, plan, execute (ffmpeg, or
+Piper for a TTSJob), upload the outputs when storage is named, and report. The caller loads the
+resource (the pod from its mounted JSON, the command line from a manifest with field-path
+errors) and passes in where progress goes and where the status is written:
+
+- the pod (:mod:`reelkube.pipeline.pod`) passes a
+  :class:`~reelkube.pipeline.status_reporter.ProgressReporter` as both, which patches the
+  resource's status;
+- ``reelkube render`` / ``reelkube tts`` pass a terminal progress display and no status.
+
+Failures are raised as :class:`~reelkube.errors.ReelkubeError`; turning them into exit codes,
+a termination message or an error line is the caller's part.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from reelkube.api.kinds import Resource
+from reelkube.api.renderjob import RenderJob
+from reelkube.api.status import OutputArtifact, Step
+from reelkube.pipeline.outputs import local_outputs, output_artifacts, upload_outputs
+from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
+
+if TYPE_CHECKING:  # the engine and Piper load only when a resource of their kind runs
+    from reelkube.api.common import StorageSpec
+    from reelkube.engine.artifacts import LocalArtifact
+    from reelkube.engine.render import RenderResult
+    from reelkube.speech.tts import TTSResult
+
+log = logging.getLogger(__name__)
+
+
+class StatusReport(Protocol):
+    """Where the run's state goes besides progress: the encoder, the outputs, the end."""
+
+    def update(self, **fields: Any) -> None:
+        """Queue status fields (``encoder``, ...)."""
+
+    def close(self, *, final: dict[str, Any] | None = None) -> None:
+        """Write everything pending plus ``final``; raises ReelkubeError when it cannot."""
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced."""
+
+    result: RenderResult | TTSResult
+    """The engine's (or the narrator's) own account: local files, frames, timings..."""
+    outputs: dict[str, OutputArtifact]
+    """As ``status.outputs``: the uploaded objects when storage was named, else the local files."""
+    uploaded: bool
+    """Whether :attr:`outputs` are uploaded objects."""
+
+
+def run_resource(
+    resource: Resource,
+    *,
+    out_dir: Path,
+    base_dir: Path,
+    progress: ProgressCallback = ignore_progress,
+    status: StatusReport | None = None,
+    default_storage: StorageSpec | None = None,
+    uid_fallback: str = "",
+) -> RunOutcome:
+    """Render (or narrate) ``resource`` into ``out_dir``, upload, report; raises ReelkubeError.
+
+    ``base_dir``: where relative local inputs are found. ``default_storage``: where outputs go
+    when the spec names no storage (the operator's bucket, in a pod). ``uid_fallback``: the uid
+    in the upload keys of a resource that has none (a manifest that never met an API server).
+    When ``status`` is given it gets the encoder and, on success, the final state (outputs,
+    ``done``) with which it is closed. On failure it is left open: the caller records the
+    failure first (a pod's termination message must not wait behind status writes to a busy
+    API server), then closes it.
+    """
+    meta = resource.metadata
+    label = f"{meta.namespace}/{meta.name}"
+    log.info("event=start resource=%s kind=%s", label, resource.kind)
+    result = _execute(resource, out_dir, base_dir, progress)
+    encoder = getattr(result, "encoder", None)
+    if encoder and status is not None:
+        status.update(encoder=str(encoder))
+    files = output_artifacts(result)
+    storage = resource.spec.storage or default_storage
+    if storage is None:
+        outputs = local_outputs(files)
+    else:
+        outputs = _upload(files, storage, resource, uid_fallback, progress)
+    if status is not None:
+        status.close(
+            final={
+                "step": Step.DONE.value,
+                "progress": 100,
+                "etaSeconds": 0,
+                "outputs": {k: v.model_dump(mode="json", exclude_none=True) for k, v in outputs.items()},
+            }
+        )
+    log.info("event=succeeded resource=%s outputs=%s", label, ",".join(outputs))
+    return RunOutcome(result=result, outputs=outputs, uploaded=storage is not None)
+
+
+def _execute(resource: Resource, out_dir: Path, base_dir: Path, progress: ProgressCallback) -> Any:
+    """Expand, fetch, plan and render a RenderJob; narrate a TTSJob."""
+    if isinstance(resource, RenderJob):
+        from reelkube.pipeline.render_job import render_job
+
+        return render_job(resource, out_dir, base_dir=base_dir, on_progress=progress)
+    from reelkube.speech.tts import run_tts_job
+
+    return run_tts_job(resource, out_dir, base_dir=base_dir, on_progress=progress)
+
+
+def _upload(
+    files: dict[str, LocalArtifact],
+    storage: StorageSpec,
+    resource: Resource,
+    uid_fallback: str,
+    progress: ProgressCallback,
+) -> dict[str, OutputArtifact]:
+    progress(ProgressEvent(step=Step.UPLOADING, percent=0.0))
+    return upload_outputs(
+        files,
+        storage=storage,
+        namespace=resource.metadata.namespace,
+        name=resource.metadata.name,
+        uid=resource.metadata.uid or uid_fallback,
+        on_fraction=lambda f: progress(ProgressEvent(step=Step.UPLOADING, percent=100 * f)),
+    )
