@@ -14,7 +14,12 @@ from standardwebhooks import Webhook
 
 from reelkube.api.kinds import kind_named
 from reelkube.controller.metrics import OperatorMetrics
-from reelkube.controller.notify import WebhookNotifier, pending_delivery
+from reelkube.controller.notify import (
+    REDELIVER_ANNOTATION,
+    WebhookNotifier,
+    pending_delivery,
+    redelivery_requested,
+)
 
 RENDERJOB = kind_named("RenderJob")
 UID = "5e0c1a2b-0000-4000-8000-00000000abcd"
@@ -338,3 +343,39 @@ def test_a_malformed_secret_is_recorded_as_failed_and_nothing_is_sent(
 
 def test_pending_delivery_without_the_resource_is_as_before() -> None:
     assert pending_delivery("started") == {"event": "started", "state": "Pending", "attempts": 0}
+
+
+def test_redelivery_on_demand_resends_the_event_with_its_id(api: FakeCluster, webhook_receiver) -> None:
+    body = resource(webhook_receiver.url, events=["succeeded"], secretRef="hook")
+    api.put(body)
+    fresh = announce(api, body, "succeeded", phase="Succeeded")
+    sender = notifier(api)
+    sender.submit(RENDERJOB, fresh, "succeeded").result(timeout=10)
+
+    annotated = api.get_resource(RENDERJOB, "media", "promo") or {}
+    annotated["metadata"]["annotations"][REDELIVER_ANNOTATION] = "succeeded"
+    event = redelivery_requested(annotated)
+    assert event == "succeeded"
+    sender.redeliver(RENDERJOB, annotated, event).result(timeout=10)
+
+    first, again = webhook_receiver.requests
+    assert first.header("webhook-id") == again.header("webhook-id") == expected_id("succeeded")
+    assert Webhook(SECRET_WHSEC).verify(again.body, again.headers)["id"] == expected_id("succeeded")
+    (entry,) = api.status()["webhook"]["deliveries"]
+    assert (entry["state"], entry["attempts"]) == ("Delivered", 2)
+    # The record was Pending again before the resend, so a restart in between would resend it.
+    assert any(
+        [d["state"] for d in (p.get("webhook") or {}).get("deliveries") or []] == ["Pending"]
+        for p in api.patches[2:]
+    )
+
+
+def test_only_subscribed_events_are_redelivered() -> None:
+    body = resource("https://example.invalid/h", events=["succeeded"])
+    for value in ("failed", "bogus", "", " "):
+        body["metadata"]["annotations"][REDELIVER_ANNOTATION] = value
+        assert redelivery_requested(body) is None
+    body["metadata"]["annotations"][REDELIVER_ANNOTATION] = " succeeded "
+    assert redelivery_requested(body) == "succeeded"
+    del body["spec"]["webhook"]
+    assert redelivery_requested(body) is None

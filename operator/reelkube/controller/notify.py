@@ -31,6 +31,8 @@ from reelkube.webhooks.history import deliveries_of, dump, mark_pending, pending
 log = logging.getLogger(__name__)
 
 SECRET_KEY = "secret"
+REDELIVER_ANNOTATION = "reelkube.io/redeliver"
+"""Annotating a resource with ``reelkube.io/redeliver=<event>`` asks for that event again."""
 
 # One resource: (kind, namespace, name).
 _ResourceKey = tuple[str, str, str]
@@ -79,6 +81,17 @@ def pending_delivery(event: str, body: Mapping[str, Any] | None = None) -> dict[
         records = mark_pending(deliveries_of(body.get("status")), event, delivery_id(body, event))
         pending["deliveries"] = dump(records)
     return pending
+
+
+def redelivery_requested(body: Mapping[str, Any]) -> str | None:
+    """The event named by the resource's ``reelkube.io/redeliver`` annotation, when it is one the
+    webhook subscribes to (anything else is ignored)."""
+    annotations = body.get("metadata", {}).get("annotations") or {}
+    event = (annotations.get(REDELIVER_ANNOTATION) or "").strip()
+    webhook = (body.get("spec") or {}).get("webhook")
+    if not event or webhook is None:
+        return None
+    return event if event in WebhookSpec.model_validate(webhook).events else None
 
 
 class WebhookNotifier:
@@ -136,6 +149,19 @@ class WebhookNotifier:
         if not (body.get("spec") or {}).get("webhook"):
             return []
         return [self.submit(adapter, body, event, eid) for event, eid in pending_events(body.get("status"))]
+
+    def redeliver(self, adapter: ResourceKind, body: dict[str, Any], event: str) -> Future[None]:
+        """Send ``event`` again, with its id and the resource's current status. Its record goes
+        back to Pending first (keeping its attempts), so a restart in between still sends it."""
+        meta = body["metadata"]
+        status = body.get("status") or {}
+        records = mark_pending(deliveries_of(status), event, delivery_id(body, event))
+        webhook_patch: dict[str, Any] = {"deliveries": dump(records)}
+        if not (status.get("webhook") or {}).get("event"):
+            webhook_patch = {**pending_delivery(event), **webhook_patch}
+        self._client.patch_status(adapter, meta["namespace"], meta["name"], {"webhook": webhook_patch})
+        webhook = {**(status.get("webhook") or {}), **webhook_patch}
+        return self.submit(adapter, {**body, "status": {**status, "webhook": webhook}}, event)
 
     def _drain(self, key: _ResourceKey) -> None:
         while True:
