@@ -7,7 +7,8 @@ from pydantic import ValidationError
 
 from reelkube.api.common import SUBSCRIBABLE_EVENTS, WebhookEvent, WebhookSpec
 from reelkube.api.status import MAX_WEBHOOK_DELIVERIES, JobStatus, WebhookDelivery, WebhookEventDelivery
-from reelkube.webhooks import event_payload, forwarded, transition_time
+from reelkube.controller.notify import pending_delivery
+from reelkube.webhooks import event_id, event_payload, forwarded, progress_milestone, transition_time
 from reelkube.webhooks.history import (
     deliveries_of,
     dump,
@@ -183,3 +184,31 @@ def test_pending_events_are_the_pending_records_then_an_unrecorded_status_webhoo
     assert pending_events({"webhook": {"event": "started", "state": "Delivered"}}) == []
     assert pending_events({}) == [] and pending_events(None) == []
     assert deliveries_of(None) == []
+
+
+@pytest.mark.parametrize(
+    ("announced", "progress", "step", "due"),
+    [
+        (None, 5, 10, None),  # nothing reached yet
+        (None, 35, 10, 30),  # a jump announces the highest milestone passed, once
+        (30, 39, 10, None),
+        (30, 41, 10, 40),
+        (40, 100, 10, 90),  # 100 is the succeeded event, not progress
+        (None, 60, 25, 50),
+        (None, 12, 5, 10),  # steps under 10 points are raised to 10
+        (None, None, 10, None),
+    ],
+)
+def test_progress_milestones(announced: int | None, progress: int | None, step: int, due: int | None) -> None:
+    assert progress_milestone(announced, progress, step) == due
+
+
+def test_each_progress_milestone_has_its_own_pending_record() -> None:
+    body = {"metadata": {"uid": UID}, "status": {}}
+    first = pending_delivery("progress", body, occurrence="30")
+    body["status"]["webhook"] = first
+    second = pending_delivery("progress", body, occurrence="40")
+    assert [d["id"] for d in second["deliveries"]] == [
+        event_id(UID, "progress", "30"),
+        event_id(UID, "progress", "40"),
+    ]

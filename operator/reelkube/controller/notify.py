@@ -64,13 +64,16 @@ def webhook_payload(
     )
 
 
-def delivery_id(body: Mapping[str, Any], event: str) -> str:
+def delivery_id(body: Mapping[str, Any], event: str, occurrence: str | None = None) -> str:
     """The event's id: stable across retries and operator restarts, so receivers can drop
-    duplicates (see :func:`reelkube.webhooks.event_id`)."""
-    return event_id(body.get("metadata", {}).get("uid", ""), event)
+    duplicates (see :func:`reelkube.webhooks.event_id`; ``occurrence`` tells apart the events
+    that come more than once, such as progress at each milestone)."""
+    return event_id(body.get("metadata", {}).get("uid", ""), event, occurrence)
 
 
-def pending_delivery(event: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def pending_delivery(
+    event: str, body: Mapping[str, Any] | None = None, occurrence: str | None = None
+) -> dict[str, Any]:
     """``status.webhook`` while an event waits to be delivered. Given the resource (as read before
     the patch), it also carries ``deliveries`` with the event's Pending record, so the event
     survives a restart even when a later event replaces ``status.webhook``."""
@@ -78,7 +81,8 @@ def pending_delivery(event: str, body: Mapping[str, Any] | None = None) -> dict[
         mode="json", exclude_none=True
     )
     if body is not None:
-        records = mark_pending(deliveries_of(body.get("status")), event, delivery_id(body, event))
+        eid = delivery_id(body, event, occurrence)
+        records = mark_pending(deliveries_of(body.get("status")), event, eid)
         pending["deliveries"] = dump(records)
     return pending
 
@@ -119,15 +123,22 @@ class WebhookNotifier:
         self._guard = threading.Lock()
 
     def submit(
-        self, adapter: ResourceKind, body: dict[str, Any], event: str, event_id: str | None = None
+        self,
+        adapter: ResourceKind,
+        body: dict[str, Any],
+        event: str,
+        event_id: str | None = None,
+        *,
+        occurrence: str | None = None,
     ) -> Future[None]:
         """Deliver ``event`` for the resource ``body`` (fresh from the API server) in the background.
 
-        ``event_id`` defaults to the id derived from the uid and the event. An event already
-        waiting in this resource's queue is not queued twice; its future is returned."""
+        ``event_id`` defaults to the id derived from the uid, the event and ``occurrence``. An
+        event already waiting in this resource's queue is not queued twice; its future is
+        returned."""
         meta = body["metadata"]
         key = (adapter.kind, meta["namespace"], meta["name"])
-        eid = event_id or delivery_id(body, event)
+        eid = event_id or delivery_id(body, event, occurrence)
         with self._guard:
             queue = self._queues.get(key)
             if queue is not None:

@@ -2,7 +2,13 @@
 specification says, retried, and recorded in ``status.webhook.deliveries``."""
 
 from reelkube.webhooks.delivery import DELIVERY_HEADER, EVENT_HEADER, deliver, is_subscribed
-from reelkube.webhooks.payload import event_id, event_payload, forwarded, transition_time
+from reelkube.webhooks.payload import (
+    event_id,
+    event_payload,
+    forwarded,
+    progress_milestone,
+    transition_time,
+)
 from reelkube.webhooks.signing import (
     ID_HEADER,
     LEGACY_SIGNATURE_HEADER,
@@ -26,6 +32,7 @@ __all__ = [
     "event_payload",
     "forwarded",
     "is_subscribed",
+    "progress_milestone",
     "sign",
     "signing_key",
     "transition_time",

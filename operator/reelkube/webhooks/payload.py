@@ -1,4 +1,4 @@
-"""The JSON body of a webhook event, and the event's id."""
+"""The JSON body of a webhook event, the event's id, and when progress makes an event."""
 
 from __future__ import annotations
 
@@ -25,6 +25,25 @@ def event_id(uid: str, event: str, occurrence: str | None = None) -> str:
     operator process sends the same id, and receivers can drop duplicates by it."""
     key = f"{uid}/{event}" if occurrence is None else f"{uid}/{event}/{occurrence}"
     return "evt_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+MIN_PROGRESS_STEP = 10
+"""Progress events come at most every this many percentage points."""
+
+
+def progress_milestone(announced: int | None, progress: int | None, step: int) -> int | None:
+    """The progress event due when the status moves from the last announced milestone to
+    ``progress``: the highest multiple of ``step`` (at least :data:`MIN_PROGRESS_STEP`) past
+    ``announced``, below 100 (completion is its own event); None when none is due. The
+    milestone is the event's occurrence, so ``event_id(uid, "progress", str(milestone))`` names
+    it once, however often the status is observed."""
+    if progress is None:
+        return None
+    step = max(step, MIN_PROGRESS_STEP)
+    milestone = min(progress, 99) // step * step
+    if milestone <= 0 or (announced is not None and milestone <= announced):
+        return None
+    return milestone
 
 
 def forwarded(values: Mapping[str, str] | None, keys: Iterable[str] | None) -> dict[str, str]:
