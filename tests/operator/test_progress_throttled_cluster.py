@@ -25,7 +25,12 @@ from kubernetes.config import incluster_config
 
 from reelkube.api.kinds import RENDER_JOB
 from reelkube.api.status import Step
-from reelkube.controller.builders import build_role, build_role_binding, build_service_account, child_name
+from reelkube.controller.job_manifests import (
+    build_role,
+    build_role_binding,
+    build_service_account,
+    child_name,
+)
 from reelkube.controller.settings import settings_from_env
 from reelkube.pipeline import status_reporter
 from reelkube.pipeline.pacing import WritePacer

@@ -1,11 +1,19 @@
 """The Reelkube operator: RenderJob and TTSJob resources reconciled into batch/v1 Jobs.
 
-Three concerns, three places (after mysql-operator's split and Kueue's generic reconciler):
+What differs between RenderJob and TTSJob is the kind registry (``reelkube.api.kinds``); what
+the pod may rely on is the pod contract (``reelkube.api.pod_contract``). Here, one module per
+concern, pure ones first:
 
-- ``kinds``: a small adapter per kind (what differs between RenderJob and TTSJob);
-- ``builders``: pure functions of a resource and :class:`OperatorSettings` that make manifests;
-- ``reconcile`` + ``jobstatus`` + ``conditions``: one generic reconcile path and the status it
-  writes; ``handlers`` wires them to kopf and stays thin.
+- ``decision``: what to do with a resource, given what was observed (pure; every branch one
+  row of a table test);
+- ``job_observation``: what a Job and its pods say about the resource (pure);
+- ``status_updates`` + ``conditions``: the status patch for a new phase (pure);
+- ``job_manifests``: the Job and its ConfigMap, ServiceAccount, Role and RoleBinding (pure);
+- ``reconcile``: the Reconciler, which reads, asks ``decision`` and carries the action out;
+- ``admission``: starts resources held back by the concurrency limit, oldest first;
+- ``notify``: webhook delivery off the reconcile path;
+- ``kube``, ``metrics``, ``settings``: the API calls, the Prometheus metrics, the chart's values;
+- ``handlers``: the kopf wiring, kept thin.
 
 Progress identity: each render pod patches its *own* resource's ``status`` through the API
 server with a dedicated ServiceAccount whose Role grants ``get``/``patch`` on

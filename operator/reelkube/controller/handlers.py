@@ -9,21 +9,22 @@ Run with ``reelkube operator`` (or ``kopf run -m reelkube.controller.handlers``)
   unchanged resource does nothing. No delete handler and no finalizer: deletion cascades
   through ownerReferences, and the pod's SIGTERM lets the runner clean up.
 - No kopf timers (they add finalizers): resources held back by the concurrency limit are
-  admitted by a small background thread, woken when a Job finishes.
+  admitted by a small background thread (``admission``), woken when a Job finishes.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 from typing import Any
 
 import kopf
 
 from reelkube.api.common import GROUP, VERSION
 from reelkube.api.kinds import KINDS
-from reelkube.controller.builders import KIND_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RESOURCE_ANNOTATION
+from reelkube.controller.admission import Admission
+from reelkube.controller.job_manifests import KIND_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RESOURCE_ANNOTATION
+from reelkube.controller.job_observation import job_finished
 from reelkube.controller.kube import ClusterClient, load_kube_config
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.notify import WebhookNotifier
@@ -33,38 +34,6 @@ from reelkube.controller.settings import OperatorSettings, settings_from_env
 log = logging.getLogger(__name__)
 
 MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
-ADMISSION_TICK_SECONDS = 10.0
-
-
-class Admission:
-    """Background admission of queued resources: runs on each wake-up and every tick."""
-
-    def __init__(self, reconciler: Reconciler) -> None:
-        self._reconciler = reconciler
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="admission", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(ADMISSION_TICK_SECONDS)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self._reconciler.admit_waiting()
-            except Exception:  # noqa: BLE001 - keep admitting after an API hiccup
-                log.exception("event=admission_error")
 
 
 @kopf.on.startup()
@@ -138,8 +107,8 @@ def _register(kind: str, plural: str) -> None:
         _reconcile(kind, "resume", name, namespace or "", memo)
 
 
-for _kind, _adapter in KINDS.items():
-    _register(_kind, _adapter.plural)
+for _kind, _registered in KINDS.items():
+    _register(_kind, _registered.plural)
 
 
 def _owner_name(body: kopf.Body) -> str | None:
@@ -147,13 +116,6 @@ def _owner_name(body: kopf.Body) -> str | None:
         if ref.get("controller") and ref.get("kind") in KINDS:
             return str(ref["name"])
     return None
-
-
-def _job_finished(body: kopf.Body) -> bool:
-    return any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        for c in body.get("status", {}).get("conditions") or []
-    )
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
@@ -167,7 +129,7 @@ def on_job_event(body: kopf.Body, namespace: str | None, memo: Any, type: str, *
         memo.reconciler.reconcile(kind, namespace, owner, trigger="job-deleted")
     else:
         memo.reconciler.sync(kind, namespace, owner, trigger="job")
-    if type == "DELETED" or _job_finished(body):
+    if type == "DELETED" or job_finished(body):
         memo.admission.wake()
 
 

@@ -1,7 +1,7 @@
 """The few Kubernetes API calls the reconciler makes, over the official client.
 
 Reads come back as plain API JSON (camelCase dicts, exactly what ``kubectl get -o json`` shows),
-so the pure functions in ``jobstatus`` see the same shapes in tests and in production.
+so the pure functions in ``job_observation`` see the same shapes in tests and in production.
 Creates are idempotent: a 409 AlreadyExists is success, because the names are deterministic.
 """
 
@@ -18,7 +18,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from reelkube.api.kinds import ResourceKind
-from reelkube.controller.builders import MANAGED_BY, MANAGED_BY_LABEL
+from reelkube.controller.job_manifests import MANAGED_BY, MANAGED_BY_LABEL
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -106,12 +106,12 @@ class ClusterClient:
             items.extend(_json(response).get("items", []))
         return items
 
-    def get_resource(self, adapter: ResourceKind, namespace: str, name: str) -> Obj | None:
+    def get_resource(self, kind: ResourceKind, namespace: str, name: str) -> Obj | None:
         """The RenderJob/TTSJob, or None if it is gone."""
         try:
             return _json(
                 self.custom.get_namespaced_custom_object(
-                    adapter.group, adapter.version, namespace, adapter.plural, name, _preload_content=False
+                    kind.group, kind.version, namespace, kind.plural, name, _preload_content=False
                 )
             )
         except ApiException as exc:
@@ -119,30 +119,28 @@ class ClusterClient:
                 return None
             raise
 
-    def list_resources(self, adapter: ResourceKind, namespaces: tuple[str, ...] = ()) -> list[Obj]:
-        """Every resource of ``adapter``'s kind, cluster-wide or in ``namespaces``."""
+    def list_resources(self, kind: ResourceKind, namespaces: tuple[str, ...] = ()) -> list[Obj]:
+        """Every resource of ``kind``, cluster-wide or in ``namespaces``."""
         if not namespaces:
             response = self.custom.list_cluster_custom_object(
-                adapter.group, adapter.version, adapter.plural, _preload_content=False
+                kind.group, kind.version, kind.plural, _preload_content=False
             )
             return list(_json(response).get("items", []))
         items: list[Obj] = []
         for namespace in namespaces:
             response = self.custom.list_namespaced_custom_object(
-                adapter.group, adapter.version, namespace, adapter.plural, _preload_content=False
+                kind.group, kind.version, namespace, kind.plural, _preload_content=False
             )
             items.extend(_json(response).get("items", []))
         return items
 
-    def patch_status(
-        self, adapter: ResourceKind, namespace: str, name: str, patch: Mapping[str, Any]
-    ) -> None:
+    def patch_status(self, kind: ResourceKind, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         """JSON merge patch of ``status`` through the status subresource."""
         self.custom.patch_namespaced_custom_object_status(
-            adapter.group,
-            adapter.version,
+            kind.group,
+            kind.version,
             namespace,
-            adapter.plural,
+            kind.plural,
             name,
             {"status": dict(patch)},
             _content_type="application/merge-patch+json",

@@ -1,4 +1,6 @@
-"""One reconcile path for every kind (after Kueue's generic job reconciler).
+"""The Reconciler: gathers what a resource's reconcile needs, asks :func:`decide`, and carries
+out the action (after Kueue's generic job reconciler). Every branch lives in
+:mod:`reelkube.controller.decision`; this module only reads, creates and patches.
 
 ``reconcile`` makes sure a resource has its Job (creating the ConfigMap, ServiceAccount, Role,
 RoleBinding and Job by deterministic name, a 409 counting as success), holds it back while the
@@ -7,7 +9,7 @@ The four children are independent of each other and created concurrently; the Jo
 after all of them exist (its pod needs the ServiceAccount and the ConfigMap). A new resource
 goes straight to the creates (a 409 on the Job sends it to the lookup), so the usual path is
 four round trips: read, children, Job, status.
-``sync`` is the same status copy, triggered by Job and pod events.
+``sync`` is the same status copy, triggered by Job and pod events; it never creates.
 
 Safe to call any number of times, from any trigger, after any restart: the Job has one
 deterministic name, so a second create is a 409 (then the existing Job is read and observed),
@@ -22,7 +24,8 @@ import time
 import weakref
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,14 +33,31 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from reelkube.api.common import WebhookSpec
-from reelkube.api.kinds import KINDS, ResourceKind, kind_named
+from reelkube.api.kinds import Resource, ResourceKind, kind_named
 from reelkube.api.status import TERMINAL_PHASES, JobStatus, Phase
-from reelkube.controller.builders import CHILD_WAVES, build_job, child_name
-from reelkube.controller.jobstatus import phase_update, status_from_job, update_from_patch, webhook_event
+from reelkube.controller.decision import (
+    Action,
+    CountRunning,
+    FailInvalid,
+    Gone,
+    MarkJobDeleted,
+    Nothing,
+    Observe,
+    Observed,
+    Queue,
+    Start,
+    Trigger,
+    decide,
+    needs_job_lookup,
+)
+from reelkube.controller.job_manifests import CHILD_WAVES, build_job, child_name
+from reelkube.controller.job_observation import job_finished
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.notify import WebhookNotifier, pending_delivery
 from reelkube.controller.settings import OperatorSettings
+from reelkube.controller.status_updates import phase_update, update_from_observation, webhook_event
+from reelkube.webhooks import is_subscribed
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +67,6 @@ CHILD_CREATE_WORKERS = 16
 
 class PermanentFailure(Exception):
     """The resource cannot be reconciled until someone changes it (the handlers stop retrying)."""
-
-
-def _job_finished(job: Mapping[str, Any]) -> bool:
-    return any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        for c in job.get("status", {}).get("conditions") or []
-    )
 
 
 def _age_seconds(timestamp: str | None) -> float | None:
@@ -104,11 +117,21 @@ class Reconciler:
 
     def reconcile(self, kind: str, namespace: str, name: str, *, trigger: str) -> Phase | None:
         """Bring one resource forward; returns its phase afterwards (None if it is gone)."""
-        adapter = kind_named(kind)
+        resource_kind = kind_named(kind)
         started = time.monotonic()
         try:
             with self._locked(kind, namespace, name):
-                return self._reconcile(adapter, namespace, name, resume=trigger == "resume")
+                observed = self._gather(
+                    resource_kind, namespace, name, "reconcile", resumed=trigger == "resume"
+                )
+                action = decide(observed)
+                if isinstance(action, Gone):
+                    self.metrics.phases.observe(kind, namespace, name, None)
+                    return None
+                self.metrics.phases.observe(kind, namespace, name, observed.status.phase)
+                if observed.resumed:
+                    self._resend_pending_webhook(resource_kind, observed)
+                return self._act(resource_kind, observed, action)
         except Exception:
             self.metrics.reconcile_errors.labels(kind).inc()
             raise
@@ -117,185 +140,163 @@ class Reconciler:
 
     def sync(self, kind: str, namespace: str, name: str, *, trigger: str) -> Phase | None:
         """Copy the Job's state into the status, creating nothing (for Job and pod events)."""
-        adapter = kind_named(kind)
+        resource_kind = kind_named(kind)
         started = time.monotonic()
         try:
             with self._locked(kind, namespace, name):
-                body = self.client.get_resource(adapter, namespace, name)
-                if body is None or body["metadata"].get("deletionTimestamp"):
-                    return None
-                status = JobStatus.model_validate(body.get("status") or {})
-                if status.phase in TERMINAL_PHASES:
-                    return status.phase
-                try:
-                    job_name = self._child_name(adapter, body)
-                except (ValidationError, ValueError):
-                    return status.phase  # reconcile() reports an invalid resource
-                job = self.client.get_job(namespace, job_name)
-                if job is None:
-                    return status.phase
-                return self._observe(adapter, body, status, job)
+                observed = self._gather(resource_kind, namespace, name, "sync")
+                return self._act(resource_kind, observed, decide(observed))
         finally:
             self.metrics.reconcile_seconds.labels(kind, trigger).observe(time.monotonic() - started)
 
-    def admit_waiting(self) -> int:
-        """Reconcile resources held back by the concurrency limit, oldest first; returns how many
-        were tried. Called when a Job finishes and on a slow tick, so a freed slot is used."""
-        if not self.settings.max_running_jobs:
-            return 0
-        waiting: list[tuple[str, str, str, str]] = []
-        for adapter in KINDS.values():
-            for body in self.client.list_resources(adapter, self.settings.watch_namespaces):
-                status = body.get("status") or {}
-                if status.get("phase") in (None, Phase.PENDING.value, Phase.QUEUED.value) and not status.get(
-                    "jobName"
-                ):
-                    meta = body["metadata"]
-                    waiting.append(
-                        (meta.get("creationTimestamp") or "", adapter.kind, meta["namespace"], meta["name"])
-                    )
-        free = self.settings.max_running_jobs - self._running_jobs()
-        chosen = sorted(waiting)[: max(0, free)]
-        for _, kind, namespace, name in chosen:
-            # _start re-checks the limit under the admission lock: another trigger may have won.
-            self.reconcile(kind, namespace, name, trigger="admission")
-        return len(chosen)
-
-    def _running_jobs(self) -> int:
+    def running_jobs(self) -> int:
+        """Jobs of ours that have not finished, in the watched namespaces."""
         return sum(
-            1 for j in self.client.list_managed_jobs(self.settings.watch_namespaces) if not _job_finished(j)
+            1 for j in self.client.list_managed_jobs(self.settings.watch_namespaces) if not job_finished(j)
         )
 
-    # --- the steps ----------------------------------------------------------------------
+    # --- observing ----------------------------------------------------------------------
 
-    def _child_name(self, adapter: ResourceKind, body: Mapping[str, Any]) -> str:
-        return child_name(adapter.parse(body))
-
-    def _reconcile(self, adapter: ResourceKind, namespace: str, name: str, *, resume: bool) -> Phase | None:
-        body = self.client.get_resource(adapter, namespace, name)
-        if body is None or body["metadata"].get("deletionTimestamp"):
-            self.metrics.phases.observe(adapter.kind, namespace, name, None)
-            return None
-        status = JobStatus.model_validate(body.get("status") or {})
-        self.metrics.phases.observe(adapter.kind, namespace, name, status.phase)
-        if resume:
-            self._resend_pending_webhook(adapter, body, status)
-        if status.phase in TERMINAL_PHASES:
-            return status.phase
+    def _gather(
+        self, kind: ResourceKind, namespace: str, name: str, trigger: Trigger, *, resumed: bool = False
+    ) -> Observed:
+        """Read what :func:`decide` needs: the resource, and its Job and pods when they matter."""
+        body = self.client.get_resource(kind, namespace, name)
+        if body is None:
+            return Observed(body=None, trigger=trigger, resumed=resumed)
+        observed = Observed(
+            body=body,
+            trigger=trigger,
+            resumed=resumed,
+            status=JobStatus.model_validate(body.get("status") or {}),
+            limit=self.settings.max_running_jobs,
+        )
+        if observed.deleting or observed.status.phase in TERMINAL_PHASES:
+            return observed
         try:
-            resource = adapter.parse(body)
+            resource = kind.parse(body)
+            # A sync only reads: a resource without a uid is left to the reconcile to report.
+            job_name = child_name(resource) if trigger == "sync" else None
         except ValidationError as exc:
-            self._write(
-                adapter,
-                body,
-                status,
-                phase_update(
-                    status,
-                    phase=Phase.FAILED,
-                    reason="InvalidSpec",
-                    message=str(exc)[:1000],
-                    generation=body["metadata"].get("generation"),
-                ),
-            )
-            raise PermanentFailure(f"{adapter.kind} {namespace}/{name} does not validate: {exc}") from exc
-
-        # A resource with no status at all was never started by anyone: skip the lookup and
-        # create (a 409 on the Job falls back to it). Anything else is looked up first.
-        fresh = not body.get("status") and not resume
-        job = None if fresh else self.client.get_job(namespace, child_name(resource))
-        if job is not None:
-            return self._observe(adapter, body, status, job)
-        if status.jobName:
-            # The Job existed (the status names it) and is gone while the resource is not
-            # finished: someone deleted it. That is a cancellation, not a reason to render again.
-            return self._write(
-                adapter,
-                body,
-                status,
-                phase_update(
-                    status,
-                    phase=Phase.CANCELED,
-                    reason="JobDeleted",
-                    message=f"Job {status.jobName} was deleted before it finished",
-                    generation=resource.metadata.generation,
-                ),
-            )
-        return self._start(adapter, body, status, resource)
-
-    def _start(
-        self, adapter: ResourceKind, body: dict[str, Any], status: JobStatus, resource: Any
-    ) -> Phase | None:
-        namespace, name = resource.metadata.namespace, resource.metadata.name
-        generation = resource.metadata.generation
-        limit = self.settings.max_running_jobs
-        # Without a limit, creates need no serializing; with one, count-then-create is atomic.
-        with self._admission if limit else nullcontext():
-            if limit:
-                running = self._running_jobs()
-                if running >= limit:
-                    log.info(
-                        "event=queued namespace=%s name=%s running=%d limit=%d",
-                        namespace,
-                        name,
-                        running,
-                        limit,
-                    )
-                    return self._write(
-                        adapter,
-                        body,
-                        status,
-                        phase_update(
-                            status,
-                            phase=Phase.QUEUED,
-                            reason="ConcurrencyLimit",
-                            message=f"waiting for a free slot: {running} of {limit} render Jobs are running",
-                            generation=generation,
-                        ),
-                    )
-            job = build_job(resource, self.settings)
-            try:
-                self._create_children(resource)
-                created = self.client.create(job)
-            except ApiException as exc:
-                # Forbidden or rejected: nothing will change by itself; say so, then let kopf
-                # retry with backoff (someone may fix RBAC or a quota meanwhile).
-                if exc.status in (403, 422):
-                    self._write(adapter, body, status, phase_update(
-                        status, phase=Phase.PENDING, reason="CreateFailed",
-                        message=f"cannot create the Job's objects: {exc.status} {exc.reason}",
-                        generation=generation, stalled=True,
-                    ))  # fmt: skip
+            return replace(observed, parse_error=str(exc))
+        except ValueError as exc:
+            if trigger != "sync":
                 raise
+            return replace(observed, parse_error=str(exc))
+        observed = replace(observed, resource=resource)
+        if not needs_job_lookup(observed):
+            return observed
+        return self._with_job(observed, job_name or child_name(resource))
+
+    def _with_job(self, observed: Observed, job_name: str) -> Observed:
+        """``observed`` with the Job named ``job_name`` and its pods, when the Job exists."""
+        assert observed.body is not None
+        namespace = observed.body["metadata"]["namespace"]
+        job = self.client.get_job(namespace, job_name)
+        if job is None:
+            return observed
+        return replace(observed, job=job, pods=self.client.list_job_pods(namespace, job["metadata"]["name"]))
+
+    # --- acting -------------------------------------------------------------------------
+
+    def _act(self, kind: ResourceKind, observed: Observed, action: Action) -> Phase | None:
+        """Carry out what :func:`decide` chose; returns the resource's phase afterwards."""
+        if isinstance(action, Gone) or observed.body is None:
+            return None
+        meta = observed.body["metadata"]
+        if isinstance(action, Nothing):
+            return action.phase
+        if isinstance(action, FailInvalid):
+            self._set_phase(kind, observed, Phase.FAILED, "InvalidSpec", action.message)
+            raise PermanentFailure(
+                f"{kind.kind} {meta['namespace']}/{meta['name']} does not validate: {observed.parse_error}"
+            )
+        if isinstance(action, Observe):
+            generation = meta.get("generation")
+            patch = update_from_observation(observed.status, action.observation, generation=generation)
+            return self._write(kind, observed.body, observed.status, patch)
+        if isinstance(action, MarkJobDeleted):
+            message = f"Job {action.job_name} was deleted before it finished"
+            return self._set_phase(kind, observed, Phase.CANCELED, "JobDeleted", message)
+        if isinstance(action, Queue):
+            log.info(
+                "event=queued namespace=%s name=%s running=%d limit=%d",
+                meta["namespace"],
+                meta["name"],
+                action.running,
+                action.limit,
+            )
+            message = f"waiting for a free slot: {action.running} of {action.limit} render Jobs are running"
+            return self._set_phase(kind, observed, Phase.QUEUED, "ConcurrencyLimit", message)
+        if isinstance(action, CountRunning):
+            # Count-then-create is atomic: decide again under the admission lock, create there.
+            with self._admission:
+                observed = replace(observed, running=self.running_jobs())
+                action = decide(observed)
+                if not isinstance(action, Start):
+                    return self._act(kind, observed, action)
+                job, created = self._create(kind, observed)
+            return self._after_create(kind, observed, job, created)
+        assert isinstance(action, Start), action
+        job, created = self._create(kind, observed)
+        return self._after_create(kind, observed, job, created)
+
+    def _set_phase(
+        self, kind: ResourceKind, observed: Observed, phase: Phase, reason: str, message: str, **extra: Any
+    ) -> Phase | None:
+        """Write ``phase`` with its cause (``extra``: the other :func:`phase_update` fields)."""
+        assert observed.body is not None
+        generation = observed.body["metadata"].get("generation")
+        patch = phase_update(
+            observed.status, phase=phase, reason=reason, message=message, generation=generation, **extra
+        )
+        return self._write(kind, observed.body, observed.status, patch)
+
+    def _create(self, kind: ResourceKind, observed: Observed) -> tuple[dict[str, Any], bool]:
+        """Create the Job's objects, then the Job; the Job and whether it was new (not a 409)."""
+        assert observed.resource is not None
+        job = build_job(observed.resource, self.settings)
+        try:
+            self._create_children(observed.resource)
+            return job, self.client.create(job)
+        except ApiException as exc:
+            # Forbidden or rejected: nothing will change by itself; say so, then let kopf
+            # retry with backoff (someone may fix RBAC or a quota meanwhile).
+            if exc.status in (403, 422):
+                message = f"cannot create the Job's objects: {exc.status} {exc.reason}"
+                self._set_phase(kind, observed, Phase.PENDING, "CreateFailed", message, stalled=True)
+            raise
+
+    def _after_create(
+        self, kind: ResourceKind, observed: Observed, job: dict[str, Any], created: bool
+    ) -> Phase | None:
+        """Observe a Job that existed already (409), else record the new one as Queued."""
+        assert observed.body is not None
+        meta = observed.body["metadata"]
         job_name = job["metadata"]["name"]
         if not created:
             # It existed already (a retry, or a crash after the create): observe that Job.
-            existing = self.client.get_job(namespace, job_name)
-            if existing is not None:
-                return self._observe(adapter, body, status, existing)
+            found = self._with_job(observed, job_name)
+            if found.job is not None:
+                return self._act(kind, found, decide(found))
         if created:
-            self.metrics.jobs_created.labels(adapter.kind).inc()
-            age = _age_seconds(body["metadata"].get("creationTimestamp"))
+            self.metrics.jobs_created.labels(kind.kind).inc()
+            age = _age_seconds(meta.get("creationTimestamp"))
             if age is not None:
-                self.metrics.apply_to_job_seconds.labels(adapter.kind).observe(age)
+                self.metrics.apply_to_job_seconds.labels(kind.kind).observe(age)
         log.info(
-            "event=job_created namespace=%s name=%s job=%s created=%s", namespace, name, job_name, created
+            "event=job_created namespace=%s name=%s job=%s created=%s",
+            meta["namespace"],
+            meta["name"],
+            job_name,
+            created,
         )
-        return self._write(
-            adapter,
-            body,
-            status,
-            phase_update(
-                status,
-                phase=Phase.QUEUED,
-                reason="JobCreated",
-                message=f"Job {job_name} created, waiting for its pod to run",
-                generation=generation,
-                job_name=job_name,
-                attempts=0,
-            ),
+        message = f"Job {job_name} created, waiting for its pod to run"
+        return self._set_phase(
+            kind, observed, Phase.QUEUED, "JobCreated", message, job_name=job_name, attempts=0
         )
 
-    def _create_children(self, resource: Any) -> None:
+    def _create_children(self, resource: Resource) -> None:
         """Create the ConfigMap, ServiceAccount and Role concurrently, then the RoleBinding;
         return when all are done, raising the first error (409s are success inside ``create``)."""
         for wave in CHILD_WAVES:
@@ -306,16 +307,8 @@ class Reconciler:
                 if error is not None:
                     raise error
 
-    def _observe(
-        self, adapter: ResourceKind, body: dict[str, Any], status: JobStatus, job: dict[str, Any]
-    ) -> Phase | None:
-        pods = self.client.list_job_pods(body["metadata"]["namespace"], job["metadata"]["name"])
-        observed = status_from_job(job, pods)
-        patch = update_from_patch(status, observed, generation=body["metadata"].get("generation"))
-        return self._write(adapter, body, status, patch)
-
     def _write(
-        self, adapter: ResourceKind, body: dict[str, Any], status: JobStatus, patch: dict[str, Any]
+        self, kind: ResourceKind, body: Mapping[str, Any], status: JobStatus, patch: dict[str, Any]
     ) -> Phase | None:
         """Patch the status if anything changed; announce a phase change by webhook."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -324,15 +317,18 @@ class Reconciler:
         new_phase = Phase(patch["phase"]) if "phase" in patch else status.phase
         event = webhook_event(status.phase, new_phase)
         webhook = (body.get("spec") or {}).get("webhook")
-        wants = (
-            event is not None and webhook is not None and event in WebhookSpec.model_validate(webhook).events
-        )
-        if wants:
-            assert event is not None
+        if (
+            event is not None
+            and webhook is not None
+            and is_subscribed(WebhookSpec.model_validate(webhook), event)
+        ):
+            announced = event
             patch["webhook"] = pending_delivery(event)
-        self.client.patch_status(adapter, namespace, name, patch)
+        else:
+            announced = None
+        self.client.patch_status(kind, namespace, name, patch)
         if new_phase != status.phase and new_phase is not None:
-            self.metrics.transitions.labels(adapter.kind, new_phase.value).inc()
+            self.metrics.transitions.labels(kind.kind, new_phase.value).inc()
             log.info(
                 "event=phase namespace=%s name=%s from=%s to=%s reason=%s message=%r",
                 namespace,
@@ -342,16 +338,17 @@ class Reconciler:
                 patch.get("reason"),
                 patch.get("message"),
             )
-        self.metrics.phases.observe(adapter.kind, namespace, name, new_phase)
-        if wants and self.notifier is not None:
-            assert event is not None
+        self.metrics.phases.observe(kind.kind, namespace, name, new_phase)
+        if announced is not None and self.notifier is not None:
             merged = {**(body.get("status") or {}), **patch}
-            self.notifier.submit(adapter, {**body, "status": merged}, event)
+            self.notifier.submit(kind, {**body, "status": merged}, announced)
         return new_phase
 
-    def _resend_pending_webhook(self, adapter: ResourceKind, body: dict[str, Any], status: JobStatus) -> None:
+    def _resend_pending_webhook(self, kind: ResourceKind, observed: Observed) -> None:
         # A Pending delivery found at resume time was lost with a previous operator process.
+        body, status = observed.body, observed.status
+        assert body is not None
         pending = status.webhook is not None and status.webhook.state == "Pending"
         if self.notifier is not None and pending and (body.get("spec") or {}).get("webhook"):
             assert status.webhook is not None
-            self.notifier.submit(adapter, body, status.webhook.event)
+            self.notifier.submit(kind, dict(body), status.webhook.event)

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
-from operator_samples import RENDER_BODY
 
 from reelkube.api.kinds import ResourceKind
 from reelkube.api.status import Phase
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.reconcile import Reconciler
 from reelkube.controller.settings import OperatorSettings
+from support.resources import RENDER_BODY, condition, job
 
 FIRST_WAVE = {"ConfigMap", "ServiceAccount", "Role"}
 CHILD_KINDS = FIRST_WAVE | {"RoleBinding"}
@@ -40,7 +40,7 @@ class FakeClient:
         # Every first-wave create waits here for the other two: sequential creates break it.
         self._together = threading.Barrier(len(FIRST_WAVE), timeout=5)
 
-    def get_resource(self, adapter: ResourceKind, namespace: str, name: str) -> dict[str, Any]:
+    def get_resource(self, kind: ResourceKind, namespace: str, name: str) -> dict[str, Any]:
         return copy.deepcopy(self.body)
 
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -69,9 +69,7 @@ class FakeClient:
             self.created.append(kind)
         return not (kind == "Job" and self.existing_job is not None)
 
-    def patch_status(
-        self, adapter: ResourceKind, namespace: str, name: str, patch: Mapping[str, Any]
-    ) -> None:
+    def patch_status(self, kind: ResourceKind, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         self.patches.append(dict(patch))
 
 
@@ -118,3 +116,47 @@ def test_an_existing_job_is_observed_not_counted_again() -> None:
     assert client.job_lookups == 1, "a 409 on the Job falls back to reading it"
     assert jobs_created(metrics) == 0
     assert client.patches and client.patches[-1].get("jobName") == "rj-summer-reel-x"
+
+
+class LimitedClient(FakeClient):
+    """A FakeClient whose cluster already runs ``running`` Jobs of ours (plus a finished one)."""
+
+    def __init__(self, running: int) -> None:
+        super().__init__()
+        self.running = running
+
+    def list_managed_jobs(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        active = [job(active=1, name=f"rj-busy-{i}") for i in range(self.running)]
+        return [*active, job([condition("Complete")], name="rj-done")]
+
+
+def limited(client: LimitedClient, limit: int) -> Reconciler:
+    return Reconciler(client, OperatorSettings(max_running_jobs=limit), OperatorMetrics())  # type: ignore[arg-type]
+
+
+def test_a_full_limit_queues_without_creating_anything() -> None:
+    client = LimitedClient(running=2)
+    rec = limited(client, 2)
+    phase = rec.reconcile("RenderJob", "media", "summer-reel", trigger="create")
+    rec.close()
+    assert phase is Phase.QUEUED
+    assert client.created == []
+    assert client.patches[-1]["reason"] == "ConcurrencyLimit"
+    assert "2 of 2" in client.patches[-1]["message"]
+
+
+def test_a_free_slot_under_the_limit_creates_the_job() -> None:
+    client = LimitedClient(running=1)
+    rec = limited(client, 2)
+    phase = rec.reconcile("RenderJob", "media", "summer-reel", trigger="create")
+    rec.close()
+    assert phase is Phase.QUEUED
+    assert client.created[-1] == "Job" and client.patches[-1]["reason"] == "JobCreated"
+
+
+def test_sync_without_a_job_creates_nothing() -> None:
+    client = FakeClient()
+    rec, _ = reconciler(client)
+    assert rec.sync("RenderJob", "media", "summer-reel", trigger="pod") is None
+    rec.close()
+    assert client.created == [] and client.patches == [] and client.job_lookups == 1

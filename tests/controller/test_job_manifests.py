@@ -1,4 +1,4 @@
-"""The pure builders: every manifest a resource turns into, checked field by field."""
+"""The Job and its children: every manifest a resource turns into, checked field by field."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import json
 import re
 
 import pytest
-from operator_samples import UID, render_job, tts_job
 
 from reelkube.api.kinds import RENDER_JOB, TTS_JOB, PodResources
-from reelkube.controller.builders import (
-    RESOURCE_PATH,
+from reelkube.api.pod_contract import RESOURCE_PATH
+from reelkube.controller.job_manifests import (
     build_job,
     build_role,
     build_role_binding,
@@ -20,6 +19,7 @@ from reelkube.controller.builders import (
     labels_for,
 )
 from reelkube.controller.settings import OperatorSettings, StorageDefaults
+from support.resources import UID, render_job, tts_job
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 SETTINGS = OperatorSettings(renderer_image="registry.example/reelkube/renderer:1.2.3", job_ttl_seconds=900)

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 import yaml
-from operator_samples import render_job
 
 from reelkube.api.crd import crd_files
-from reelkube.controller.builders import build_role
+from reelkube.controller.job_manifests import build_role
 from reelkube.controller.settings import settings_from_env
+from support.resources import render_job
 from support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,7 +24,7 @@ from kopf.testing import KopfRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from reelkube.api.kinds import RENDER_JOB
-from reelkube.controller.builders import CHILD_BUILDERS, build_job, child_name
+from reelkube.controller.job_manifests import CHILD_BUILDERS, build_job, child_name
 from reelkube.controller.settings import settings_from_env
 from support.reelkube_cluster import (
     KWOK_SELECTOR,

@@ -1,5 +1,6 @@
-"""What a Job and its pods say about a resource: :func:`status_from_job`, pure.
+"""Observation: what a Job and its pods say about a resource (:func:`status_from_job`), pure.
 
+Turning an observation into a status patch is :mod:`reelkube.controller.status_updates`.
 The operator writes the phase and its cause; the pod writes the live progress fields. A failure
 is explained by what the user can act on, in this order: the Job's deadline; the runner's
 termination message (JSON ``{"reason", "message"}`` from a ``ReelkubeError``); the kernel's
@@ -14,14 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reelkube.api.pod_contract import CONTAINER_NAME, TerminationMessage
-from reelkube.api.status import TERMINAL_PHASES, Condition, JobStatus, Phase
-from reelkube.controller.conditions import (
-    mark_failed,
-    mark_ready,
-    mark_reconciling,
-    mark_stalled,
-    now_rfc3339,
-)
+from reelkube.api.status import Phase
 
 Obj = Mapping[str, Any]
 
@@ -39,7 +33,7 @@ _MESSAGE_LIMIT = 1024
 
 
 @dataclass(frozen=True)
-class StatusPatch:
+class JobObservation:
     """The operator's view of a resource, derived from its Job and pods."""
 
     phase: Phase
@@ -51,6 +45,11 @@ class StatusPatch:
     completion_time: str | None = None
     stalled: bool = False
     """The pod cannot start without someone acting (bad image, missing Secret, ...)."""
+
+
+def job_finished(job: Obj) -> bool:
+    """Whether the Job has ended (Complete or Failed): it no longer holds a running slot."""
+    return _condition(job, "Complete") is not None or _condition(job, "Failed") is not None
 
 
 def _condition(job: Obj, type_: str) -> Obj | None:
@@ -121,7 +120,7 @@ def _waiting(pod: Obj) -> tuple[str, str] | None:
     return None
 
 
-def status_from_job(job: Obj, pods: Sequence[Obj]) -> StatusPatch:
+def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
     """The phase, cause and timing of a resource from its Job and the Job's pods (API JSON)."""
     status = job.get("status", {})
     name = job["metadata"]["name"]
@@ -135,7 +134,7 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> StatusPatch:
 
     complete = _condition(job, "Complete")
     if complete:
-        return StatusPatch(
+        return JobObservation(
             phase=Phase.SUCCEEDED,
             reason="Succeeded",
             message="render finished and outputs uploaded",
@@ -150,7 +149,7 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> StatusPatch:
         finished = failed.get("lastTransitionTime")
         if failed.get("reason") == "DeadlineExceeded":
             deadline = job.get("spec", {}).get("activeDeadlineSeconds")
-            return StatusPatch(
+            return JobObservation(
                 phase=Phase.FAILED,
                 reason="DeadlineExceeded",
                 message=f"the render did not finish within its deadline of {deadline}s (spec.timeoutSeconds)",
@@ -166,7 +165,7 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> StatusPatch:
         )
         if attempts > 1 and cause:
             message = f"{message} (after {attempts} attempts)"
-        return StatusPatch(
+        return JobObservation(
             phase=Phase.CANCELED if reason == "Canceled" else Phase.FAILED,
             reason=reason,
             message=message,
@@ -184,7 +183,7 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> StatusPatch:
     current = ordered[-1] if ordered else None
     if current is not None and current.get("status", {}).get("phase") == "Running":
         running = (_container_status(current).get("state") or {}).get("running") or {}
-        return StatusPatch(
+        return JobObservation(
             phase=Phase.RUNNING,
             reason="Running",
             message=f"pod {current['metadata']['name']} is rendering{previous}",
@@ -194,7 +193,7 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> StatusPatch:
         )
     waiting = _waiting(current) if current is not None else None
     if waiting:
-        return StatusPatch(
+        return JobObservation(
             phase=Phase.QUEUED,
             reason=waiting[0],
             message=waiting[1] + previous,
@@ -203,7 +202,7 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> StatusPatch:
             start_time=start,
             stalled=waiting[0] in STUCK_WAITING_REASONS,
         )
-    return StatusPatch(
+    return JobObservation(
         phase=Phase.QUEUED,
         reason="JobCreated",
         message=f"Job {name} created, waiting for its pod to run{previous}",
@@ -211,99 +210,3 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> StatusPatch:
         attempts=attempts,
         start_time=start,
     )
-
-
-def _conditions_for(
-    current: JobStatus,
-    phase: Phase,
-    reason: str,
-    message: str,
-    stalled: bool,
-    generation: int | None,
-    now: str | None,
-) -> list[Condition]:
-    existing = current.conditions or []
-    if phase == Phase.SUCCEEDED:
-        return mark_ready(existing, reason, message, generation=generation, now=now)
-    if phase in (Phase.FAILED, Phase.CANCELED):
-        return mark_failed(existing, reason, message, generation=generation, now=now)
-    if stalled:
-        return mark_stalled(existing, reason, message, generation=generation, now=now)
-    return mark_reconciling(existing, reason, message, generation=generation, now=now)
-
-
-def phase_update(
-    current: JobStatus,
-    *,
-    phase: Phase,
-    reason: str,
-    message: str,
-    generation: int | None,
-    job_name: str | None = None,
-    attempts: int | None = None,
-    start_time: str | None = None,
-    completion_time: str | None = None,
-    stalled: bool = False,
-    now: str | None = None,
-) -> dict[str, Any]:
-    """The merge patch taking ``current`` to ``phase`` (only the fields that change; may be empty).
-
-    Conditions follow the phase: Reconciling until terminal, Ready True on success, Ready False
-    and Stalled on failure or when the pod cannot start.
-    """
-    if current.phase in TERMINAL_PHASES and phase != current.phase:
-        return {}  # a terminal phase is final; late events must not reopen it
-    wanted: dict[str, Any] = {
-        "phase": phase.value,
-        "reason": reason,
-        "message": message,
-        "observedGeneration": generation,
-        "jobName": job_name,
-        "attempts": attempts,
-        "startTime": start_time,
-    }
-    if phase in TERMINAL_PHASES:
-        wanted["completionTime"] = completion_time or current.completionTime or now or now_rfc3339()
-    if phase == Phase.SUCCEEDED:
-        wanted["progress"] = 100
-        wanted["step"] = "done"
-    have = current.model_dump(mode="json")
-    patch = {k: v for k, v in wanted.items() if v is not None and have.get(k) != v}
-    conditions = [
-        c.model_dump(mode="json")
-        for c in _conditions_for(current, phase, reason, message, stalled, generation, now)
-    ]
-    if conditions != [c.model_dump(mode="json") for c in current.conditions or []]:
-        patch["conditions"] = conditions
-    return patch
-
-
-def update_from_patch(current: JobStatus, observed: StatusPatch, *, generation: int | None) -> dict[str, Any]:
-    """:func:`phase_update` for what :func:`status_from_job` observed."""
-    return phase_update(
-        current,
-        phase=observed.phase,
-        reason=observed.reason,
-        message=observed.message,
-        generation=generation,
-        job_name=observed.job_name,
-        attempts=observed.attempts,
-        start_time=observed.start_time,
-        completion_time=observed.completion_time,
-        stalled=observed.stalled,
-    )
-
-
-WEBHOOK_EVENTS = {
-    Phase.RUNNING: "started",
-    Phase.SUCCEEDED: "succeeded",
-    Phase.FAILED: "failed",
-    Phase.CANCELED: "canceled",
-}
-
-
-def webhook_event(old: Phase | None, new: Phase | None) -> str | None:
-    """The webhook event a phase change announces, if any."""
-    if new is None or old == new:
-        return None
-    return WEBHOOK_EVENTS.get(new)

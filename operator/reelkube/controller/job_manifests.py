@@ -1,12 +1,15 @@
-"""Pure builders: manifests as plain functions of a resource and :class:`OperatorSettings`.
+"""The Job that renders a resource, and the objects it needs: pure functions of a resource and
+:class:`OperatorSettings` that return manifests.
 
 Nothing here talks to a cluster; every function is unit-tested by comparing dicts. The objects
-built for one resource share one deterministic name (:func:`child_name`), so the reconciler can
-find them again after any restart, and a second create of the same Job is a 409, never a
-second Job.
+built for one resource (ConfigMap, ServiceAccount, Role, RoleBinding, Job) share one
+deterministic name (:func:`child_name`), so the reconciler can find them again after any
+restart, and a second create of the same Job is a 409, never a second Job.
 
-The spec reaches the pod as a file (a ConfigMap mounted at ``/etc/reelkube``), never through a
-templated shell string: the container runs ``reelkube job --resource FILE`` with no shell.
+The spec reaches the pod as a file (a ConfigMap mounted at
+:data:`~reelkube.api.pod_contract.SPEC_DIR`), never through a templated shell string: the
+container runs ``reelkube job --resource FILE`` with no shell. What the pod may rely on (paths,
+environment, exit codes) is :mod:`reelkube.api.pod_contract`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,163 @@
+"""The reconcile decision: what to do with a resource, given what was observed. Pure.
+
+:func:`decide` holds every branch of reconciling a RenderJob or TTSJob; the
+:class:`~reelkube.controller.reconcile.Reconciler` only gathers an :class:`Observed` (reads from
+the API server) and carries out the :data:`Action` that comes back (status patches, creates).
+Nothing here does I/O, so every branch is a row of a table test (``tests/controller``).
+
+Two triggers share the decision:
+
+- ``reconcile`` (created, resumed, Job deleted, admission): may start a Job;
+- ``sync`` (a Job or pod event): only copies what the Job says, and never creates.
+
+A start under a concurrency limit is decided in two rounds: the first says :class:`CountRunning`,
+and the reconciler decides again with the running count taken under its admission lock, so
+count-then-create stays atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reelkube.api.kinds import Resource
+from reelkube.api.status import TERMINAL_PHASES, JobStatus, Phase
+from reelkube.controller.job_observation import JobObservation, status_from_job
+
+Obj = Mapping[str, Any]
+Trigger = Literal["reconcile", "sync"]
+
+INVALID_MESSAGE_LIMIT = 1000
+"""Characters of a validation error kept in ``status.message``."""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything the decision looks at, as read from the API server."""
+
+    body: Obj | None
+    """The resource as the API server returned it; None when it is gone."""
+    trigger: Trigger = "reconcile"
+    resumed: bool = False
+    """The operator found the resource at its start (kopf's resume)."""
+    status: JobStatus = field(default_factory=JobStatus)
+    resource: Resource | None = None
+    """The body parsed into its kind's model (None when it does not validate)."""
+    parse_error: str | None = None
+    """Why the body does not validate."""
+    job: Obj | None = None
+    """The resource's Job, when it was looked up and exists."""
+    pods: Sequence[Obj] = ()
+    """The Job's pods."""
+    limit: int = 0
+    """Most Jobs running at once; 0 means no limit."""
+    running: int | None = None
+    """Jobs running now, counted under the admission lock; None when not counted."""
+
+    @property
+    def deleting(self) -> bool:
+        return self.body is not None and bool(self.body.get("metadata", {}).get("deletionTimestamp"))
+
+    @property
+    def fresh(self) -> bool:
+        """Never started by anyone: no status at all, and not found at the operator's start."""
+        return self.body is not None and not self.body.get("status") and not self.resumed
+
+
+def needs_job_lookup(observed: Observed) -> bool:
+    """Whether the reconciler must read the Job before deciding.
+
+    A fresh resource skips the lookup and goes straight to the creates (a 409 on the Job sends
+    it to the lookup after all), which saves a round trip on the usual path."""
+    if observed.body is None or observed.deleting or observed.status.phase in TERMINAL_PHASES:
+        return False
+    if observed.resource is None:
+        return False
+    return observed.trigger == "sync" or not observed.fresh
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gone:
+    """The resource is gone or being deleted: nothing to do (deletion cascades to the Job)."""
+
+
+@dataclass(frozen=True)
+class Nothing:
+    """Leave the status as it is."""
+
+    phase: Phase | None
+
+
+@dataclass(frozen=True)
+class FailInvalid:
+    """The resource does not validate: Failed with reason InvalidSpec, and stop retrying."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Observe:
+    """Copy what the Job and its pods say into the status."""
+
+    observation: JobObservation
+
+
+@dataclass(frozen=True)
+class MarkJobDeleted:
+    """The Job the status names is gone while the resource is not finished: someone deleted it.
+
+    That is a cancellation, not a reason to render again."""
+
+    job_name: str
+
+
+@dataclass(frozen=True)
+class CountRunning:
+    """A start under a concurrency limit: count the running Jobs under the admission lock, then
+    decide again with the count."""
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Hold the resource back: the concurrency limit is reached."""
+
+    running: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class Start:
+    """Create the Job's objects, then the Job."""
+
+
+Action = Gone | Nothing | FailInvalid | Observe | MarkJobDeleted | CountRunning | Queue | Start
+
+
+def decide(observed: Observed) -> Action:
+    """The one thing to do next with a resource, from what was observed."""
+    if observed.body is None or observed.deleting:
+        return Gone()
+    status = observed.status
+    if status.phase in TERMINAL_PHASES:
+        return Nothing(status.phase)  # a terminal phase is final
+    if observed.resource is None:
+        if observed.trigger == "sync":
+            return Nothing(status.phase)  # the reconcile trigger reports an invalid resource
+        return FailInvalid((observed.parse_error or "invalid resource")[:INVALID_MESSAGE_LIMIT])
+    if observed.job is not None:
+        return Observe(status_from_job(observed.job, observed.pods))
+    if observed.trigger == "sync":
+        return Nothing(status.phase)  # only a reconcile creates or cancels
+    if status.jobName:
+        return MarkJobDeleted(status.jobName)
+    if not observed.limit:
+        return Start()
+    if observed.running is None:
+        return CountRunning()
+    if observed.running >= observed.limit:
+        return Queue(running=observed.running, limit=observed.limit)
+    return Start()

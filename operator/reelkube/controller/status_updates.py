@@ -1,0 +1,118 @@
+"""Status updates: the merge patch that takes a resource's status to a new phase, pure.
+
+The phase, its cause and its kstatus conditions come from the reconcile decision or from an
+observation of the Job (:mod:`reelkube.controller.job_observation`); the pod writes the live
+progress fields itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reelkube.api.status import TERMINAL_PHASES, Condition, JobStatus, Phase
+from reelkube.controller.conditions import (
+    mark_failed,
+    mark_ready,
+    mark_reconciling,
+    mark_stalled,
+    now_rfc3339,
+)
+from reelkube.controller.job_observation import JobObservation
+
+
+def _conditions_for(
+    current: JobStatus,
+    phase: Phase,
+    reason: str,
+    message: str,
+    stalled: bool,
+    generation: int | None,
+    now: str | None,
+) -> list[Condition]:
+    existing = current.conditions or []
+    if phase == Phase.SUCCEEDED:
+        return mark_ready(existing, reason, message, generation=generation, now=now)
+    if phase in (Phase.FAILED, Phase.CANCELED):
+        return mark_failed(existing, reason, message, generation=generation, now=now)
+    if stalled:
+        return mark_stalled(existing, reason, message, generation=generation, now=now)
+    return mark_reconciling(existing, reason, message, generation=generation, now=now)
+
+
+def phase_update(
+    current: JobStatus,
+    *,
+    phase: Phase,
+    reason: str,
+    message: str,
+    generation: int | None,
+    job_name: str | None = None,
+    attempts: int | None = None,
+    start_time: str | None = None,
+    completion_time: str | None = None,
+    stalled: bool = False,
+    now: str | None = None,
+) -> dict[str, Any]:
+    """The merge patch taking ``current`` to ``phase`` (only the fields that change; may be empty).
+
+    Conditions follow the phase: Reconciling until terminal, Ready True on success, Ready False
+    and Stalled on failure or when the pod cannot start.
+    """
+    if current.phase in TERMINAL_PHASES and phase != current.phase:
+        return {}  # a terminal phase is final; late events must not reopen it
+    wanted: dict[str, Any] = {
+        "phase": phase.value,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+        "jobName": job_name,
+        "attempts": attempts,
+        "startTime": start_time,
+    }
+    if phase in TERMINAL_PHASES:
+        wanted["completionTime"] = completion_time or current.completionTime or now or now_rfc3339()
+    if phase == Phase.SUCCEEDED:
+        wanted["progress"] = 100
+        wanted["step"] = "done"
+    have = current.model_dump(mode="json")
+    patch = {k: v for k, v in wanted.items() if v is not None and have.get(k) != v}
+    conditions = [
+        c.model_dump(mode="json")
+        for c in _conditions_for(current, phase, reason, message, stalled, generation, now)
+    ]
+    if conditions != [c.model_dump(mode="json") for c in current.conditions or []]:
+        patch["conditions"] = conditions
+    return patch
+
+
+def update_from_observation(
+    current: JobStatus, observed: JobObservation, *, generation: int | None
+) -> dict[str, Any]:
+    """:func:`phase_update` for what :func:`status_from_job` observed."""
+    return phase_update(
+        current,
+        phase=observed.phase,
+        reason=observed.reason,
+        message=observed.message,
+        generation=generation,
+        job_name=observed.job_name,
+        attempts=observed.attempts,
+        start_time=observed.start_time,
+        completion_time=observed.completion_time,
+        stalled=observed.stalled,
+    )
+
+
+WEBHOOK_EVENTS = {
+    Phase.RUNNING: "started",
+    Phase.SUCCEEDED: "succeeded",
+    Phase.FAILED: "failed",
+    Phase.CANCELED: "canceled",
+}
+
+
+def webhook_event(old: Phase | None, new: Phase | None) -> str | None:
+    """The webhook event a phase change announces, if any."""
+    if new is None or old == new:
+        return None
+    return WEBHOOK_EVENTS.get(new)

@@ -1,0 +1,260 @@
+"""The reconcile decision, one row per branch: what was observed -> the action (no cluster, no kopf).
+
+Each case builds an :class:`Observed` from the support builders, as ``Reconciler._gather`` would
+after reading the resource (and, when :func:`needs_job_lookup` says so, its Job and pods).
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from reelkube.api.kinds import RENDER_JOB, Resource
+from reelkube.api.status import JobStatus, Phase
+from reelkube.controller.decision import (
+    INVALID_MESSAGE_LIMIT,
+    Action,
+    CountRunning,
+    FailInvalid,
+    Gone,
+    MarkJobDeleted,
+    Nothing,
+    Observe,
+    Observed,
+    Queue,
+    Start,
+    Trigger,
+    decide,
+    needs_job_lookup,
+)
+from reelkube.controller.job_observation import JobObservation
+from support.resources import (
+    JOB_NAME,
+    condition,
+    job,
+    pod,
+    resource_body,
+    running,
+    terminated,
+)
+
+STARTED = "2025-01-01T00:00:05Z"
+QUEUED_BY_LIMIT = {"phase": "Queued", "reason": "ConcurrencyLimit", "message": "waiting for a free slot"}
+CREATED = {"phase": "Queued", "reason": "JobCreated", "jobName": JOB_NAME, "attempts": 0}
+RUNNING = {"phase": "Running", "reason": "Running", "jobName": JOB_NAME, "attempts": 1}
+
+
+def observed(
+    body: dict[str, Any] | None,
+    *,
+    trigger: Trigger = "reconcile",
+    resumed: bool = False,
+    job: dict[str, Any] | None = None,
+    pods: tuple[dict[str, Any], ...] = (),
+    limit: int = 0,
+    running: int | None = None,
+) -> Observed:
+    """What the reconciler would have gathered about ``body``."""
+    if body is None:
+        return Observed(body=None, trigger=trigger, resumed=resumed)
+    resource: Resource | None = None
+    parse_error = None
+    try:
+        resource = RENDER_JOB.parse(body)
+    except ValidationError as exc:
+        parse_error = str(exc)
+    return Observed(
+        body=body,
+        trigger=trigger,
+        resumed=resumed,
+        status=JobStatus.model_validate(body.get("status") or {}),
+        resource=resource,
+        parse_error=parse_error,
+        job=job,
+        pods=pods,
+        limit=limit,
+        running=running,
+    )
+
+
+def failed_input(message: str) -> dict[str, Any]:
+    return terminated(2, json.dumps({"reason": "InputNotFound", "message": message}))
+
+
+@dataclass(frozen=True)
+class Case:
+    observed: Observed
+    action: Action
+
+
+CASES: dict[str, Case] = {
+    # The resource is gone: deletion cascades to the Job, nothing to write.
+    "gone": Case(observed(None), Gone()),
+    "gone-on-sync": Case(observed(None, trigger="sync"), Gone()),
+    "being-deleted": Case(observed(resource_body(status=RUNNING, deleting=True)), Gone()),
+    "being-deleted-beats-an-existing-job": Case(
+        observed(resource_body(status=RUNNING, deleting=True), job=job(active=1)), Gone()
+    ),
+    # A terminal phase is final, whatever the Job says now.
+    "succeeded-is-final": Case(
+        observed(resource_body(status={"phase": "Succeeded"}), job=job(active=1)), Nothing(Phase.SUCCEEDED)
+    ),
+    "failed-is-final": Case(observed(resource_body(status={"phase": "Failed"})), Nothing(Phase.FAILED)),
+    "canceled-is-final-on-sync": Case(
+        observed(resource_body(status={"phase": "Canceled"}), trigger="sync"), Nothing(Phase.CANCELED)
+    ),
+    "terminal-and-invalid-stays-terminal": Case(
+        observed(resource_body(status={"phase": "Failed"}, spec={"retries": -1})), Nothing(Phase.FAILED)
+    ),
+    # A resource that does not validate fails once; a sync leaves that to the reconcile.
+    "invalid-fails": Case(
+        observed(resource_body(spec={"retries": -1})),
+        FailInvalid(observed(resource_body(spec={"retries": -1})).parse_error or ""),
+    ),
+    "invalid-message-is-clipped": Case(
+        Observed(body=resource_body(), parse_error="x" * 5000),
+        FailInvalid("x" * INVALID_MESSAGE_LIMIT),
+    ),
+    "invalid-on-sync-is-left-to-reconcile": Case(
+        observed(resource_body(status=CREATED, spec={"retries": -1}), trigger="sync"), Nothing(Phase.QUEUED)
+    ),
+    # An existing Job is observed, on either trigger, limit or not.
+    "job-running": Case(
+        observed(resource_body(status=CREATED), job=job(active=1), pods=(pod("p1", "Running", running()),)),
+        Observe(
+            JobObservation(
+                phase=Phase.RUNNING,
+                reason="Running",
+                message="pod p1 is rendering",
+                job_name=JOB_NAME,
+                attempts=1,
+                start_time=STARTED,
+            )
+        ),
+    ),
+    "job-complete-on-sync": Case(
+        observed(
+            resource_body(status=RUNNING),
+            trigger="sync",
+            job=job([condition("Complete")], succeeded=1, completionTime="2025-01-01T00:02:00Z"),
+            pods=(pod("p1", "Succeeded", terminated(0, reason="Completed")),),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.SUCCEEDED,
+                reason="Succeeded",
+                message="render finished and outputs uploaded",
+                job_name=JOB_NAME,
+                attempts=1,
+                start_time=STARTED,
+                completion_time="2025-01-01T00:02:00Z",
+            )
+        ),
+    ),
+    "job-failed-names-the-cause": Case(
+        observed(
+            resource_body(status=RUNNING),
+            job=job([condition("Failed", "PodFailurePolicy")], failed=1),
+            pods=(pod("p1", "Failed", failed_input("https://example.com/bg.jpg returned 404")),),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.FAILED,
+                reason="InputNotFound",
+                message="https://example.com/bg.jpg returned 404",
+                job_name=JOB_NAME,
+                attempts=1,
+                start_time=STARTED,
+                completion_time="2025-01-01T00:01:00Z",
+            )
+        ),
+    ),
+    "job-found-by-a-fresh-resource-after-a-409": Case(
+        observed(resource_body(), job=job()),
+        Observe(
+            JobObservation(
+                phase=Phase.QUEUED,
+                reason="JobCreated",
+                message=f"Job {JOB_NAME} created, waiting for its pod to run",
+                job_name=JOB_NAME,
+                attempts=0,
+                start_time=STARTED,
+            )
+        ),
+    ),
+    "job-beats-the-limit": Case(
+        observed(resource_body(status=QUEUED_BY_LIMIT), job=job(), limit=1, running=5),
+        Observe(
+            JobObservation(
+                phase=Phase.QUEUED,
+                reason="JobCreated",
+                message=f"Job {JOB_NAME} created, waiting for its pod to run",
+                job_name=JOB_NAME,
+                attempts=0,
+                start_time=STARTED,
+            )
+        ),
+    ),
+    # No Job: a sync only copies, so nothing to do.
+    "sync-without-a-job": Case(
+        observed(resource_body(status=CREATED), trigger="sync"), Nothing(Phase.QUEUED)
+    ),
+    "sync-of-a-fresh-resource": Case(observed(resource_body(), trigger="sync"), Nothing(None)),
+    # No Job, but the status names one: someone deleted it. A cancellation, never a second render.
+    "job-deleted": Case(observed(resource_body(status=RUNNING)), MarkJobDeleted(JOB_NAME)),
+    "job-deleted-while-queued": Case(
+        observed(resource_body(status=CREATED), resumed=True, limit=1, running=0), MarkJobDeleted(JOB_NAME)
+    ),
+    # No Job and none named: start, unless the limit is reached.
+    "fresh-starts": Case(observed(resource_body()), Start()),
+    "resumed-without-status-starts": Case(observed(resource_body(), resumed=True), Start()),
+    "pending-after-a-failed-create-starts": Case(
+        observed(resource_body(status={"phase": "Pending", "reason": "CreateFailed"})), Start()
+    ),
+    "limit-needs-the-running-count": Case(observed(resource_body(), limit=2), CountRunning()),
+    "limit-with-a-free-slot-starts": Case(observed(resource_body(), limit=2, running=1), Start()),
+    "limit-reached-queues": Case(observed(resource_body(), limit=2, running=2), Queue(running=2, limit=2)),
+    "limit-overrun-queues": Case(
+        observed(resource_body(status=QUEUED_BY_LIMIT), limit=1, running=3), Queue(running=3, limit=1)
+    ),
+    "queued-by-the-limit-starts-when-a-slot-frees": Case(
+        observed(resource_body(status=QUEUED_BY_LIMIT), limit=1, running=0), Start()
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_decide(case: Case) -> None:
+    assert decide(case.observed) == case.action
+
+
+def test_the_table_covers_every_action() -> None:
+    assert {type(case.action) for case in CASES.values()} == set(typing.get_args(Action))
+
+
+def test_an_invalid_resource_fails_with_the_validation_error() -> None:
+    action = decide(observed(resource_body(spec={"retries": -1})))
+    assert isinstance(action, FailInvalid) and "retries" in action.message
+
+
+LOOKUPS: dict[str, tuple[Observed, bool]] = {
+    # A fresh resource goes straight to the creates: a 409 on the Job sends it to the lookup.
+    "fresh-skips-the-lookup": (observed(resource_body()), False),
+    "resumed-looks-up": (observed(resource_body(), resumed=True), True),
+    "started-looks-up": (observed(resource_body(status=CREATED)), True),
+    "sync-always-looks-up": (observed(resource_body(), trigger="sync"), True),
+    "gone-does-not": (observed(None), False),
+    "deleting-does-not": (observed(resource_body(status=RUNNING, deleting=True)), False),
+    "terminal-does-not": (observed(resource_body(status={"phase": "Succeeded"})), False),
+    "invalid-does-not": (observed(resource_body(status=CREATED, spec={"retries": -1})), False),
+}
+
+
+@pytest.mark.parametrize(("seen", "lookup"), LOOKUPS.values(), ids=LOOKUPS.keys())
+def test_needs_job_lookup(seen: Observed, lookup: bool) -> None:
+    assert needs_job_lookup(seen) is lookup

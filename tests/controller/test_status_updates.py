@@ -1,0 +1,77 @@
+"""phase_update: the status patch diffs and the conditions that follow the phase; webhook events."""
+
+from __future__ import annotations
+
+from reelkube.api.status import Condition, JobStatus, Phase
+from reelkube.controller.status_updates import phase_update, webhook_event
+from support.resources import JOB_NAME
+
+
+def test_phase_update_writes_only_what_changed_and_sets_conditions() -> None:
+    current = JobStatus()
+    patch = phase_update(
+        current,
+        phase=Phase.QUEUED,
+        reason="JobCreated",
+        message="m",
+        generation=1,
+        job_name=JOB_NAME,
+        attempts=0,
+        now="T1",
+    )
+    assert patch["phase"] == "Queued" and patch["jobName"] == JOB_NAME and patch["observedGeneration"] == 1
+    assert [(c["type"], c["status"]) for c in patch["conditions"]] == [
+        ("Reconciling", "True"),
+        ("Ready", "False"),
+    ]
+    applied = JobStatus.model_validate(patch)
+    assert (
+        phase_update(
+            applied,
+            phase=Phase.QUEUED,
+            reason="JobCreated",
+            message="m",
+            generation=1,
+            job_name=JOB_NAME,
+            attempts=0,
+        )
+        == {}
+    )
+
+
+def test_phase_update_success_sets_ready_progress_and_completion() -> None:
+    current = JobStatus(
+        phase=Phase.RUNNING, conditions=[Condition(type="Reconciling", status="True", reason="Running")]
+    )
+    patch = phase_update(
+        current, phase=Phase.SUCCEEDED, reason="Succeeded", message="ok", generation=1, completion_time="T2"
+    )
+    assert patch["progress"] == 100 and patch["step"] == "done" and patch["completionTime"] == "T2"
+    assert [(c["type"], c["status"]) for c in patch["conditions"]] == [("Ready", "True")]
+
+
+def test_terminal_phase_is_never_reopened() -> None:
+    done = JobStatus(phase=Phase.SUCCEEDED)
+    assert phase_update(done, phase=Phase.RUNNING, reason="Running", message="late event", generation=1) == {}
+
+
+def test_failure_marks_ready_false_and_stalled() -> None:
+    patch = phase_update(
+        JobStatus(phase=Phase.RUNNING),
+        phase=Phase.FAILED,
+        reason="InputNotFound",
+        message="404",
+        generation=2,
+    )
+    conds = {c["type"]: c for c in patch["conditions"]}
+    assert conds["Ready"]["status"] == "False" and conds["Ready"]["reason"] == "InputNotFound"
+    assert conds["Stalled"]["status"] == "True" and "Reconciling" not in conds
+
+
+def test_webhook_events_follow_phase_changes() -> None:
+    assert webhook_event(Phase.QUEUED, Phase.RUNNING) == "started"
+    assert webhook_event(Phase.RUNNING, Phase.SUCCEEDED) == "succeeded"
+    assert webhook_event(Phase.RUNNING, Phase.FAILED) == "failed"
+    assert webhook_event(None, Phase.CANCELED) == "canceled"
+    assert webhook_event(Phase.RUNNING, Phase.RUNNING) is None
+    assert webhook_event(None, Phase.QUEUED) is None
