@@ -1,8 +1,8 @@
 """Running a RenderPlan: ffmpeg with `-progress`, throttled progress events, clean cancellation.
 
-ffmpeg runs in its own session (a terminal's Ctrl-C reaches only us, and we stop it in order)
-and is told to die with us (PR_SET_PDEATHSIG), so no ffmpeg outlives the engine, even when
-the engine itself is killed.
+ffmpeg runs in its own process session (a terminal's Ctrl-C reaches only the engine, which
+stops it in order) and is told to die with the engine (PR_SET_PDEATHSIG), so no ffmpeg outlives
+the engine, even when the engine itself is killed.
 """
 
 from __future__ import annotations
