@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from reelkube.api.kinds import RENDER_JOB, Resource
-from reelkube.api.status import JobStatus, Phase
+from reelkube.api.status import Phase, ResourceStatus
 from reelkube.controller.decision import (
     INVALID_MESSAGE_LIMIT,
     Action,
@@ -72,7 +72,7 @@ def observed(
         body=body,
         trigger=trigger,
         resumed=resumed,
-        status=JobStatus.model_validate(body.get("status") or {}),
+        status=ResourceStatus.model_validate(body.get("status") or {}),
         resource=resource,
         parse_error=parse_error,
         job=job,

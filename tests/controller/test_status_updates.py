@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from reelkube.api.status import Condition, JobStatus, Phase
+from reelkube.api.status import Condition, Phase, ResourceStatus
 from reelkube.controller.status_updates import phase_update, webhook_event
 from support.resources import JOB_NAME
 
 
 def test_phase_update_writes_only_what_changed_and_sets_conditions() -> None:
-    current = JobStatus()
+    current = ResourceStatus()
     patch = phase_update(
         current,
         phase=Phase.QUEUED,
@@ -24,7 +24,7 @@ def test_phase_update_writes_only_what_changed_and_sets_conditions() -> None:
         ("Reconciling", "True"),
         ("Ready", "False"),
     ]
-    applied = JobStatus.model_validate(patch)
+    applied = ResourceStatus.model_validate(patch)
     assert (
         phase_update(
             applied,
@@ -40,7 +40,7 @@ def test_phase_update_writes_only_what_changed_and_sets_conditions() -> None:
 
 
 def test_phase_update_success_sets_ready_progress_and_completion() -> None:
-    current = JobStatus(
+    current = ResourceStatus(
         phase=Phase.RUNNING, conditions=[Condition(type="Reconciling", status="True", reason="Running")]
     )
     patch = phase_update(
@@ -51,13 +51,13 @@ def test_phase_update_success_sets_ready_progress_and_completion() -> None:
 
 
 def test_terminal_phase_is_never_reopened() -> None:
-    done = JobStatus(phase=Phase.SUCCEEDED)
+    done = ResourceStatus(phase=Phase.SUCCEEDED)
     assert phase_update(done, phase=Phase.RUNNING, reason="Running", message="late event", generation=1) == {}
 
 
 def test_failure_marks_ready_false_and_stalled() -> None:
     patch = phase_update(
-        JobStatus(phase=Phase.RUNNING),
+        ResourceStatus(phase=Phase.RUNNING),
         phase=Phase.FAILED,
         reason="InputNotFound",
         message="404",

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from reelkube.api.common import SUBSCRIBABLE_EVENTS, WebhookEvent, WebhookSpec
-from reelkube.api.status import MAX_WEBHOOK_DELIVERIES, JobStatus, WebhookDelivery, WebhookEventDelivery
+from reelkube.api.status import MAX_WEBHOOK_DELIVERIES, ResourceStatus, WebhookDelivery, WebhookEventDelivery
 from reelkube.controller.notify import pending_delivery
 from reelkube.webhooks import event_id, event_payload, forwarded, progress_milestone, transition_time
 from reelkube.webhooks.history import (
@@ -162,7 +162,7 @@ def test_the_newest_records_are_kept() -> None:
     assert len(records) == MAX_WEBHOOK_DELIVERIES
     assert [r.id for r in records] == [f"evt_{n}" for n in range(5, MAX_WEBHOOK_DELIVERIES + 5)]
     # The status model holds exactly that many.
-    status = JobStatus.model_validate(
+    status = ResourceStatus.model_validate(
         {"webhook": {"event": "progress", "state": "Delivered", "deliveries": dump(records)}}
     )
     assert status.webhook is not None and len(status.webhook.deliveries or []) == MAX_WEBHOOK_DELIVERIES

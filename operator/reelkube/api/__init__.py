@@ -8,9 +8,9 @@ from reelkube.api.output import OutputSpec
 from reelkube.api.renderjob import RenderJob, RenderJobSpec
 from reelkube.api.status import (
     Condition,
-    JobStatus,
     OutputArtifact,
     Phase,
+    ResourceStatus,
     Step,
     WebhookDelivery,
 )
@@ -22,7 +22,7 @@ __all__ = [
     "GROUP",
     "VERSION",
     "Condition",
-    "JobStatus",
+    "ResourceStatus",
     "OutputArtifact",
     "OutputSpec",
     "Phase",

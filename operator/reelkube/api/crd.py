@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from reelkube.api.common import GROUP, VERSION
 from reelkube.api.kinds import KINDS, ResourceKind, kind_named
-from reelkube.api.status import JobStatus
+from reelkube.api.status import ResourceStatus
 
 Schema = dict[str, Any]
 
@@ -153,7 +153,7 @@ def build_crd(kind_name: str) -> dict[str, Any]:
     kind = kind_named(kind_name)
     spec_model = kind.spec_model
     spec_schema = model_schema(spec_model)
-    status_schema = model_schema(JobStatus)
+    status_schema = model_schema(ResourceStatus)
     status_schema["x-kubernetes-preserve-unknown-fields"] = True
     description = (spec_model.__doc__ or "").strip()
     return {

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from reelkube.api.common import API_VERSION, ApiModel, JobSettings, cel
 from reelkube.api.output import OutputSpec
-from reelkube.api.status import JobStatus
+from reelkube.api.status import ResourceStatus
 from reelkube.api.timeline import Timeline
 
 
@@ -67,4 +67,4 @@ class RenderJob(ApiModel):
     kind: str = "RenderJob"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: RenderJobSpec
-    status: JobStatus | None = None
+    status: ResourceStatus | None = None

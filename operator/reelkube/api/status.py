@@ -127,7 +127,7 @@ class WebhookDelivery(ApiModel):
     """One record per event, oldest first (the newest 20 are kept)."""
 
 
-class JobStatus(ApiModel):
+class ResourceStatus(ApiModel):
     """Observed state of a RenderJob or TTSJob."""
 
     model_config = ApiModel.model_config | {"extra": "allow"}

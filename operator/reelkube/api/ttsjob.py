@@ -8,7 +8,7 @@ from pydantic import Field
 
 from reelkube.api.common import API_VERSION, ApiModel, JobSettings, cel
 from reelkube.api.renderjob import ObjectMeta
-from reelkube.api.status import JobStatus
+from reelkube.api.status import ResourceStatus
 
 DEFAULT_MAX_SCRIPT_CHARS = 50_000
 
@@ -101,4 +101,4 @@ class TTSJob(ApiModel):
     kind: str = "TTSJob"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: TTSJobSpec
-    status: JobStatus | None = None
+    status: ResourceStatus | None = None

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reelkube.api.kinds import Resource
-from reelkube.api.status import TERMINAL_PHASES, JobStatus, Phase
+from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus
 from reelkube.controller.job_observation import JobObservation, status_from_job
 
 Obj = Mapping[str, Any]
@@ -41,7 +41,7 @@ class Observed:
     trigger: Trigger = "reconcile"
     resumed: bool = False
     """The operator found the resource at its start (kopf's resume)."""
-    status: JobStatus = field(default_factory=JobStatus)
+    status: ResourceStatus = field(default_factory=ResourceStatus)
     resource: Resource | None = None
     """The body parsed into its kind's model (None when it does not validate)."""
     parse_error: str | None = None

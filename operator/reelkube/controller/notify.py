@@ -21,7 +21,7 @@ from typing import Any
 
 from reelkube.api.common import WebhookSpec
 from reelkube.api.kinds import ResourceKind
-from reelkube.api.status import JobStatus, WebhookDelivery
+from reelkube.api.status import ResourceStatus, WebhookDelivery
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.webhooks import deliver, event_id, event_payload, forwarded, transition_time
@@ -43,7 +43,7 @@ _Queued = tuple[ResourceKind, dict[str, Any], str, str, Future[None]]
 def webhook_payload(
     adapter: ResourceKind,
     body: Mapping[str, Any],
-    status: JobStatus,
+    status: ResourceStatus,
     webhook: WebhookSpec | None = None,
     event: str | None = None,
 ) -> dict[str, Any]:
@@ -226,7 +226,7 @@ class WebhookNotifier:
 
         try:
             webhook = WebhookSpec.model_validate(body["spec"]["webhook"])
-            status = JobStatus.model_validate(body.get("status") or {})
+            status = ResourceStatus.model_validate(body.get("status") or {})
             delivery = deliver(
                 webhook,
                 event,

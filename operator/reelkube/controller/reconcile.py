@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from reelkube.api.common import WebhookSpec
 from reelkube.api.kinds import Resource, ResourceKind, kind_named
-from reelkube.api.status import TERMINAL_PHASES, JobStatus, Phase
+from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus
 from reelkube.controller.decision import (
     Action,
     CountRunning,
@@ -168,7 +168,7 @@ class Reconciler:
             body=body,
             trigger=trigger,
             resumed=resumed,
-            status=JobStatus.model_validate(body.get("status") or {}),
+            status=ResourceStatus.model_validate(body.get("status") or {}),
             limit=self.settings.max_running_jobs,
         )
         if observed.deleting or observed.status.phase in TERMINAL_PHASES:
@@ -308,7 +308,7 @@ class Reconciler:
                     raise error
 
     def _write(
-        self, kind: ResourceKind, body: Mapping[str, Any], status: JobStatus, patch: dict[str, Any]
+        self, kind: ResourceKind, body: Mapping[str, Any], status: ResourceStatus, patch: dict[str, Any]
     ) -> Phase | None:
         """Patch the status if anything changed; announce a phase change by webhook."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]

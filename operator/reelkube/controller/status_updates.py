@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reelkube.api.status import TERMINAL_PHASES, Condition, JobStatus, Phase
+from reelkube.api.status import TERMINAL_PHASES, Condition, Phase, ResourceStatus
 from reelkube.controller.conditions import (
     mark_failed,
     mark_ready,
@@ -21,7 +21,7 @@ from reelkube.controller.job_observation import JobObservation
 
 
 def _conditions_for(
-    current: JobStatus,
+    current: ResourceStatus,
     phase: Phase,
     reason: str,
     message: str,
@@ -40,7 +40,7 @@ def _conditions_for(
 
 
 def phase_update(
-    current: JobStatus,
+    current: ResourceStatus,
     *,
     phase: Phase,
     reason: str,
@@ -86,7 +86,7 @@ def phase_update(
 
 
 def update_from_observation(
-    current: JobStatus, observed: JobObservation, *, generation: int | None
+    current: ResourceStatus, observed: JobObservation, *, generation: int | None
 ) -> dict[str, Any]:
     """:func:`phase_update` for what :func:`status_from_job` observed."""
     return phase_update(
