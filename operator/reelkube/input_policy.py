@@ -292,27 +292,31 @@ class InputPolicy:
         scheme = urlsplit(src).scheme.lower() if "://" in src else ""
         if scheme and scheme not in self.schemes | {"file"}:
             raise InputForbidden(f"{field_name}: scheme {scheme}:// is not accepted (http, https, s3)")
-        if (scheme == "file" or (not scheme and src.startswith(("/", "~")))) and not self.allows_local_files:
-            raise InputForbidden(
-                f"{field_name}: {src} names a file of the render pod; only http, https and s3 URLs "
-                "and paths relative to the asset folder are accepted"
-            )
+        if scheme == "file" and not self.allows_local_files:
+            raise InputForbidden(self._pod_file(src, field_name))
         return scheme
 
-    def local_path(self, src: str, base_dir: Path, field_name: str) -> Path:
-        """The file a local ``src`` names (not checked for existence when the policy is local).
+    def local_path(self, src: str, base_dir: Path, field_name: str, *, made_here: Path | None = None) -> Path:
+        """The file a local ``src`` names (its existence is the caller's to check).
 
-        Under an asset folder the path is resolved (symlinks followed) and must stay inside it.
+        With local files allowed: as given, relative to ``base_dir``. Otherwise a relative path is
+        resolved (symbolic links followed) inside the asset folder and must stay there, and an
+        absolute one is accepted only inside ``made_here``, the job's own scratch folder, where
+        the render keeps what it made or fetched itself (a narration, generated captions).
         """
         self.check_scheme(src, field_name)
         raw = unquote(urlsplit(src).path) if src.startswith("file://") else src
-        if self.asset_dir is None:
-            if not self.allows_local_files:
-                raise InputForbidden(
-                    f"{field_name}: {src} is a path, and there is no asset folder to hold it"
-                )
+        if self.allows_local_files:
             path = Path(raw).expanduser()
             return path if path.is_absolute() else base_dir / path
+        if raw.startswith(("/", "~")):
+            if made_here is not None and raw.startswith("/"):
+                resolved = Path(raw).resolve()
+                if resolved.is_relative_to(made_here.resolve()):
+                    return resolved
+            raise InputForbidden(self._pod_file(src, field_name))
+        if self.asset_dir is None:
+            raise InputForbidden(f"{field_name}: {src} is a path, and there is no asset folder to hold it")
         root = self.asset_dir.resolve()
         resolved = (root / raw).resolve()
         if not resolved.is_relative_to(root):
@@ -320,6 +324,13 @@ class InputPolicy:
                 f"{field_name}: {src} leaves the asset folder (`..` or a symbolic link pointing out)"
             )
         return resolved
+
+    @staticmethod
+    def _pod_file(src: str, field_name: str) -> str:
+        return (
+            f"{field_name}: {src} names a file of the render pod; only http, https and s3 URLs "
+            "and paths relative to the asset folder are accepted"
+        )
 
     def check_url(self, url: str, field_name: str) -> tuple[str, str]:
         """Resolve ``url``'s host once and check every address; (host, address to connect to).

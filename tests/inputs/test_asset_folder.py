@@ -71,3 +71,22 @@ def test_a_missing_asset_is_not_found_and_no_asset_folder_means_no_relative_path
             "captions/intro.srt", "subtitles", tmp_path, InputLimits(), base_dir=assets, storage=None,
             policy=cluster_policy(asset_dir=None),
         )  # fmt: skip
+
+
+def test_absolute_paths_only_inside_the_jobs_own_workdir(assets: Path, tmp_path: Path) -> None:
+    # A template puts what the render made itself (a narration, captions) into the timeline
+    # by absolute path under the workdir; nothing else absolute is accepted.
+    workdir = tmp_path / "work"
+    (workdir / "narration").mkdir(parents=True)
+    made = workdir / "narration" / "captions.srt"
+    made.write_text(CUES)
+    (workdir / "out-link.srt").symlink_to(tmp_path / "secret.srt")
+    assert fetch(str(made), assets, workdir) == made
+    for src in (
+        str(workdir / "out-link.srt"),
+        f"{workdir}/../secret.srt",
+        str(tmp_path / "secret.srt"),
+        f"file://{made}",
+    ):
+        with pytest.raises(InputForbidden, match="names a file of the render pod"):
+            fetch(src, assets, workdir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -10,6 +11,33 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 GROUP = "reelkube.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+
+
+# A path (its first segment holds no ':', so nothing reads it as a scheme) or a URL whose scheme
+# some input policy accepts: what `reelkube validate` and the models refuse everywhere.
+INPUT_LOCATION_PATTERN = r"^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Ss]3|[Ff][Ii][Ll][Ee])://|[^:/]*(?:/|$))"
+# The CRD is the cluster's schema, where file:// and absolute (or ~) paths are never accepted
+# (relative paths name the renderer's asset folder; `..` out of it is refused at fetch time).
+# RE2 syntax, as the API server reads it.
+CLUSTER_INPUT_LOCATION_PATTERN = r"^(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Ss]3)://|[^:/~][^:/]*(?:/|$))"
+
+
+def _check_input_location(value: str) -> str:
+    if re.match(INPUT_LOCATION_PATTERN, value) is None:
+        scheme = value.split(":", 1)[0]
+        raise ValueError(
+            f"{scheme}: is not an input scheme: give a path, or an http(s)://, s3:// or file:// URL"
+        )
+    return value
+
+
+InputLocation = Annotated[
+    str,
+    AfterValidator(_check_input_location),
+    Field(json_schema_extra={"pattern": CLUSTER_INPUT_LOCATION_PATTERN}),
+]
+"""Where an input comes from: a path or an http(s)://, s3:// or file:// URL. Unknown schemes are
+refused by the model; the CRD also refuses what the cluster never accepts (file://, absolute)."""
 
 
 def cel(rule: str, message: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from reelkube.api.common import ApiModel, cel
+from reelkube.api.common import ApiModel, InputLocation, cel
 
 COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
 FONT_PATTERN = r"^[A-Za-z0-9 _\-]{1,64}$"
@@ -130,8 +130,9 @@ class VideoClip(VisualClip):
 
     type: Literal["video"] = "video"
     """Clip kind."""
-    src: str = Field(min_length=1, max_length=4096)
-    """Local path, http(s) URL or s3://bucket/key."""
+    src: InputLocation = Field(min_length=1, max_length=4096)
+    """http(s) URL, s3://bucket/key, or a path (in the cluster: relative, inside the renderer's
+    asset folder; absolute paths and file:// only for `reelkube render`)."""
     trimStart: float = Field(default=0.0, ge=0)
     """Seconds skipped at the start of the source."""
     loop: bool = False
@@ -149,8 +150,9 @@ class ImageClip(VisualClip):
 
     type: Literal["image"] = "image"
     """Clip kind."""
-    src: str = Field(min_length=1, max_length=4096)
-    """Local path, http(s) URL or s3://bucket/key."""
+    src: InputLocation = Field(min_length=1, max_length=4096)
+    """http(s) URL, s3://bucket/key, or a path (in the cluster: relative, inside the renderer's
+    asset folder; absolute paths and file:// only for `reelkube render`)."""
     fit: Fit = Fit.COVER
     """How the image fills its box."""
     box: Box | None = None
@@ -265,8 +267,9 @@ class SubtitlesClip(Timing):
 
     type: Literal["subtitles"] = "subtitles"
     """Clip kind."""
-    src: str | None = Field(default=None, max_length=4096)
-    """Subtitle file: local path, http(s) URL or s3://bucket/key."""
+    src: InputLocation | None = Field(default=None, max_length=4096)
+    """Subtitle file: http(s) URL, s3://bucket/key, or a path (in the cluster: relative, inside
+    the renderer's asset folder)."""
     cues: list[Cue] | None = Field(default=None, max_length=5000)
     """Inline cues."""
     font: str = Field(default="DejaVu Sans", pattern=FONT_PATTERN)
@@ -288,8 +291,9 @@ class AudioClip(Timing):
 
     type: Literal["audio"] = "audio"
     """Clip kind."""
-    src: str = Field(min_length=1, max_length=4096)
-    """Local path, http(s) URL or s3://bucket/key."""
+    src: InputLocation = Field(min_length=1, max_length=4096)
+    """http(s) URL, s3://bucket/key, or a path (in the cluster: relative, inside the renderer's
+    asset folder; absolute paths and file:// only for `reelkube render`)."""
     volume: float = Field(default=1.0, ge=0, le=4)
     """Linear gain (1 = unchanged)."""
     trimStart: float = Field(default=0.0, ge=0)

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from reelkube.api.common import API_VERSION, ApiModel, JobSettings, cel
+from reelkube.api.common import API_VERSION, ApiModel, InputLocation, JobSettings, cel
 from reelkube.api.renderjob import ObjectMeta
 from reelkube.api.status import ResourceStatus
 
@@ -72,8 +72,9 @@ class TTSJobSpec(JobSettings):
 
     text: str | None = Field(default=None, max_length=DEFAULT_MAX_SCRIPT_CHARS)
     """Text to narrate, inline."""
-    script: str | None = Field(default=None, max_length=4096)
-    """Location of a UTF-8 script instead: local path, http(s) URL or s3://bucket/key."""
+    script: InputLocation | None = Field(default=None, max_length=4096)
+    """Location of a UTF-8 script instead: http(s) URL, s3://bucket/key, or a path (in the
+    cluster: relative, inside the renderer's asset folder)."""
     maxScriptChars: int = Field(default=DEFAULT_MAX_SCRIPT_CHARS, ge=1, le=1_000_000)
     """Longest script accepted, in characters."""
     voice: VoiceSpec = Field(default_factory=VoiceSpec)

@@ -120,7 +120,7 @@ def fetch_one(
     elif scheme == "s3":
         path = _download_s3(src, _download_path(src, workdir), max_bytes, limits.timeoutSeconds, storage)
     else:
-        path = _local_path(src, base_dir, max_bytes, policy, field)
+        path = _local_path(src, base_dir, max_bytes, policy, field, workdir)
     size = path.stat().st_size
     try:
         info = None if kind == "subtitles" else probe_media(path)
@@ -143,8 +143,11 @@ def fetch_one(
     return ResolvedInput(src=src, path=path, kind=kind, size=size, info=info)
 
 
-def _local_path(src: str, base_dir: Path, max_bytes: int, policy: InputPolicy, field: str) -> Path:
-    path = policy.local_path(src, base_dir, field)
+def _local_path(
+    src: str, base_dir: Path, max_bytes: int, policy: InputPolicy, field: str, workdir: Path
+) -> Path:
+    # Files under the workdir were made or fetched (and checked) by this render itself.
+    path = policy.local_path(src, base_dir, field, made_here=workdir)
     if not path.is_file():
         raise InputNotFound(f"input file not found: {path}")
     size = path.stat().st_size
