@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import ssl
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -413,11 +414,11 @@ class PinnedTransport(httpx.HTTPTransport):
     a proxy would connect to the name itself, after the check.
     """
 
-    def __init__(self, host: str, address: str) -> None:
+    def __init__(self, host: str, address: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(trust_env=False)
         # httpx does not expose httpcore's network_backend; its pool is swapped for one that has it.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=1,
             network_backend=_PinnedBackend(host, address),
         )
