@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,18 +17,7 @@ from reelkube.pipeline.pod import (
     termination_message,
     write_termination_message,
 )
-
-RENDER_BODY: dict[str, Any] = {
-    "apiVersion": "reelkube.io/v1alpha1",
-    "kind": "RenderJob",
-    "metadata": {"name": "summer-reel", "namespace": "media", "uid": "0b7c2a4e-1f7e-4d6b-9a51-3f3c8f0e2d11"},
-    "spec": {
-        "template": "captioned-reel",
-        "props": {"title": "Hello", "backgroundUrl": "https://example.com/bg.jpg"},
-        "output": {"format": "mp4", "codec": "h264"},
-    },
-}
-"""A RenderJob as the operator mounts it into the pod."""
+from support.resources import RENDER_BODY
 
 
 def test_termination_message_is_json_and_fits_the_kubelets_limit(tmp_path: Path) -> None:
