@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import video_stream
+from support.media import video_stream
 
 
 def reelkube(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
