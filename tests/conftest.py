@@ -4,6 +4,9 @@ support.network     closed_port_url
 support.s3          s3_server (a real S3 server with a fresh bucket, for the session)
 support.webhooks    webhook_receiver, webhook_receiver_factory
 support.cluster     cluster, kubectl, base_image, project_images, namespace (tests marked cluster)
+support.media       media (tiny sample media made with ffmpeg; tests marked slow)
+support.narration   narration (one real Piper narration per session; tests marked slow)
+support.tool_guard  tests not marked slow run without ffmpeg, ffprobe and Piper
 """
 
 pytest_plugins = [
@@ -11,4 +14,7 @@ pytest_plugins = [
     "support.s3",
     "support.webhooks",
     "support.cluster",
+    "support.media",
+    "support.narration",
+    "support.tool_guard",
 ]

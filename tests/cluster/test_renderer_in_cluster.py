@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from support.cluster import Cluster
+from support.media import probe
 
 pytestmark = pytest.mark.cluster
 
@@ -96,10 +96,8 @@ def test_renderer_pod_renders_the_captioned_reel_to_s3(
     assert uri.startswith(f"s3://{bucket}/smoke/{namespace}/captioned-reel-example")
     video = tmp_path / "video.mp4"
     _s3(cluster).download_file(bucket, uri.split("/", 3)[3], str(video))
-    probe = json.loads(subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_streams", "-show_format",
-         "-of", "json", str(video)], capture_output=True, text=True, check=True).stdout)  # fmt: skip
-    stream = probe["streams"][0]
+    probed = probe(video)
+    stream = next(s for s in probed["streams"] if s["codec_type"] == "video")
     assert (stream["width"], stream["height"], stream["r_frame_rate"]) == (1080, 1920, "30/1")
     assert int(stream["nb_read_frames"]) == 300
-    assert abs(float(probe["format"]["duration"]) - 10.0) < 0.05
+    assert abs(float(probed["format"]["duration"]) - 10.0) < 0.05

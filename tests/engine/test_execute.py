@@ -13,8 +13,9 @@ import yaml
 
 from reelkube.engine.execute import run_ffmpeg
 from reelkube.errors import RenderFailed, UnsupportedCodec
+from support.timelines import plan_for, timeline
 
-from .timelines import plan_for, timeline
+pytestmark = pytest.mark.slow
 
 
 def test_failure_raises_render_failed_with_stderr_tail(media: dict[str, Path], tmp_path: Path) -> None:

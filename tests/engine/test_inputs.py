@@ -1,4 +1,4 @@
-"""Input fetching against real files and a real loopback HTTP server."""
+"""Input fetching against real files (probed with ffprobe) and a real loopback HTTP server."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from reelkube.api.common import InputLimits
 from reelkube.engine.inputs import fetch_inputs
 from reelkube.errors import InputNotFound, InputTimeout, InputTooLarge, InputUnreadable
+from support.file_server import FileServer
+from support.timelines import timeline
 
-from .conftest import FileServer
-from .timelines import timeline
+pytestmark = pytest.mark.slow  # the inputs are real media, made and probed with ffmpeg
 
 
 def fetch(tl_clips: list[dict], root: Path, workdir: Path, **limits: float) -> dict:

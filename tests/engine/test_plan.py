@@ -1,6 +1,7 @@
 """Planner unit tests: the graph and arguments for each clip kind, transitions and encoders.
 
-Inputs are real files probed by ffprobe; nothing is rendered here.
+The inputs are the sample media as fake probes describe them (support.timelines.SAMPLE_PROBES):
+nothing is probed or rendered here, except in the one slow test that holds the fakes to ffprobe.
 """
 
 from __future__ import annotations
@@ -10,20 +11,18 @@ from pathlib import Path
 import pytest
 
 from reelkube.engine.filtergraph import escape_option_value
+from reelkube.engine.probe import probe_media
 from reelkube.errors import SpecError
+from support.timelines import SAMPLE_PROBES, plan_for, timeline
 
-from .timelines import plan_for, timeline
 
-
-def test_ken_burns_still_with_tint_is_composed_once_and_zoomed(
-    media: dict[str, Path], tmp_path: Path
-) -> None:
+def test_ken_burns_still_with_tint_is_composed_once_and_zoomed(sample_dir: Path, tmp_path: Path) -> None:
     tl = timeline(
         [{"type": "image", "src": "image.jpg", "kenBurns": {"zoomStart": 1, "zoomEnd": 1.2, "panX": 0.5}}],
         [{"type": "color", "color": "#000000", "opacity": 0.3}],
         duration=1,
     )
-    plan = plan_for(tl, media["root"], tmp_path)
+    plan = plan_for(tl, sample_dir, tmp_path)
     graph = plan.filter_graph
     assert "zoompan=" in graph and "d=30" in graph
     # The tint is a one-frame colour composed onto the still before the zoom...
@@ -36,13 +35,13 @@ def test_ken_burns_still_with_tint_is_composed_once_and_zoomed(
     assert plan.total_frames == 30
 
 
-def test_fading_tint_is_an_overlay_of_an_alpha_colour_source(media: dict[str, Path], tmp_path: Path) -> None:
+def test_fading_tint_is_an_overlay_of_an_alpha_colour_source(sample_dir: Path, tmp_path: Path) -> None:
     tl = timeline(
         [{"type": "image", "src": "image.jpg", "fit": "contain"}],
         [{"type": "color", "color": "#ff0000", "opacity": 0.5, "fadeIn": 0.2, "start": 0.5}],
         duration=1,
     )
-    graph = plan_for(tl, media["root"], tmp_path).filter_graph
+    graph = plan_for(tl, sample_dir, tmp_path).filter_graph
     assert "color=c=#ff0000@0.5:s=160x284:r=30,trim=end_frame=15,format=yuva420p" in graph
     assert "fade=t=in:st=0:d=0.2:alpha=1" in graph
     assert "setpts=PTS-STARTPTS+15" in graph  # shifted to 0.5 s
@@ -52,12 +51,12 @@ def test_fading_tint_is_an_overlay_of_an_alpha_colour_source(media: dict[str, Pa
     assert "drawbox" not in graph
 
 
-def test_video_clip_trim_loop_fit_box_fades_and_audio(media: dict[str, Path], tmp_path: Path) -> None:
+def test_video_clip_trim_loop_fit_box_fades_and_audio(sample_dir: Path, tmp_path: Path) -> None:
     clip = {
         "type": "video", "src": "clip.mp4", "trimStart": 0.5, "loop": True, "duration": 3,
         "box": {"left": 10, "top": 20, "width": 80, "height": 60}, "fadeOut": 0.5, "volume": 0.8,
     }  # fmt: skip
-    plan = plan_for(timeline([clip]), media["root"], tmp_path)
+    plan = plan_for(timeline([clip]), sample_dir, tmp_path)
     argv = plan.argv
     i = argv.index("-stream_loop")
     assert argv[i + 1] == "-1" and argv[argv.index("-ss") + 1] == "0.5"
@@ -71,24 +70,22 @@ def test_video_clip_trim_loop_fit_box_fades_and_audio(media: dict[str, Path], tm
     assert plan.audio_encoder == "aac"
 
 
-def test_short_video_without_loop_holds_its_last_frame(media: dict[str, Path], tmp_path: Path) -> None:
-    plan = plan_for(timeline([{"type": "video", "src": "clip.mp4", "duration": 3}]), media["root"], tmp_path)
+def test_short_video_without_loop_holds_its_last_frame(sample_dir: Path, tmp_path: Path) -> None:
+    plan = plan_for(timeline([{"type": "video", "src": "clip.mp4", "duration": 3}]), sample_dir, tmp_path)
     assert "tpad=stop_mode=clone" in plan.filter_graph
 
 
-def test_video_without_duration_lasts_its_media(media: dict[str, Path], tmp_path: Path) -> None:
-    plan = plan_for(
-        timeline([{"type": "video", "src": "clip.mp4", "trimStart": 0.5}]), media["root"], tmp_path
-    )
+def test_video_without_duration_lasts_its_media(sample_dir: Path, tmp_path: Path) -> None:
+    plan = plan_for(timeline([{"type": "video", "src": "clip.mp4", "trimStart": 0.5}]), sample_dir, tmp_path)
     assert plan.total_frames == 45
 
 
-def test_text_is_only_in_textfiles(media: dict[str, Path], tmp_path: Path) -> None:
+def test_text_is_only_in_textfiles(sample_dir: Path, tmp_path: Path) -> None:
     nasty = 'It\'s "50%": a, b; [out] \\ %{pts} {x}\nلغة عربية עברית 🎬'
     text = {"type": "text", "text": nasty, "fontSize": 12, "margin": 4, "background": True, "fadeIn": 0.2,
             "fadeOut": 0.2, "slide": {"start": "left"}, "position": "bottom"}  # fmt: skip
     tl = timeline([text], duration=1)
-    plan = plan_for(tl, media["root"], tmp_path)
+    plan = plan_for(tl, sample_dir, tmp_path)
     graph = plan.filter_graph
     # Lines with emoji go through libass (font fallback); the others through drawtext.
     textfiles = {p: c for p, c in plan.files.items() if p.suffix == ".txt"}
@@ -105,38 +102,38 @@ def test_text_is_only_in_textfiles(media: dict[str, Path], tmp_path: Path) -> No
     assert "box=1:boxcolor=#000000@0.5:boxborderw=20" in graph
 
 
-def test_bold_font_and_missing_font(media: dict[str, Path], tmp_path: Path) -> None:
+def test_bold_font_and_missing_font(sample_dir: Path, tmp_path: Path) -> None:
     bold = timeline([{"type": "text", "text": "Hi", "bold": True}], duration=1)
-    assert "DejaVuSans-Bold.ttf" in plan_for(bold, media["root"], tmp_path).filter_graph
+    assert "DejaVuSans-Bold.ttf" in plan_for(bold, sample_dir, tmp_path).filter_graph
     missing = timeline([{"type": "text", "text": "Hi", "font": "No Such Font Family"}], duration=1)
     with pytest.raises(SpecError, match=r"tracks\[0\]\.clips\[0\]\.font: font 'No Such Font Family'"):
-        plan_for(missing, media["root"], tmp_path)
+        plan_for(missing, sample_dir, tmp_path)
 
 
-def test_long_text_wraps_to_max_width(media: dict[str, Path], tmp_path: Path) -> None:
+def test_long_text_wraps_to_max_width(sample_dir: Path, tmp_path: Path) -> None:
     tl = timeline([{"type": "text", "text": "one two three four five six seven eight", "fontSize": 20,
                     "margin": 0, "maxWidth": 0.9}], duration=1)  # fmt: skip
-    plan = plan_for(tl, media["root"], tmp_path)
+    plan = plan_for(tl, sample_dir, tmp_path)
     lines = list(plan.files.values())
     assert len(lines) >= 3
     assert " ".join(lines) == "one two three four five six seven eight"
 
 
-def test_subtitles_file_and_inline_cues(media: dict[str, Path], tmp_path: Path) -> None:
+def test_subtitles_file_and_inline_cues(sample_dir: Path, tmp_path: Path) -> None:
     tl = timeline(
         [{"type": "color", "color": "#202020"}],
         [{"type": "subtitles", "src": "captions.srt", "start": 0.5}],
         [{"type": "subtitles", "cues": [{"start": 0, "end": 0.5, "text": "a {\\b1} b\\N"}]}],
         duration=1,
     )
-    plan = plan_for(tl, media["root"], tmp_path)
+    plan = plan_for(tl, sample_dir, tmp_path)
     assert plan.filter_graph.count("ass=filename=") == 2
     ass_files = [c for p, c in plan.files.items() if p.suffix == ".ass"]
     assert any("Dialogue: 0,0:00:00.50,0:00:01.00" in c and "Hello" in c for c in ass_files)
     assert any("a \\{\\\u2060b1\\} b\\\u2060N" in c for c in ass_files)
 
 
-def test_audio_mix_delay_loop_and_ducking(media: dict[str, Path], tmp_path: Path) -> None:
+def test_audio_mix_delay_loop_and_ducking(sample_dir: Path, tmp_path: Path) -> None:
     tl = timeline(
         [{"type": "color"}],
         [{"type": "audio", "src": "tone.wav", "id": "voice", "start": 0.5, "fadeIn": 0.1}],
@@ -152,7 +149,7 @@ def test_audio_mix_delay_loop_and_ducking(media: dict[str, Path], tmp_path: Path
         ],
         duration=4,
     )
-    plan = plan_for(tl, media["root"], tmp_path)
+    plan = plan_for(tl, sample_dir, tmp_path)
     graph = plan.filter_graph
     assert "adelay=delays=500:all=1" in graph
     assert "asplit=2" in graph and "sidechaincompress=" in graph
@@ -161,10 +158,10 @@ def test_audio_mix_delay_loop_and_ducking(media: dict[str, Path], tmp_path: Path
     assert "-stream_loop" in plan.argv
     bad = timeline([{"type": "audio", "src": "tone.wav", "duckUnder": "nobody"}], duration=1)
     with pytest.raises(SpecError, match="duckUnder"):
-        plan_for(bad, media["root"], tmp_path)
+        plan_for(bad, sample_dir, tmp_path)
 
 
-def test_transitions_form_one_xfade_chain(media: dict[str, Path], tmp_path: Path) -> None:
+def test_transitions_form_one_xfade_chain(sample_dir: Path, tmp_path: Path) -> None:
     tl = timeline(
         [
             {"type": "image", "src": "image.jpg", "duration": 1},
@@ -182,23 +179,23 @@ def test_transitions_form_one_xfade_chain(media: dict[str, Path], tmp_path: Path
             },
         ]
     )
-    plan = plan_for(tl, media["root"], tmp_path)
+    plan = plan_for(tl, sample_dir, tmp_path)
     graph = plan.filter_graph
     assert "xfade=transition=wipeleft:duration=0.5:offset=0.5" in graph
     assert "xfade=transition=fade:duration=0.3:offset=1.2" in graph
     assert plan.total_frames == 30 + 15 + 21
 
 
-def test_timing_frames_and_follow_rules(media: dict[str, Path], tmp_path: Path) -> None:
+def test_timing_frames_and_follow_rules(sample_dir: Path, tmp_path: Path) -> None:
     tl = timeline(
         [{"type": "color", "startFrame": 15, "durationFrames": 15}, {"type": "color", "duration": 0.5}],
         fps=30,
     )
-    plan = plan_for(tl, media["root"], tmp_path, output={"fps": 60})
+    plan = plan_for(tl, sample_dir, tmp_path, output={"fps": 60})
     # startFrame/durationFrames count at the timeline's 30 fps: 0.5 s + 0.5 s, then 0.5 s more
     assert plan.total_frames == 90 and plan.fps == 60
     with pytest.raises(SpecError, match="duration"):
-        plan_for(timeline([{"type": "color"}]), media["root"], tmp_path)
+        plan_for(timeline([{"type": "color"}]), sample_dir, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -217,26 +214,26 @@ def test_timing_frames_and_follow_rules(media: dict[str, Path], tmp_path: Path) 
         ({"audioCodec": "opus", "audioBitrate": "96k"}, ["-c:a", "libopus", "-b:a", "96k"]),
     ],
 )  # fmt: skip
-def test_encoder_arguments(media: dict[str, Path], tmp_path: Path, output: dict, expected: list[str]) -> None:
+def test_encoder_arguments(sample_dir: Path, tmp_path: Path, output: dict, expected: list[str]) -> None:
     tl = timeline([{"type": "color"}], [{"type": "audio", "src": "tone.wav"}], duration=1)
-    argv = plan_for(tl, media["root"], tmp_path, output=output).argv
+    argv = plan_for(tl, sample_dir, tmp_path, output=output).argv
     for flag, value in zip(expected[::2], expected[1::2], strict=False):
         assert flag in argv and argv[argv.index(flag) + 1] == value, (flag, argv)
     if len(expected) % 2:
         assert expected[-1] in argv
 
 
-def test_gif_uses_a_palette_and_output_size_override_scales(media: dict[str, Path], tmp_path: Path) -> None:
+def test_gif_uses_a_palette_and_output_size_override_scales(sample_dir: Path, tmp_path: Path) -> None:
     tl = timeline([{"type": "color", "color": "#123456"}], duration=1)
-    plan = plan_for(tl, media["root"], tmp_path, output={"format": "gif", "width": 80})
+    plan = plan_for(tl, sample_dir, tmp_path, output={"format": "gif", "width": 80})
     assert "palettegen" in plan.filter_graph and "paletteuse" in plan.filter_graph
     assert "scale=80:142" in plan.filter_graph and (plan.width, plan.height) == (80, 142)
     assert plan.audio_encoder is None and "-an" in plan.argv
 
 
-def test_crf_above_the_encoder_range_is_a_spec_error(media: dict[str, Path], tmp_path: Path) -> None:
+def test_crf_above_the_encoder_range_is_a_spec_error(sample_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"spec\.output\.crf"):
-        plan_for(timeline([{"type": "color"}], duration=1), media["root"], tmp_path, output={"crf": 60})
+        plan_for(timeline([{"type": "color"}], duration=1), sample_dir, tmp_path, output={"crf": 60})
 
 
 @pytest.mark.parametrize(
@@ -249,3 +246,9 @@ def test_crf_above_the_encoder_range_is_a_spec_error(media: dict[str, Path], tmp
 )
 def test_option_values_are_escaped_for_both_parsing_levels(value: str, escaped: str) -> None:
     assert escape_option_value(value) == escaped
+
+
+@pytest.mark.slow
+def test_fake_probes_are_what_ffprobe_says_about_the_sample_media(media: dict[str, Path]) -> None:
+    for name, fake in SAMPLE_PROBES.items():
+        assert probe_media(media["root"] / name) == fake, name

@@ -13,9 +13,10 @@ from reelkube.api.status import Step
 from reelkube.engine.execute import run_ffmpeg
 from reelkube.engine.render import render_timeline
 from reelkube.progress_events import ProgressEvent
+from support.media import ffmpeg, probe, video_stream
+from support.timelines import FPS, HEIGHT, WIDTH, plan_for, timeline
 
-from .conftest import FPS, HEIGHT, WIDTH, ffmpeg, ffprobe, video_stream
-from .timelines import plan_for, timeline
+pytestmark = pytest.mark.slow
 
 NASTY_TITLE = 'It\'s "50%": a, b; [out] \\ %{pts} ;[v]drawbox\nلغة عربية · עברית · 🎬 émoji'
 
@@ -37,7 +38,7 @@ def test_reel_has_exact_frames_size_rate_and_audio(media: dict[str, Path], tmp_p
     assert (stream["width"], stream["height"]) == (WIDTH, HEIGHT)
     assert int(stream["nb_read_frames"]) == 45 == result.frames
     assert stream["r_frame_rate"] == f"{FPS}/1" and stream["pix_fmt"] == "yuv420p"
-    audio = [s for s in ffprobe(video)["streams"] if s["codec_type"] == "audio"]
+    audio = [s for s in probe(video)["streams"] if s["codec_type"] == "audio"]
     assert audio and abs(float(audio[0]["duration"]) - 1.5) < 0.05
     assert result.outputs["thumbnail"].path.is_file() and result.outputs["thumbnail"].width == WIDTH
     assert len(result.outputs["video"].sha256) == 64 and result.outputs["video"].content_type == "video/mp4"
@@ -142,7 +143,7 @@ def test_output_formats(
     assert stream["codec_name"] == codec and int(stream["nb_read_frames"]) == frames
     if codec == "hevc":
         assert stream["codec_tag_string"] == "hvc1"
-    has_audio = any(s["codec_type"] == "audio" for s in ffprobe(path)["streams"])
+    has_audio = any(s["codec_type"] == "audio" for s in probe(path)["streams"])
     assert has_audio == (codec in ("vp9", "hevc"))
     assert ("thumbnail" in result.outputs) == (codec in ("vp9", "hevc"))
 
@@ -193,20 +194,6 @@ def test_render_job_expands_a_template(media: dict[str, Path], tmp_path: Path) -
     assert (stream["width"], stream["height"], int(stream["nb_read_frames"])) == (160, 284, 20)
 
 
-def test_describe_file_content_types(tmp_path: Path) -> None:
-    from reelkube.engine.artifacts import describe_file
-
-    for name, expected in [
-        ("a.ass", "text/x-ssa"),
-        ("a.srt", "application/x-subrip"),
-        ("t.json", "application/json"),
-    ]:
-        path = tmp_path / name
-        path.write_text("x")
-        described = describe_file(path)
-        assert described.content_type == expected and described.size == 1 and described.duration is None
-
-
 @pytest.mark.parametrize("fps", [10, 29.97])
 def test_audio_lasts_as_long_as_the_video_at_any_rate(
     media: dict[str, Path], tmp_path: Path, fps: float
@@ -219,7 +206,7 @@ def test_audio_lasts_as_long_as_the_video_at_any_rate(
         fps=fps,
     )
     result = render_timeline(tl, OutputSpec(thumbnail=False), tmp_path / "out", base_dir=media["root"])
-    streams = {s["codec_type"]: s for s in ffprobe(result.outputs["video"].path)["streams"]}
+    streams = {s["codec_type"]: s for s in probe(result.outputs["video"].path)["streams"]}
     frames = round(2.4 * fps)
     assert int(streams["video"]["nb_read_frames"]) == frames == result.frames
     assert abs(float(streams["audio"]["duration"]) - frames / fps) < 0.025

@@ -3,6 +3,10 @@
 Only tests marked ``slow`` may use these (see support.tool_guard): the fast suite runs on machines
 without ffmpeg. Probing goes through the engine's own reader (:func:`ffprobe_json`), so a test
 sees a file as the renderer does, plus exact frame counts where a test needs them.
+
+Fixtures (shared through ``pytest_plugins`` in tests/conftest.py):
+
+media   session: tiny sample media made with ffmpeg (file name -> path, and "root").
 """
 
 from __future__ import annotations
@@ -15,8 +19,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from reelkube.engine.probe import ffprobe_json
+
+SAMPLE_CAPTIONS = "1\n00:00:00,000 --> 00:00:01,000\nHello {there}\n\n"
+"""The sample captions.srt (text: planner tests use it without the rest of the media)."""
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """image.jpg (400x300), clip.mp4 (320x240, 25 fps, 2 s, with a 440 Hz tone), silent.mp4 (no
+    audio), tone.wav (3 s), junk.mp4 (random bytes), captions.srt; "root" is their directory."""
+    root = tmp_path_factory.mktemp("media")
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=400x300:d=1", "-frames:v", "1", str(root / "image.jpg"))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-f", "lavfi", "-i", "sine=f=440:d=2",
+           "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
+           str(root / "clip.mp4"))  # fmt: skip
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-c:v", "libx264", "-preset", "ultrafast",
+           str(root / "silent.mp4"))  # fmt: skip
+    ffmpeg("-f", "lavfi", "-i", "sine=f=220:d=3", str(root / "tone.wav"))
+    (root / "junk.mp4").write_bytes(bytes(range(256)) * 64)
+    (root / "captions.srt").write_text(SAMPLE_CAPTIONS, encoding="utf-8")
+    return {p.stem: p for p in root.iterdir()} | {"root": root}
 
 
 def ffmpeg(*args: str) -> str:

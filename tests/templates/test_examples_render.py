@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rendered_media import audio_rms, bright_mask, frames_at, probe, read_image, region_mean
 
 from reelkube.api import RenderJob
 from reelkube.api.output import Format
 from reelkube.manifest import load_manifest
 from reelkube.pipeline.render_job import render_job
+from support.media import audio_rms, bright_mask, frames_at, read_image, region_mean, video_facts
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def close_to(actual: np.ndarray, expected: tuple[int, int, int] | np.ndarray, to
 def test_captioned_reel_as_shipped(tmp_path: Path) -> None:
     """1080x1920, 300 frames at 30 fps; no text before 0.5 s; the title fades and slides in."""
     video = render_example(load_example("captioned-reel.yaml"), tmp_path)
-    facts = probe(video)
+    facts = video_facts(video)
     assert (facts.codec, facts.width, facts.height) == ("h264", 1080, 1920)
     assert facts.fps == Fraction(30) and facts.frames == 300
     assert facts.duration == pytest.approx(10.0, abs=0.05)
@@ -102,7 +102,7 @@ def test_captioned_reel_over_a_video_background(tmp_path: Path) -> None:
     props = {"durationSeconds": 3, "backgroundUrl": "assets/clip.mp4"}
     job = load_example("captioned-reel.yaml", props, width=270, height=480)
     video = render_example(job, tmp_path)
-    facts = probe(video)
+    facts = video_facts(video)
     assert (facts.width, facts.height, facts.frames) == (270, 480, 90)  # the 2 s clip loops to 3 s
     frames = frames_at(video, [10, 80])
     assert frames[80].std() > 20, "the looped video still shows its pattern after 2 s"
@@ -110,7 +110,7 @@ def test_captioned_reel_over_a_video_background(tmp_path: Path) -> None:
 
 def test_slideshow_fades_between_distinct_slides(tmp_path: Path) -> None:
     video = render_example(load_example("slideshow.yaml", width=320, height=180), tmp_path)
-    facts = probe(video)
+    facts = video_facts(video)
     assert (facts.width, facts.height, facts.fps, facts.frames) == (320, 180, Fraction(30), 315)
     assert facts.duration == pytest.approx(10.5, abs=0.05)
     assert facts.audio_codec == "aac"
@@ -165,7 +165,7 @@ def test_static_ad_as_jpeg(tmp_path: Path) -> None:
 
 def test_timeline_example(tmp_path: Path) -> None:
     video = render_example(load_example("timeline.yaml", width=640, height=360), tmp_path)
-    facts = probe(video)
+    facts = video_facts(video)
     assert (facts.width, facts.height, facts.fps, facts.frames) == (640, 360, Fraction(30), 180)
     assert facts.audio_codec == "aac"
     frames = frames_at(video, [30, 150])

@@ -21,8 +21,7 @@ from reelkube.speech.narration import NarrationFiles
 from reelkube.subtitles.timings import Timings
 from reelkube.templates import get_template
 from reelkube.templates.base import TemplateContext
-
-from .conftest import decode_mono, ffmpeg
+from support.media import decode_mono, ffmpeg
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -16,8 +16,7 @@ from reelkube.errors import SpecError
 from reelkube.speech.loudness import wav_frames
 from reelkube.speech.tts import run_tts_job
 from reelkube.subtitles.timings import Timings
-
-from .conftest import integrated_lufs
+from support.media import integrated_lufs
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

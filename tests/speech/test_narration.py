@@ -16,8 +16,8 @@ from reelkube.speech.script import sentence_words, split_script
 from reelkube.speech.tts import run_tts_job
 from reelkube.speech.voice import locate_voice
 from reelkube.subtitles import write_subtitles
-
-from .conftest import AWKWARD_SCRIPT, SENTENCE_SILENCE, decode_mono, integrated_lufs
+from support.media import decode_mono, integrated_lufs
+from support.narration import AWKWARD_SCRIPT, SENTENCE_SILENCE
 
 pytestmark = pytest.mark.slow
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from reelkube.speech.loudness import limit_peaks, normalize_loudness, wav_frames
-
-from .conftest import integrated_lufs
+from support.media import integrated_lufs
 
 
 def test_limiter_caps_peaks_without_moving_or_touching_the_rest() -> None:
@@ -24,6 +24,7 @@ def test_limiter_caps_peaks_without_moving_or_touching_the_rest() -> None:
     assert np.allclose(limited[:10000], signal[:10000]) and np.allclose(limited[12100:], signal[12100:])
 
 
+@pytest.mark.slow  # normalizes and measures with ffmpeg
 def test_normalization_keeps_every_sample_and_reaches_the_target(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     rate = 22050
