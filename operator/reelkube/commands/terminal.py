@@ -115,7 +115,7 @@ def _progress_bars(console: Console) -> Progress:
 def run_manifest(args: argparse.Namespace, kind: type[Job], summary: Callable[[Any], str]) -> int:
     """Run the manifest in ``args`` (which must be a ``kind``) here, and print what came out."""
     from reelkube.manifest import load_manifest
-    from reelkube.pipeline.cancel import sigterm_cancels
+    from reelkube.pipeline.cancel import stop_signals_cancel
     from reelkube.pipeline.run import run_resource
 
     try:
@@ -133,8 +133,8 @@ def run_manifest(args: argparse.Namespace, kind: type[Job], summary: Callable[[A
     out_dir = args.out or Path("out") / job.metadata.name
     started = time.monotonic()
     try:
-        # SIGTERM outside ffmpeg (e.g. while downloading) unwinds too, so scratch files are removed.
-        with sigterm_cancels(), ProgressDisplay(sys.stderr) as display:
+        # SIGTERM or Ctrl-C unwinds the run wherever it is: ffmpeg stops, scratch files go.
+        with stop_signals_cancel(), ProgressDisplay(sys.stderr) as display:
             outcome = run_resource(
                 job,
                 out_dir=out_dir,

@@ -16,15 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from reelkube.api.status import Step
 from reelkube.engine.plan import RenderPlan
 from reelkube.engine.probe import with_input_protocols
-from reelkube.errors import Canceled, RenderFailed, UnsupportedCodec
+from reelkube.errors import RenderFailed, UnsupportedCodec
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 
 log = logging.getLogger(__name__)
@@ -45,19 +43,14 @@ class ExecResult:
     stderr_tail: list[str]
 
 
-class _Interrupted(BaseException):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 def run_ffmpeg(
     plan: RenderPlan, on_progress: ProgressCallback = ignore_progress, *, interval: float = 0.25
 ) -> ExecResult:
     """Run the plan's ffmpeg, reporting RENDERING progress at most every `interval` seconds.
 
     Raises RenderFailed (UnsupportedCodec when the encoder is missing) with ffmpeg's last
-    stderr lines, or Canceled on SIGTERM/SIGINT; either way the partial output is removed.
+    stderr lines. Whatever interrupts the wait (Canceled from the run pipeline's signal handler,
+    :mod:`reelkube.pipeline.cancel`) stops ffmpeg first; either way the partial output is removed.
     """
     plan.write_files()
     plan.output.parent.mkdir(parents=True, exist_ok=True)
@@ -68,24 +61,22 @@ def run_ffmpeg(
         "event=ffmpeg_start output=%s frames=%d encoder=%s", plan.output, plan.total_frames, plan.encoder
     )
     try:
-        with _stop_signals_raise():
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, errors="replace", start_new_session=True, preexec_fn=_die_with_parent,
-            )  # fmt: skip
-            try:
-                reader = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
-                reader.start()
-                frame = _follow_progress(proc, plan, on_progress, started, interval)
-                returncode = proc.wait()
-                reader.join(timeout=5)
-            finally:
-                _stop(proc)
-    except _Interrupted as stop:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, errors="replace", start_new_session=True, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        try:
+            reader = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
+            reader.start()
+            frame = _follow_progress(proc, plan, on_progress, started, interval)
+            returncode = proc.wait()
+            reader.join(timeout=5)
+        finally:
+            _stop(proc)
+    except BaseException as stop:  # Canceled (a signal), KeyboardInterrupt, a failing callback
         plan.output.unlink(missing_ok=True)
-        name = signal.Signals(stop.signum).name
-        log.warning("event=ffmpeg_canceled signal=%s output=%s", name, plan.output)
-        raise Canceled(f"render canceled by {name}") from None
+        log.warning("event=ffmpeg_stopped output=%s cause=%s", plan.output, type(stop).__name__)
+        raise
     wall = time.monotonic() - started
     lines = [line for line in tail if line.strip()]
     if returncode != 0:
@@ -151,28 +142,6 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         proc.wait()
-
-
-@contextlib.contextmanager
-def _stop_signals_raise() -> Iterator[None]:
-    """While ffmpeg runs, SIGTERM and SIGINT interrupt the wait (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    fired: list[int] = []
-
-    def interrupt(signum: int, _frame: FrameType | None) -> None:
-        if not fired:  # a second signal must not cut the cleanup short
-            fired.append(signum)
-            raise _Interrupted(signum)
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _die_with_parent() -> None:

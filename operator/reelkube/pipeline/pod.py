@@ -37,7 +37,7 @@ from reelkube.errors import (
     UnsupportedCodec,
 )
 from reelkube.manifest import read_document
-from reelkube.pipeline.cancel import sigterm_cancels
+from reelkube.pipeline.cancel import stop_signals_cancel
 from reelkube.pipeline.run import run_resource
 from reelkube.pipeline.status_reporter import ProgressReporter, StatusWriter, in_cluster_writer
 
@@ -108,7 +108,7 @@ def run_in_pod(
     out_dir = work_dir / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with sigterm_cancels():
+        with stop_signals_cancel():
             run_resource(
                 resource,
                 out_dir=out_dir,
