@@ -374,6 +374,7 @@ class InputPolicy:
                     if numeric is not None
                     else f"{field_name}: {url} is refused: {host} resolves to {rule}",
                 )
+        # Whatever either parser made of the host, the connection goes to this checked address.
         return host, str(addresses[0])
 
 

@@ -169,3 +169,23 @@ def test_local_policy_keeps_loopback_and_local_files(server: RecordingServer, tm
             src, "subtitles", tmp_path, InputLimits(), base_dir=tmp_path, storage=None, policy=local
         )
         assert fetched.path == secret
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://media.test@127.0.0.1:{port}/files/clip.bin",
+        "http://127.0.0.1:{port}#@media.test/files/clip.bin",
+        "http://media.test%2f@127.0.0.1:{port}/files/clip.bin",
+    ],
+)
+def test_user_info_and_fragment_tricks_reach_no_unchecked_address(
+    url: str, server: RecordingServer, tmp_path: Path
+) -> None:
+    # media.test is allowed; every spelling that really names 127.0.0.1 must be refused.
+    policy = cluster_policy(allowed_hosts=["media.test"])
+    with pytest.raises(InputForbidden):
+        download_http(
+            url.format(port=server.port), tmp_path / "o.bin", max_bytes=1 << 20, timeout=5, policy=policy
+        )
+    assert server.requests == []
