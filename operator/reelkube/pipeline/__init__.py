@@ -12,5 +12,5 @@ commands (which call it). Its modules:
   resource in, exit code and termination message out (see :mod:`reelkube.api.pod_contract`);
 - :mod:`~reelkube.pipeline.status_reporter` and :mod:`~reelkube.pipeline.pacing`: the pod
   writing progress into its resource's status, paced on the API server's answers;
-- :mod:`~reelkube.pipeline.cancel`: SIGTERM becomes Canceled, on every path.
+- :mod:`~reelkube.pipeline.cancel`: SIGTERM (or Ctrl-C) becomes Canceled, on every path.
 """
