@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reelkube.speech.loudness import limit_peaks, normalize_loudness, wav_frames
-from support.media import integrated_lufs
+from reelkube.speech.loudness import limit_peaks, normalize_loudness
+from support.media import integrated_lufs, wav_frames
 
 
 def test_limiter_caps_peaks_without_moving_or_touching_the_rest() -> None:

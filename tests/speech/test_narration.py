@@ -10,13 +10,12 @@ import pytest
 
 from reelkube.api.ttsjob import SubtitleFormat, TTSJob, VoiceSpec
 from reelkube.errors import SpecError
-from reelkube.speech.loudness import wav_frames
 from reelkube.speech.narration import NarrationFiles, narrate
 from reelkube.speech.script import sentence_words, split_script
 from reelkube.speech.tts import run_tts_job
 from reelkube.speech.voice import locate_voice
 from reelkube.subtitles import write_subtitles
-from support.media import decode_mono, integrated_lufs
+from support.media import decode_mono, integrated_lufs, wav_frames
 from support.narration import AWKWARD_SCRIPT, SENTENCE_SILENCE
 
 pytestmark = pytest.mark.slow

@@ -13,10 +13,9 @@ import pytest
 from reelkube.api.ttsjob import TTSJob
 from reelkube.engine.probe import probe_media
 from reelkube.errors import SpecError
-from reelkube.speech.loudness import wav_frames
 from reelkube.speech.tts import run_tts_job
 from reelkube.subtitles.timings import Timings
-from support.media import integrated_lufs
+from support.media import integrated_lufs, wav_frames
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import wave
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -161,6 +162,12 @@ def integrated_lufs(path: Path) -> float:
     summary = stderr[stderr.rfind("Summary:") :]
     line = next(line for line in summary.splitlines() if line.strip().startswith("I:"))
     return float(line.split()[1])
+
+
+def wav_frames(path: Path) -> tuple[int, int]:
+    """(frames, sample rate) of a PCM WAV file."""
+    with wave.open(str(path), "rb") as reader:
+        return reader.getnframes(), reader.getframerate()
 
 
 def region_mean(frame: np.ndarray, top: float, bottom: float, left: float, right: float) -> np.ndarray:

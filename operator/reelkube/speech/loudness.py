@@ -15,7 +15,6 @@ import math
 import re
 import shutil
 import subprocess
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,12 +160,6 @@ def encode(wav: Path, audio_format: AudioFormat, out: Path) -> Path:
         return out
     _ffmpeg(["-i", str(wav), *ENCODER_ARGS[audio_format], str(out)])
     return out
-
-
-def wav_frames(path: Path) -> tuple[int, int]:
-    """(frames, sample rate) of a PCM WAV file."""
-    with wave.open(str(path), "rb") as reader:
-        return reader.getnframes(), reader.getframerate()
 
 
 def _raw_input(raw: Path, sample_rate: int) -> list[str]:
