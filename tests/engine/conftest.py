@@ -1,4 +1,4 @@
-"""Fixtures of the engine tests: the planner's sample directory, and a file server over the media.
+"""Fixtures of the engine tests: the planner's sample directory, and file servers.
 
 The sample media themselves (``media``, made with ffmpeg) come from support.media.
 """
@@ -28,4 +28,11 @@ def file_server(media: dict[str, Path]) -> Iterator[FileServer]:
     """Serves the sample media; `/slow/<name>` waits 3 s before answering, `/trickle/<name>`
     sends a byte every 0.2 s, `/missing` is 404."""
     with serve_files(media["root"]) as server:
+        yield server
+
+
+@pytest.fixture
+def empty_file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FileServer]:
+    """The same server over an empty directory, for refusals that need no media (no ffmpeg)."""
+    with serve_files(tmp_path_factory.mktemp("served")) as server:
         yield server

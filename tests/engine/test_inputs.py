@@ -1,4 +1,5 @@
-"""Input fetching against real files (probed with ffprobe) and a real loopback HTTP server."""
+"""Input fetching against real files and a real loopback HTTP server. The tests that fetch real
+media (made and probed with ffmpeg) are slow; refusals that come before any probe are not."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from reelkube.errors import InputNotFound, InputTimeout, InputTooLarge, InputUnr
 from support.file_server import FileServer
 from support.timelines import timeline
 
-pytestmark = pytest.mark.slow  # the inputs are real media, made and probed with ffmpeg
-
 
 def fetch(tl_clips: list[dict], root: Path, workdir: Path, **limits: float) -> dict:
     return fetch_inputs(timeline(tl_clips, duration=1), workdir, InputLimits(**limits), base_dir=root)
 
 
+@pytest.mark.slow
 def test_local_and_http_inputs_are_probed_once_per_src(
     media: dict[str, Path], file_server: FileServer, tmp_path: Path
 ) -> None:
@@ -45,27 +45,29 @@ def test_local_and_http_inputs_are_probed_once_per_src(
     assert resolved["image.jpg"].path == media["image"]  # local files are used in place
 
 
-def test_missing_file_and_404(media: dict[str, Path], file_server: FileServer, tmp_path: Path) -> None:
+def test_missing_file_and_404(empty_file_server: FileServer, tmp_path: Path) -> None:
+    root = empty_file_server.root
     with pytest.raises(InputNotFound, match="nope.mp4"):
-        fetch([{"type": "video", "src": "nope.mp4"}], media["root"], tmp_path)
+        fetch([{"type": "video", "src": "nope.mp4"}], root, tmp_path)
     with pytest.raises(InputNotFound, match="404"):
-        fetch([{"type": "image", "src": f"{file_server.url}/missing.png"}], media["root"], tmp_path)
+        fetch([{"type": "image", "src": f"{empty_file_server.url}/missing.png"}], root, tmp_path)
 
 
-def test_stalled_and_trickling_servers_time_out(
-    media: dict[str, Path], file_server: FileServer, tmp_path: Path
-) -> None:
+def test_stalled_and_trickling_servers_time_out(empty_file_server: FileServer, tmp_path: Path) -> None:
+    server, root = empty_file_server, empty_file_server.root
+    (root / "image.jpg").write_bytes(b"\xff\xd8 never read: the answer comes too late")
     started = time.monotonic()
     with pytest.raises(InputTimeout):
-        fetch([{"type": "image", "src": f"{file_server.url}/slow/image.jpg"}], media["root"], tmp_path,
+        fetch([{"type": "image", "src": f"{server.url}/slow/image.jpg"}], root, tmp_path,
               timeoutSeconds=1)  # fmt: skip
     with pytest.raises(InputTimeout):
-        fetch([{"type": "image", "src": f"{file_server.url}/trickle/x.jpg"}], media["root"], tmp_path,
+        fetch([{"type": "image", "src": f"{server.url}/trickle/x.jpg"}], root, tmp_path,
               timeoutSeconds=1)  # fmt: skip
     assert time.monotonic() - started < 6
     assert not list((tmp_path / "inputs").glob("*.part"))
 
 
+@pytest.mark.slow
 def test_too_large_local_and_remote(media: dict[str, Path], file_server: FileServer, tmp_path: Path) -> None:
     with pytest.raises(InputTooLarge, match="over the limit"):
         fetch([{"type": "image", "src": "image.jpg"}], media["root"], tmp_path, maxImageBytes=100)
@@ -80,6 +82,7 @@ def test_too_large_local_and_remote(media: dict[str, Path], file_server: FileSer
     assert fetch([{"type": "audio", "src": "tone.wav"}], media["root"], tmp_path, maxVideoBytes=100)
 
 
+@pytest.mark.slow
 def test_unreadable_bytes_carry_ffprobes_message(media: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(InputUnreadable, match=r"ffprobe cannot read junk\.mp4: .*Invalid data"):
         fetch([{"type": "video", "src": "junk.mp4"}], media["root"], tmp_path)
