@@ -18,13 +18,12 @@ from reelkube.subtitles import write_subtitles
 from support.media import decode_mono, integrated_lufs, wav_frames
 from support.narration import AWKWARD_SCRIPT, SENTENCE_SILENCE
 
-pytestmark = pytest.mark.slow
-
 
 def rms_db(samples: np.ndarray) -> float:
     return float(20 * np.log10(max(float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))), 1e-9)))
 
 
+@pytest.mark.slow
 def test_track_is_exactly_the_sentences_plus_their_silences(narration: NarrationFiles) -> None:
     timings = narration.timings
     frames, rate = wav_frames(narration.wav)
@@ -37,6 +36,7 @@ def test_track_is_exactly_the_sentences_plus_their_silences(narration: Narration
     assert len(timings.sentences) == len(split_script(AWKWARD_SCRIPT))
 
 
+@pytest.mark.slow
 def test_timings_match_where_the_voice_is(narration: NarrationFiles) -> None:
     """Speech where the timings say a sentence is, silence in the gaps after each one."""
     timings = narration.timings
@@ -53,6 +53,7 @@ def test_timings_match_where_the_voice_is(narration: NarrationFiles) -> None:
         assert onset < 0.15
 
 
+@pytest.mark.slow
 def test_words_are_aligned_ordered_and_inside_their_sentence(narration: NarrationFiles) -> None:
     timings = narration.timings
     assert timings.word_timing_source == "alignment"
@@ -68,6 +69,7 @@ def test_words_are_aligned_ordered_and_inside_their_sentence(narration: Narratio
         assert covered > 0.5 * (sentence.end - sentence.start)
 
 
+@pytest.mark.slow
 def test_word_timings_track_the_audio(narration: NarrationFiles) -> None:
     """The pause after a comma is where the alignment puts the gap between two words."""
     timings = narration.timings
@@ -82,6 +84,7 @@ def test_word_timings_track_the_audio(narration: NarrationFiles) -> None:
     assert rms_db(inside_gap) < rms_db(inside_word) - 15
 
 
+@pytest.mark.slow
 def test_every_caption_starts_on_its_sentence(narration: NarrationFiles, tmp_path: Path) -> None:
     timings = narration.timings
     files = write_subtitles(timings, [SubtitleFormat.SRT, SubtitleFormat.ASS], tmp_path)
@@ -95,6 +98,7 @@ def test_every_caption_starts_on_its_sentence(narration: NarrationFiles, tmp_pat
             assert any(s.start - 0.05 <= event.start / 1000 <= s.end for s in timings.sentences)
 
 
+@pytest.mark.slow
 def test_loudness_is_on_target(narration: NarrationFiles, tmp_path: Path) -> None:
     assert abs(integrated_lufs(narration.wav) - (-16.0)) <= 1.5
     quiet = narrate("A quieter narration at the broadcast level, for comparison.", VoiceSpec(), tmp_path,
@@ -103,6 +107,7 @@ def test_loudness_is_on_target(narration: NarrationFiles, tmp_path: Path) -> Non
     assert wav_frames(quiet.wav)[0] == quiet.timings.total_samples
 
 
+@pytest.mark.slow
 def test_length_scale_slows_the_voice(tmp_path: Path) -> None:
     # Piper draws its phoneme durations with noise: several sentences average it out, so
     # one short sentence cannot make this flaky.
@@ -126,6 +131,7 @@ def test_script_over_the_limit_is_a_spec_error(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.wav"))
 
 
+@pytest.mark.slow
 def test_missing_voices_are_spec_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="not installed"):
         locate_voice(VoiceSpec(package="no-such-piper-voice"))

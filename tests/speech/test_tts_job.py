@@ -17,11 +17,11 @@ from reelkube.speech.tts import run_tts_job
 from reelkube.subtitles.timings import Timings
 from support.media import integrated_lufs, wav_frames
 
-pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SCRIPT = "The harbour wakes up slowly, one light at a time. By seven the boats are back in port."
 
 
+@pytest.mark.slow
 def test_example_manifest_produces_audio_timings_and_subtitles(tmp_path: Path) -> None:
     proc = subprocess.run(
         [
@@ -59,6 +59,7 @@ def test_example_manifest_produces_audio_timings_and_subtitles(tmp_path: Path) -
     assert "\\1c&H" in Path(outputs["subtitles-ass"]["path"]).read_text()  # word-highlight captions
 
 
+@pytest.mark.slow
 def test_script_from_http_with_opus_output(file_server: tuple[str, Path], tmp_path: Path) -> None:
     base_url, served = file_server
     (served / "script.txt").write_text(SCRIPT, encoding="utf-8")
@@ -90,6 +91,7 @@ def test_script_over_the_limit_from_http_is_refused(file_server: tuple[str, Path
         run_tts_job(job, tmp_path, base_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_script_from_s3(s3_server: Any, tmp_path: Path) -> None:
     uri = s3_server.put("scripts/narration.txt", SCRIPT.encode())
     storage = s3_server.storage_spec().model_dump(exclude_none=True)
