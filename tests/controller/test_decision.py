@@ -19,6 +19,7 @@ from reelkube.api.status import Phase, ResourceStatus
 from reelkube.controller.decision import (
     INVALID_MESSAGE_LIMIT,
     Action,
+    Cancel,
     CountRunning,
     FailInvalid,
     Gone,
@@ -46,6 +47,7 @@ from support.resources import (
 STARTED = "2025-01-01T00:00:05Z"
 QUEUED_BY_LIMIT = {"phase": "Queued", "reason": "ConcurrencyLimit", "message": "waiting for a free slot"}
 CREATED = {"phase": "Queued", "reason": "JobCreated", "jobName": JOB_NAME, "attempts": 0}
+CANCEL = {"cancel": True}
 RUNNING = {"phase": "Running", "reason": "Running", "jobName": JOB_NAME, "attempts": 1}
 
 
@@ -225,6 +227,46 @@ CASES: dict[str, Case] = {
     "queued-by-the-limit-starts-when-a-slot-frees": Case(
         observed(resource_body(status=QUEUED_BY_LIMIT), limit=1, running=0), Start()
     ),
+    # spec.cancel: the Job (if any) goes, on either trigger; never a create.
+    "cancel-running": Case(
+        observed(
+            resource_body(status=RUNNING, spec=CANCEL),
+            job=job(active=1),
+            pods=(pod("p1", "Running", running()),),
+        ),
+        Cancel(JOB_NAME),
+    ),
+    "cancel-on-sync": Case(
+        observed(resource_body(status=RUNNING, spec=CANCEL), trigger="sync", job=job(active=1)),
+        Cancel(JOB_NAME),
+    ),
+    "cancel-job-created-not-yet-running": Case(
+        observed(resource_body(status=CREATED, spec=CANCEL), job=job()), Cancel(JOB_NAME)
+    ),
+    "cancel-job-found-by-its-name-after-a-crash": Case(
+        observed(resource_body(spec=CANCEL), resumed=True, job=job()), Cancel(JOB_NAME)
+    ),
+    "cancel-named-job-already-gone": Case(
+        observed(resource_body(status=RUNNING, spec=CANCEL)), Cancel(JOB_NAME)
+    ),
+    "cancel-queued-by-the-limit-never-gets-a-job": Case(
+        observed(resource_body(status=QUEUED_BY_LIMIT, spec=CANCEL), limit=1, running=0), Cancel(None)
+    ),
+    "cancel-at-creation": Case(observed(resource_body(spec=CANCEL), limit=1), Cancel(None)),
+    "cancel-of-an-invalid-resource": Case(
+        observed(resource_body(status=CREATED, spec={**CANCEL, "retries": -1})), Cancel(JOB_NAME)
+    ),
+    "cancel-false-starts": Case(observed(resource_body(spec={"cancel": False})), Start()),
+    "cancel-after-success-changes-nothing": Case(
+        observed(resource_body(status={"phase": "Succeeded"}, spec=CANCEL)), Nothing(Phase.SUCCEEDED)
+    ),
+    "cancel-after-cancel-changes-nothing": Case(
+        observed(resource_body(status={"phase": "Canceled"}, spec=CANCEL), trigger="sync"),
+        Nothing(Phase.CANCELED),
+    ),
+    "cancel-of-a-resource-being-deleted": Case(
+        observed(resource_body(status=RUNNING, spec=CANCEL, deleting=True)), Gone()
+    ),
 }
 
 
@@ -252,6 +294,8 @@ LOOKUPS: dict[str, tuple[Observed, bool]] = {
     "deleting-does-not": (observed(resource_body(status=RUNNING, deleting=True)), False),
     "terminal-does-not": (observed(resource_body(status={"phase": "Succeeded"})), False),
     "invalid-does-not": (observed(resource_body(status=CREATED, spec={"retries": -1})), False),
+    "cancel-of-a-started-resource-looks-up": (observed(resource_body(status=CREATED, spec=CANCEL)), True),
+    "cancel-at-creation-does-not": (observed(resource_body(spec=CANCEL)), False),
 }
 
 

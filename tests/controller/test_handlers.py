@@ -444,3 +444,79 @@ def test_metrics_endpoint_counts_a_reconciled_resource(
     assert ("reelkube_resources", (("kind", "RenderJob"), ("phase", "Succeeded"))) not in before
     succeeded = (("kind", "RenderJob"), ("phase", "Succeeded"))
     assert after[("reelkube_phase_transitions_total", succeeded)] == 1
+
+
+def has_job(body: dict[str, Any]) -> bool:
+    return bool((body.get("status") or {}).get("jobName"))
+
+
+def test_cancel_deletes_a_running_job_and_is_one_way(
+    cluster: Cluster, crds: None, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with operator(cluster, namespace, monkeypatch, placement="nowhere"):
+        cluster.apply(render_job("stopme", namespace))
+        started = wait_for_resource(cluster, "renderjobs", namespace, "stopme", has_job)
+        # Any other spec change is refused by the API server (the CEL rules), cancel is not.
+        changed = cluster.kubectl(
+            "-n",
+            namespace,
+            "patch",
+            "renderjob",
+            "stopme",
+            "--type=merge",
+            "-p",
+            '{"spec":{"retries":0}}',
+            check=False,
+        )
+        assert changed.returncode != 0 and "spec.retries is immutable" in changed.stderr
+        cluster.kubectl(
+            "-n", namespace, "patch", "renderjob", "stopme", "--type=merge", "-p", '{"spec":{"cancel":true}}'
+        )
+        canceled = wait_for_resource(
+            cluster, "renderjobs", namespace, "stopme", phase_is("Canceled"), timeout=30
+        )
+        undo = cluster.kubectl(
+            "-n",
+            namespace,
+            "patch",
+            "renderjob",
+            "stopme",
+            "--type=merge",
+            "-p",
+            '{"spec":{"cancel":false}}',
+            check=False,
+        )
+        assert undo.returncode != 0 and "spec.cancel cannot be undone" in undo.stderr
+    assert canceled["status"]["reason"] == "CanceledByUser" and "outputs" not in canceled["status"]
+    job_name = started["status"]["jobName"]
+    assert job_name in canceled["status"]["message"]
+    remaining = [j for j in managed_jobs(cluster, namespace) if not j["metadata"].get("deletionTimestamp")]
+    assert remaining == []
+
+
+def test_cancel_of_a_queued_resource_never_creates_its_job(
+    cluster: Cluster, crds: None, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with operator(cluster, namespace, monkeypatch, placement="nowhere", REELKUBE_MAX_RUNNING_JOBS="1"):
+        cluster.apply(render_job("busy", namespace))
+        wait_for_resource(cluster, "renderjobs", namespace, "busy", has_job)
+        cluster.apply(render_job("waiting", namespace))
+        wait_for_resource(
+            cluster,
+            "renderjobs",
+            namespace,
+            "waiting",
+            lambda b: (b.get("status") or {}).get("reason") == "ConcurrencyLimit",
+        )
+        cluster.kubectl(
+            "-n", namespace, "patch", "renderjob", "waiting", "--type=merge", "-p", '{"spec":{"cancel":true}}'
+        )
+        canceled = wait_for_resource(
+            cluster, "renderjobs", namespace, "waiting", phase_is("Canceled"), timeout=30
+        )
+        cluster.kubectl("-n", namespace, "delete", "renderjob", "busy", "--wait=true")
+        time.sleep(3)
+    assert canceled["status"]["reason"] == "CanceledByUser" and "jobName" not in canceled["status"]
+    assert managed_jobs(cluster, namespace) == [] or all(
+        j["metadata"].get("deletionTimestamp") for j in managed_jobs(cluster, namespace)
+    )

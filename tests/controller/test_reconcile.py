@@ -36,6 +36,7 @@ class FakeClient:
         self.created: list[str] = []
         self.job_lookups = 0
         self.patches: list[dict[str, Any]] = []
+        self.deleted_jobs: list[str] = []
         self._lock = threading.Lock()
         # Every first-wave create waits here for the other two: sequential creates break it.
         self._together = threading.Barrier(len(FIRST_WAVE), timeout=5)
@@ -49,6 +50,10 @@ class FakeClient:
 
     def list_job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
         return []
+
+    def delete_job(self, namespace: str, name: str) -> bool:
+        self.deleted_jobs.append(name)
+        return self.existing_job is not None
 
     def create(self, manifest: Mapping[str, Any]) -> bool:
         kind = manifest["kind"]
@@ -160,3 +165,32 @@ def test_sync_without_a_job_creates_nothing() -> None:
     assert rec.sync("RenderJob", "media", "summer-reel", trigger="pod") is None
     rec.close()
     assert client.created == [] and client.patches == [] and client.job_lookups == 1
+
+
+def test_cancel_deletes_the_job_then_writes_canceled_without_outputs() -> None:
+    client = FakeClient(existing_job=job(active=1, name="rj-summer-reel-x"))
+    client.body["spec"]["cancel"] = True
+    client.body["status"] = {
+        "phase": "Running",
+        "jobName": "rj-summer-reel-x",
+        "outputs": {"thumbnail": {"uri": "s3://b/t.jpg"}},
+    }
+    rec, _ = reconciler(client)
+    phase = rec.reconcile("RenderJob", "media", "summer-reel", trigger="cancel")
+    rec.close()
+    assert phase is Phase.CANCELED
+    assert client.deleted_jobs == ["rj-summer-reel-x"] and client.created == []
+    patch = client.patches[-1]
+    assert patch["phase"] == "Canceled" and patch["reason"] == "CanceledByUser"
+    assert patch["outputs"] is None and "rj-summer-reel-x" in patch["message"]
+
+
+def test_cancel_while_queued_never_creates_a_job() -> None:
+    client = LimitedClient(running=2)
+    client.body["spec"]["cancel"] = True
+    client.body["status"] = {"phase": "Queued", "reason": "ConcurrencyLimit"}
+    rec = limited(client, 2)
+    assert rec.reconcile("RenderJob", "media", "summer-reel", trigger="cancel") is Phase.CANCELED
+    rec.close()
+    assert client.created == [] and client.deleted_jobs == []
+    assert client.patches[-1]["reason"] == "CanceledByUser"

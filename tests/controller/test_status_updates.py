@@ -75,3 +75,34 @@ def test_webhook_events_follow_phase_changes() -> None:
     assert webhook_event(None, Phase.CANCELED) == "canceled"
     assert webhook_event(Phase.RUNNING, Phase.RUNNING) is None
     assert webhook_event(None, Phase.QUEUED) is None
+
+
+def test_a_cancel_drops_the_outputs_a_partial_run_listed() -> None:
+    partial = ResourceStatus.model_validate(
+        {"phase": "Running", "jobName": JOB_NAME, "outputs": {"thumbnail": {"uri": "s3://b/t.jpg"}}}
+    )
+    patch = phase_update(
+        partial,
+        phase=Phase.CANCELED,
+        reason="CanceledByUser",
+        message="m",
+        generation=1,
+        drop_outputs=True,
+        now="T1",
+    )
+    assert patch["outputs"] is None and patch["phase"] == "Canceled" and patch["completionTime"] == "T1"
+    nothing_listed = ResourceStatus.model_validate({"phase": "Queued"})
+    kept = phase_update(
+        nothing_listed,
+        phase=Phase.CANCELED,
+        reason="CanceledByUser",
+        message="m",
+        generation=1,
+        drop_outputs=True,
+    )
+    assert "outputs" not in kept
+
+
+def test_canceled_announces_the_canceled_event() -> None:
+    assert webhook_event(Phase.RUNNING, Phase.CANCELED) == "canceled"
+    assert webhook_event(Phase.QUEUED, Phase.CANCELED) == "canceled"

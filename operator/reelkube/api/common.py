@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -43,6 +44,40 @@ refused by the model; the CRD also refuses what the cluster never accepts (file:
 def cel(rule: str, message: str) -> dict[str, Any]:
     """One CEL ``x-kubernetes-validations`` entry, attached through ``json_schema_extra``."""
     return {"rule": rule, "message": message}
+
+
+ONE_WAY_SPEC_FIELDS = ("cancel",)
+"""Spec fields the immutability rules leave out: each has a one-way rule of its own."""
+
+
+def spec_rules(*rules: dict[str, Any], verb: str) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` of a kind's spec: its own CEL ``rules``, then one immutability rule
+    per field, generated from the schema's properties so that no field can be forgotten.
+
+    Every field keeps its value once created, except ``cancel``, which may only go from
+    false (or absent) to true. CEL has no "equal except one field", hence a rule per field;
+    ``has()`` on both sides because an optional field may be absent before and after.
+    ``verb`` ends the messages ("re-render", "re-run").
+    """
+
+    def extra(schema: dict[str, Any]) -> None:
+        validations = list(rules)
+        for name in schema.get("properties", {}):
+            if name in ONE_WAY_SPEC_FIELDS:
+                continue
+            same = f"has(self.{name}) == has(oldSelf.{name})"
+            equal = f"(!has(self.{name}) || self.{name} == oldSelf.{name})"
+            message = f"spec.{name} is immutable once created: delete and re-create to {verb}"
+            validations.append(cel(f"{same} && {equal}", message))
+        validations.append(
+            cel(
+                "!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)",
+                "spec.cancel cannot be undone: delete and re-create to " + verb,
+            )
+        )
+        schema["x-kubernetes-validations"] = validations
+
+    return extra
 
 
 class ApiModel(BaseModel):
@@ -186,3 +221,7 @@ class JobSettings(ApiModel):
     """Compute resources for the render pod."""
     inputLimits: InputLimits = Field(default_factory=InputLimits)
     """Download limits for inputs."""
+    cancel: bool = False
+    """Set to true to stop the resource, queued or running: its Job and pods are deleted and the
+    phase becomes Canceled (reason CanceledByUser). One way: it cannot be set back to false, and
+    it is the only field that may change after creation."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from reelkube.api.common import API_VERSION, ApiModel, JobSettings, cel
+from reelkube.api.common import API_VERSION, ApiModel, JobSettings, cel, spec_rules
 from reelkube.api.output import OutputSpec
 from reelkube.api.status import ResourceStatus
 from reelkube.api.timeline import Timeline
@@ -24,13 +24,11 @@ class RenderJobSpec(JobSettings):
     """What to render and where the result goes."""
 
     model_config = JobSettings.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                cel("has(self.template) != has(self.timeline)", "give exactly one of template or timeline"),
-                cel("!has(self.props) || has(self.template)", "props need a template"),
-                cel("oldSelf == self", "spec is immutable once created: delete and re-create to re-render"),
-            ]
-        }
+        "json_schema_extra": spec_rules(
+            cel("has(self.template) != has(self.timeline)", "give exactly one of template or timeline"),
+            cel("!has(self.props) || has(self.template)", "props need a template"),
+            verb="re-render",
+        )
     }
 
     template: TemplateName | None = None

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from reelkube.api.common import API_VERSION, ApiModel, InputLocation, JobSettings, cel
+from reelkube.api.common import API_VERSION, ApiModel, InputLocation, JobSettings, cel, spec_rules
 from reelkube.api.renderjob import ObjectMeta
 from reelkube.api.status import ResourceStatus
 
@@ -62,12 +62,10 @@ class TTSJobSpec(JobSettings):
     """Text to narrate and the files to produce."""
 
     model_config = JobSettings.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                cel("has(self.text) != has(self.script)", "give exactly one of text or script"),
-                cel("oldSelf == self", "spec is immutable once created: delete and re-create to re-run"),
-            ]
-        }
+        "json_schema_extra": spec_rules(
+            cel("has(self.text) != has(self.script)", "give exactly one of text or script"),
+            verb="re-run",
+        )
     }
 
     text: str | None = Field(default=None, max_length=DEFAULT_MAX_SCRIPT_CHARS)

@@ -114,3 +114,25 @@ def validate_spec(kind: str, spec: Any) -> tuple[BaseModel | None, list[FieldErr
     # the schema's defaults (not pydantic's), so a default that breaks a rule shows up here too.
     errors = cel_errors(schema, schema_defaulted(schema, spec), "spec")
     return (parsed if not errors else None), errors
+
+
+def update_errors(kind: str, old_spec: Any, new_spec: Any) -> list[FieldError]:
+    """The transition rules (those on ``oldSelf``) of ``kind``'s spec, for an update from
+    ``old_spec`` to ``new_spec``, both defaulted as the API server stores them: what it answers
+    to a ``kubectl apply`` or ``patch`` of an existing resource's spec."""
+    schema = build_crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    context = {
+        "self": celpy.json_to_cel(schema_defaulted(schema, new_spec)),
+        "oldSelf": celpy.json_to_cel(schema_defaulted(schema, old_spec)),
+    }
+    errors: list[FieldError] = []
+    for rule in schema.get("x-kubernetes-validations", []):
+        if "oldSelf" not in rule["rule"]:
+            continue
+        try:
+            result = _program(rule["rule"]).evaluate(context)
+        except celpy.CELEvalError as exc:
+            result = exc
+        if isinstance(result, celpy.CELEvalError) or not bool(result):
+            errors.append(FieldError("spec", rule["message"]))
+    return errors

@@ -10,6 +10,8 @@ Two triggers share the decision:
 - ``reconcile`` (created, resumed, Job deleted, admission): may start a Job;
 - ``sync`` (a Job or pod event): only copies what the Job says, and never creates.
 
+``spec.cancel`` wins over everything but deletion and a terminal phase, on both triggers.
+
 A start under a concurrency limit is decided in two rounds: the first says :class:`CountRunning`,
 and the reconciler decides again with the running count taken under its admission lock, so
 count-then-create stays atomic.
@@ -58,6 +60,11 @@ class Observed:
     @property
     def deleting(self) -> bool:
         return self.body is not None and bool(self.body.get("metadata", {}).get("deletionTimestamp"))
+
+    @property
+    def cancel_requested(self) -> bool:
+        """``spec.cancel`` is true (read from the body, so an invalid resource can be canceled too)."""
+        return self.body is not None and (self.body.get("spec") or {}).get("cancel") is True
 
     @property
     def fresh(self) -> bool:
@@ -116,6 +123,14 @@ class MarkJobDeleted:
 
 
 @dataclass(frozen=True)
+class Cancel:
+    """``spec.cancel`` is set on an unfinished resource: delete its Job (and so its pods), if
+    any, then Canceled with reason CanceledByUser, without the outputs a partial run listed."""
+
+    job_name: str | None
+
+
+@dataclass(frozen=True)
 class CountRunning:
     """A start under a concurrency limit: count the running Jobs under the admission lock, then
     decide again with the count."""
@@ -134,7 +149,7 @@ class Start:
     """Create the Job's objects, then the Job."""
 
 
-Action = Gone | Nothing | FailInvalid | Observe | MarkJobDeleted | CountRunning | Queue | Start
+Action = Gone | Nothing | FailInvalid | Observe | MarkJobDeleted | Cancel | CountRunning | Queue | Start
 
 
 def decide(observed: Observed) -> Action:
@@ -144,6 +159,10 @@ def decide(observed: Observed) -> Action:
     status = observed.status
     if status.phase in TERMINAL_PHASES:
         return Nothing(status.phase)  # a terminal phase is final
+    if observed.cancel_requested:
+        # On either trigger: a cancel deletes, it never creates.
+        job_name = observed.job["metadata"]["name"] if observed.job is not None else status.jobName
+        return Cancel(job_name)
     if observed.resource is None:
         if observed.trigger == "sync":
             return Nothing(status.phase)  # the reconcile trigger reports an invalid resource

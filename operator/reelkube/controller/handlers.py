@@ -5,9 +5,11 @@ Run with ``reelkube operator`` (or ``kopf run -m reelkube.controller.handlers``)
 - RenderJob/TTSJob created, or found at operator start (resume): ``Reconciler.reconcile``.
 - Jobs and pods labelled ``app.kubernetes.io/managed-by=reelkube``: ``Reconciler.sync`` of the
   resource they belong to (the Job's controller ownerReference, the pod's annotation).
-- No update handler: the spec is immutable (CEL ``oldSelf == self``), so re-applying an
-  unchanged resource does nothing. No delete handler and no finalizer: deletion cascades
-  through ownerReferences, and the pod's SIGTERM lets the runner clean up.
+- ``spec.cancel`` set to true: ``Reconciler.reconcile``, which deletes the Job and writes
+  Canceled. It is the only update handler: every other spec field is immutable (one CEL rule
+  per field), so re-applying an unchanged resource does nothing. No delete handler and no
+  finalizer: deletion cascades through ownerReferences, and the pod's SIGTERM lets the runner
+  clean up.
 - No kopf timers (they add finalizers): resources held back by the concurrency limit are
   admitted by a small background thread (``admission``), woken when a Job finishes.
 """
@@ -105,6 +107,11 @@ def _register(kind: str, plural: str) -> None:
     @kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}-resume")
     def on_resume(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
         _reconcile(kind, "resume", name, namespace or "", memo)
+
+    # The one field that may change after creation (false -> true, held by the CRD's CEL rule).
+    @kopf.on.update(GROUP, VERSION, plural, field="spec.cancel", new=True, id=f"{plural}-cancel")
+    def on_cancel(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+        _reconcile(kind, "cancel", name, namespace or "", memo)
 
 
 for _kind, _registered in KINDS.items():

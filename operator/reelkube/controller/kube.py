@@ -85,6 +85,18 @@ class ClusterClient:
                 return None
             raise
 
+    def delete_job(self, namespace: str, name: str) -> bool:
+        """Delete a Job and, in the background, its pods (they get SIGTERM); False if it was gone."""
+        try:
+            self.batch.delete_namespaced_job(
+                name, namespace, propagation_policy="Background", _preload_content=False
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def list_job_pods(self, namespace: str, job_name: str) -> list[Obj]:
         """Pods of one Job (selected by the label the Job controller sets)."""
         response = self.core.list_namespaced_pod(

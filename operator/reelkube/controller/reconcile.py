@@ -37,6 +37,7 @@ from reelkube.api.kinds import Resource, ResourceKind, kind_named
 from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus
 from reelkube.controller.decision import (
     Action,
+    Cancel,
     CountRunning,
     FailInvalid,
     Gone,
@@ -218,6 +219,8 @@ class Reconciler:
         if isinstance(action, MarkJobDeleted):
             message = f"Job {action.job_name} was deleted before it finished"
             return self._set_phase(kind, observed, Phase.CANCELED, "JobDeleted", message)
+        if isinstance(action, Cancel):
+            return self._cancel(kind, observed, action)
         if isinstance(action, Queue):
             log.info(
                 "event=queued namespace=%s name=%s running=%d limit=%d",
@@ -240,6 +243,29 @@ class Reconciler:
         assert isinstance(action, Start), action
         job, created = self._create(kind, observed)
         return self._after_create(kind, observed, job, created)
+
+    def _cancel(self, kind: ResourceKind, observed: Observed, action: Cancel) -> Phase | None:
+        """Delete the Job first, then write Canceled: a failed delete leaves the status as it was,
+        so the handler's retry cancels again instead of finding a terminal phase."""
+        assert observed.body is not None
+        meta = observed.body["metadata"]
+        deleted = False
+        if action.job_name:
+            deleted = self.client.delete_job(meta["namespace"], action.job_name)
+        log.info(
+            "event=cancel namespace=%s name=%s job=%s deleted=%s",
+            meta["namespace"],
+            meta["name"],
+            action.job_name,
+            deleted,
+        )
+        if deleted:
+            message = f"canceled by spec.cancel: Job {action.job_name} and its pods deleted"
+        elif action.job_name:
+            message = f"canceled by spec.cancel (Job {action.job_name} was already gone)"
+        else:
+            message = "canceled by spec.cancel before it started"
+        return self._set_phase(kind, observed, Phase.CANCELED, "CanceledByUser", message, drop_outputs=True)
 
     def _set_phase(
         self, kind: ResourceKind, observed: Observed, phase: Phase, reason: str, message: str, **extra: Any

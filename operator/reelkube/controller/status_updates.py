@@ -51,12 +51,14 @@ def phase_update(
     start_time: str | None = None,
     completion_time: str | None = None,
     stalled: bool = False,
+    drop_outputs: bool = False,
     now: str | None = None,
 ) -> dict[str, Any]:
     """The merge patch taking ``current`` to ``phase`` (only the fields that change; may be empty).
 
     Conditions follow the phase: Reconciling until terminal, Ready True on success, Ready False
-    and Stalled on failure or when the pod cannot start.
+    and Stalled on failure or when the pod cannot start. ``drop_outputs`` removes the outputs a
+    partial run listed (a canceled render has none).
     """
     if current.phase in TERMINAL_PHASES and phase != current.phase:
         return {}  # a terminal phase is final; late events must not reopen it
@@ -76,6 +78,8 @@ def phase_update(
         wanted["step"] = "done"
     have = current.model_dump(mode="json")
     patch = {k: v for k, v in wanted.items() if v is not None and have.get(k) != v}
+    if drop_outputs and current.outputs is not None:
+        patch["outputs"] = None  # null deletes the key in a merge patch
     conditions = [
         c.model_dump(mode="json")
         for c in _conditions_for(current, phase, reason, message, stalled, generation, now)
