@@ -31,7 +31,6 @@ import json
 import math
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -54,6 +53,7 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 
 from reelkube.pipeline.pacing import WritePacer  # noqa: E402
 from reelkube.pipeline.status_reporter import retry_after_seconds  # noqa: E402
+from support.network import free_port  # noqa: E402
 from support.reelkube_cluster import (  # noqa: E402
     KWOK_SELECTOR,
     KWOK_TOLERATIONS,
@@ -75,13 +75,6 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of process ``pid`` so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # --- fake capacity ------------------------------------------------------------------------
