@@ -23,6 +23,7 @@ from reelkube.controller.decision import (
     CountRunning,
     FailInvalid,
     Gone,
+    KeepPodOutcome,
     MarkJobDeleted,
     Nothing,
     Observe,
@@ -49,6 +50,7 @@ QUEUED_BY_LIMIT = {"phase": "Queued", "reason": "ConcurrencyLimit", "message": "
 CREATED = {"phase": "Queued", "reason": "JobCreated", "jobName": JOB_NAME, "attempts": 0}
 CANCEL = {"cancel": True}
 RUNNING = {"phase": "Running", "reason": "Running", "jobName": JOB_NAME, "attempts": 1}
+POD_DONE = {**RUNNING, "step": "done", "progress": 100, "outputs": {"video": {"uri": "s3://b/v.mp4"}}}
 
 
 def observed(
@@ -211,6 +213,24 @@ CASES: dict[str, Case] = {
     "job-deleted": Case(observed(resource_body(status=RUNNING)), MarkJobDeleted(JOB_NAME)),
     "job-deleted-while-queued": Case(
         observed(resource_body(status=CREATED), resumed=True, limit=1, running=0), MarkJobDeleted(JOB_NAME)
+    ),
+    # ... unless its pod had reported success: then the Job finished and its TTL removed it while
+    # no operator watched, and the outcome the pod wrote stands.
+    "job-removed-after-the-pod-wrote-its-outputs": Case(
+        observed(resource_body(status=POD_DONE), resumed=True), KeepPodOutcome(JOB_NAME)
+    ),
+    "job-removed-after-success-seen-live": Case(
+        observed(resource_body(status=POD_DONE)), KeepPodOutcome(JOB_NAME)
+    ),
+    "job-deleted-at-100-percent-without-outputs": Case(
+        observed(resource_body(status={**POD_DONE, "outputs": None}), resumed=True), MarkJobDeleted(JOB_NAME)
+    ),
+    "job-deleted-while-uploading-with-some-outputs": Case(
+        observed(resource_body(status={**POD_DONE, "step": "uploading", "progress": 99}), resumed=True),
+        MarkJobDeleted(JOB_NAME),
+    ),
+    "pod-outcome-on-sync-is-left-to-reconcile": Case(
+        observed(resource_body(status=POD_DONE), trigger="sync"), Nothing(Phase.RUNNING)
     ),
     # No Job and none named: start, unless the limit is reached.
     "fresh-starts": Case(observed(resource_body()), Start()),

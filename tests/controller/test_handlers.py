@@ -520,3 +520,38 @@ def test_cancel_of_a_queued_resource_never_creates_its_job(
     assert managed_jobs(cluster, namespace) == [] or all(
         j["metadata"].get("deletionTimestamp") for j in managed_jobs(cluster, namespace)
     )
+
+
+def test_a_job_removed_while_the_operator_was_down_keeps_the_pods_outcome(
+    cluster: Cluster, crds: None, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a finished render leaves when its Job's TTL ran out while no operator watched: the
+    # status the pod wrote (step done, outputs), and a jobName that no longer exists.
+    cluster.apply(render_job("finished", namespace))
+    reported = {
+        "status": {
+            "phase": "Running",
+            "jobName": "rj-finished-gone",
+            "step": "done",
+            "progress": 100,
+            "outputs": {"video": {"uri": "s3://renders/finished.mp4"}},
+        }
+    }
+    cluster.kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "renderjob",
+        "finished",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(reported),
+    )
+    with operator(cluster, namespace, monkeypatch):
+        body = wait_for_resource(
+            cluster, "renderjobs", namespace, "finished", phase_is("Succeeded"), timeout=30
+        )
+    assert body["status"]["reason"] == "JobCompletedWhileOperatorDown"
+    assert body["status"]["outputs"]["video"]["uri"] == "s3://renders/finished.mp4"
+    assert managed_jobs(cluster, namespace) == [], "no second render"

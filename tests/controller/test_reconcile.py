@@ -194,3 +194,21 @@ def test_cancel_while_queued_never_creates_a_job() -> None:
     rec.close()
     assert client.created == [] and client.deleted_jobs == []
     assert client.patches[-1]["reason"] == "CanceledByUser"
+
+
+def test_a_job_removed_after_its_pod_wrote_the_outputs_is_a_success() -> None:
+    client = FakeClient()  # no Job: its TTL removed it while no operator ran
+    client.body["status"] = {
+        "phase": "Running",
+        "jobName": "rj-summer-reel-x",
+        "step": "done",
+        "progress": 100,
+        "outputs": {"video": {"uri": "s3://b/v.mp4"}},
+    }
+    rec, _ = reconciler(client)
+    assert rec.reconcile("RenderJob", "media", "summer-reel", trigger="resume") is Phase.SUCCEEDED
+    rec.close()
+    assert client.created == []
+    patch = client.patches[-1]
+    assert patch["phase"] == "Succeeded" and patch["reason"] == "JobCompletedWhileOperatorDown"
+    assert "outputs" not in patch, "the outputs the pod wrote stay"

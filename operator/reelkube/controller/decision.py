@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reelkube.api.kinds import Resource
-from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus
+from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus, Step
 from reelkube.controller.job_observation import JobObservation, status_from_job
 
 Obj = Mapping[str, Any]
@@ -123,6 +123,15 @@ class MarkJobDeleted:
 
 
 @dataclass(frozen=True)
+class KeepPodOutcome:
+    """The Job the status names is gone, but its pod had reported success in the status (step
+    done, outputs listed): the Job finished and was removed (``ttlSecondsAfterFinished``) while
+    no operator watched. Succeeded, not canceled: the outputs exist."""
+
+    job_name: str
+
+
+@dataclass(frozen=True)
 class Cancel:
     """``spec.cancel`` is set on an unfinished resource: delete its Job (and so its pods), if
     any, then Canceled with reason CanceledByUser, without the outputs a partial run listed."""
@@ -149,7 +158,18 @@ class Start:
     """Create the Job's objects, then the Job."""
 
 
-Action = Gone | Nothing | FailInvalid | Observe | MarkJobDeleted | Cancel | CountRunning | Queue | Start
+Action = (
+    Gone
+    | Nothing
+    | FailInvalid
+    | Observe
+    | MarkJobDeleted
+    | KeepPodOutcome
+    | Cancel
+    | CountRunning
+    | Queue
+    | Start
+)
 
 
 def decide(observed: Observed) -> Action:
@@ -172,6 +192,8 @@ def decide(observed: Observed) -> Action:
     if observed.trigger == "sync":
         return Nothing(status.phase)  # only a reconcile creates or cancels
     if status.jobName:
+        if status.step == Step.DONE and status.outputs:
+            return KeepPodOutcome(status.jobName)
         return MarkJobDeleted(status.jobName)
     if not observed.limit:
         return Start()

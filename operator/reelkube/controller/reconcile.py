@@ -41,6 +41,7 @@ from reelkube.controller.decision import (
     CountRunning,
     FailInvalid,
     Gone,
+    KeepPodOutcome,
     MarkJobDeleted,
     Nothing,
     Observe,
@@ -219,6 +220,12 @@ class Reconciler:
         if isinstance(action, MarkJobDeleted):
             message = f"Job {action.job_name} was deleted before it finished"
             return self._set_phase(kind, observed, Phase.CANCELED, "JobDeleted", message)
+        if isinstance(action, KeepPodOutcome):
+            message = (
+                f"Job {action.job_name} finished and was removed while the operator was not watching;"
+                " its pod had written the outputs"
+            )
+            return self._set_phase(kind, observed, Phase.SUCCEEDED, "JobCompletedWhileOperatorDown", message)
         if isinstance(action, Cancel):
             return self._cancel(kind, observed, action)
         if isinstance(action, Queue):
