@@ -18,6 +18,7 @@ class TemplateName(StrEnum):
     SLIDESHOW = "slideshow"
     STATIC_AD = "static-ad"
     NARRATED = "narrated"
+    EXPLAINER = "explainer"
 
 
 class RenderJobSpec(JobSettings):

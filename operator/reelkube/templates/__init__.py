@@ -8,12 +8,14 @@ from typing import Any
 from reelkube.errors import SpecError
 from reelkube.templates.base import Expansion, Template, TemplateContext
 from reelkube.templates.captioned_reel import CAPTIONED_REEL
+from reelkube.templates.explainer import EXPLAINER
 from reelkube.templates.narrated import NARRATED
 from reelkube.templates.slideshow import SLIDESHOW
 from reelkube.templates.static_ad import STATIC_AD
 
 TEMPLATES: dict[str, Template[Any]] = {
     CAPTIONED_REEL.name: CAPTIONED_REEL,
+    EXPLAINER.name: EXPLAINER,
     NARRATED.name: NARRATED,
     SLIDESHOW.name: SLIDESHOW,
     STATIC_AD.name: STATIC_AD,

@@ -1,0 +1,272 @@
+"""A brief's scene plan, end to end: drafts -> speech -> slots -> visuals -> storyboard.
+
+This is where media is made (so it is not pure): the narration is synthesized with Piper as one
+track (all scenes' sentences in order), measured, laid out scene by scene (`timing`) and
+normalized to the brief's loudness; the asset library is read (inline and from its index);
+`storyboard.json` and its contact sheet are written into the workdir. `estimate=True` skips
+Piper and times scenes by an estimated speaking rate (a quick plan, no voice track).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from reelkube.errors import InputUnreadable, SpecError
+from reelkube.scenes.brief import AssetKind, AssetLibrary, BriefFields, LibraryAsset, Orientation
+from reelkube.scenes.contact_sheet import write_contact_sheet
+from reelkube.scenes.library import ChosenVisual, choose_visuals
+from reelkube.scenes.splitting import SceneDraft
+from reelkube.scenes.storyboard import Card, Storyboard, StoryboardScene
+from reelkube.scenes.timing import SceneSlot, lay_out, place_voice, placed_timings, speech_spans
+from reelkube.speech.estimate import estimate_timings
+from reelkube.subtitles.timings import Timings
+
+if TYPE_CHECKING:
+    # Only the types: templates call this layer, so it must not import them at run time.
+    from reelkube.templates.base import Canvas, TemplateContext
+
+log = logging.getLogger(__name__)
+
+ESTIMATED_WORDS_PER_SECOND = 2.6
+"""Speaking rate assumed by `estimate=True` (Piper's default voices speak about this fast)."""
+
+
+@dataclass(frozen=True)
+class CardRequest:
+    """A card a format puts before or after the scenes."""
+
+    kind: str
+    seconds: float
+    text: str
+
+
+@dataclass
+class ScenePlan:
+    """What planning made: the storyboard and the files behind it."""
+
+    storyboard: Storyboard
+    drafts: list[SceneDraft]
+    slots: list[SceneSlot]
+    visuals: list[ChosenVisual]
+    timings: Timings
+    """Word timings on the video's clock (after the scenes were laid out)."""
+    voice: Path | None
+    """The voice track, as long as the video (None when estimated or silent)."""
+    artifacts: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def intro(self) -> Card | None:
+        return next((c for c in self.storyboard.cards if c.start == 0 and self.slots[0].start > 0), None)
+
+    @property
+    def outros(self) -> list[Card]:
+        end = self.slots[-1].end if self.slots else 0.0
+        return [c for c in self.storyboard.cards if c.start >= end]
+
+
+def orientation_of(canvas: Canvas) -> Orientation:
+    """The canvas's shape."""
+    if canvas.width == canvas.height:
+        return Orientation.SQUARE
+    return Orientation.PORTRAIT if canvas.height > canvas.width else Orientation.LANDSCAPE
+
+
+def plan_scenes(
+    format_name: str,
+    drafts: Sequence[SceneDraft],
+    brief: BriefFields,
+    canvas: Canvas,
+    context: TemplateContext,
+    *,
+    intro: CardRequest | None = None,
+    outros: Sequence[CardRequest] = (),
+    estimate: bool = False,
+    contact_sheet: bool = True,
+) -> ScenePlan:
+    """Plan the scenes of `drafts` (see the module docstring); files go to the context's workdir."""
+    if not drafts:
+        raise SpecError("spec.props: the brief holds no scenes")
+    workdir = context.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    sentences = [sentence for draft in drafts for sentence in draft.sentences]
+    samples: np.ndarray | None = None
+    if not sentences:
+        raw = Timings(sample_rate=48_000, total_samples=0, sentence_silence=0.0, sentences=[])
+    elif estimate:
+        raw = estimated_timings(sentences, brief.voice.sentenceSilence)
+    else:
+        samples, raw = synthesize(sentences, brief, context)
+    offset = intro.seconds if intro else 0.0
+    slots = lay_out(drafts, speech_spans(drafts, raw), offset=offset)
+    scenes_end = slots[-1].end
+    cards: list[Card] = []
+    if intro:
+        cards.append(Card(intro.kind, 0.0, round(intro.seconds, 3), intro.text))
+    cursor = scenes_end
+    for request in outros:
+        cards.append(Card(request.kind, round(cursor, 3), round(cursor + request.seconds, 3), request.text))
+        cursor += request.seconds
+    total = round(cursor, 3)
+    timings = placed_timings(raw, slots, total)
+    artifacts: dict[str, Path] = {}
+    voice: Path | None = None
+    if samples is not None:
+        from reelkube.speech.loudness import normalize_loudness
+
+        voice = workdir / "voiceover.wav"
+        track = place_voice(samples, raw.sample_rate, slots, total)
+        normalize_loudness(track, raw.sample_rate, brief.loudnessLufs, voice)
+        artifacts["voiceover"] = voice
+    if sentences:
+        artifacts["timings"] = timings.write(workdir / "timings.json")
+    assets = load_library(brief.library, context)
+    visuals = choose_visuals(drafts, assets, orientation_of(canvas), brief.style.primaryColor)
+    storyboard = Storyboard(
+        format=format_name,
+        width=canvas.width,
+        height=canvas.height,
+        fps=canvas.fps,
+        duration=total,
+        scenes=[
+            StoryboardScene(
+                index=draft.index,
+                start=slot.start,
+                end=slot.end,
+                speech_start=slot.speech_at if slot.speech.sentences else None,
+                narration=draft.narration,
+                text=draft.text,
+                visual=visual,
+            )
+            for draft, slot, visual in zip(drafts, slots, visuals, strict=True)
+        ],
+        cards=cards,
+        word_timing_source="estimated" if estimate else timings.word_timing_source,
+    )
+    artifacts["storyboard"] = storyboard.write(workdir / "storyboard.json")
+    if contact_sheet:
+        artifacts["storyboardSheet"] = draw_contact_sheet(storyboard, brief, context, workdir)
+    log.info("event=scenes_planned format=%s scenes=%d seconds=%.2f", format_name, len(drafts), total)
+    return ScenePlan(storyboard, list(drafts), slots, visuals, timings, voice, artifacts)
+
+
+def estimated_timings(sentences: Sequence[str], silence: float) -> Timings:
+    """Timings as if spoken at ESTIMATED_WORDS_PER_SECOND, with `silence` after each sentence."""
+    spans = [max(0.6, len(s.split()) / ESTIMATED_WORDS_PER_SECOND) for s in sentences]
+    spoken = estimate_timings(sentences, sum(spans))
+    # estimate_timings spreads by characters; move sentences apart by the silences.
+    from dataclasses import replace
+
+    from reelkube.subtitles.timings import WordTiming
+
+    rate = spoken.sample_rate
+    moved = []
+    for number, sentence in enumerate(spoken.sentences):
+        shift = number * silence
+        moved.append(
+            replace(
+                sentence,
+                start=sentence.start + shift,
+                end=sentence.end + shift,
+                start_sample=sentence.start_sample + round(shift * rate),
+                end_sample=sentence.end_sample + round(shift * rate),
+                words=[WordTiming(w.text, w.start + shift, w.end + shift) for w in sentence.words],
+            )
+        )
+    total = spoken.total_samples + round(len(sentences) * silence * rate)
+    return replace(spoken, total_samples=total, sentence_silence=silence, sentences=moved)
+
+
+def synthesize(
+    sentences: Sequence[str], brief: BriefFields, context: TemplateContext
+) -> tuple[np.ndarray, Timings]:
+    """All sentences as one Piper track, with their measured timings."""
+    from reelkube.speech.synthesis import synthesize_narration
+    from reelkube.speech.voice import load_voice, locate_voice
+
+    loaded = load_voice(locate_voice(brief.voice, base_dir=_base_dir(context)))
+    narration = synthesize_narration(loaded, list(sentences), brief.voice)
+    return narration.samples, narration.timings
+
+
+def load_library(library: AssetLibrary, context: TemplateContext) -> list[LibraryAsset]:
+    """The inline assets followed by the index file's (its relative `src`s made relative to the
+    manifest, or absolute URLs when the index is remote)."""
+    assets = list(library.assets)
+    if library.indexUrl:
+        assets.extend(read_index(library.indexUrl, context))
+    seen: set[str] = set()
+    for asset in assets:
+        if asset.id in seen:
+            raise SpecError(f"spec.props.library: asset id {asset.id!r} is used twice")
+        seen.add(asset.id)
+    return assets
+
+
+def read_index(location: str, context: TemplateContext) -> list[LibraryAsset]:
+    """The assets of an index file (JSON or YAML: a list, or a mapping with an `assets` list)."""
+    from reelkube.engine.inputs import fetch_one
+
+    fetched = fetch_one(
+        location, "subtitles", context.workdir, context.limits, base_dir=_base_dir(context),
+        storage=context.storage, field="spec.props.library.indexUrl",
+    )  # fmt: skip
+    try:
+        data = yaml.safe_load(fetched.path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        message = f"spec.props.library.indexUrl: {location} is not JSON or YAML: {error}"
+        raise InputUnreadable(message) from None
+    items = data.get("assets") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise SpecError(f"spec.props.library.indexUrl: {location} holds no `assets` list")
+    assets = []
+    for number, item in enumerate(items):
+        try:
+            asset = LibraryAsset.model_validate(item)
+        except ValidationError as error:
+            raise SpecError(f"spec.props.library.indexUrl: {location} asset {number}: {error}") from None
+        assets.append(asset.model_copy(update={"src": resolve_relative(asset.src, location)}))
+    return assets
+
+
+def resolve_relative(src: str, index_location: str) -> str:
+    """`src` as written in the index at `index_location`: URLs and absolute paths unchanged,
+    relative paths joined to the index's folder (a URL join for a remote index)."""
+    if "://" in src or src.startswith("/"):
+        return src
+    if "://" in index_location:
+        return urljoin(index_location, src)
+    return str(PurePosixPath(index_location).parent / src)
+
+
+def draw_contact_sheet(
+    storyboard: Storyboard, brief: BriefFields, context: TemplateContext, workdir: Path
+) -> Path:
+    """`storyboard.png` in `workdir`, its visuals fetched under the job's input limits."""
+    from reelkube.engine.fonts import resolve_font
+    from reelkube.engine.inputs import fetch_one
+
+    fetch_dir = workdir / "storyboard-inputs"
+    fetch_dir.mkdir(parents=True, exist_ok=True)
+
+    def resolve(src: str, kind: AssetKind) -> Path:
+        fetched = fetch_one(
+            src, kind.value, fetch_dir, context.limits, base_dir=_base_dir(context), storage=context.storage
+        )
+        return fetched.path
+
+    font = resolve_font(brief.style.font)
+    tiles = workdir / "storyboard-tiles"
+    return write_contact_sheet(storyboard, workdir / "storyboard.png", resolve, tiles, font)
+
+
+def _base_dir(context: TemplateContext) -> Path:
+    return context.base_dir if context.base_dir is not None else Path.cwd()
