@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from reelkube.api.kinds import RENDER_JOB, Resource
 from reelkube.api.status import Phase, ResourceStatus
+from reelkube.controller.admission import Placement
 from reelkube.controller.decision import (
     INVALID_MESSAGE_LIMIT,
     Action,
@@ -61,7 +62,9 @@ def observed(
     job: dict[str, Any] | None = None,
     pods: tuple[dict[str, Any], ...] = (),
     limit: int = 0,
+    namespace_limit: int = 0,
     running: int | None = None,
+    placement: Placement | None = None,
 ) -> Observed:
     """What the reconciler would have gathered about ``body``."""
     if body is None:
@@ -82,7 +85,9 @@ def observed(
         job=job,
         pods=pods,
         limit=limit,
+        namespace_limit=namespace_limit,
         running=running,
+        placement=placement,
     )
 
 
@@ -246,6 +251,67 @@ CASES: dict[str, Case] = {
     ),
     "queued-by-the-limit-starts-when-a-slot-frees": Case(
         observed(resource_body(status=QUEUED_BY_LIMIT), limit=1, running=0), Start()
+    ),
+    # Priority queues: the admission selection's place for the resource decides (see
+    # test_admission for how places are computed).
+    "namespace-limit-alone-needs-the-count": Case(
+        observed(resource_body(), namespace_limit=2), CountRunning()
+    ),
+    "placed-first-starts": Case(
+        observed(
+            resource_body(),
+            limit=2,
+            running=1,
+            placement=Placement(True, "RenderJob", "media", running=1, limit=2),
+        ),
+        Start(),
+    ),
+    "a-free-slot-goes-to-the-higher-priority-one-ahead": Case(
+        observed(
+            resource_body(status=QUEUED_BY_LIMIT),
+            limit=2,
+            running=1,
+            placement=Placement(False, "RenderJob", "media", 2, "cluster", running=2, limit=2),
+        ),
+        Queue(running=2, limit=2, position=2),
+    ),
+    "namespace-full-queues-with-its-place-there": Case(
+        observed(
+            resource_body(),
+            limit=10,
+            namespace_limit=1,
+            running=3,
+            placement=Placement(False, "RenderJob", "media", 3, "namespace", running=1, limit=1),
+        ),
+        Queue(running=1, limit=1, position=3, namespace="media"),
+    ),
+    "admitted-under-a-namespace-limit-only": Case(
+        observed(
+            resource_body(status=QUEUED_BY_LIMIT),
+            namespace_limit=2,
+            running=0,
+            placement=Placement(True, "RenderJob", "media", running=0, limit=0),
+        ),
+        Start(),
+    ),
+    "a-job-beats-its-queue-place": Case(
+        observed(
+            resource_body(status=QUEUED_BY_LIMIT),
+            job=job(),
+            limit=1,
+            running=1,
+            placement=Placement(False, "RenderJob", "media", 1, "cluster", running=1, limit=1),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.QUEUED,
+                reason="JobCreated",
+                message=f"Job {JOB_NAME} created, waiting for its pod to run",
+                job_name=JOB_NAME,
+                attempts=0,
+                start_time=STARTED,
+            )
+        ),
     ),
     # spec.cancel: the Job (if any) goes, on either trigger; never a create.
     "cancel-running": Case(

@@ -64,12 +64,18 @@ def render_job(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
 
 @contextmanager
 def operator(
-    cluster: Cluster, namespace: str, monkeypatch: pytest.MonkeyPatch, *, placement: str = "kwok", **env: str
+    cluster: Cluster,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    placement: str = "kwok",
+    also: tuple[str, ...] = (),
+    **env: str,
 ) -> Iterator[KopfRunner]:
-    """Run the operator in this process, watching ``namespace`` only."""
+    """Run the operator in this process, watching ``namespace`` (and the namespaces ``also``)."""
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
     monkeypatch.setenv("REELKUBE_METRICS_PORT", "0")
-    monkeypatch.setenv("REELKUBE_WATCH_NAMESPACES", namespace)
+    monkeypatch.setenv("REELKUBE_WATCH_NAMESPACES", ",".join((namespace, *also)))
     monkeypatch.setenv("REELKUBE_RENDERER_IMAGE", cluster.renderer_image)
     monkeypatch.setenv("REELKUBE_IMAGE_PULL_POLICY", "Never")
     if placement == "kwok":
@@ -81,7 +87,8 @@ def operator(
         assert placement == "cluster", placement
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    args = ["run", "--standalone", "--namespace", namespace, "-m", "reelkube.controller.handlers"]
+    watched = [arg for name in (namespace, *also) for arg in ("--namespace", name)]
+    args = ["run", "--standalone", *watched, "-m", "reelkube.controller.handlers"]
     with KopfRunner(args, timeout=60) as runner:
         yield runner
     assert runner.exception is None, runner.output[-4000:]
@@ -555,3 +562,79 @@ def test_a_job_removed_while_the_operator_was_down_keeps_the_pods_outcome(
     assert body["status"]["reason"] == "JobCompletedWhileOperatorDown"
     assert body["status"]["outputs"]["video"]["uri"] == "s3://renders/finished.mp4"
     assert managed_jobs(cluster, namespace) == [], "no second render"
+
+
+def queue_position(body: dict[str, Any]) -> int | None:
+    return (body.get("status") or {}).get("queuePosition")
+
+
+def test_priority_orders_the_queue_under_a_limit_of_two(
+    cluster: Cluster, crds: None, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    six = {"low-old": -5, "normal-a": 0, "normal-b": 0, "low-new": -5, "high": 5, "urgent": 10}
+    expected = ["urgent", "high", "normal-a", "normal-b", "low-old", "low-new"]
+    with operator(cluster, namespace, monkeypatch, placement="nowhere", REELKUBE_MAX_RUNNING_JOBS="2"):
+        for blocker in ("blocker-1", "blocker-2"):
+            cluster.apply(render_job(blocker, namespace))
+            wait_for_resource(cluster, "renderjobs", namespace, blocker, has_job)
+        for name, priority in six.items():
+            cluster.apply(render_job(name, namespace, priority=priority))
+            time.sleep(1.1)  # creationTimestamp has whole seconds: one age each
+        for position, name in enumerate(expected, start=1):
+            body = wait_for_resource(
+                cluster, "renderjobs", namespace, name, lambda b, p=position: queue_position(b) == p
+            )
+            assert body["status"]["reason"] == "ConcurrencyLimit"
+            assert body["status"]["message"].startswith(f"{position}")
+        # Free one slot at a time (the running resource with a Job goes): the next in queue
+        # order, and only it, gets a Job.
+        started: list[str] = []
+        running = ["blocker-1", "blocker-2"]
+        for _ in expected:
+            cluster.kubectl("-n", namespace, "delete", "renderjob", running.pop(0), "--wait=true")
+            deadline = time.monotonic() + 30
+            newcomers: list[str] = []
+            while time.monotonic() < deadline and not newcomers:
+                newcomers = [
+                    name
+                    for name in expected
+                    if name not in started
+                    and has_job(get_resource(cluster, "renderjobs", namespace, name) or {})
+                ]
+                time.sleep(0.2)
+            assert len(newcomers) == 1, newcomers
+            started.extend(newcomers)
+            running.extend(newcomers)
+    assert started == expected
+
+
+def test_a_namespace_limit_holds_while_another_namespace_proceeds(
+    cluster: Cluster, crds: None, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = f"{namespace}-b"
+    cluster.kubectl("create", "namespace", other)
+    try:
+        cluster.kubectl("annotate", "namespace", namespace, "reelkube.io/max-running=1")
+        with operator(cluster, namespace, monkeypatch, placement="nowhere", also=(other,)):
+            for name in ("a1", "a2"):
+                cluster.apply(render_job(name, namespace))
+                time.sleep(1.1)
+            for name in ("b1", "b2"):
+                cluster.apply(render_job(name, other))
+            wait_for_resource(cluster, "renderjobs", namespace, "a1", has_job)
+            held = wait_for_resource(
+                cluster,
+                "renderjobs",
+                namespace,
+                "a2",
+                lambda b: (b.get("status") or {}).get("reason") == "NamespaceLimit",
+            )
+            for name in ("b1", "b2"):
+                wait_for_resource(cluster, "renderjobs", other, name, has_job)
+            # Lifting the annotation lets the held one go, without restarting anything.
+            cluster.kubectl("annotate", "namespace", namespace, "reelkube.io/max-running=0", "--overwrite")
+            wait_for_resource(cluster, "renderjobs", namespace, "a2", has_job, timeout=60)
+    finally:
+        cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
+    assert held["status"]["phase"] == "Queued" and held["status"]["queuePosition"] == 1
+    assert held["status"]["message"] == f"1st in namespace {namespace}: 1 of 1 RenderJobs running there"

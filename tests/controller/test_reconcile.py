@@ -44,6 +44,15 @@ class FakeClient:
     def get_resource(self, kind: ResourceKind, namespace: str, name: str) -> dict[str, Any]:
         return copy.deepcopy(self.body)
 
+    def list_resources(self, kind: ResourceKind, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        return [copy.deepcopy(self.body)] if kind.kind == self.body["kind"] else []
+
+    def list_managed_jobs(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        return []
+
+    def list_namespace_annotations(self) -> dict[str, dict[str, str]]:
+        return {}
+
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         self.job_lookups += 1
         return self.existing_job
@@ -212,3 +221,86 @@ def test_a_job_removed_after_its_pod_wrote_the_outputs_is_a_success() -> None:
     patch = client.patches[-1]
     assert patch["phase"] == "Succeeded" and patch["reason"] == "JobCompletedWhileOperatorDown"
     assert "outputs" not in patch, "the outputs the pod wrote stay"
+
+
+class QueueClient(LimitedClient):
+    """A LimitedClient whose cluster also holds ``others`` waiting resources and Namespaces with
+    ``annotations``."""
+
+    def __init__(
+        self,
+        running: int,
+        others: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        annotations: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(running)
+        self.others = others
+        self.annotations = annotations or {}
+
+    def list_resources(self, kind: ResourceKind, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        others = copy.deepcopy(self.others) if kind.kind == "RenderJob" else []
+        return [*super().list_resources(kind, namespaces), *others]
+
+    def get_resource(self, kind: ResourceKind, namespace: str, name: str) -> dict[str, Any]:
+        for other in self.others:
+            if other["metadata"]["name"] == name:
+                return copy.deepcopy(other)
+        return super().get_resource(kind, namespace, name)
+
+    def list_namespace_annotations(self) -> dict[str, dict[str, str]]:
+        return self.annotations
+
+
+def waiting_body(name: str, *, priority: int = 0, created: str = "2024-12-31T00:00:00Z") -> dict[str, Any]:
+    body = copy.deepcopy(RENDER_BODY)
+    body["metadata"].update(name=name, creationTimestamp=created, uid=f"uid-{name}")
+    body["spec"]["priority"] = priority
+    body["status"] = {"phase": "Queued", "reason": "ConcurrencyLimit"}
+    return body
+
+
+def test_a_free_slot_goes_to_the_higher_priority_resource_waiting() -> None:
+    client = QueueClient(running=1, others=[waiting_body("urgent", priority=5)])
+    rec = limited(client, 2)
+    assert rec.reconcile("RenderJob", "media", "summer-reel", trigger="create") is Phase.QUEUED
+    rec.close()
+    assert client.created == []
+    patch = client.patches[-1]
+    assert patch["reason"] == "ConcurrencyLimit" and patch["queuePosition"] == 1
+    assert patch["message"] == "1st in the RenderJob queue: 2 of 2 running cluster-wide"
+
+
+def test_a_namespace_annotation_limits_that_namespace() -> None:
+    from reelkube.controller.admission import MAX_RUNNING_ANNOTATION
+
+    client = QueueClient(running=1, annotations={"media": {MAX_RUNNING_ANNOTATION: "1"}})
+    rec = limited(client, 0)
+    assert rec.reconcile("RenderJob", "media", "summer-reel", trigger="create") is Phase.QUEUED
+    rec.close()
+    patch = client.patches[-1]
+    assert patch["reason"] == "NamespaceLimit" and patch["queuePosition"] == 1
+    assert patch["message"] == "1st in namespace media: 1 of 1 RenderJobs running there"
+
+
+def test_starting_clears_the_queue_position() -> None:
+    client = QueueClient(running=0)
+    client.body["status"] = {"phase": "Queued", "reason": "ConcurrencyLimit", "queuePosition": 1}
+    rec = limited(client, 1)
+    rec.reconcile("RenderJob", "media", "summer-reel", trigger="admission")
+    rec.close()
+    assert client.created[-1] == "Job"
+    assert client.patches[-1]["reason"] == "JobCreated" and client.patches[-1]["queuePosition"] is None
+
+
+def test_the_admission_round_writes_moved_positions_without_starting() -> None:
+    from reelkube.controller.admission import Admission
+
+    client = QueueClient(running=2, others=[waiting_body("urgent", priority=5)])
+    client.body["status"] = {"phase": "Queued", "reason": "ConcurrencyLimit", "queuePosition": 1}
+    rec = limited(client, 2)
+    Admission(rec).admit_waiting()
+    rec.close()
+    assert client.created == []
+    # Both moved (the urgent one had no place yet): each written once, in queue order.
+    assert [p["queuePosition"] for p in client.patches] == [1, 2]
+    assert client.patches[1]["message"] == "2nd in the RenderJob queue: 2 of 2 running cluster-wide"

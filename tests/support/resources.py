@@ -99,12 +99,19 @@ def tts_job(**spec: Any) -> Resource:
 
 
 def job(
-    conditions: list[dict[str, Any]] | None = None, *, name: str = JOB_NAME, **status: Any
+    conditions: list[dict[str, Any]] | None = None,
+    *,
+    name: str = JOB_NAME,
+    namespace: str = "media",
+    kind: str = "RenderJob",
+    **status: Any,
 ) -> dict[str, Any]:
-    """A render Job with ``conditions`` (see :func:`condition`) and other ``status`` fields
-    (``active=1``, ``failed=2``, ``completionTime=...``)."""
+    """A render Job of a ``kind`` resource in ``namespace``, with ``conditions`` (see
+    :func:`condition`) and other ``status`` fields (``active=1``, ``failed=2``,
+    ``completionTime=...``)."""
+    labels = {"app.kubernetes.io/managed-by": "reelkube", "reelkube.io/kind": kind}
     return {
-        "metadata": {"name": name, "namespace": "media"},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {"activeDeadlineSeconds": 600, "backoffLimit": 2},
         "status": {"startTime": "2025-01-01T00:00:05Z", "conditions": conditions or [], **status},
     }

@@ -221,6 +221,9 @@ class JobSettings(ApiModel):
     """Compute resources for the render pod."""
     inputLimits: InputLimits = Field(default_factory=InputLimits)
     """Download limits for inputs."""
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    """Place in the queue when a concurrency limit holds resources back: higher starts first;
+    equal priorities start oldest first."""
     cancel: bool = False
     """Set to true to stop the resource, queued or running: its Job and pods are deleted and the
     phase becomes Canceled (reason CanceledByUser). One way: it cannot be set back to false, and

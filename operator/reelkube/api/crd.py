@@ -141,6 +141,8 @@ def _columns(kind: ResourceKind) -> list[dict[str, Any]]:
     return [
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Progress", "type": "integer", "jsonPath": ".status.progress"},
+        {"name": "Queue", "type": "integer", "jsonPath": ".status.queuePosition", "priority": 1},
+        {"name": "Priority", "type": "integer", "jsonPath": ".spec.priority", "priority": 1},
         {"name": "Step", "type": "string", "jsonPath": ".status.step", "priority": 1},
         {"name": "Output", "type": "string", "jsonPath": f".status.outputs.{kind.primary_output}.uri"},
         {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},

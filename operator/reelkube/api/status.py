@@ -152,6 +152,9 @@ class ResourceStatus(ApiModel):
     """Pods started for this resource so far."""
     jobName: str | None = None
     """Name of the Kubernetes Job doing the work."""
+    queuePosition: int | None = Field(default=None, ge=1)
+    """While a concurrency limit holds the resource back: its place in the queue, 1 = next
+    (higher spec.priority first, then oldest). `message` says which limit it waits for."""
     encoder: str | None = None
     """Video encoder in use (e.g. libx264, h264_nvenc)."""
     reason: str | None = None

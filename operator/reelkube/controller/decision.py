@@ -13,8 +13,9 @@ Two triggers share the decision:
 ``spec.cancel`` wins over everything but deletion and a terminal phase, on both triggers.
 
 A start under a concurrency limit is decided in two rounds: the first says :class:`CountRunning`,
-and the reconciler decides again with the running count taken under its admission lock, so
-count-then-create stays atomic.
+and the reconciler decides again with the running count and the resource's place among every
+waiting one (:func:`reelkube.controller.admission.place`: priority, then age), both taken under
+its admission lock, so count-then-create stays atomic.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 from reelkube.api.kinds import Resource
 from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus, Step
+from reelkube.controller.admission import Placement
 from reelkube.controller.job_observation import JobObservation, status_from_job
 
 Obj = Mapping[str, Any]
@@ -53,9 +55,14 @@ class Observed:
     pods: Sequence[Obj] = ()
     """The Job's pods."""
     limit: int = 0
-    """Most Jobs running at once; 0 means no limit."""
+    """Most Jobs of the resource's queue running at once cluster-wide; 0 means no limit."""
+    namespace_limit: int = 0
+    """Most Jobs of the resource's queue running at once in its namespace; 0 means no limit."""
     running: int | None = None
     """Jobs running now, counted under the admission lock; None when not counted."""
+    placement: Placement | None = None
+    """Where the admission selection puts the resource among every waiting one (computed with
+    ``running``); None when it was not computed: then only ``running`` and ``limit`` decide."""
 
     @property
     def deleting(self) -> bool:
@@ -147,10 +154,14 @@ class CountRunning:
 
 @dataclass(frozen=True)
 class Queue:
-    """Hold the resource back: the concurrency limit is reached."""
+    """Hold the resource back: a concurrency limit is reached."""
 
     running: int
     limit: int
+    position: int = 1
+    """Place in the queue, 1 = next."""
+    namespace: str | None = None
+    """The namespace whose limit holds it back; None: the cluster-wide limit."""
 
 
 @dataclass(frozen=True)
@@ -195,10 +206,16 @@ def decide(observed: Observed) -> Action:
         if status.step == Step.DONE and status.outputs:
             return KeepPodOutcome(status.jobName)
         return MarkJobDeleted(status.jobName)
-    if not observed.limit:
+    if not observed.limit and not observed.namespace_limit:
         return Start()
     if observed.running is None:
         return CountRunning()
-    if observed.running >= observed.limit:
-        return Queue(running=observed.running, limit=observed.limit)
-    return Start()
+    placement = observed.placement
+    if placement is None:
+        if observed.limit and observed.running >= observed.limit:
+            return Queue(running=observed.running, limit=observed.limit)
+        return Start()
+    if placement.admitted:
+        return Start()
+    namespace = placement.namespace if placement.scope == "namespace" else None
+    return Queue(placement.running, placement.limit, placement.position, namespace)

@@ -10,8 +10,9 @@ Run with ``reelkube operator`` (or ``kopf run -m reelkube.controller.handlers``)
   per field), so re-applying an unchanged resource does nothing. No delete handler and no
   finalizer: deletion cascades through ownerReferences, and the pod's SIGTERM lets the runner
   clean up.
-- No kopf timers (they add finalizers): resources held back by the concurrency limit are
-  admitted by a small background thread (``admission``), woken when a Job finishes.
+- No kopf timers (they add finalizers): resources held back by the concurrency limits are
+  admitted, in priority order, by a small background thread (``admission``), woken when a Job
+  finishes.
 """
 
 from __future__ import annotations
@@ -58,14 +59,17 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     client = ClusterClient(load_kube_config())
     reconciler = Reconciler(client, operator_settings, metrics, WebhookNotifier(client, metrics))
     admission = Admission(reconciler)
-    if operator_settings.max_running_jobs:
-        admission.start()
+    # Always: a Namespace's annotation can set a limit without any in the chart.
+    admission.start()
     memo.reconciler = reconciler
     memo.admission = admission
     log.info(
-        "event=started image=%s max_running_jobs=%d namespaces=%s",
+        "event=started image=%s max_running_jobs=%d max_running_tts=%d max_running_per_namespace=%d"
+        " namespaces=%s",
         operator_settings.renderer_image,
         operator_settings.max_running_jobs,
+        operator_settings.max_running_tts,
+        operator_settings.max_running_per_namespace,
         ",".join(operator_settings.watch_namespaces) or "*",
     )
 

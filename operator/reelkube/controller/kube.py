@@ -118,6 +118,11 @@ class ClusterClient:
             items.extend(_json(response).get("items", []))
         return items
 
+    def list_namespace_annotations(self) -> dict[str, dict[str, str]]:
+        """Every Namespace's annotations, by name (for per-namespace limits)."""
+        items = _json(self.core.list_namespace(_preload_content=False)).get("items", [])
+        return {ns["metadata"]["name"]: dict(ns["metadata"].get("annotations") or {}) for ns in items}
+
     def get_resource(self, kind: ResourceKind, namespace: str, name: str) -> Obj | None:
         """The RenderJob/TTSJob, or None if it is gone."""
         try:

@@ -33,8 +33,20 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from reelkube.api.common import WebhookSpec
-from reelkube.api.kinds import Resource, ResourceKind, kind_named
+from reelkube.api.kinds import KINDS, Resource, ResourceKind, kind_named
 from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus
+from reelkube.controller.admission import (
+    Limits,
+    Placement,
+    Waiting,
+    count_running,
+    namespace_limits,
+    place,
+    queue_message,
+    queue_reason,
+    waiting,
+    waiting_item,
+)
 from reelkube.controller.decision import (
     Action,
     Cancel,
@@ -53,7 +65,6 @@ from reelkube.controller.decision import (
     needs_job_lookup,
 )
 from reelkube.controller.job_manifests import CHILD_WAVES, build_job, child_name
-from reelkube.controller.job_observation import job_finished
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.notify import WebhookNotifier, pending_delivery
@@ -65,6 +76,9 @@ log = logging.getLogger(__name__)
 
 CHILD_CREATE_WORKERS = 16
 """Threads creating children concurrently (four per resource being started)."""
+NAMESPACE_LIMITS_TTL_SECONDS = 10.0
+"""How long the namespaces' ``reelkube.io/max-running`` annotations are reused before being
+read again: a changed annotation applies within this time, without a redeploy."""
 
 
 class PermanentFailure(Exception):
@@ -93,6 +107,7 @@ class Reconciler:
         self.metrics = metrics
         self.notifier = notifier
         self._admission = threading.Lock()
+        self._namespace_limits: tuple[float, dict[str, int]] | None = None
         self._locks: weakref.WeakValueDictionary[tuple[str, str, str], threading.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -117,8 +132,14 @@ class Reconciler:
 
     # --- entry points -------------------------------------------------------------------
 
-    def reconcile(self, kind: str, namespace: str, name: str, *, trigger: str) -> Phase | None:
-        """Bring one resource forward; returns its phase afterwards (None if it is gone)."""
+    def reconcile(
+        self, kind: str, namespace: str, name: str, *, trigger: str, queued: Placement | None = None
+    ) -> Phase | None:
+        """Bring one resource forward; returns its phase afterwards (None if it is gone).
+
+        ``queued``: the place the admission round gave a waiting resource that may not start, to
+        be written (a position is never a reason to start: a start is placed again under the
+        admission lock)."""
         resource_kind = kind_named(kind)
         started = time.monotonic()
         try:
@@ -126,6 +147,8 @@ class Reconciler:
                 observed = self._gather(
                     resource_kind, namespace, name, "reconcile", resumed=trigger == "resume"
                 )
+                if queued is not None and not queued.admitted and observed.body is not None:
+                    observed = replace(observed, running=queued.running, placement=queued)
                 action = decide(observed)
                 if isinstance(action, Gone):
                     self.metrics.phases.observe(kind, namespace, name, None)
@@ -151,11 +174,47 @@ class Reconciler:
         finally:
             self.metrics.reconcile_seconds.labels(kind, trigger).observe(time.monotonic() - started)
 
-    def running_jobs(self) -> int:
-        """Jobs of ours that have not finished, in the watched namespaces."""
-        return sum(
-            1 for j in self.client.list_managed_jobs(self.settings.watch_namespaces) if not job_finished(j)
+    def limits(self) -> Limits:
+        """The concurrency limits now: the chart's, with the namespaces' overrides."""
+        settings = self.settings
+        return Limits(
+            cluster={kind: settings.cluster_limit(kind) for kind in KINDS},
+            namespace_default=settings.max_running_per_namespace,
+            namespaces=self._namespace_overrides(),
         )
+
+    def _namespace_overrides(self) -> dict[str, int]:
+        now = time.monotonic()
+        cached = self._namespace_limits
+        if cached is not None and now - cached[0] < NAMESPACE_LIMITS_TTL_SECONDS:
+            return cached[1]
+        try:
+            overrides = namespace_limits(self.client.list_namespace_annotations())
+        except ApiException as exc:
+            # Without them the chart's default applies; say so once per refresh.
+            log.warning("event=namespace_limits_unreadable status=%s reason=%s", exc.status, exc.reason)
+            overrides = cached[1] if cached is not None else {}
+        self._namespace_limits = (now, overrides)
+        return overrides
+
+    def place_waiting(
+        self, also: tuple[ResourceKind, Mapping[str, Any]] | None = None
+    ) -> list[tuple[Waiting, Placement]]:
+        """Every waiting resource in the watched namespaces with its place (see
+        :func:`~reelkube.controller.admission.place`); ``also``: a resource body to count among
+        them even when the list does not show it yet."""
+        namespaces = self.settings.watch_namespaces
+        candidates = [
+            item
+            for kind in KINDS.values()
+            for item in waiting(kind, self.client.list_resources(kind, namespaces))
+        ]
+        if also is not None:
+            extra = waiting_item(*also)
+            if all(item.key != extra.key for item in candidates):
+                candidates.append(extra)
+        running = count_running(self.client.list_managed_jobs(namespaces))
+        return place(candidates, running, self.limits())
 
     # --- observing ----------------------------------------------------------------------
 
@@ -171,7 +230,8 @@ class Reconciler:
             trigger=trigger,
             resumed=resumed,
             status=ResourceStatus.model_validate(body.get("status") or {}),
-            limit=self.settings.max_running_jobs,
+            limit=self.settings.cluster_limit(kind.kind),
+            namespace_limit=self.limits().for_namespace(namespace),
         )
         if observed.deleting or observed.status.phase in TERMINAL_PHASES:
             return observed
@@ -230,18 +290,26 @@ class Reconciler:
             return self._cancel(kind, observed, action)
         if isinstance(action, Queue):
             log.info(
-                "event=queued namespace=%s name=%s running=%d limit=%d",
+                "event=queued namespace=%s name=%s position=%d running=%d limit=%d scope=%s",
                 meta["namespace"],
                 meta["name"],
+                action.position,
                 action.running,
                 action.limit,
+                "namespace" if action.namespace is not None else "cluster",
             )
-            message = f"waiting for a free slot: {action.running} of {action.limit} render Jobs are running"
-            return self._set_phase(kind, observed, Phase.QUEUED, "ConcurrencyLimit", message)
+            message = queue_message(
+                kind.kind, action.position, action.running, action.limit, action.namespace
+            )
+            reason = queue_reason(action.namespace)
+            return self._set_phase(
+                kind, observed, Phase.QUEUED, reason, message, queue_position=action.position
+            )
         if isinstance(action, CountRunning):
-            # Count-then-create is atomic: decide again under the admission lock, create there.
+            # Count-then-create is atomic: place and decide again under the admission lock,
+            # and create there.
             with self._admission:
-                observed = replace(observed, running=self.running_jobs())
+                observed = self._placed(kind, observed)
                 action = decide(observed)
                 if not isinstance(action, Start):
                     return self._act(kind, observed, action)
@@ -273,6 +341,15 @@ class Reconciler:
         else:
             message = "canceled by spec.cancel before it started"
         return self._set_phase(kind, observed, Phase.CANCELED, "CanceledByUser", message, drop_outputs=True)
+
+    def _placed(self, kind: ResourceKind, observed: Observed) -> Observed:
+        """``observed`` with the running count of its queue and its place among the waiting."""
+        assert observed.body is not None
+        meta = observed.body["metadata"]
+        key = (kind.kind, meta["namespace"], meta["name"])
+        placed = self.place_waiting(also=(kind, observed.body))
+        placement = next(p for item, p in placed if item.key == key)
+        return replace(observed, running=placement.running, placement=placement)
 
     def _set_phase(
         self, kind: ResourceKind, observed: Observed, phase: Phase, reason: str, message: str, **extra: Any

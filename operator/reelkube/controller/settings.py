@@ -47,7 +47,13 @@ class OperatorSettings:
     """Node selector for every render pod (e.g. a node pool; the benchmark uses kwok's fake node)."""
     job_tolerations: tuple[Mapping[str, Any], ...] = ()
     max_running_jobs: int = 0
-    """Most Jobs running at once across the watched namespaces; 0 means no limit."""
+    """Most RenderJob Jobs running at once across the watched namespaces; 0 means no limit."""
+    max_running_tts: int = 0
+    """Most TTSJob Jobs running at once across the watched namespaces, a queue of their own
+    (narration never waits behind renders); 0 means no limit."""
+    max_running_per_namespace: int = 0
+    """Most Jobs running at once per namespace, in each queue; 0 means no limit. A Namespace's
+    ``reelkube.io/max-running`` annotation overrides it."""
     job_ttl_seconds: int = 3600
     """``ttlSecondsAfterFinished`` of each Job (its status is copied to the resource first)."""
     termination_grace_seconds: int = 30
@@ -56,6 +62,10 @@ class OperatorSettings:
     metrics_port: int = 8000
     liveness_port: int = 8080
     log_level: str = "INFO"
+
+    def cluster_limit(self, kind: str) -> int:
+        """The cluster-wide limit of ``kind``'s queue (0: none)."""
+        return self.max_running_tts if kind == "TTSJob" else self.max_running_jobs
 
 
 def _json(env: Mapping[str, str], name: str, default: Any) -> Any:
@@ -135,6 +145,8 @@ def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
         job_node_selector=dict(_json(env, "JOB_NODE_SELECTOR", {})),
         job_tolerations=tuple(_json(env, "JOB_TOLERATIONS", [])),
         max_running_jobs=_int(env, "MAX_RUNNING_JOBS", 0),
+        max_running_tts=_int(env, "MAX_RUNNING_TTS", 0),
+        max_running_per_namespace=_int(env, "MAX_RUNNING_PER_NAMESPACE", 0),
         job_ttl_seconds=_int(env, "JOB_TTL_SECONDS", 3600),
         termination_grace_seconds=_int(env, "TERMINATION_GRACE_SECONDS", 30),
         watch_namespaces=namespaces,
@@ -142,8 +154,13 @@ def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
         liveness_port=_int(env, "LIVENESS_PORT", 8080),
         log_level=(_str(env, "LOG_LEVEL", "INFO") or "INFO").upper(),
     )
-    if settings.max_running_jobs < 0:
-        raise ValueError(f"{ENV_PREFIX}MAX_RUNNING_JOBS must be >= 0")
+    for name, value in (
+        ("MAX_RUNNING_JOBS", settings.max_running_jobs),
+        ("MAX_RUNNING_TTS", settings.max_running_tts),
+        ("MAX_RUNNING_PER_NAMESPACE", settings.max_running_per_namespace),
+    ):
+        if value < 0:
+            raise ValueError(f"{ENV_PREFIX}{name} must be >= 0")
     if settings.storage.presign_expiry_seconds < 60:
         raise ValueError(f"{ENV_PREFIX}PRESIGN_EXPIRY_SECONDS must be at least 60")
     return settings

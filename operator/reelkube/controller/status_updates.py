@@ -52,13 +52,15 @@ def phase_update(
     completion_time: str | None = None,
     stalled: bool = False,
     drop_outputs: bool = False,
+    queue_position: int | None = None,
     now: str | None = None,
 ) -> dict[str, Any]:
     """The merge patch taking ``current`` to ``phase`` (only the fields that change; may be empty).
 
     Conditions follow the phase: Reconciling until terminal, Ready True on success, Ready False
     and Stalled on failure or when the pod cannot start. ``drop_outputs`` removes the outputs a
-    partial run listed (a canceled render has none).
+    partial run listed (a canceled render has none). ``queue_position`` is written while a
+    limit holds the resource back, and removed by any other update.
     """
     if current.phase in TERMINAL_PHASES and phase != current.phase:
         return {}  # a terminal phase is final; late events must not reopen it
@@ -70,6 +72,7 @@ def phase_update(
         "jobName": job_name,
         "attempts": attempts,
         "startTime": start_time,
+        "queuePosition": queue_position,
     }
     if phase in TERMINAL_PHASES:
         wanted["completionTime"] = completion_time or current.completionTime or now or now_rfc3339()
@@ -78,6 +81,8 @@ def phase_update(
         wanted["step"] = "done"
     have = current.model_dump(mode="json")
     patch = {k: v for k, v in wanted.items() if v is not None and have.get(k) != v}
+    if queue_position is None and current.queuePosition is not None:
+        patch["queuePosition"] = None
     if drop_outputs and current.outputs is not None:
         patch["outputs"] = None  # null deletes the key in a merge patch
     conditions = [
