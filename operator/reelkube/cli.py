@@ -23,6 +23,12 @@ COMMAND_MODULES = [
     "reelkube.commands.plan",
     "reelkube.commands.validate",
     "reelkube.commands.tts",
+    "reelkube.commands.submit",
+    "reelkube.commands.get",
+    "reelkube.commands.cancel",
+    "reelkube.commands.logs",
+    "reelkube.commands.describe",
+    "reelkube.commands.batch",
 ]
 
 
