@@ -638,3 +638,21 @@ def test_a_namespace_limit_holds_while_another_namespace_proceeds(
         cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
     assert held["status"]["phase"] == "Queued" and held["status"]["queuePosition"] == 1
     assert held["status"]["message"] == f"1st in namespace {namespace}: 1 of 1 RenderJobs running there"
+
+
+def test_each_transition_is_a_kubernetes_event_on_the_resource(
+    cluster: Cluster, crds: None, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with operator(cluster, namespace, monkeypatch):
+        cluster.apply(render_job("told", namespace))
+        body = wait_for_resource(cluster, "renderjobs", namespace, "told", phase_is("Succeeded"), timeout=90)
+        time.sleep(2)  # Events are sent off the reconcile path
+    events = cluster.kubectl_json(
+        "-n", namespace, "get", "events", "--field-selector", "involvedObject.name=told"
+    )["items"]
+    ours = [e for e in events if e.get("source", {}).get("component") == "reelkube-operator"]
+    reasons = [e["reason"] for e in sorted(ours, key=lambda e: e["metadata"]["name"])]
+    assert reasons[0] == "Queued" and reasons[-1] == "Succeeded", reasons
+    assert all(e["involvedObject"]["uid"] == body["metadata"]["uid"] for e in ours)
+    described = cluster.kubectl("-n", namespace, "describe", "renderjob", "told").stdout
+    assert "Succeeded" in described and "reelkube-operator" in described

@@ -304,3 +304,34 @@ def test_the_admission_round_writes_moved_positions_without_starting() -> None:
     # Both moved (the urgent one had no place yet): each written once, in queue order.
     assert [p["queuePosition"] for p in client.patches] == [1, 2]
     assert client.patches[1]["message"] == "2nd in the RenderJob queue: 2 of 2 running cluster-wide"
+
+
+class EventingClient(FakeClient):
+    """A FakeClient that records Events, or refuses them (no RBAC for events)."""
+
+    def __init__(self, *, refuse: bool = False) -> None:
+        super().__init__()
+        self.refuse = refuse
+        self.events: list[dict[str, Any]] = []
+
+    def create_event(self, namespace: str, event: Mapping[str, Any]) -> None:
+        if self.refuse:
+            raise ApiException(status=403, reason="Forbidden")
+        self.events.append(dict(event))
+
+
+def test_a_phase_change_emits_an_event_and_a_refused_event_changes_nothing() -> None:
+    from reelkube.controller.events import TransitionEvents
+
+    for refuse in (False, True):
+        client = EventingClient(refuse=refuse)
+        rec = Reconciler(client, OperatorSettings(), OperatorMetrics(), events=TransitionEvents(client))  # type: ignore[arg-type]
+        assert rec.reconcile("RenderJob", "media", "summer-reel", trigger="create") is Phase.QUEUED
+        rec.close()
+        assert client.created[-1] == "Job" and client.patches[-1]["reason"] == "JobCreated"
+        if refuse:
+            assert client.events == []
+        else:
+            assert [(e["reason"], e["involvedObject"]["name"]) for e in client.events] == [
+                ("Queued", "summer-reel")
+            ]

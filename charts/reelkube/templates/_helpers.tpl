@@ -57,5 +57,5 @@ status subresources itself, because it creates per-resource Roles granting exact
   verbs: [get]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
-  verbs: [create]
+  verbs: [create, patch]
 {{- end -}}

@@ -10,7 +10,9 @@ concern, pure ones first:
 - ``status_updates`` + ``conditions``: the status patch for a new phase (pure);
 - ``job_manifests``: the Job and its ConfigMap, ServiceAccount, Role and RoleBinding (pure);
 - ``reconcile``: the Reconciler, which reads, asks ``decision`` and carries the action out;
-- ``admission``: starts resources held back by the concurrency limit, oldest first;
+- ``admission``: the priority queues: each waiting resource's place under the cluster-wide,
+  per-kind and per-namespace limits (pure), and the thread that starts the next ones;
+- ``events``: a Kubernetes Event on the resource for each phase transition;
 - ``notify``: webhook delivery off the reconcile path;
 - ``kube``, ``metrics``, ``settings``: the API calls, the Prometheus metrics, the chart's values;
 - ``handlers``: the kopf wiring, kept thin.

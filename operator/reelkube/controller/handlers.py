@@ -26,6 +26,7 @@ import kopf
 from reelkube.api.common import GROUP, VERSION
 from reelkube.api.kinds import KINDS
 from reelkube.controller.admission import Admission
+from reelkube.controller.events import TransitionEvents
 from reelkube.controller.job_manifests import KIND_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RESOURCE_ANNOTATION
 from reelkube.controller.job_observation import job_finished
 from reelkube.controller.kube import ClusterClient, load_kube_config
@@ -57,7 +58,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     if operator_settings.metrics_port:
         metrics.serve(operator_settings.metrics_port)
     client = ClusterClient(load_kube_config())
-    reconciler = Reconciler(client, operator_settings, metrics, WebhookNotifier(client, metrics))
+    reconciler = Reconciler(
+        client, operator_settings, metrics, WebhookNotifier(client, metrics), TransitionEvents(client)
+    )
     admission = Admission(reconciler)
     # Always: a Namespace's annotation can set a limit without any in the chart.
     admission.start()

@@ -164,6 +164,10 @@ class ClusterClient:
             _preload_content=False,
         )
 
+    def create_event(self, namespace: str, event: Mapping[str, Any]) -> None:
+        """Create a core/v1 Event (see :mod:`reelkube.controller.events`)."""
+        self.core.create_namespaced_event(namespace, dict(event), _preload_content=False)
+
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
         """One key of a Secret, decoded; None if the Secret or key is absent."""
         try:

@@ -64,6 +64,7 @@ from reelkube.controller.decision import (
     decide,
     needs_job_lookup,
 )
+from reelkube.controller.events import TransitionEvents
 from reelkube.controller.job_manifests import CHILD_WAVES, build_job, child_name
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
@@ -101,11 +102,13 @@ class Reconciler:
         settings: OperatorSettings,
         metrics: OperatorMetrics,
         notifier: WebhookNotifier | None = None,
+        events: TransitionEvents | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.metrics = metrics
         self.notifier = notifier
+        self.events = events
         self._admission = threading.Lock()
         self._namespace_limits: tuple[float, dict[str, int]] | None = None
         self._locks: weakref.WeakValueDictionary[tuple[str, str, str], threading.Lock] = (
@@ -115,8 +118,10 @@ class Reconciler:
         self._creates = ThreadPoolExecutor(CHILD_CREATE_WORKERS, thread_name_prefix="create")
 
     def close(self) -> None:
-        """Stop the child-creating threads (at operator shutdown)."""
+        """Stop the child-creating threads (at operator shutdown) and send pending Events."""
         self._creates.shutdown(wait=False, cancel_futures=True)
+        if self.events is not None:
+            self.events.close()
 
     @contextmanager
     def _locked(self, kind: str, namespace: str, name: str) -> Iterator[None]:
@@ -420,7 +425,8 @@ class Reconciler:
     def _write(
         self, kind: ResourceKind, body: Mapping[str, Any], status: ResourceStatus, patch: dict[str, Any]
     ) -> Phase | None:
-        """Patch the status if anything changed; announce a phase change by webhook."""
+        """Patch the status if anything changed; announce a phase change by webhook and by a
+        Kubernetes Event."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         if not patch:
             return status.phase
@@ -439,6 +445,8 @@ class Reconciler:
         self.client.patch_status(kind, namespace, name, patch)
         if new_phase != status.phase and new_phase is not None:
             self.metrics.transitions.labels(kind.kind, new_phase.value).inc()
+            if self.events is not None:
+                self.events.record(body, new_phase, patch.get("reason"), patch.get("message"))
             log.info(
                 "event=phase namespace=%s name=%s from=%s to=%s reason=%s message=%r",
                 namespace,
