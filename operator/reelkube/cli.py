@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "reelkube.commands.operator",
     "reelkube.commands.render",
     "reelkube.commands.plan",
+    "reelkube.commands.storyboard",
     "reelkube.commands.validate",
     "reelkube.commands.tts",
     "reelkube.commands.submit",

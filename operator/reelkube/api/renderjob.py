@@ -19,6 +19,7 @@ class TemplateName(StrEnum):
     STATIC_AD = "static-ad"
     NARRATED = "narrated"
     EXPLAINER = "explainer"
+    SHORTS = "shorts"
 
 
 class RenderJobSpec(JobSettings):

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ESTIMATED_WORDS_PER_SECOND = 2.6
-"""Speaking rate assumed by `estimate=True` (Piper's default voices speak about this fast)."""
+ESTIMATED_WORDS_PER_SECOND = 3.0
+"""Speaking rate assumed by `estimate=True` (the bundled Piper voice speaks about this fast)."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,10 @@ def plan_scenes(
     outros: Sequence[CardRequest] = (),
     estimate: bool = False,
     contact_sheet: bool = True,
+    voice_track: bool = True,
 ) -> ScenePlan:
-    """Plan the scenes of `drafts` (see the module docstring); files go to the context's workdir."""
+    """Plan the scenes of `drafts` (see the module docstring); files go to the context's workdir.
+    `voice_track=False` measures the speech but writes no voice track (a storyboard alone)."""
     if not drafts:
         raise SpecError("spec.props: the brief holds no scenes")
     workdir = context.workdir.resolve()
@@ -119,7 +121,7 @@ def plan_scenes(
     timings = placed_timings(raw, slots, total)
     artifacts: dict[str, Path] = {}
     voice: Path | None = None
-    if samples is not None:
+    if samples is not None and voice_track:
         from reelkube.speech.loudness import normalize_loudness
 
         voice = workdir / "voiceover.wav"
@@ -192,7 +194,10 @@ def synthesize(
     from reelkube.speech.synthesis import synthesize_narration
     from reelkube.speech.voice import load_voice, locate_voice
 
-    loaded = load_voice(locate_voice(brief.voice, base_dir=_base_dir(context)))
+    voice_files = locate_voice(
+        brief.voice, base_dir=_base_dir(context), policy=context.policy, field="spec.props.voice"
+    )
+    loaded = load_voice(voice_files)
     narration = synthesize_narration(loaded, list(sentences), brief.voice)
     return narration.samples, narration.timings
 
@@ -217,7 +222,7 @@ def read_index(location: str, context: TemplateContext) -> list[LibraryAsset]:
 
     fetched = fetch_one(
         location, "subtitles", context.workdir, context.limits, base_dir=_base_dir(context),
-        storage=context.storage, field="spec.props.library.indexUrl",
+        storage=context.storage, policy=context.policy, field="spec.props.library.indexUrl",
     )  # fmt: skip
     try:
         data = yaml.safe_load(fetched.path.read_text(encoding="utf-8"))
@@ -259,8 +264,9 @@ def draw_contact_sheet(
 
     def resolve(src: str, kind: AssetKind) -> Path:
         fetched = fetch_one(
-            src, kind.value, fetch_dir, context.limits, base_dir=_base_dir(context), storage=context.storage
-        )
+            src, kind.value, fetch_dir, context.limits, base_dir=_base_dir(context), storage=context.storage,
+            policy=context.policy, field="spec.props.library",
+        )  # fmt: skip
         return fetched.path
 
     font = resolve_font(brief.style.font)

@@ -10,6 +10,7 @@ from reelkube.templates.base import Expansion, Template, TemplateContext
 from reelkube.templates.captioned_reel import CAPTIONED_REEL
 from reelkube.templates.explainer import EXPLAINER
 from reelkube.templates.narrated import NARRATED
+from reelkube.templates.shorts import SHORTS
 from reelkube.templates.slideshow import SLIDESHOW
 from reelkube.templates.static_ad import STATIC_AD
 
@@ -17,6 +18,7 @@ TEMPLATES: dict[str, Template[Any]] = {
     CAPTIONED_REEL.name: CAPTIONED_REEL,
     EXPLAINER.name: EXPLAINER,
     NARRATED.name: NARRATED,
+    SHORTS.name: SHORTS,
     SLIDESHOW.name: SLIDESHOW,
     STATIC_AD.name: STATIC_AD,
 }

@@ -51,18 +51,28 @@ def explainer_canvas(props: BriefFields, context: TemplateContext) -> Canvas:
     return Canvas.for_output(context.output, width, height, DEFAULT_FPS)
 
 
-def expand_explainer(props: ExplainerProps, context: TemplateContext) -> Expansion:
-    """Plan the scenes, then lay out cards, visuals, lower thirds, captions and sound."""
-    canvas = explainer_canvas(props, context)
-    plan = plan_scenes(
+def plan_explainer(
+    props: ExplainerProps, context: TemplateContext, *, estimate: bool = False, render: bool = True
+) -> ScenePlan:
+    """The explainer's scene plan: title card, scenes, outro card (`estimate`: no Piper;
+    `render=False`: the storyboard alone, no voice track)."""
+    return plan_scenes(
         "explainer",
         brief_drafts(props),
         props,
-        canvas,
+        explainer_canvas(props, context),
         context,
         intro=CardRequest("title", TITLE_SECONDS, props.title) if props.title else None,
         outros=[CardRequest("outro", OUTRO_SECONDS, props.outro)] if props.outro else [],
+        estimate=estimate,
+        voice_track=render,
     )
+
+
+def expand_explainer(props: ExplainerProps, context: TemplateContext) -> Expansion:
+    """Plan the scenes, then lay out cards, visuals, lower thirds, captions and sound."""
+    plan = plan_explainer(props, context)
+    canvas = explainer_canvas(props, context)
     return Expansion(timeline=explainer_timeline(plan, canvas, props, context), artifacts=plan.artifacts,
                      info=plan_info(plan))  # fmt: skip
 
