@@ -84,6 +84,8 @@ def new_batch_id(now: datetime | None = None) -> str:
 
 def read_rows(path: Path) -> list[Row]:
     """The rows of a ``.csv`` (header first, cells as text) or ``.json`` (a list of objects)."""
+    if path.suffix.lower() not in (".csv", ".json"):
+        raise SpecError(f"{path}: rows must be a .csv or .json file")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -96,8 +98,6 @@ def read_rows(path: Path) -> list[Row]:
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise SpecError(f"{path}: expected a JSON list of objects, one per row")
         return [dict(item) for item in data]
-    if path.suffix.lower() != ".csv":
-        raise SpecError(f"{path}: rows must be a .csv or .json file")
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames:
         raise SpecError(f"{path}: no header row")
@@ -132,7 +132,7 @@ def type_text(text: str, annotation: Any) -> Any:
             except json.JSONDecodeError:
                 return text
         item = (typing.get_args(target) or (Any,))[0]
-        return [type_text(part, item) for part in stripped.split(LIST_SEPARATOR) if part.strip()]
+        return [type_text(part.strip(), item) for part in stripped.split(LIST_SEPARATOR) if part.strip()]
     if target is bool:
         lowered = stripped.lower()
         return True if lowered in TRUE_WORDS else False if lowered in FALSE_WORDS else text
