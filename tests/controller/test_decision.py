@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import typing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from reelkube.controller.decision import (
     Cancel,
     CountRunning,
     FailInvalid,
+    FailStalled,
     Gone,
     KeepPodOutcome,
     MarkJobDeleted,
@@ -44,6 +46,7 @@ from support.resources import (
     resource_body,
     running,
     terminated,
+    waiting,
 )
 
 STARTED = "2025-01-01T00:00:05Z"
@@ -65,6 +68,8 @@ def observed(
     namespace_limit: int = 0,
     running: int | None = None,
     placement: Placement | None = None,
+    now: datetime | None = None,
+    stall_seconds: int = 0,
 ) -> Observed:
     """What the reconciler would have gathered about ``body``."""
     if body is None:
@@ -88,6 +93,43 @@ def observed(
         namespace_limit=namespace_limit,
         running=running,
         placement=placement,
+        now=now,
+        stall_seconds=stall_seconds,
+    )
+
+
+PROGRESSED = {**RUNNING, "progress": 42, "step": "rendering", "lastProgressTime": "2025-01-01T00:01:00Z"}
+RENDERING = JobObservation(
+    phase=Phase.RUNNING,
+    reason="Running",
+    message="pod p1 is rendering",
+    job_name=JOB_NAME,
+    attempts=1,
+    start_time=STARTED,
+)
+
+
+def at(clock: str) -> datetime:
+    """A moment on the first of January 2025 (HH:MM:SS)."""
+    return datetime.fromisoformat(f"2025-01-01T{clock}+00:00").astimezone(UTC)
+
+
+def stuck(
+    status: dict[str, Any],
+    now: str,
+    *,
+    started: str = "2025-01-01T00:00:09Z",
+    stall_seconds: int = 600,
+    trigger: Trigger = "reconcile",
+) -> Observed:
+    """A running render's resource, observed at ``now`` with its pod running since ``started``."""
+    return observed(
+        resource_body(status=status),
+        trigger=trigger,
+        job=job(active=1),
+        pods=(pod("p1", "Running", running(started)),),
+        now=at(now),
+        stall_seconds=stall_seconds,
     )
 
 
@@ -309,6 +351,39 @@ CASES: dict[str, Case] = {
                 message=f"Job {JOB_NAME} created, waiting for its pod to run",
                 job_name=JOB_NAME,
                 attempts=0,
+                start_time=STARTED,
+            )
+        ),
+    ),
+    # A running pod whose reported progress stands still past the stall limit: its Job goes.
+    "progress-standing-still-fails": Case(stuck(PROGRESSED, "00:12:00"), FailStalled(JOB_NAME, 660)),
+    "standing-still-exactly-the-limit-fails": Case(stuck(PROGRESSED, "00:11:00"), FailStalled(JOB_NAME, 600)),
+    "standing-still-is-judged-on-sync-too": Case(
+        stuck(PROGRESSED, "00:12:00", trigger="sync"), FailStalled(JOB_NAME, 660)
+    ),
+    "progress-within-the-limit-is-observed": Case(stuck(PROGRESSED, "00:10:59"), Observe(RENDERING)),
+    "a-retried-pod-starts-its-clock-afresh": Case(
+        stuck(PROGRESSED, "00:12:00", started="2025-01-01T00:10:00Z"), Observe(RENDERING)
+    ),
+    "no-progress-time-reported-is-never-judged": Case(
+        stuck({**PROGRESSED, "lastProgressTime": None}, "05:00:00"), Observe(RENDERING)
+    ),
+    "stall-check-off": Case(stuck(PROGRESSED, "05:00:00", stall_seconds=0), Observe(RENDERING)),
+    "a-pod-not-running-is-not-stalled": Case(
+        observed(
+            resource_body(status=PROGRESSED),
+            job=job(active=1),
+            pods=(pod("p2", "Pending", waiting("ContainerCreating")),),
+            now=at("05:00:00"),
+            stall_seconds=600,
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.QUEUED,
+                reason="JobCreated",
+                message=f"Job {JOB_NAME} created, waiting for its pod to run",
+                job_name=JOB_NAME,
+                attempts=1,
                 start_time=STARTED,
             )
         ),

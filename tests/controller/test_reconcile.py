@@ -18,7 +18,7 @@ from reelkube.api.status import Phase
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.reconcile import Reconciler
 from reelkube.controller.settings import OperatorSettings
-from support.resources import RENDER_BODY, condition, job
+from support.resources import RENDER_BODY, condition, job, pod, running
 
 FIRST_WAVE = {"ConfigMap", "ServiceAccount", "Role"}
 CHILD_KINDS = FIRST_WAVE | {"RoleBinding"}
@@ -335,3 +335,32 @@ def test_a_phase_change_emits_an_event_and_a_refused_event_changes_nothing() -> 
             assert [(e["reason"], e["involvedObject"]["name"]) for e in client.events] == [
                 ("Queued", "summer-reel")
             ]
+
+
+class RunningPodClient(FakeClient):
+    """A FakeClient whose Job has one pod running since ``started``."""
+
+    def __init__(self, started: str) -> None:
+        super().__init__(existing_job=job(active=1, name="rj-summer-reel-x"))
+        self.started = started
+
+    def list_job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
+        return [pod("p1", "Running", running(self.started))]
+
+
+def test_a_render_standing_still_past_the_limit_fails_and_its_job_goes() -> None:
+    client = RunningPodClient(started="2025-01-01T00:00:09Z")
+    client.body["status"] = {
+        "phase": "Running",
+        "jobName": "rj-summer-reel-x",
+        "progress": 42,
+        "step": "rendering",
+        "lastProgressTime": "2025-01-01T00:01:00Z",  # long ago: the test runs years later
+    }
+    rec = Reconciler(client, OperatorSettings(stall_seconds=600), OperatorMetrics())  # type: ignore[arg-type]
+    assert rec.reconcile("RenderJob", "media", "summer-reel", trigger="stall-check") is Phase.FAILED
+    rec.close()
+    assert client.deleted_jobs == ["rj-summer-reel-x"]
+    patch = client.patches[-1]
+    assert patch["reason"] == "NoProgress" and "at 42%, step rendering" in patch["message"]
+    assert "jobs.stallSeconds (600s)" in patch["message"]

@@ -34,6 +34,7 @@ def test_every_variable_is_read() -> None:
             "REELKUBE_MAX_RUNNING_JOBS": "7",
             "REELKUBE_MAX_RUNNING_TTS": "3",
             "REELKUBE_MAX_RUNNING_PER_NAMESPACE": "2",
+            "REELKUBE_STALL_SECONDS": "120",
             "REELKUBE_JOB_TTL_SECONDS": "60",
             "REELKUBE_WATCH_NAMESPACES": "a, b,,",
             "REELKUBE_METRICS_PORT": "0",
@@ -51,6 +52,7 @@ def test_every_variable_is_read() -> None:
     assert settings.gpu_runtime_class == "nvidia"
     assert settings.max_running_jobs == 7 and settings.job_ttl_seconds == 60
     assert settings.max_running_tts == 3 and settings.max_running_per_namespace == 2
+    assert settings.stall_seconds == 120 and settings_from_env({}).stall_seconds == 600
     assert settings.cluster_limit("RenderJob") == 7 and settings.cluster_limit("TTSJob") == 3
     assert settings.watch_namespaces == ("a", "b") and settings.metrics_port == 0
 
@@ -62,6 +64,7 @@ def test_every_variable_is_read() -> None:
         ("REELKUBE_MAX_RUNNING_JOBS", "-1", ">= 0"),
         ("REELKUBE_MAX_RUNNING_TTS", "-1", ">= 0"),
         ("REELKUBE_MAX_RUNNING_PER_NAMESPACE", "-2", ">= 0"),
+        ("REELKUBE_STALL_SECONDS", "-1", ">= 0"),
         ("REELKUBE_GPU_TOLERATIONS", "[{", "not valid JSON"),
         ("REELKUBE_STORAGE_PATH_STYLE", "maybe", "true or false"),
         ("REELKUBE_PRESIGN_EXPIRY_SECONDS", "5", "at least 60"),

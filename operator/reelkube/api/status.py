@@ -1,7 +1,7 @@
 """Status of both kinds: phase, live progress, outputs, kstatus conditions, webhook delivery.
 
 The render pod writes the live fields (`step`, `progress`, `currentFrame`, `totalFrames`,
-`etaSeconds`, `encoder`, `outputs`); the operator writes everything else.
+`etaSeconds`, `lastProgressTime`, `encoder`, `outputs`); the operator writes everything else.
 """
 
 from __future__ import annotations
@@ -144,6 +144,9 @@ class ResourceStatus(ApiModel):
     """Frames the render will produce."""
     etaSeconds: int | None = None
     """Estimated seconds until the render finishes."""
+    lastProgressTime: str | None = None
+    """When the pod last reported progress (RFC 3339); the operator fails a render whose progress
+    stands still for longer than its stall limit (reason NoProgress)."""
     startTime: str | None = None
     """When the Job started running."""
     completionTime: str | None = None

@@ -13,6 +13,7 @@ concern, pure ones first:
 - ``admission``: the priority queues: each waiting resource's place under the cluster-wide,
   per-kind and per-namespace limits (pure), and the thread that starts the next ones;
 - ``events``: a Kubernetes Event on the resource for each phase transition;
+- ``stall_watch``: a tick that has the reconciler judge renders whose progress stands still;
 - ``notify``: webhook delivery off the reconcile path;
 - ``kube``, ``metrics``, ``settings``: the API calls, the Prometheus metrics, the chart's values;
 - ``handlers``: the kopf wiring, kept thin.

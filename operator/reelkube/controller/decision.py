@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from reelkube.api.kinds import Resource
@@ -60,6 +61,10 @@ class Observed:
     """Most Jobs of the resource's queue running at once in its namespace; 0 means no limit."""
     running: int | None = None
     """Jobs running now, counted under the admission lock; None when not counted."""
+    now: datetime | None = None
+    """When it was observed (for the stall check); None: no stall check."""
+    stall_seconds: int = 0
+    """A running pod whose progress stands still this long is stuck; 0 means never."""
     placement: Placement | None = None
     """Where the admission selection puts the resource among every waiting one (computed with
     ``running``); None when it was not computed: then only ``running`` and ``limit`` decide."""
@@ -130,6 +135,15 @@ class MarkJobDeleted:
 
 
 @dataclass(frozen=True)
+class FailStalled:
+    """The pod runs but its progress has stood still for ``seconds`` (the stall limit passed):
+    delete the Job, then Failed with reason NoProgress."""
+
+    job_name: str
+    seconds: int
+
+
+@dataclass(frozen=True)
 class KeepPodOutcome:
     """The Job the status names is gone, but its pod had reported success in the status (step
     done, outputs listed): the Job finished and was removed (``ttlSecondsAfterFinished``) while
@@ -174,6 +188,7 @@ Action = (
     | Nothing
     | FailInvalid
     | Observe
+    | FailStalled
     | MarkJobDeleted
     | KeepPodOutcome
     | Cancel
@@ -181,6 +196,43 @@ Action = (
     | Queue
     | Start
 )
+
+
+def _parse_time(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def _running_since(pods: Sequence[Obj]) -> datetime | None:
+    """When the newest pod's container started running (a retry starts its clock afresh)."""
+    latest: datetime | None = None
+    for pod in pods:
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            started = _parse_time(((container.get("state") or {}).get("running") or {}).get("startedAt"))
+            if started is not None and (latest is None or started > latest):
+                latest = started
+    return latest
+
+
+def _standing_still(observed: Observed) -> int | None:
+    """Seconds the running pod's progress has stood still, when past the stall limit.
+
+    Measured from the later of the pod's last progress report (``status.lastProgressTime``) and
+    the start of its newest container; a status without ``lastProgressTime`` (a pod that does not
+    report it) is never judged."""
+    if not observed.stall_seconds or observed.now is None:
+        return None
+    reported = _parse_time(observed.status.lastProgressTime)
+    if reported is None:
+        return None
+    started = _running_since(observed.pods)
+    since = max(reported, started) if started is not None else reported
+    still = int((observed.now - since).total_seconds())
+    return still if still >= observed.stall_seconds else None
 
 
 def decide(observed: Observed) -> Action:
@@ -199,7 +251,11 @@ def decide(observed: Observed) -> Action:
             return Nothing(status.phase)  # the reconcile trigger reports an invalid resource
         return FailInvalid((observed.parse_error or "invalid resource")[:INVALID_MESSAGE_LIMIT])
     if observed.job is not None:
-        return Observe(status_from_job(observed.job, observed.pods))
+        observation = status_from_job(observed.job, observed.pods)
+        still = _standing_still(observed) if observation.phase == Phase.RUNNING else None
+        if still is not None:
+            return FailStalled(observation.job_name, still)
+        return Observe(observation)
     if observed.trigger == "sync":
         return Nothing(status.phase)  # only a reconcile creates or cancels
     if status.jobName:

@@ -12,7 +12,7 @@ Run with ``reelkube operator`` (or ``kopf run -m reelkube.controller.handlers``)
   clean up.
 - No kopf timers (they add finalizers): resources held back by the concurrency limits are
   admitted, in priority order, by a small background thread (``admission``), woken when a Job
-  finishes.
+  finishes; renders whose progress stands still are found by another (``stall_watch``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.notify import WebhookNotifier
 from reelkube.controller.reconcile import PermanentFailure, Reconciler
 from reelkube.controller.settings import OperatorSettings, settings_from_env
+from reelkube.controller.stall_watch import StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,11 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     admission = Admission(reconciler)
     # Always: a Namespace's annotation can set a limit without any in the chart.
     admission.start()
+    stall_watch = StallWatch(reconciler)
+    stall_watch.start()
     memo.reconciler = reconciler
     memo.admission = admission
+    memo.stall_watch = stall_watch
     log.info(
         "event=started image=%s max_running_jobs=%d max_running_tts=%d max_running_per_namespace=%d"
         " namespaces=%s",
@@ -89,9 +93,11 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.cleanup()
 def shutdown(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the admission thread, the create pool and the webhook pool."""
+    """Stop the admission and stall-watch threads, the create pool and the webhook pool."""
     if "admission" in memo:
         memo.admission.stop()
+    if "stall_watch" in memo:
+        memo.stall_watch.stop()
     if "reconciler" in memo:
         memo.reconciler.close()
         if memo.reconciler.notifier is not None:

@@ -52,6 +52,7 @@ from reelkube.controller.decision import (
     Cancel,
     CountRunning,
     FailInvalid,
+    FailStalled,
     Gone,
     KeepPodOutcome,
     MarkJobDeleted,
@@ -237,6 +238,8 @@ class Reconciler:
             status=ResourceStatus.model_validate(body.get("status") or {}),
             limit=self.settings.cluster_limit(kind.kind),
             namespace_limit=self.limits().for_namespace(namespace),
+            now=datetime.now(UTC),
+            stall_seconds=self.settings.stall_seconds,
         )
         if observed.deleting or observed.status.phase in TERMINAL_PHASES:
             return observed
@@ -285,6 +288,24 @@ class Reconciler:
         if isinstance(action, MarkJobDeleted):
             message = f"Job {action.job_name} was deleted before it finished"
             return self._set_phase(kind, observed, Phase.CANCELED, "JobDeleted", message)
+        if isinstance(action, FailStalled):
+            deleted = self.client.delete_job(meta["namespace"], action.job_name)
+            log.info(
+                "event=stalled namespace=%s name=%s job=%s seconds=%d deleted=%s",
+                meta["namespace"],
+                meta["name"],
+                action.job_name,
+                action.seconds,
+                deleted,
+            )
+            status = observed.status
+            at = f"{status.progress}%" if status.progress is not None else "no progress"
+            step = f", step {status.step.value}" if status.step is not None else ""
+            message = (
+                f"no progress for {action.seconds}s (at {at}{step}); Job {action.job_name} deleted."
+                f" The limit is the chart's jobs.stallSeconds ({self.settings.stall_seconds}s)"
+            )
+            return self._set_phase(kind, observed, Phase.FAILED, "NoProgress", message)
         if isinstance(action, KeepPodOutcome):
             message = (
                 f"Job {action.job_name} finished and was removed while the operator was not watching;"

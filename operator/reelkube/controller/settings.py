@@ -54,6 +54,9 @@ class OperatorSettings:
     max_running_per_namespace: int = 0
     """Most Jobs running at once per namespace, in each queue; 0 means no limit. A Namespace's
     ``reelkube.io/max-running`` annotation overrides it."""
+    stall_seconds: int = 600
+    """A running pod whose reported progress stands still this long is failed (NoProgress) and
+    its Job deleted; 0 turns the check off."""
     job_ttl_seconds: int = 3600
     """``ttlSecondsAfterFinished`` of each Job (its status is copied to the resource first)."""
     termination_grace_seconds: int = 30
@@ -148,6 +151,7 @@ def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
         max_running_tts=_int(env, "MAX_RUNNING_TTS", 0),
         max_running_per_namespace=_int(env, "MAX_RUNNING_PER_NAMESPACE", 0),
         job_ttl_seconds=_int(env, "JOB_TTL_SECONDS", 3600),
+        stall_seconds=_int(env, "STALL_SECONDS", 600),
         termination_grace_seconds=_int(env, "TERMINATION_GRACE_SECONDS", 30),
         watch_namespaces=namespaces,
         metrics_port=_int(env, "METRICS_PORT", 8000),
@@ -158,6 +162,7 @@ def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
         ("MAX_RUNNING_JOBS", settings.max_running_jobs),
         ("MAX_RUNNING_TTS", settings.max_running_tts),
         ("MAX_RUNNING_PER_NAMESPACE", settings.max_running_per_namespace),
+        ("STALL_SECONDS", settings.stall_seconds),
     ):
         if value < 0:
             raise ValueError(f"{ENV_PREFIX}{name} must be >= 0")
