@@ -69,7 +69,10 @@ def picture_track(plan: ScenePlan, canvas: Canvas, style: Style) -> Track:
         following = entries[position + 1][2] if position + 1 < len(entries) else None
         overlap = following.transition.duration if following and following.transition else 0.0  # type: ignore[union-attr]
         update: dict[str, object] = {"duration": round(end - start + overlap, 3)}
-        update["start"] = start if position == 0 else None
+        # Explicit starts keep every cut on its planned frame (summed rounded durations drift);
+        # a clip entering by a transition follows its predecessor instead, overlapping it.
+        entering = position > 0 and clip.transition is not None  # type: ignore[union-attr]
+        update["start"] = None if entering else start
         if position == 0 and clip.transition is not None:  # type: ignore[union-attr]
             update["transition"] = None
         clips.append(clip.model_copy(update=update))

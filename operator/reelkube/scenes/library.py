@@ -104,9 +104,9 @@ def rank_assets(
 
 
 def fallback_palette(primary: str) -> list[str]:
-    """Colours fallback cards cycle through: the brand colour and two darker shades, so two
-    fallback scenes in a row still differ."""
-    return [primary, shade(primary, 0.7), shade(primary, 0.45)]
+    """Colours fallback cards cycle through: three darker shades of the brand colour, so two
+    fallback scenes in a row differ, and neither matches the brand-coloured title and end cards."""
+    return [shade(primary, 0.75), shade(primary, 0.5), shade(primary, 0.62)]
 
 
 def shade(color: str, factor: float) -> str:
