@@ -1,0 +1,242 @@
+"""The client against the real cluster and the chart-installed operator: `reelkube submit --wait
+--download`, a failure, a cancel, a 20-row batch, and the Python client with its callback.
+
+The chart, the S3 server and the images come from the same support code as the end-to-end tests
+(tests/e2e); the example's asset is uploaded to a fresh bucket and named by s3:// URI, since a
+render pod does not see this checkout.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from botocore.config import Config
+
+from reelkube.api.status import Phase, ResourceStatus
+from reelkube.client import BATCH_LABEL, Client
+from support.reelkube_cluster import (
+    CREDENTIALS,
+    RELEASE,
+    ROOT,
+    SYSTEM_NS,
+    Cluster,
+    get_resource,
+    install_crds,
+    install_release,
+    phase_is,
+    wait_for_resource,
+)
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+EXAMPLES = ROOT / "examples"
+BACKGROUND = "examples/assets/reel-background.jpg"
+SMALL_OUTPUT = {"width": 270, "height": 480, "fps": 15, "preset": "veryfast", "thumbnail": False}
+
+
+@pytest.fixture(scope="module")
+def bucket(cluster: Cluster) -> str:
+    """A fresh bucket holding the captioned reel's background."""
+    name = f"client-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=cluster.s3_host_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    s3.create_bucket(Bucket=name)
+    s3.upload_file(str(ROOT / BACKGROUND), name, BACKGROUND)
+    return name
+
+
+@pytest.fixture(scope="module")
+def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> Iterator[None]:
+    install_crds(cluster)
+    install_release(cluster, bucket)
+    yield
+    logs = cluster.kubectl("-n", SYSTEM_NS, "logs", "deploy/reelkube", "--tail=200", check=False).stdout
+    print("--- operator log (tail) ---\n" + logs)
+    cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", check=False)
+
+
+@pytest.fixture(scope="module")
+def client_namespace(cluster: Cluster, release: None) -> Iterator[str]:
+    name = f"client-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", name)
+    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
+    cluster.kubectl("-n", name, "create", "secret", "generic", "reelkube-s3", *literals)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def reelkube(cluster: Cluster, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run the `reelkube` program as a user would, with the cluster's kubeconfig."""
+    return subprocess.run(
+        [sys.executable, "-m", "reelkube.cli", *args],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def captioned_reel(bucket: str, name: str, **props: Any) -> dict[str, Any]:
+    manifest = yaml.safe_load((EXAMPLES / "captioned-reel.yaml").read_text())
+    manifest["metadata"] = {"name": name}
+    manifest["spec"]["props"]["backgroundUrl"] = f"s3://{bucket}/{BACKGROUND}"
+    manifest["spec"]["props"].update(props)
+    return dict(manifest)
+
+
+def write_manifest(tmp_path: Path, manifest: dict[str, Any]) -> Path:
+    path = tmp_path / f"{manifest['metadata']['name']}.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    return path
+
+
+def assert_downloaded(directory: Path, status: dict[str, Any]) -> None:
+    """Every output with a URL is in ``directory`` with the size and SHA-256 of the status."""
+    assert status["outputs"]
+    for name, output in status["outputs"].items():
+        path = directory / Path(output["uri"]).name
+        data = path.read_bytes()
+        assert len(data) == output["size"], name
+        assert hashlib.sha256(data).hexdigest() == output["sha256"], name
+
+
+def test_submit_wait_download_ends_0_with_matching_files(
+    cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
+) -> None:
+    path = write_manifest(tmp_path, captioned_reel(bucket, "reel"))
+    started = time.monotonic()
+    proc = reelkube(
+        cluster, "submit", str(path), "-n", client_namespace, "--wait", "--download", str(tmp_path / "out")
+    )
+    print(f"--- reelkube submit --wait ({time.monotonic() - started:.1f}s) ---\n{proc.stdout}{proc.stderr}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    body = get_resource(cluster, "renderjobs", client_namespace, "reel")
+    assert body is not None and body["status"]["phase"] == "Succeeded"
+    assert_downloaded(tmp_path / "out" / "reel", body["status"])
+    for output in body["status"]["outputs"].values():
+        assert output["url"] in proc.stdout
+    lines = proc.stderr.splitlines()
+    assert any(line.startswith("reel  Running  rendering") for line in lines), proc.stderr
+    succeeded = [line for line in lines if line.startswith("reel  Succeeded")]
+    assert len(succeeded) == 1 and succeeded[0].startswith("reel  Succeeded  100%"), proc.stderr
+
+
+def test_a_failing_resource_ends_1_with_its_reason(
+    cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
+) -> None:
+    missing = f"{cluster.s3_endpoint}/{bucket}/examples/assets/no-such-background.jpg"
+    path = write_manifest(tmp_path, captioned_reel(bucket, "missing", backgroundUrl=missing))
+    proc = reelkube(cluster, "submit", str(path), "-n", client_namespace, "--wait", "--timeout", "5m")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "InputNotFound" in proc.stdout and "no-such-background.jpg" in proc.stdout, proc.stdout
+
+
+def test_cancel_ends_the_waiting_submit_with_3(
+    cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
+) -> None:
+    path = write_manifest(tmp_path, captioned_reel(bucket, "long", durationSeconds=120))
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "reelkube.cli", "submit", str(path), "-n", client_namespace, "--wait"],
+        env=cluster.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_resource(cluster, "renderjobs", client_namespace, "long", phase_is("Running"), timeout=300)
+        cancel = reelkube(cluster, "cancel", "long", "-n", client_namespace, timeout=300)
+        assert cancel.returncode == 0, cancel.stdout + cancel.stderr
+        assert "long: Canceled (CanceledByUser)" in cancel.stdout
+        out, err = waiting.communicate(timeout=300)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 3, out + err
+
+
+def test_a_20_row_batch_with_two_bad_rows(
+    cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
+) -> None:
+    template = {
+        "apiVersion": "reelkube.io/v1alpha1",
+        "kind": "RenderJob",
+        "metadata": {"name": "listing"},
+        "spec": {
+            "template": "captioned-reel",
+            "props": {"backgroundUrl": f"s3://{bucket}/{BACKGROUND}", "durationSeconds": 2},
+            "output": SMALL_OUTPUT,
+        },
+    }
+    template_path = write_manifest(tmp_path, template)
+    rows = [{"id": f"home-{i:02d}", "title": f"Home {i}", "overlayOpacity": "0.3"} for i in range(1, 21)]
+    rows[3]["title"] = ""  # row 4: a required prop is missing
+    rows[10]["overlayOpacity"] = "dark"  # row 11: not a number
+    rows_path = tmp_path / "rows.csv"
+    with rows_path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=["id", "title", "overlayOpacity"])
+        writer.writeheader()
+        writer.writerows(rows)
+    # Checked first: a dry run creates nothing and names both rows.
+    dry = reelkube(cluster, "batch", str(template_path), str(rows_path), "--name-from", "id", "--dry-run")
+    assert dry.returncode == 2
+    assert "row 4, column title: Field required" in dry.stderr
+    assert "row 11, column overlayOpacity" in dry.stderr
+    assert cluster.kubectl_json("get", "renderjobs.reelkube.io", "-A", "-l", BATCH_LABEL)["items"] == []
+    proc = reelkube(
+        cluster, "batch", str(template_path), str(rows_path), "-n", client_namespace,
+        "--name-from", "id", "--wait", "--timeout", "25m", timeout=1800,
+    )  # fmt: skip
+    print(f"--- reelkube batch ---\n{proc.stdout}{proc.stderr[-3000:]}")
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # two rows were invalid
+    assert proc.stderr.index("row 4, column title") < proc.stderr.index("batch ")  # reported before creating
+    items = cluster.kubectl_json("-n", client_namespace, "get", "renderjobs.reelkube.io", "-l", BATCH_LABEL)[
+        "items"
+    ]
+    assert len(items) == 18
+    assert {i["metadata"]["labels"][BATCH_LABEL] for i in items} == {
+        items[0]["metadata"]["labels"][BATCH_LABEL]
+    }
+    assert sorted(i["metadata"]["name"] for i in items) == sorted(
+        r["id"] for n, r in enumerate(rows, start=1) if n not in (4, 11)
+    )
+    assert all(i["status"]["phase"] == "Succeeded" for i in items), [i["status"] for i in items]
+    for item in items:
+        assert item["status"]["outputs"]["video"]["url"] in proc.stdout
+    assert proc.stdout.count("Succeeded") == 18 and proc.stdout.count("Invalid") == 2
+
+
+def test_the_python_client_renders_and_downloads(
+    cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
+) -> None:
+    client = Client.from_kubeconfig(config_file=str(cluster.kubeconfig))
+    manifest = captioned_reel(bucket, "python-reel")
+    manifest["spec"]["output"] = {**manifest["spec"]["output"], "width": 540, "height": 960}
+    handle = client.submit(manifest, namespace=client_namespace)
+    seen: list[ResourceStatus] = []
+    final = handle.wait(timeout=900, on_progress=seen.append)
+    assert final.phase == Phase.SUCCEEDED
+    progress = [s.progress for s in seen if s.progress is not None]
+    assert progress == sorted(progress) and progress[-1] == 100, progress
+    assert any(0 < p < 100 for p in progress), progress
+    assert len(set(progress)) >= 3, progress
+    saved = handle.download(tmp_path / "py")
+    assert set(saved) == {name for name, o in handle.outputs.items() if o.url}
+    assert_downloaded(tmp_path / "py", json.loads(final.status.model_dump_json(exclude_none=True)))
+    assert [s.name for s in client.list(namespace=client_namespace)].count("python-reel") == 1
