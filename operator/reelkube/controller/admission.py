@@ -13,32 +13,41 @@ none):
 A resource held back by its namespace's limit does not block the queue: the next resource of
 another namespace starts in its place.
 
-:class:`Admission` runs the selection on a background thread, woken when a Job finishes and on a
-slow tick (no kopf timers: they add finalizers): it reconciles the resources that may start (the
-reconciler places them again under its admission lock before creating, so a choice made here is
-never an overrun) and those whose queue position changed.
+:class:`Queues` reads what the selection needs (resources, Jobs, Namespaces). :class:`Admission`
+runs the selection on a background thread, woken when a Job finishes and on a slow tick (no kopf
+timers: they add finalizers): it reconciles the resources that may start (the reconciler places
+them again under its admission lock before creating, so a choice made here is never an overrun)
+and those whose queue position changed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from reelkube.api.kinds import ResourceKind
+from kubernetes.client.exceptions import ApiException
+
+from reelkube.api.kinds import KINDS, ResourceKind
 from reelkube.api.status import Phase
 from reelkube.controller.job_manifests import KIND_LABEL
 from reelkube.controller.job_observation import job_finished
 
 if TYPE_CHECKING:
+    from reelkube.controller.kube import ClusterClient
     from reelkube.controller.reconcile import Reconciler
+    from reelkube.controller.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
 
 ADMISSION_TICK_SECONDS = 10.0
+NAMESPACE_LIMITS_TTL_SECONDS = 10.0
+"""How long the namespaces' ``reelkube.io/max-running`` annotations are reused before being
+read again: a changed annotation applies within this time, without a redeploy."""
 MAX_RUNNING_ANNOTATION = "reelkube.io/max-running"
 """Namespace annotation: most Jobs running at once in that namespace, per queue (overrides the
 chart's ``jobs.maxRunningPerNamespace``; 0 means no limit)."""
@@ -262,6 +271,58 @@ def placement_written(item: Waiting, placement: Placement) -> bool:
     return item.position == placement.position and item.message == message
 
 
+class Queues:
+    """What the selection reads from the API server: the waiting resources, the running Jobs,
+    and the namespaces' limits (read again at most every ``NAMESPACE_LIMITS_TTL_SECONDS``)."""
+
+    def __init__(self, client: ClusterClient, settings: OperatorSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self._namespace_limits: tuple[float, dict[str, int]] | None = None
+
+    def limits(self) -> Limits:
+        """The concurrency limits now: the chart's, with the namespaces' overrides."""
+        settings = self.settings
+        return Limits(
+            cluster={kind: settings.cluster_limit(kind) for kind in KINDS},
+            namespace_default=settings.max_running_per_namespace,
+            namespaces=self._namespace_overrides(),
+        )
+
+    def _namespace_overrides(self) -> dict[str, int]:
+        now = time.monotonic()
+        cached = self._namespace_limits
+        if cached is not None and now - cached[0] < NAMESPACE_LIMITS_TTL_SECONDS:
+            return cached[1]
+        try:
+            overrides = namespace_limits(self.client.list_namespace_annotations())
+        except ApiException as exc:
+            # Without them the chart's default applies; say so once per refresh.
+            log.warning("event=namespace_limits_unreadable status=%s reason=%s", exc.status, exc.reason)
+            overrides = cached[1] if cached is not None else {}
+        self._namespace_limits = (now, overrides)
+        return overrides
+
+    def place_waiting(
+        self, also: tuple[ResourceKind, Mapping[str, Any]] | None = None
+    ) -> list[tuple[Waiting, Placement]]:
+        """Every waiting resource in the watched namespaces with its place (see
+        :func:`place`); ``also``: a resource body to count among
+        them even when the list does not show it yet."""
+        namespaces = self.settings.watch_namespaces
+        candidates = [
+            item
+            for kind in KINDS.values()
+            for item in waiting(kind, self.client.list_resources(kind, namespaces))
+        ]
+        if also is not None:
+            extra = waiting_item(*also)
+            if all(item.key != extra.key for item in candidates):
+                candidates.append(extra)
+        running = count_running(self.client.list_managed_jobs(namespaces))
+        return place(candidates, running, self.limits())
+
+
 class Admission:
     """Background admission of queued resources: runs on each wake-up and every tick."""
 
@@ -287,7 +348,7 @@ class Admission:
         position of those whose place changed; returns how many were started or moved."""
         reconciler = self._reconciler
         touched = 0
-        for item, placement in reconciler.place_waiting():
+        for item, placement in reconciler.queues.place_waiting():
             if placement.admitted:
                 reconciler.reconcile(item.kind, item.namespace, item.name, trigger="admission")
             elif not placement_written(item, placement):

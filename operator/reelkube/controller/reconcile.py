@@ -33,20 +33,9 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from reelkube.api.common import WebhookSpec
-from reelkube.api.kinds import KINDS, Resource, ResourceKind, kind_named
+from reelkube.api.kinds import Resource, ResourceKind, kind_named
 from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus
-from reelkube.controller.admission import (
-    Limits,
-    Placement,
-    Waiting,
-    count_running,
-    namespace_limits,
-    place,
-    queue_message,
-    queue_reason,
-    waiting,
-    waiting_item,
-)
+from reelkube.controller.admission import Placement, Queues, queue_message, queue_reason
 from reelkube.controller.decision import (
     Action,
     Cancel,
@@ -78,9 +67,6 @@ log = logging.getLogger(__name__)
 
 CHILD_CREATE_WORKERS = 16
 """Threads creating children concurrently (four per resource being started)."""
-NAMESPACE_LIMITS_TTL_SECONDS = 10.0
-"""How long the namespaces' ``reelkube.io/max-running`` annotations are reused before being
-read again: a changed annotation applies within this time, without a redeploy."""
 
 
 class PermanentFailure(Exception):
@@ -111,7 +97,7 @@ class Reconciler:
         self.notifier = notifier
         self.events = events
         self._admission = threading.Lock()
-        self._namespace_limits: tuple[float, dict[str, int]] | None = None
+        self.queues = Queues(client, settings)
         self._locks: weakref.WeakValueDictionary[tuple[str, str, str], threading.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -180,48 +166,6 @@ class Reconciler:
         finally:
             self.metrics.reconcile_seconds.labels(kind, trigger).observe(time.monotonic() - started)
 
-    def limits(self) -> Limits:
-        """The concurrency limits now: the chart's, with the namespaces' overrides."""
-        settings = self.settings
-        return Limits(
-            cluster={kind: settings.cluster_limit(kind) for kind in KINDS},
-            namespace_default=settings.max_running_per_namespace,
-            namespaces=self._namespace_overrides(),
-        )
-
-    def _namespace_overrides(self) -> dict[str, int]:
-        now = time.monotonic()
-        cached = self._namespace_limits
-        if cached is not None and now - cached[0] < NAMESPACE_LIMITS_TTL_SECONDS:
-            return cached[1]
-        try:
-            overrides = namespace_limits(self.client.list_namespace_annotations())
-        except ApiException as exc:
-            # Without them the chart's default applies; say so once per refresh.
-            log.warning("event=namespace_limits_unreadable status=%s reason=%s", exc.status, exc.reason)
-            overrides = cached[1] if cached is not None else {}
-        self._namespace_limits = (now, overrides)
-        return overrides
-
-    def place_waiting(
-        self, also: tuple[ResourceKind, Mapping[str, Any]] | None = None
-    ) -> list[tuple[Waiting, Placement]]:
-        """Every waiting resource in the watched namespaces with its place (see
-        :func:`~reelkube.controller.admission.place`); ``also``: a resource body to count among
-        them even when the list does not show it yet."""
-        namespaces = self.settings.watch_namespaces
-        candidates = [
-            item
-            for kind in KINDS.values()
-            for item in waiting(kind, self.client.list_resources(kind, namespaces))
-        ]
-        if also is not None:
-            extra = waiting_item(*also)
-            if all(item.key != extra.key for item in candidates):
-                candidates.append(extra)
-        running = count_running(self.client.list_managed_jobs(namespaces))
-        return place(candidates, running, self.limits())
-
     # --- observing ----------------------------------------------------------------------
 
     def _gather(
@@ -237,7 +181,7 @@ class Reconciler:
             resumed=resumed,
             status=ResourceStatus.model_validate(body.get("status") or {}),
             limit=self.settings.cluster_limit(kind.kind),
-            namespace_limit=self.limits().for_namespace(namespace),
+            namespace_limit=self.queues.limits().for_namespace(namespace),
             now=datetime.now(UTC),
             stall_seconds=self.settings.stall_seconds,
         )
@@ -373,7 +317,7 @@ class Reconciler:
         assert observed.body is not None
         meta = observed.body["metadata"]
         key = (kind.kind, meta["namespace"], meta["name"])
-        placed = self.place_waiting(also=(kind, observed.body))
+        placed = self.queues.place_waiting(also=(kind, observed.body))
         placement = next(p for item, p in placed if item.key == key)
         return replace(observed, running=placement.running, placement=placement)
 
