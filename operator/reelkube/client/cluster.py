@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -49,6 +50,8 @@ class Client:
     @classmethod
     def from_kubeconfig(cls, context: str | None = None, config_file: str | None = None) -> Client:
         """As kubectl: KUBECONFIG or ~/.kube/config, the current context unless ``context``."""
+        # KUBECONFIG read now: the kubernetes package reads it once, when first imported.
+        config_file = config_file or os.environ.get("KUBECONFIG") or None
         configuration = kube.Configuration()
         config.load_kube_config(config_file=config_file, context=context, client_configuration=configuration)
         contexts, current = config.list_kube_config_contexts(config_file=config_file)

@@ -75,8 +75,9 @@ def table_row(snapshot: Snapshot, *, namespace: bool = False, now: datetime | No
     return [snapshot.namespace, *cells] if namespace else cells
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], stream: TextIO = sys.stdout) -> None:
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], stream: TextIO | None = None) -> None:
     """A kubectl-style table: drawn with rich on a terminal, plain aligned columns otherwise."""
+    stream = stream or sys.stdout
     if stream.isatty():
         from rich.console import Console
         from rich.table import Table

@@ -189,8 +189,9 @@ def _progress_bars(console: Console) -> Progress:
     )
 
 
-def print_resources(bodies: Sequence[dict[str, Any]], output: str, stream: TextIO = sys.stdout) -> None:
+def print_resources(bodies: Sequence[dict[str, Any]], output: str, stream: TextIO | None = None) -> None:
     """``-o json`` (one object, or a List), ``-o yaml`` or ``-o name`` (kind.group/name)."""
+    stream = stream or sys.stdout
     if output == "name":
         for body in bodies:
             print(f"{body['kind'].lower()}.reelkube.io/{body['metadata']['name']}", file=stream)
@@ -206,8 +207,9 @@ def print_resources(bodies: Sequence[dict[str, Any]], output: str, stream: TextI
         print(yaml.safe_dump(document, sort_keys=False), end="", file=stream)
 
 
-def report_outcomes(outcomes: Sequence[Outcome], stream: TextIO = sys.stdout) -> None:
+def report_outcomes(outcomes: Sequence[Outcome], stream: TextIO | None = None) -> None:
     """Output URLs of each success; reason and message of each failure."""
+    stream = stream or sys.stdout
     for outcome in outcomes:
         name = outcome.handle.name
         if outcome.result == "Succeeded" and outcome.snapshot is not None:
