@@ -240,3 +240,38 @@ def test_the_python_client_renders_and_downloads(
     assert set(saved) == {name for name, o in handle.outputs.items() if o.url}
     assert_downloaded(tmp_path / "py", json.loads(final.status.model_dump_json(exclude_none=True)))
     assert [s.name for s in client.list(namespace=client_namespace)].count("python-reel") == 1
+
+
+def test_the_live_lines_in_a_real_terminal(
+    cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
+) -> None:
+    """`submit --wait` in tmux: the rich line is redrawn in place while the render runs."""
+    path = write_manifest(tmp_path, captioned_reel(bucket, "terminal-reel"))
+    session = f"reelkube-{uuid.uuid4().hex[:6]}"
+    command = (
+        f"env KUBECONFIG={cluster.kubeconfig} {sys.executable} -m reelkube.cli submit {path} "
+        f"-n {client_namespace} --wait; echo EXIT=$?; sleep 600"
+    )
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "12", command], check=True)
+    panes: list[str] = []
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            pane = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=True
+            ).stdout
+            if not panes or panes[-1] != pane:
+                panes.append(pane)
+            if "EXIT=" in pane:
+                break
+            time.sleep(0.3)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+    print("--- last pane ---\n" + panes[-1])
+    assert "EXIT=0" in panes[-1], panes[-1]
+    running = [p for p in panes if "terminal-reel" in p and "Running" in p and "rendering" in p]
+    assert running, panes[-5:]
+    assert any("━" in p and "%" in p for p in running), running[-1]
+    # One line per resource, redrawn in place: the name never appears twice in a pane's live part.
+    assert all(p.split("EXIT=")[0].count("terminal-reel  ") <= 1 for p in running), running[-1]
+    assert "Succeeded" in panes[-1]

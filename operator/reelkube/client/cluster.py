@@ -194,7 +194,7 @@ class Client:
         try:
             for event in source:
                 kind_of_event = event.get("type")
-                body = event.get("object")
+                body = event.get("raw_object", event.get("object"))
                 if kind_of_event in {"ADDED", "MODIFIED", "DELETED"} and isinstance(body, dict):
                     yield str(kind_of_event), Snapshot(kind, body)
                 elif kind_of_event == "ERROR":
