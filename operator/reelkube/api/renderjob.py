@@ -20,6 +20,7 @@ class TemplateName(StrEnum):
     NARRATED = "narrated"
     EXPLAINER = "explainer"
     SHORTS = "shorts"
+    LISTICLE = "listicle"
 
 
 class RenderJobSpec(JobSettings):

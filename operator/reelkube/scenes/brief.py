@@ -133,14 +133,9 @@ class Style(ApiModel):
     """Darkening over pictures so text stays readable."""
 
 
-class BriefFields(ApiModel):
-    """Fields every scene-based template takes."""
+class BriefCommon(ApiModel):
+    """Fields every scene-based template takes, whatever shape its scenes come in."""
 
-    script: str | None = Field(default=None, min_length=1, max_length=MAX_SCRIPT_CHARS)
-    """Free text: paragraphs become sections, sentences become scenes (very short sentences merged,
-    very long ones split)."""
-    scenes: list[SceneSpec] | None = Field(default=None, min_length=1, max_length=MAX_SCENES)
-    """Explicit scenes, instead of a script."""
     library: AssetLibrary = Field(default_factory=AssetLibrary)
     """Assets that scene queries are matched against."""
     voice: VoiceSpec = Field(default_factory=VoiceSpec)
@@ -152,6 +147,16 @@ class BriefFields(ApiModel):
     orientation: Orientation | None = None
     """landscape (16:9) or portrait (9:16); empty: the format's default. `output.width/height`
     take precedence."""
+
+
+class BriefFields(BriefCommon):
+    """A brief as a script or a list of scenes (explainer, shorts)."""
+
+    script: str | None = Field(default=None, min_length=1, max_length=MAX_SCRIPT_CHARS)
+    """Free text: paragraphs become sections, sentences become scenes (very short sentences merged,
+    very long ones split)."""
+    scenes: list[SceneSpec] | None = Field(default=None, min_length=1, max_length=MAX_SCENES)
+    """Explicit scenes, instead of a script."""
 
     @model_validator(mode="after")
     def _script_or_scenes(self) -> BriefFields:

@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from reelkube.errors import InputUnreadable, SpecError
-from reelkube.scenes.brief import AssetKind, AssetLibrary, BriefFields, LibraryAsset, Orientation
+from reelkube.scenes.brief import AssetKind, AssetLibrary, BriefCommon, LibraryAsset, Orientation
 from reelkube.scenes.contact_sheet import write_contact_sheet
 from reelkube.scenes.library import ChosenVisual, choose_visuals
 from reelkube.scenes.splitting import SceneDraft
@@ -83,7 +83,7 @@ def orientation_of(canvas: Canvas) -> Orientation:
 def plan_scenes(
     format_name: str,
     drafts: Sequence[SceneDraft],
-    brief: BriefFields,
+    brief: BriefCommon,
     canvas: Canvas,
     context: TemplateContext,
     *,
@@ -188,7 +188,7 @@ def estimated_timings(sentences: Sequence[str], silence: float) -> Timings:
 
 
 def synthesize(
-    sentences: Sequence[str], brief: BriefFields, context: TemplateContext
+    sentences: Sequence[str], brief: BriefCommon, context: TemplateContext
 ) -> tuple[np.ndarray, Timings]:
     """All sentences as one Piper track, with their measured timings."""
     from reelkube.speech.synthesis import synthesize_narration
@@ -253,7 +253,7 @@ def resolve_relative(src: str, index_location: str) -> str:
 
 
 def draw_contact_sheet(
-    storyboard: Storyboard, brief: BriefFields, context: TemplateContext, workdir: Path
+    storyboard: Storyboard, brief: BriefCommon, context: TemplateContext, workdir: Path
 ) -> Path:
     """`storyboard.png` in `workdir`, its visuals fetched under the job's input limits."""
     from reelkube.engine.fonts import resolve_font

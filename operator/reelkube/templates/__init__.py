@@ -9,6 +9,7 @@ from reelkube.errors import SpecError
 from reelkube.templates.base import Expansion, Template, TemplateContext
 from reelkube.templates.captioned_reel import CAPTIONED_REEL
 from reelkube.templates.explainer import EXPLAINER
+from reelkube.templates.listicle import LISTICLE
 from reelkube.templates.narrated import NARRATED
 from reelkube.templates.shorts import SHORTS
 from reelkube.templates.slideshow import SLIDESHOW
@@ -17,6 +18,7 @@ from reelkube.templates.static_ad import STATIC_AD
 TEMPLATES: dict[str, Template[Any]] = {
     CAPTIONED_REEL.name: CAPTIONED_REEL,
     EXPLAINER.name: EXPLAINER,
+    LISTICLE.name: LISTICLE,
     NARRATED.name: NARRATED,
     SHORTS.name: SHORTS,
     SLIDESHOW.name: SLIDESHOW,

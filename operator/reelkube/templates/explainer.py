@@ -15,7 +15,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from reelkube.api.timeline import Clip, Position, Slide, SlideFrom, TextClip, Timeline, Track
-from reelkube.scenes.brief import BriefFields, Orientation
+from reelkube.scenes.brief import BriefCommon, BriefFields, Orientation
 from reelkube.scenes.layers import (
     caption_track,
     card_text,
@@ -45,7 +45,7 @@ class ExplainerProps(BriefFields):
     """Outro card text; empty: no outro card."""
 
 
-def explainer_canvas(props: BriefFields, context: TemplateContext) -> Canvas:
+def explainer_canvas(props: BriefCommon, context: TemplateContext) -> Canvas:
     """16:9 unless the brief asks for portrait (the manifest's output size wins)."""
     width, height = PORTRAIT if props.orientation == Orientation.PORTRAIT else LANDSCAPE
     return Canvas.for_output(context.output, width, height, DEFAULT_FPS)
@@ -113,7 +113,7 @@ def explainer_timeline(
     return Timeline(width=canvas.width, height=canvas.height, fps=canvas.fps, duration=total, tracks=tracks)
 
 
-def lower_thirds(plan: ScenePlan, canvas: Canvas, props: BriefFields) -> list[TextClip]:
+def lower_thirds(plan: ScenePlan, canvas: Canvas, props: BriefCommon) -> list[TextClip]:
     """Each heading in a brand-coloured box at the left, above the captions, sliding in."""
     style = props.style
     size = canvas.scaled(0.055)

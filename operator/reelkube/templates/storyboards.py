@@ -14,6 +14,7 @@ from reelkube.errors import SpecError
 from reelkube.scenes.planning import ScenePlan
 from reelkube.templates.base import TemplateContext
 from reelkube.templates.explainer import plan_explainer
+from reelkube.templates.listicle import plan_listicle
 from reelkube.templates.shorts import plan_shorts
 
 StoryboardPlanner = Callable[..., ScenePlan]
@@ -21,6 +22,7 @@ StoryboardPlanner = Callable[..., ScenePlan]
 
 STORYBOARD_PLANNERS: dict[str, StoryboardPlanner] = {
     "explainer": plan_explainer,
+    "listicle": plan_listicle,
     "shorts": plan_shorts,
 }
 
