@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from reelkube.cli import EXIT_FAILED, EXIT_OK
@@ -15,7 +16,7 @@ from reelkube.commands.submit import EXIT_INTERRUPTED, add_cluster_arguments, co
 
 if TYPE_CHECKING:
     from reelkube.api.kinds import ResourceKind
-    from reelkube.client import Snapshot
+    from reelkube.client import Client, Snapshot
 
 COLUMNS = ("NAME", "KIND", "PHASE", "QUEUE", "STEP", "PROGRESS", "FRAMES", "ETA", "AGE")
 
@@ -30,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("-l", "--selector", help="label selector (e.g. reelkube.io/batch=...)")
     parser.add_argument("-w", "--watch", action="store_true", help="then print a row per change")
     parser.add_argument("-o", "--output", choices=("json", "yaml", "name"), help="print resources instead")
+    parser.add_argument(
+        "--download", type=Path, metavar="DIR", help="download NAME's outputs to DIR/<name> (checked)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -94,6 +98,25 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], stream: T
         print("   ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip(), file=stream)
 
 
+def download(client: Client, snapshots: Sequence[Snapshot], directory: Path) -> int:
+    """``get NAME --download DIR``: the outputs of one finished resource, checked."""
+    from reelkube.client import ClientError, Handle
+
+    if len(snapshots) != 1 or not snapshots[0].done:
+        what = "one NAME" if len(snapshots) != 1 else f"a finished resource ({snapshots[0].phase})"
+        print(f"error: --download needs {what}", file=sys.stderr)
+        return EXIT_FAILED
+    snapshot = snapshots[0]
+    try:
+        saved = Handle(client, snapshot).download(directory / snapshot.name)
+    except (ClientError, OSError) as exc:
+        print(f"error: {snapshot.name}: download failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for output, path in saved.items():
+        print(f"{snapshot.name}: {output} -> {path}")
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     from reelkube.client import ClientError
 
@@ -113,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
     except ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if args.download:
+        return download(client, snapshots, args.download)
     if args.output:
         print_resources([s.body for s in snapshots], args.output)
     elif snapshots or args.watch:

@@ -273,23 +273,28 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
     client = connect(args)
     handles = []
+    refused = False
     for path, body in zip(args.files, bodies, strict=True):
+        # As kubectl does, one refusal (say, a name already taken) does not stop the others.
         try:
             handle = client.submit(body, namespace=args.namespace)
         except ApiException as exc:
             print(f"error: {path}: the API server refused it: {api_message(exc)}", file=sys.stderr)
-            return EXIT_FAILED
+            refused = True
+            continue
         handles.append(handle)
         if not args.output:
             print(f"{handle.kind.singular}.reelkube.io/{handle.name} created")
+    if not handles:
+        return EXIT_FAILED
     if not (args.wait or args.download):
         if args.output:
             print_resources([h.last.body for h in handles], args.output)
-        return EXIT_OK
+        return EXIT_FAILED if refused else EXIT_OK
     code, outcomes = wait_and_report(handles, args)
     if args.output and outcomes:
         print_resources([(o.snapshot or o.handle.last).body for o in outcomes], args.output)
-    return code
+    return EXIT_FAILED if refused and code in (EXIT_OK, EXIT_TIMEOUT, EXIT_CANCELED) else code
 
 
 def api_message(exc: Exception) -> str:
