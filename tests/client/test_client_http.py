@@ -1,0 +1,167 @@
+"""The client over real HTTP with the official kubernetes client, against a small scripted API
+server on loopback: create, get, a watch that streams status changes, a 410 that forces a fresh
+read, and the cancel merge patch. The real API server is exercised by the cluster tests."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from kubernetes import client as kube
+
+from reelkube.api.status import Phase, ResourceStatus
+from reelkube.client import Client, RenderFailed
+
+PATH = "/apis/reelkube.io/v1alpha1/namespaces/media/renderjobs"
+
+
+@dataclass
+class ScriptedApi:
+    """What the fake API server holds and will say."""
+
+    body: dict[str, Any] = field(default_factory=dict)
+    watches: list[list[dict[str, Any]]] = field(default_factory=list)
+    """Each watch request streams the next list of events (a status dict, or {"gone": True})."""
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    patches: list[tuple[str, Any]] = field(default_factory=list)
+
+    def bump(self, status: dict[str, Any]) -> dict[str, Any]:
+        version = int(self.body["metadata"]["resourceVersion"]) + 1
+        self.body = {**self.body, "status": status}
+        self.body["metadata"] = {**self.body["metadata"], "resourceVersion": str(version)}
+        return self.body
+
+
+@pytest.fixture
+def api() -> Iterator[tuple[ScriptedApi, Client]]:
+    state = ScriptedApi()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+            pass
+
+        def _json(self, code: int, payload: Any) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _read(self) -> Any:
+            return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            state.requests.append(("POST", self.path))
+            body = self._read()
+            body["metadata"] |= {"resourceVersion": "1", "uid": "u-1", "namespace": "media"}
+            state.body = body
+            self._json(201, body)
+
+        def do_PATCH(self) -> None:  # noqa: N802
+            state.requests.append(("PATCH", self.path))
+            patch = self._read()
+            state.patches.append((self.headers["Content-Type"], patch))
+            state.body["spec"] = {**state.body["spec"], **patch["spec"]}
+            self._json(200, state.body)
+
+        def do_GET(self) -> None:  # noqa: N802
+            url = urlparse(self.path)
+            query = parse_qs(url.query)
+            state.requests.append(("GET", self.path))
+            if url.path == f"{PATH}/reel":
+                self._json(200, state.body)
+                return
+            if url.path != PATH or query.get("watch") != ["True"]:
+                self._json(404, {"kind": "Status", "code": 404, "message": "not found"})
+                return
+            assert query["fieldSelector"] == ["metadata.name=reel"]
+            events = state.watches.pop(0) if state.watches else []
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for event in events:
+                if event.get("gone"):
+                    line = {
+                        "type": "ERROR",
+                        "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"},
+                    }
+                else:
+                    line = {"type": "MODIFIED", "object": state.bump(event)}
+                data = (json.dumps(line) + "\n").encode()
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+                time.sleep(0.02)
+            self.wfile.write(b"0\r\n\r\n")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    configuration = kube.Configuration(host=f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        yield state, Client(kube.ApiClient(configuration), namespace="media")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+MANIFEST = {
+    "apiVersion": "reelkube.io/v1alpha1",
+    "kind": "RenderJob",
+    "metadata": {"name": "reel"},
+    "spec": {"template": "captioned-reel", "props": {"title": "Hi", "backgroundUrl": "s3://b/bg.jpg"}},
+}
+
+
+def running(progress: int) -> dict[str, Any]:
+    return {"phase": "Running", "step": "rendering", "progress": progress, "jobName": "rj-reel"}
+
+
+def test_submit_then_wait_follows_the_watch(api: tuple[ScriptedApi, Client]) -> None:
+    state, client = api
+    state.watches = [
+        [{"phase": "Queued", "queuePosition": 1}, running(10), running(40)],
+        [{"gone": True}],
+        [
+            running(80),
+            {
+                "phase": "Succeeded",
+                "step": "done",
+                "progress": 100,
+                "outputs": {"video": {"uri": "s3://b/v.mp4"}},
+            },
+        ],
+    ]
+    handle = client.submit(MANIFEST)
+    assert (
+        state.requests[0] == ("POST", f"{PATH}?fieldManager=reelkube-client")
+        and state.body["metadata"]["namespace"] == "media"
+    )
+    seen: list[ResourceStatus] = []
+    final = handle.wait(timeout=10, on_progress=seen.append)
+    assert final.phase == Phase.SUCCEEDED
+    assert [s.progress for s in seen if s.phase == Phase.RUNNING] == [10, 40, 80]
+    assert handle.outputs["video"].uri == "s3://b/v.mp4"
+    watches = [parse_qs(urlparse(p).query) for m, p in state.requests if m == "GET" and "watch=True" in p]
+    assert [w["resourceVersion"] for w in watches] == [["1"], ["4"], ["4"]]  # after the 410: a fresh read
+
+
+def test_a_failure_and_a_cancel(api: tuple[ScriptedApi, Client]) -> None:
+    state, client = api
+    handle = client.submit(MANIFEST)
+    handle.cancel()
+    assert state.patches == [("application/merge-patch+json", {"spec": {"cancel": True}})]
+    assert handle.last.cancel_requested
+    state.watches = [[{"phase": "Failed", "reason": "InputNotFound", "message": "bg.jpg: 404"}]]
+    with pytest.raises(RenderFailed) as caught:
+        handle.wait(timeout=10)
+    assert caught.value.reason == "InputNotFound"
