@@ -6,6 +6,9 @@ Every asset is made with ffmpeg's lavfi sources and drawtext (no downloads, no P
 enough that the whole library stays a few hundred KB, and each has a distinct main colour so
 render tests can tell scenes apart. `index.yaml` lists them with tags, a description, their
 orientation and attribution: the scene layer matches scene queries against it.
+
+`voiceover.m4a` (the sentences example's recorded voice-over) is VOICEOVER_SENTENCES narrated by
+the bundled Piper voice and encoded small (mono AAC).
 """
 
 from __future__ import annotations
@@ -64,8 +67,28 @@ def make(asset_id: str, kind: str, size: str, source: str, label: str) -> str:
     return name
 
 
+VOICEOVER_SENTENCES = [
+    "Deep in the forest, the trees share water through their roots.",
+    "High on the mountain, snow keeps the rivers running all summer.",
+    "And far below, the ocean carries that water back to the sky.",
+]
+
+
+def make_voiceover() -> None:
+    """voiceover.m4a: the sentences narrated with the default Piper voice, as small mono AAC."""
+    import tempfile
+
+    from reelkube.api.ttsjob import VoiceSpec
+    from reelkube.speech.narration import narrate
+
+    with tempfile.TemporaryDirectory() as scratch:
+        files = narrate(" ".join(VOICEOVER_SENTENCES), VoiceSpec(sentenceSilence=0.35), Path(scratch))
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(files.wav), "-ac", "1",
+                        "-c:a", "aac", "-b:a", "40k", str(LIBRARY / "voiceover.m4a")], check=True)  # fmt: skip
+
+
 def main() -> None:
-    """Write every asset and index.yaml."""
+    """Write every asset, index.yaml and the voice-over."""
     entries = []
     for asset_id, kind, size, source, label, tags, description in ASSETS:
         width, height = (int(n) for n in size.split("x"))
@@ -77,6 +100,7 @@ def main() -> None:
         })  # fmt: skip
     header = "# The example asset library: made by make_library.py (ffmpeg lavfi), matched by scene queries.\n"
     (LIBRARY / "index.yaml").write_text(header + yaml.safe_dump({"assets": entries}, sort_keys=False))
+    make_voiceover()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ class TemplateName(StrEnum):
     EXPLAINER = "explainer"
     SHORTS = "shorts"
     LISTICLE = "listicle"
+    SENTENCES = "sentences"
 
 
 class RenderJobSpec(JobSettings):

@@ -183,7 +183,7 @@ def sound_tracks(plan: ScenePlan, style: Style) -> list[Track]:
     total = plan.storyboard.duration
     tracks = []
     if plan.voice is not None:
-        tracks.append(Track(name="voice", clips=[AudioClip(id="voice", src=str(plan.voice), start=0)]))
+        tracks.append(Track(name="voice", clips=[AudioClip(id="voice", src=plan.voice, start=0)]))
     if style.musicUrl:
         music = AudioClip(
             id="music",

@@ -26,7 +26,7 @@ from reelkube.scenes.contact_sheet import write_contact_sheet
 from reelkube.scenes.library import ChosenVisual, choose_visuals
 from reelkube.scenes.splitting import SceneDraft
 from reelkube.scenes.storyboard import Card, Storyboard, StoryboardScene
-from reelkube.scenes.timing import SceneSlot, lay_out, place_voice, placed_timings, speech_spans
+from reelkube.scenes.timing import SceneSlot, fixed_slots, lay_out, place_voice, placed_timings, speech_spans
 from reelkube.speech.estimate import estimate_timings
 from reelkube.subtitles.timings import Timings
 
@@ -59,8 +59,9 @@ class ScenePlan:
     visuals: list[ChosenVisual]
     timings: Timings
     """Word timings on the video's clock (after the scenes were laid out)."""
-    voice: Path | None
-    """The voice track, as long as the video (None when estimated or silent)."""
+    voice: str | None
+    """The voice track, as long as the video (None when estimated or silent): a file in the
+    workdir, or a given voiceover's location."""
     artifacts: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -92,23 +93,31 @@ def plan_scenes(
     estimate: bool = False,
     contact_sheet: bool = True,
     voice_track: bool = True,
+    voiceover: tuple[str, float] | None = None,
 ) -> ScenePlan:
     """Plan the scenes of `drafts` (see the module docstring); files go to the context's workdir.
-    `voice_track=False` measures the speech but writes no voice track (a storyboard alone)."""
+    `voice_track=False` measures the speech but writes no voice track (a storyboard alone).
+    `voiceover` (location, seconds) is a recorded voice played as it is: sentences are spread
+    over it by their length and the scenes cut where their sentences start (no cards)."""
     if not drafts:
         raise SpecError("spec.props: the brief holds no scenes")
     workdir = context.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     sentences = [sentence for draft in drafts for sentence in draft.sentences]
     samples: np.ndarray | None = None
-    if not sentences:
+    if not sentences or voiceover is not None:
         raw = Timings(sample_rate=48_000, total_samples=0, sentence_silence=0.0, sentences=[])
     elif estimate:
         raw = estimated_timings(sentences, brief.voice.sentenceSilence)
     else:
         samples, raw = synthesize(sentences, brief, context)
-    offset = intro.seconds if intro else 0.0
-    slots = lay_out(drafts, speech_spans(drafts, raw), offset=offset)
+    if voiceover is not None:
+        raw = estimate_timings(sentences, voiceover[1])
+        slots = fixed_slots(speech_spans(drafts, raw), voiceover[1])
+        intro, outros = None, ()
+    else:
+        offset = intro.seconds if intro else 0.0
+        slots = lay_out(drafts, speech_spans(drafts, raw), offset=offset)
     scenes_end = slots[-1].end
     cards: list[Card] = []
     if intro:
@@ -118,16 +127,17 @@ def plan_scenes(
         cards.append(Card(request.kind, round(cursor, 3), round(cursor + request.seconds, 3), request.text))
         cursor += request.seconds
     total = round(cursor, 3)
-    timings = placed_timings(raw, slots, total)
+    timings = raw if voiceover is not None else placed_timings(raw, slots, total)
     artifacts: dict[str, Path] = {}
-    voice: Path | None = None
+    voice: str | None = voiceover[0] if voiceover is not None else None
     if samples is not None and voice_track:
         from reelkube.speech.loudness import normalize_loudness
 
-        voice = workdir / "voiceover.wav"
+        wav = workdir / "voiceover.wav"
         track = place_voice(samples, raw.sample_rate, slots, total)
-        normalize_loudness(track, raw.sample_rate, brief.loudnessLufs, voice)
-        artifacts["voiceover"] = voice
+        normalize_loudness(track, raw.sample_rate, brief.loudnessLufs, wav)
+        artifacts["voiceover"] = wav
+        voice = str(wav)
     if sentences:
         artifacts["timings"] = timings.write(workdir / "timings.json")
     assets = load_library(brief.library, context)
@@ -151,7 +161,7 @@ def plan_scenes(
             for draft, slot, visual in zip(drafts, slots, visuals, strict=True)
         ],
         cards=cards,
-        word_timing_source="estimated" if estimate else timings.word_timing_source,
+        word_timing_source="estimated" if estimate or voiceover else timings.word_timing_source,
     )
     artifacts["storyboard"] = storyboard.write(workdir / "storyboard.json")
     if contact_sheet:

@@ -88,6 +88,17 @@ def lay_out(
     return slots
 
 
+def fixed_slots(spans: Sequence[SpeechSpan], total: float) -> list[SceneSlot]:
+    """Slots for a voice that is played as it is (a recorded voiceover): each scene from its first
+    word (the first from 0) to the next scene's first word, the last to the end of the voice."""
+    slots = []
+    for number, span in enumerate(spans):
+        start = 0.0 if number == 0 else round(span.start, 3)
+        end = round(spans[number + 1].start, 3) if number + 1 < len(spans) else round(total, 3)
+        slots.append(SceneSlot(start=start, end=end, speech_at=round(span.start, 3), speech=span))
+    return slots
+
+
 def place_voice(samples: np.ndarray, rate: int, slots: Sequence[SceneSlot], total: float) -> np.ndarray:
     """A track of `total` seconds with each scene's speech moved to its slot, silence elsewhere."""
     track = np.zeros(round(total * rate), dtype=np.float32)

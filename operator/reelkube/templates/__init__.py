@@ -11,6 +11,7 @@ from reelkube.templates.captioned_reel import CAPTIONED_REEL
 from reelkube.templates.explainer import EXPLAINER
 from reelkube.templates.listicle import LISTICLE
 from reelkube.templates.narrated import NARRATED
+from reelkube.templates.sentences import SENTENCES
 from reelkube.templates.shorts import SHORTS
 from reelkube.templates.slideshow import SLIDESHOW
 from reelkube.templates.static_ad import STATIC_AD
@@ -20,6 +21,7 @@ TEMPLATES: dict[str, Template[Any]] = {
     EXPLAINER.name: EXPLAINER,
     LISTICLE.name: LISTICLE,
     NARRATED.name: NARRATED,
+    SENTENCES.name: SENTENCES,
     SHORTS.name: SHORTS,
     SLIDESHOW.name: SLIDESHOW,
     STATIC_AD.name: STATIC_AD,

@@ -15,6 +15,7 @@ from reelkube.scenes.planning import ScenePlan
 from reelkube.templates.base import TemplateContext
 from reelkube.templates.explainer import plan_explainer
 from reelkube.templates.listicle import plan_listicle
+from reelkube.templates.sentences import plan_sentences
 from reelkube.templates.shorts import plan_shorts
 
 StoryboardPlanner = Callable[..., ScenePlan]
@@ -23,6 +24,7 @@ StoryboardPlanner = Callable[..., ScenePlan]
 STORYBOARD_PLANNERS: dict[str, StoryboardPlanner] = {
     "explainer": plan_explainer,
     "listicle": plan_listicle,
+    "sentences": plan_sentences,
     "shorts": plan_shorts,
 }
 
