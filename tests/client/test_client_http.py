@@ -4,22 +4,27 @@ read, and the cancel merge patch. The real API server is exercised by the cluste
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 from kubernetes import client as kube
 
 from reelkube.api.status import Phase, ResourceStatus
+from reelkube.cli import main
 from reelkube.client import Client, RenderFailed
 
 PATH = "/apis/reelkube.io/v1alpha1/namespaces/media/renderjobs"
+VIDEO = b"not really an mp4, but bytes with a checksum" * 1000
 
 
 @dataclass
@@ -31,6 +36,7 @@ class ScriptedApi:
     """Each watch request streams the next list of events (a status dict, or {"gone": True})."""
     requests: list[tuple[str, str]] = field(default_factory=list)
     patches: list[tuple[str, Any]] = field(default_factory=list)
+    url: str = ""
 
     def bump(self, status: dict[str, Any]) -> dict[str, Any]:
         version = int(self.body["metadata"]["resourceVersion"]) + 1
@@ -81,6 +87,12 @@ def api() -> Iterator[tuple[ScriptedApi, Client]]:
             if url.path == f"{PATH}/reel":
                 self._json(200, state.body)
                 return
+            if url.path == "/files/video.mp4":  # the "presigned URL" of the output
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(VIDEO)))
+                self.end_headers()
+                self.wfile.write(VIDEO)
+                return
             if url.path != PATH or query.get("watch") != ["True"]:
                 self._json(404, {"kind": "Status", "code": 404, "message": "not found"})
                 return
@@ -106,7 +118,8 @@ def api() -> Iterator[tuple[ScriptedApi, Client]]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    configuration = kube.Configuration(host=f"http://127.0.0.1:{server.server_address[1]}")
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    configuration = kube.Configuration(host=state.url)
     try:
         yield state, Client(kube.ApiClient(configuration), namespace="media")
     finally:
@@ -165,3 +178,96 @@ def test_a_failure_and_a_cancel(api: tuple[ScriptedApi, Client]) -> None:
     with pytest.raises(RenderFailed) as caught:
         handle.wait(timeout=10)
     assert caught.value.reason == "InputNotFound"
+
+
+def kubeconfig(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "kubeconfig"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "fake", "cluster": {"server": url}}],
+        "users": [{"name": "me", "user": {"token": "t"}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "me", "namespace": "media"}}],
+        "current-context": "fake",
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_the_submit_command_waits_downloads_and_exits_0(
+    api: tuple[ScriptedApi, Client],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state, _ = api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path, state.url)))
+    video = {
+        "uri": "s3://b/media/reel/u-1/video.mp4",
+        "url": f"{state.url}/files/video.mp4",
+        "size": len(VIDEO),
+        "sha256": hashlib.sha256(VIDEO).hexdigest(),
+    }
+    state.watches = [
+        [
+            running(30),
+            running(70),
+            {"phase": "Succeeded", "step": "done", "progress": 100, "outputs": {"video": video}},
+        ]
+    ]
+    (tmp_path / "reel.yaml").write_text(yaml.safe_dump(MANIFEST))
+    code = main(["submit", str(tmp_path / "reel.yaml"), "--wait", "--download", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert (tmp_path / "out" / "reel" / "video.mp4").read_bytes() == VIDEO
+    assert out.splitlines() == ["renderjob.reelkube.io/reel created", f"reel: video: {video['url']}"]
+    assert err.splitlines() == [
+        "reel  Pending",  # as created: the operator has not written a status yet
+        "reel  Running  rendering  30%",
+        "reel  Running  rendering  70%",
+        "reel  Succeeded  100%",
+        f"reel: video -> {tmp_path / 'out' / 'reel' / 'video.mp4'}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("final", "code", "says"),
+    [
+        (
+            {"phase": "Failed", "reason": "InputNotFound", "message": "bg.jpg: 404"},
+            1,
+            "InputNotFound: bg.jpg: 404",
+        ),
+        ({"phase": "Canceled", "reason": "CanceledByUser"}, 3, "CanceledByUser"),
+    ],
+)
+def test_the_submit_command_exit_codes(
+    api: tuple[ScriptedApi, Client],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    final: dict[str, Any],
+    code: int,
+    says: str,
+) -> None:
+    state, _ = api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path, state.url)))
+    state.watches = [[running(30), final]]
+    (tmp_path / "reel.yaml").write_text(yaml.safe_dump(MANIFEST))
+    assert main(["submit", str(tmp_path / "reel.yaml"), "--wait"]) == code
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[-1].startswith(f"reel: {final['phase']}: ") and says in out
+
+
+def test_the_submit_command_times_out_with_4(
+    api: tuple[ScriptedApi, Client],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state, _ = api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path, state.url)))
+    state.watches = [[running(30)]]
+    (tmp_path / "reel.yaml").write_text(yaml.safe_dump(MANIFEST))
+    assert main(["submit", str(tmp_path / "reel.yaml"), "--wait", "--timeout", "1s"]) == 4
+    assert "reel: Timeout: reel did not finish within 1s" in capsys.readouterr().out
