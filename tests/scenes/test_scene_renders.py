@@ -163,21 +163,17 @@ def test_contact_sheet_has_one_tile_per_scene(explainer: tuple[Path, dict[str, A
 
 
 def test_storyboard_command_plans_without_rendering(tmp_path: Path) -> None:
+    job = explainer_job(library={"indexUrl": str(EXAMPLES / "assets" / "library" / "index.yaml")})
     manifest = tmp_path / "explainer.yaml"
-    manifest.write_text(json.dumps(explainer_job().model_dump(mode="json", exclude_none=True)))
-    # The library index is relative to the manifest: put the manifest beside examples/'s assets.
-    local = EXAMPLES / ".storyboard-test.yaml"
-    local.write_text(manifest.read_text())
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "reelkube.cli", "storyboard", str(local), "-o", str(tmp_path / "plan"),
-             "--estimate"],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-    finally:
-        local.unlink()
+    manifest.write_text(json.dumps(job.model_dump(mode="json", exclude_none=True)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "reelkube.cli", "storyboard", str(manifest), "-o", str(tmp_path / "plan"),
+         "--estimate"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     storyboard = json.loads((tmp_path / "plan" / "storyboard.json").read_text())
     assert len(storyboard["scenes"]) == 3 and storyboard["wordTimingSource"] == "estimated"
+    assert storyboard["scenes"][0]["visual"]["src"].endswith("assets/library/ocean.jpg")
     assert (tmp_path / "plan" / "storyboard.png").stat().st_size > 0
     assert not list((tmp_path / "plan").glob("*.mp4"))

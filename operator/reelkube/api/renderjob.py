@@ -22,6 +22,7 @@ class TemplateName(StrEnum):
     SHORTS = "shorts"
     LISTICLE = "listicle"
     SENTENCES = "sentences"
+    COMPARISON = "comparison"
 
 
 class RenderJobSpec(JobSettings):

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import numpy as np
@@ -94,6 +94,7 @@ def plan_scenes(
     contact_sheet: bool = True,
     voice_track: bool = True,
     voiceover: tuple[str, float] | None = None,
+    extras: dict[str, Any] | None = None,
 ) -> ScenePlan:
     """Plan the scenes of `drafts` (see the module docstring); files go to the context's workdir.
     `voice_track=False` measures the speech but writes no voice track (a storyboard alone).
@@ -162,6 +163,7 @@ def plan_scenes(
         ],
         cards=cards,
         word_timing_source="estimated" if estimate or voiceover else timings.word_timing_source,
+        extras=extras or {},
     )
     artifacts["storyboard"] = storyboard.write(workdir / "storyboard.json")
     if contact_sheet:

@@ -71,6 +71,8 @@ class Storyboard:
     scenes: list[StoryboardScene]
     cards: list[Card] = field(default_factory=list)
     word_timing_source: str = "alignment"
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Format-specific facts (e.g. the comparison's two subjects and their visuals)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form described in the module docstring."""
@@ -95,6 +97,7 @@ class Storyboard:
                 }
                 for s in self.scenes
             ],
+            **self.extras,
         }
 
     def write(self, path: Path) -> Path:

@@ -8,6 +8,7 @@ from typing import Any
 from reelkube.errors import SpecError
 from reelkube.templates.base import Expansion, Template, TemplateContext
 from reelkube.templates.captioned_reel import CAPTIONED_REEL
+from reelkube.templates.comparison import COMPARISON
 from reelkube.templates.explainer import EXPLAINER
 from reelkube.templates.listicle import LISTICLE
 from reelkube.templates.narrated import NARRATED
@@ -18,6 +19,7 @@ from reelkube.templates.static_ad import STATIC_AD
 
 TEMPLATES: dict[str, Template[Any]] = {
     CAPTIONED_REEL.name: CAPTIONED_REEL,
+    COMPARISON.name: COMPARISON,
     EXPLAINER.name: EXPLAINER,
     LISTICLE.name: LISTICLE,
     NARRATED.name: NARRATED,

@@ -13,6 +13,7 @@ from typing import Any
 from reelkube.errors import SpecError
 from reelkube.scenes.planning import ScenePlan
 from reelkube.templates.base import TemplateContext
+from reelkube.templates.comparison import plan_comparison
 from reelkube.templates.explainer import plan_explainer
 from reelkube.templates.listicle import plan_listicle
 from reelkube.templates.sentences import plan_sentences
@@ -22,6 +23,7 @@ StoryboardPlanner = Callable[..., ScenePlan]
 """`planner(props, context, *, estimate=False, render=False)`: the template's scene plan."""
 
 STORYBOARD_PLANNERS: dict[str, StoryboardPlanner] = {
+    "comparison": plan_comparison,
     "explainer": plan_explainer,
     "listicle": plan_listicle,
     "sentences": plan_sentences,
