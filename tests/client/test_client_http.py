@@ -7,6 +7,10 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import os
+import pty
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -37,6 +41,8 @@ class ScriptedApi:
     requests: list[tuple[str, str]] = field(default_factory=list)
     patches: list[tuple[str, Any]] = field(default_factory=list)
     url: str = ""
+    pause: float = 0.02
+    """Seconds between streamed events."""
 
     def bump(self, status: dict[str, Any]) -> dict[str, Any]:
         version = int(self.body["metadata"]["resourceVersion"]) + 1
@@ -113,7 +119,7 @@ def api() -> Iterator[tuple[ScriptedApi, Client]]:
                 data = (json.dumps(line) + "\n").encode()
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
-                time.sleep(0.02)
+                time.sleep(state.pause)
             self.wfile.write(b"0\r\n\r\n")
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -271,3 +277,41 @@ def test_the_submit_command_times_out_with_4(
     (tmp_path / "reel.yaml").write_text(yaml.safe_dump(MANIFEST))
     assert main(["submit", str(tmp_path / "reel.yaml"), "--wait", "--timeout", "1s"]) == 4
     assert "reel: Timeout: reel did not finish within 1s" in capsys.readouterr().out
+
+
+def test_the_live_line_in_a_pseudo_terminal(api: tuple[ScriptedApi, Client], tmp_path: Path) -> None:
+    """On a terminal the line is drawn by rich and redrawn in place (ANSI erase-line), with a bar;
+    the cluster tests read the same through tmux."""
+    state, _ = api
+    state.pause = 0.4  # rich redraws four times a second: each state gets drawn
+    state.watches = [[running(30), running(70), {"phase": "Succeeded", "step": "done", "progress": 100}]]
+    (tmp_path / "reel.yaml").write_text(yaml.safe_dump(MANIFEST))
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reelkube.cli", "submit", str(tmp_path / "reel.yaml"), "--wait"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={
+            **os.environ,
+            "KUBECONFIG": str(kubeconfig(tmp_path, state.url)),
+            "COLUMNS": "120",
+            "TERM": "xterm",
+        },
+    )
+    os.close(terminal)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the program ended and closed its side
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(controller)
+    assert process.wait(timeout=30) == 0
+    text = screen.decode("utf-8", "replace")
+    assert "\x1b[2K" in text, text  # erase-line: the line is redrawn in place, not appended
+    assert "━" in text and "rendering" in text and "30%" in text and "70%" in text, text
+    assert "Succeeded" in text and "100%" in text, text
