@@ -25,7 +25,6 @@ from reelkube.commands.submit import (
     add_cluster_arguments,
     api_message,
     connect,
-    exit_code,
     parse_duration,
     wait_and_report,
 )
@@ -85,20 +84,7 @@ def run(args: argparse.Namespace) -> int:
             f"{len(plan.rows)} good row(s)",
             file=sys.stderr,
         )
-    summary: dict[int, list[str]] = {
-        row: [
-            str(row),
-            "",
-            "Invalid",
-            "; ".join(
-                p.message if not p.column else f"{p.column}: {p.message}"
-                for p in plan.problems
-                if p.row == row
-            ),
-            "",
-        ]
-        for row in plan.bad_rows
-    }
+    summary = {row: _invalid_row(plan, row) for row in plan.bad_rows}
     if args.dry_run or (args.strict and plan.problems):
         for row in plan.rows:
             summary[row.row] = [str(row.row), row.name, "Valid", json.dumps(row.body["spec"]["props"]), ""]
@@ -143,7 +129,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if code != EXIT_OK:
         return code
-    return EXIT_BAD_INPUT if plan.problems else exit_code(["Succeeded"] * len(handles))
+    return EXIT_BAD_INPUT if plan.problems else EXIT_OK
+
+
+def _invalid_row(plan: BatchPlan, row: int) -> list[str]:
+    """The summary cells of a refused row: every problem, by column."""
+    problems = [p for p in plan.problems if p.row == row]
+    detail = "; ".join(f"{p.column}: {p.message}" if p.column else p.message for p in problems)
+    return [str(row), "", "Invalid", detail, ""]
 
 
 def _print_summary(batch_id: str, summary: dict[int, list[str]], args: argparse.Namespace) -> None:

@@ -59,8 +59,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     if operator_settings.metrics_port:
         metrics.serve(operator_settings.metrics_port)
     client = ClusterClient(load_kube_config())
-    notifier = WebhookNotifier(client, metrics, policy=operator_settings.inputs.destination_policy())
-    reconciler = Reconciler(client, operator_settings, metrics, notifier, TransitionEvents(client))
+    reconciler = Reconciler(
+        client, operator_settings, metrics, WebhookNotifier(client, metrics), TransitionEvents(client)
+    )
     admission = Admission(reconciler)
     # Always: a Namespace's annotation can set a limit without any in the chart.
     admission.start()

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from reelkube.api.kinds import Resource
 from reelkube.api.renderjob import RenderJob
 from reelkube.api.status import OutputArtifact, Step
-from reelkube.input_policy import InputPolicy
 from reelkube.pipeline.outputs import local_outputs, output_artifacts, upload_outputs
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 
@@ -68,14 +67,12 @@ def run_resource(
     status: StatusReport | None = None,
     default_storage: StorageSpec | None = None,
     uid_fallback: str = "",
-    policy: InputPolicy | None = None,
 ) -> RunOutcome:
     """Render (or narrate) ``resource`` into ``out_dir``, upload, report; raises ReelkubeError.
 
     ``base_dir``: where relative local inputs are found. ``default_storage``: where outputs go
     when the spec names no storage (the operator's bucket, in a pod). ``uid_fallback``: the uid
     in the upload keys of a resource that has none (a manifest that never met an API server).
-    ``policy``: what inputs may be fetched (the pod passes the cluster's; default: the local one).
     When ``status`` is given it gets the encoder and, on success, the final state (outputs,
     ``done``) with which it is closed. On failure it is left open: the caller records the
     failure first (a pod's termination message must not wait behind status writes to a busy
@@ -84,7 +81,7 @@ def run_resource(
     meta = resource.metadata
     label = f"{meta.namespace}/{meta.name}"
     log.info("event=start resource=%s kind=%s", label, resource.kind)
-    result = _execute(resource, out_dir, base_dir, progress, policy or InputPolicy.local())
+    result = _execute(resource, out_dir, base_dir, progress)
     encoder = getattr(result, "encoder", None)
     if encoder and status is not None:
         status.update(encoder=str(encoder))
@@ -107,17 +104,15 @@ def run_resource(
     return RunOutcome(result=result, outputs=outputs, uploaded=storage is not None)
 
 
-def _execute(
-    resource: Resource, out_dir: Path, base_dir: Path, progress: ProgressCallback, policy: InputPolicy
-) -> Any:
+def _execute(resource: Resource, out_dir: Path, base_dir: Path, progress: ProgressCallback) -> Any:
     """Expand, fetch, plan and render a RenderJob; narrate a TTSJob."""
     if isinstance(resource, RenderJob):
         from reelkube.pipeline.render_job import render_job
 
-        return render_job(resource, out_dir, base_dir=base_dir, on_progress=progress, policy=policy)
+        return render_job(resource, out_dir, base_dir=base_dir, on_progress=progress)
     from reelkube.speech.tts import run_tts_job
 
-    return run_tts_job(resource, out_dir, base_dir=base_dir, on_progress=progress, policy=policy)
+    return run_tts_job(resource, out_dir, base_dir=base_dir, on_progress=progress)
 
 
 def _upload(
