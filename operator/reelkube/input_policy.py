@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 import httpcore
 import httpx
 
+from reelkube.api import pod_contract
 from reelkube.errors import InputForbidden
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -39,13 +40,13 @@ REDIRECT_SCHEMES = frozenset({"http", "https"})
 CLUSTER_MAX_REDIRECTS = 5
 LOCAL_MAX_REDIRECTS = 20  # httpx's own default, which `reelkube render` always followed
 
-# Env variables through which the chart's `inputs.*` values reach the render pod (comma lists).
-ENV_ALLOWED_HOSTS = "REELKUBE_INPUTS_ALLOWED_HOSTS"
-ENV_ALLOWED_CIDRS = "REELKUBE_INPUTS_ALLOWED_CIDRS"
-ENV_DENIED_CIDRS = "REELKUBE_INPUTS_DENIED_CIDRS"
-ENV_CLUSTER_CIDRS = "REELKUBE_INPUTS_CLUSTER_CIDRS"
-ENV_ASSET_DIR = "REELKUBE_ASSET_DIR"
-DEFAULT_ASSET_DIR = Path("/opt/reelkube/assets")
+# The env variables through which the chart's `inputs.*` reach the pod are the pod contract's.
+ENV_ALLOWED_HOSTS = pod_contract.INPUTS_ALLOWED_HOSTS_ENV
+ENV_ALLOWED_CIDRS = pod_contract.INPUTS_ALLOWED_CIDRS_ENV
+ENV_DENIED_CIDRS = pod_contract.INPUTS_DENIED_CIDRS_ENV
+ENV_CLUSTER_CIDRS = pod_contract.INPUTS_CLUSTER_CIDRS_ENV
+ENV_ASSET_DIR = pod_contract.ASSET_DIR_ENV
+DEFAULT_ASSET_DIR = Path(pod_contract.DEFAULT_ASSET_DIR)
 
 # Named even though "not globally reachable" already covers them: the rule in a refusal says so.
 METADATA_ADDRESSES = frozenset(

@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from reelkube.api.crd import crd_files
-from reelkube.controller.job_manifests import build_role
+from reelkube.controller.job_manifests import build_job, build_role
 from reelkube.controller.settings import settings_from_env
+from reelkube.input_policy import InputPolicy
 from support.resources import render_job
 from support.tools import require_tool
 
@@ -171,3 +172,44 @@ def test_watch_namespaces_renders_roles_per_namespace() -> None:
     assert not find(docs, "ClusterRole", "reelkube")
     discovery = find(docs, "ClusterRole", "reelkube-discovery")[0]["rules"]
     assert {r["resources"][0] for r in discovery} == {"customresourcedefinitions", "namespaces"}
+
+
+@needs_helm
+def test_inputs_reach_the_operator_and_its_render_pods() -> None:
+    default = find(template(), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    defaults = settings_from_env({e["name"]: e["value"] for e in default["env"]}).inputs
+    assert defaults.allowed_hosts == defaults.allowed_cidrs == defaults.denied_cidrs == ()
+    assert defaults.cluster_cidrs == () and defaults.asset_dir == "/opt/reelkube/assets"
+    docs = template(
+        "inputs.allowedHosts={minio.storage.svc.cluster.local,*.cdn.example.com}",
+        "inputs.allowedCIDRs={172.18.0.1/32}",
+        "inputs.deniedCIDRs={203.0.113.0/24,2001:db8::/32}",
+        "inputs.clusterCIDRs={10.96.0.0/12,10.244.0.0/16}",
+        "inputs.assetDir=/srv/assets",
+    )
+    container = find(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    settings = settings_from_env({e["name"]: e["value"] for e in container["env"]})
+    inputs = settings.inputs
+    assert inputs.allowed_hosts == ("minio.storage.svc.cluster.local", "*.cdn.example.com")
+    assert inputs.allowed_cidrs == ("172.18.0.1/32",)
+    assert inputs.denied_cidrs == ("203.0.113.0/24", "2001:db8::/32")
+    assert inputs.cluster_cidrs == ("10.96.0.0/12", "10.244.0.0/16") and inputs.asset_dir == "/srv/assets"
+    # The render pod gets them under the pod contract's names and builds the same policy.
+    pod = build_job(render_job(), settings)["spec"]["template"]["spec"]["containers"][0]
+    policy = InputPolicy.from_env({e["name"]: e["value"] for e in pod["env"] if "value" in e})
+    assert policy.allowed_hosts == inputs.allowed_hosts and str(policy.asset_dir) == "/srv/assets"
+    assert [str(n) for n in policy.cluster_cidrs] == ["10.96.0.0/12", "10.244.0.0/16"]
+
+
+@needs_helm
+def test_schema_rejects_bad_inputs() -> None:
+    for bad in (
+        "inputs.allowedCIDRs={not-a-cidr}",
+        "inputs.deniedCIDRs={10.0.0.0/8 }",
+        "inputs.allowedHosts={http://media.example.com}",
+        "inputs.assetDir=relative/assets",
+        "inputs.allowAll=true",
+    ):
+        proc = helm("template", "reelkube", str(CHART), "--set", bad, check=False)
+        assert proc.returncode != 0, bad
+        assert "schema" in proc.stderr.lower() or "values don't meet" in proc.stderr.lower(), proc.stderr

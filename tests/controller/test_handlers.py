@@ -238,6 +238,8 @@ def test_webhook_is_delivered_and_recorded(
 ) -> None:
     cluster.kubectl("-n", namespace, "create", "secret", "generic", "hook", "--from-literal=secret=s3cr3t")
     webhook = {"url": webhook_receiver.url, "events": ["succeeded"], "secretRef": "hook"}
+    # The receiver is on loopback, which the operator's destination policy refuses unless allowed.
+    monkeypatch.setenv("REELKUBE_INPUTS_ALLOWED_CIDRS", "127.0.0.0/8")
     with operator(cluster, namespace, monkeypatch):
         cluster.apply(render_job("hooked", namespace, webhook=webhook))
         body = wait_for_resource(

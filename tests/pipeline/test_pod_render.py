@@ -132,6 +132,8 @@ def test_missing_input_fails_with_input_not_found(
     clips = [{"type": "image", "src": f"{webhook_receiver.url}/missing.jpg", "start": 0, "duration": 1}]
     log = tmp_path / "termination-log"
     monkeypatch.setenv("REELKUBE_TERMINATION_LOG", str(log))
+    # The receiver is on loopback, which the pod's policy refuses unless the chart allows it.
+    monkeypatch.setenv("REELKUBE_INPUTS_ALLOWED_CIDRS", "127.0.0.0/8")
     code = run_in_pod(
         write(tmp_path, timeline_job("missing", clips=clips)), work_dir=tmp_path / "work", writer=Recorder()
     )

@@ -8,10 +8,12 @@ in support.cluster.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -143,8 +145,28 @@ def split_image(image: str) -> tuple[str, str]:
     return repository, tag
 
 
+def cluster_cidrs() -> list[str]:
+    """The test cluster's pod and Service ranges, as tests/cluster/lib.sh sets them up."""
+    lib = (CLUSTER_TESTS / "lib.sh").read_text()
+    ranges = [re.search(rf'^{name}="([^"]+)"', lib, re.M) for name in ("POD_CIDR", "SERVICE_CIDR")]
+    assert all(ranges), "tests/cluster/lib.sh names no POD_CIDR or SERVICE_CIDR"
+    return [match.group(1) for match in ranges if match]
+
+
+def input_sets(cluster: Cluster) -> dict[str, str]:
+    """The chart's inputs.* for the test cluster: its ranges refused as cluster ranges, and only
+    the test S3 server (at the CNI bridge gateway, a private address) allowed, so render pods
+    can fetch the presigned inputs the tests upload and nothing else private."""
+    s3_host = urlsplit(cluster.s3_endpoint).hostname or ""
+    return {
+        "inputs.allowedCIDRs": "{" + f"{s3_host}/32" + "}",
+        "inputs.clusterCIDRs": "{" + ",".join(cluster_cidrs()) + "}",
+    }
+
+
 def install_release(cluster: Cluster, bucket: str, *extra: str) -> None:
-    """helm upgrade --install the chart with the local images and the test S3 server."""
+    """helm upgrade --install the chart with the local images and the test S3 server (the one
+    private address inputs may reach: :func:`input_sets`)."""
     operator_repo, operator_tag = split_image(cluster.operator_image)
     renderer_repo, renderer_tag = split_image(cluster.renderer_image)
     sets = {
@@ -167,6 +189,7 @@ def install_release(cluster: Cluster, bucket: str, *extra: str) -> None:
         "jobs.defaultResources.ttsJob.ephemeralStorage": "1Gi",
         "jobs.terminationGracePeriodSeconds": "10",
         "operator.logLevel": "INFO",
+        **input_sets(cluster),
     }
     args = [
         "upgrade",

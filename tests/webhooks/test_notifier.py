@@ -20,6 +20,7 @@ from reelkube.controller.notify import (
     pending_delivery,
     redelivery_requested,
 )
+from reelkube.input_policy import InputPolicy
 
 RENDERJOB = kind_named("RenderJob")
 UID = "5e0c1a2b-0000-4000-8000-00000000abcd"
@@ -108,8 +109,20 @@ def api() -> FakeCluster:
     return FakeCluster(secrets={"hook": SECRET})
 
 
+# The receiver is on loopback, which the operator's destination policy refuses unless the chart
+# allows it: these tests run with the cluster policy and 127.0.0.0/8 allowed.
+LOOPBACK_ALLOWED = InputPolicy.cluster(asset_dir=None, allowed_cidrs=["127.0.0.0/8"])
+
+
 def notifier(api: FakeCluster) -> WebhookNotifier:
-    return WebhookNotifier(api, OperatorMetrics(), workers=4, base_delay=0.01, max_delay=0.05)  # type: ignore[arg-type]
+    return WebhookNotifier(
+        api,  # type: ignore[arg-type]
+        OperatorMetrics(),
+        workers=4,
+        base_delay=0.01,
+        max_delay=0.05,
+        policy=LOOPBACK_ALLOWED,
+    )
 
 
 def test_a_delivery_is_signed_forwarded_and_recorded(api: FakeCluster, webhook_receiver) -> None:
@@ -379,3 +392,32 @@ def test_only_subscribed_events_are_redelivered() -> None:
     assert redelivery_requested(body) == "succeeded"
     del body["spec"]["webhook"]
     assert redelivery_requested(body) is None
+
+
+def test_a_refused_destination_is_recorded_failed_once_and_nothing_is_sent(
+    api: FakeCluster, webhook_receiver
+) -> None:
+    body = resource("http://169.254.169.254/latest/meta-data/", events=["succeeded"], maxAttempts=5)
+    api.put(body)
+    notifier(api).submit(RENDERJOB, announce(api, body, "succeeded", phase="Succeeded"), "succeeded").result(
+        timeout=10
+    )
+    record = api.status()["webhook"]
+    assert record["state"] == "Failed" and record["attempts"] == 0
+    assert "a cloud metadata address" in record["message"] and "spec.webhook.url" in record["message"]
+    assert [d["state"] for d in record["deliveries"]] == ["Failed"]
+
+
+def test_the_notifiers_default_policy_refuses_the_loopback_receiver(
+    api: FakeCluster, webhook_receiver
+) -> None:
+    # Without chart values allowing it, the operator never posts to loopback.
+    plain = WebhookNotifier(api, OperatorMetrics(), base_delay=0.01, max_delay=0.05)  # type: ignore[arg-type]
+    body = resource(webhook_receiver.url, events=["succeeded"], maxAttempts=5)
+    api.put(body)
+    plain.submit(RENDERJOB, announce(api, body, "succeeded", phase="Succeeded"), "succeeded").result(
+        timeout=10
+    )
+    record = api.status()["webhook"]
+    assert record["state"] == "Failed" and "a loopback address" in record["message"]
+    assert webhook_receiver.requests == []

@@ -10,7 +10,7 @@ spells any of these names or numbers on its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reelkube.api.common import StorageSpec
@@ -125,3 +125,38 @@ def storage_from_env(environ: Mapping[str, str]) -> StorageSpec | None:
         pathStyle=(environ.get(STORAGE_PATH_STYLE_ENV) or "true").lower() == "true",
         presignExpirySeconds=int(environ.get(PRESIGN_EXPIRY_ENV) or 86400),
     )
+
+
+# --- the input policy ---------------------------------------------------------------------
+
+INPUTS_ALLOWED_HOSTS_ENV = "REELKUBE_INPUTS_ALLOWED_HOSTS"
+"""Comma list: hosts (exact, or ``*.suffix``) inputs may reach whatever they resolve to."""
+INPUTS_ALLOWED_CIDRS_ENV = "REELKUBE_INPUTS_ALLOWED_CIDRS"
+"""Comma list: ranges inputs may reach although the default refusals name them."""
+INPUTS_DENIED_CIDRS_ENV = "REELKUBE_INPUTS_DENIED_CIDRS"
+"""Comma list: ranges always refused, allowed hosts and ranges notwithstanding."""
+INPUTS_CLUSTER_CIDRS_ENV = "REELKUBE_INPUTS_CLUSTER_CIDRS"
+"""Comma list: the cluster's Service and pod ranges, refused like private ones."""
+ASSET_DIR_ENV = "REELKUBE_ASSET_DIR"
+"""The renderer image's read-only asset folder, where relative input paths resolve."""
+DEFAULT_ASSET_DIR = "/opt/reelkube/assets"
+
+
+def inputs_env(
+    *,
+    allowed_hosts: Sequence[str] = (),
+    allowed_cidrs: Sequence[str] = (),
+    denied_cidrs: Sequence[str] = (),
+    cluster_cidrs: Sequence[str] = (),
+    asset_dir: str = DEFAULT_ASSET_DIR,
+) -> dict[str, str]:
+    """The chart's ``inputs.*`` as the pod's environment (empty lists left out), read back by
+    :meth:`reelkube.input_policy.InputPolicy.from_env`."""
+    env = {
+        INPUTS_ALLOWED_HOSTS_ENV: ",".join(allowed_hosts),
+        INPUTS_ALLOWED_CIDRS_ENV: ",".join(allowed_cidrs),
+        INPUTS_DENIED_CIDRS_ENV: ",".join(denied_cidrs),
+        INPUTS_CLUSTER_CIDRS_ENV: ",".join(cluster_cidrs),
+        ASSET_DIR_ENV: asset_dir,
+    }
+    return {name: value for name, value in env.items() if value}

@@ -21,6 +21,7 @@ from reelkube.api.status import Step
 from reelkube.api.ttsjob import TTSJob
 from reelkube.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from reelkube.errors import Canceled, ReelkubeError, SpecError
+from reelkube.input_policy import InputPolicy
 from reelkube.progress_events import ProgressEvent
 
 if TYPE_CHECKING:  # rich loads only when a terminal shows the bars
@@ -36,6 +37,31 @@ def add_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("manifest", type=Path, help=f"{what} YAML file")
     parser.add_argument("-o", "--out", type=Path, help="output directory (default: ./out/<metadata.name>)")
     parser.add_argument("--json", action="store_true", help="print one JSON result object on stdout")
+    parser.add_argument(
+        "--input-policy",
+        choices=INPUT_POLICIES,
+        default="local",
+        help=(
+            "which inputs may be fetched. local (default): any path, file:// URL or address, as "
+            "on one's own machine. cluster: what a render pod accepts (http, https and s3 only; "
+            "relative paths inside the asset folder, REELKUBE_ASSET_DIR or /opt/reelkube/assets; "
+            "loopback, link-local, metadata and private addresses refused unless "
+            "REELKUBE_INPUTS_ALLOWED_HOSTS / _ALLOWED_CIDRS allow them; at most 5 redirects)"
+        ),
+    )
+
+
+INPUT_POLICIES = ("local", "cluster")
+
+
+def input_policy_named(name: str) -> InputPolicy:
+    """The policy ``--input-policy`` names: the permissive local one, or the render pod's (read
+    from the environment, as in the pod)."""
+    if name == "cluster":
+        return InputPolicy.from_env()
+    if name == "local":
+        return InputPolicy.local()
+    raise ValueError(f"unknown input policy {name!r} (one of {', '.join(INPUT_POLICIES)})")
 
 
 class ProgressDisplay:
@@ -141,6 +167,7 @@ def run_manifest(args: argparse.Namespace, kind: type[Job], summary: Callable[[A
                 base_dir=args.manifest.resolve().parent,
                 progress=display,
                 uid_fallback="local",
+                policy=input_policy_named(args.input_policy),
             )
     except SpecError as exc:
         print(f"error: invalid manifest {args.manifest}:\n{exc.message}", file=sys.stderr)

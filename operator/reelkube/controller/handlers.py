@@ -59,9 +59,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     if operator_settings.metrics_port:
         metrics.serve(operator_settings.metrics_port)
     client = ClusterClient(load_kube_config())
-    reconciler = Reconciler(
-        client, operator_settings, metrics, WebhookNotifier(client, metrics), TransitionEvents(client)
-    )
+    notifier = WebhookNotifier(client, metrics, policy=operator_settings.inputs.destination_policy())
+    reconciler = Reconciler(client, operator_settings, metrics, notifier, TransitionEvents(client))
     admission = Admission(reconciler)
     # Always: a Namespace's annotation can set a limit without any in the chart.
     admission.start()

@@ -248,6 +248,8 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
             {"name": WORK_DIR_ENV, "value": WORK_DIR},
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             *_storage_env(resource, settings),
+            # The chart's inputs.*: the pod builds its input policy from them (pod_contract).
+            *({"name": k, "value": v} for k, v in settings.inputs.pod_env().items()),
         ],
         "resources": _resource_quantities(resource, settings, gpu),
         "securityContext": {

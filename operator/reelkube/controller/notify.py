@@ -24,6 +24,7 @@ from reelkube.api.kinds import ResourceKind
 from reelkube.api.status import ResourceStatus, WebhookDelivery
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
+from reelkube.input_policy import InputPolicy
 from reelkube.webhooks import deliver, event_id, event_payload, forwarded, transition_time
 from reelkube.webhooks.delivery import DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY
 from reelkube.webhooks.history import deliveries_of, dump, mark_pending, pending_events, record_outcome
@@ -102,7 +103,11 @@ class WebhookNotifier:
     """Delivers webhook events on a small thread pool and writes the outcome to the status.
 
     The events of one resource are delivered one at a time, in the order they were submitted;
-    different resources proceed in parallel."""
+    different resources proceed in parallel.
+
+    Each URL is checked against ``policy`` before anything is sent (default: the cluster's
+    rules with nothing allowed; the operator passes the one its chart values make): a refused
+    destination is recorded as Failed at once, never retried."""
 
     def __init__(
         self,
@@ -112,8 +117,10 @@ class WebhookNotifier:
         *,
         base_delay: float = DEFAULT_BASE_DELAY,
         max_delay: float = DEFAULT_MAX_DELAY,
+        policy: InputPolicy | None = None,
     ) -> None:
         self._client = client
+        self._policy = policy or InputPolicy.cluster(asset_dir=None)
         self._metrics = metrics
         self._base_delay = base_delay
         self._max_delay = max_delay
@@ -236,6 +243,7 @@ class WebhookNotifier:
                 base_delay=self._base_delay,
                 max_delay=self._max_delay,
                 on_retry=record_retry,
+                policy=self._policy,
             )
         except Exception as exc:  # noqa: BLE001 - a webhook failure must not take the operator down
             log.exception("event=webhook_error namespace=%s name=%s webhook_event=%s", namespace, name, event)

@@ -6,12 +6,15 @@ tolerations, per-kind resources) are JSON in the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reelkube.api import pod_contract
 from reelkube.api.kinds import PodResources
+from reelkube.input_policy import InputPolicy
 
 ENV_PREFIX = "REELKUBE_"
 
@@ -31,6 +34,43 @@ class StorageDefaults:
 
 
 @dataclass(frozen=True)
+class InputDefaults:
+    """The chart's ``inputs.*``: what render pods may fetch and where the operator may post
+    webhooks (the same destination rules; see :class:`reelkube.input_policy.InputPolicy`)."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_cidrs: tuple[str, ...] = ()
+    denied_cidrs: tuple[str, ...] = ()
+    cluster_cidrs: tuple[str, ...] = ()
+    """The cluster's Service and pod ranges (refused like private ranges)."""
+    asset_dir: str = pod_contract.DEFAULT_ASSET_DIR
+    """The renderer image's asset folder, where relative input paths resolve."""
+    api_server: str | None = None
+    """The API server's address as the operator's pod sees it (``KUBERNETES_SERVICE_HOST``),
+    always refused as a webhook destination; a render pod adds its own."""
+
+    def pod_env(self) -> dict[str, str]:
+        """These values as the render container's environment (the pod contract's names)."""
+        return pod_contract.inputs_env(
+            allowed_hosts=self.allowed_hosts,
+            allowed_cidrs=self.allowed_cidrs,
+            denied_cidrs=self.denied_cidrs,
+            cluster_cidrs=self.cluster_cidrs,
+            asset_dir=self.asset_dir,
+        )
+
+    def destination_policy(self) -> InputPolicy:
+        """The policy webhook URLs are checked against (no local files, no asset folder)."""
+        return InputPolicy.cluster(
+            asset_dir=None,
+            allowed_hosts=self.allowed_hosts,
+            allowed_cidrs=self.allowed_cidrs,
+            denied_cidrs=self.denied_cidrs,
+            cluster_cidrs=self.cluster_cidrs + ((self.api_server,) if self.api_server else ()),
+        )
+
+
+@dataclass(frozen=True)
 class OperatorSettings:
     """Everything the operator needs to build Jobs and run, from the chart's values."""
 
@@ -40,6 +80,7 @@ class OperatorSettings:
     """Per kind (``RenderJob``, ``TTSJob``): overrides of the registry's built-in defaults."""
     tmp_size_limit: str = "1Gi"
     storage: StorageDefaults = field(default_factory=StorageDefaults)
+    inputs: InputDefaults = field(default_factory=InputDefaults)
     gpu_node_selector: Mapping[str, str] = field(default_factory=dict)
     gpu_tolerations: tuple[Mapping[str, Any], ...] = ()
     gpu_runtime_class: str | None = None
@@ -107,6 +148,33 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{ENV_PREFIX}{name} must be true or false, got {raw!r}")
 
 
+def _list(env: Mapping[str, str], variable: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(variable, "").split(",") if item.strip())
+
+
+def _cidrs(env: Mapping[str, str], variable: str) -> tuple[str, ...]:
+    """A comma list of CIDRs (a bare address is one host), each checked now."""
+    values = _list(env, variable)
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"{variable}: {value!r} is not a CIDR or an IP address") from exc
+    return values
+
+
+def inputs_from_env(env: Mapping[str, str]) -> InputDefaults:
+    """The chart's ``inputs.*`` (the pod contract's variables); ValueError naming a bad one."""
+    return InputDefaults(
+        allowed_hosts=_list(env, pod_contract.INPUTS_ALLOWED_HOSTS_ENV),
+        allowed_cidrs=_cidrs(env, pod_contract.INPUTS_ALLOWED_CIDRS_ENV),
+        denied_cidrs=_cidrs(env, pod_contract.INPUTS_DENIED_CIDRS_ENV),
+        cluster_cidrs=_cidrs(env, pod_contract.INPUTS_CLUSTER_CIDRS_ENV),
+        asset_dir=env.get(pod_contract.ASSET_DIR_ENV, "").strip() or pod_contract.DEFAULT_ASSET_DIR,
+        api_server=env.get("KUBERNETES_SERVICE_HOST", "").strip() or None,
+    )
+
+
 def _resources(raw: Any) -> dict[str, PodResources]:
     if not isinstance(raw, dict):
         raise ValueError(f"{ENV_PREFIX}DEFAULT_RESOURCES must be a JSON object of kind -> resources")
@@ -142,6 +210,7 @@ def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
         default_resources=_resources(_json(env, "DEFAULT_RESOURCES", {})),
         tmp_size_limit=_str(env, "TMP_SIZE_LIMIT", "1Gi") or "1Gi",
         storage=storage,
+        inputs=inputs_from_env(env),
         gpu_node_selector=dict(_json(env, "GPU_NODE_SELECTOR", {})),
         gpu_tolerations=tuple(_json(env, "GPU_TOLERATIONS", [])),
         gpu_runtime_class=_str(env, "GPU_RUNTIME_CLASS"),

@@ -26,6 +26,7 @@ from reelkube.engine.encoders import CONTENT_TYPES, EXTENSIONS
 from reelkube.engine.execute import run_ffmpeg
 from reelkube.engine.inputs import fetch_inputs
 from reelkube.engine.plan import build_plan
+from reelkube.input_policy import InputPolicy
 from reelkube.progress_events import ProgressCallback, ignore_progress
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,15 @@ def render_timeline(
     on_progress: ProgressCallback = ignore_progress,
     name: str = "video",
     storage: StorageSpec | None = None,
+    policy: InputPolicy | None = None,
 ) -> RenderResult:
     """Render `timeline` into `out_dir/<name>.<ext>` (plus `thumbnail.jpg` for videos when
-    `output.thumbnail`). Local inputs are relative to `base_dir`."""
+    `output.thumbnail`). Local inputs are relative to `base_dir`; every input is fetched under
+    `policy` (default: the local one)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with scratch_dir(out_dir) as workdir:
         return render_into(timeline, output, out_dir, workdir, base_dir, limits or InputLimits(), on_progress,
-                       name, storage)  # fmt: skip
+                       name, storage, policy)  # fmt: skip
 
 
 def render_into(
@@ -86,11 +89,13 @@ def render_into(
     on_progress: ProgressCallback,
     name: str,
     storage: StorageSpec | None,
+    policy: InputPolicy | None = None,
 ) -> RenderResult:
-    """Render `timeline` into `out_dir` using `workdir` for inputs and graph files."""
+    """Render `timeline` into `out_dir` using `workdir` for inputs and graph files; inputs are
+    fetched under `policy` (default: the local one)."""
     started = time.monotonic()
     inputs = fetch_inputs(
-        timeline, workdir, limits, base_dir=base_dir, storage=storage, on_progress=on_progress
+        timeline, workdir, limits, base_dir=base_dir, storage=storage, on_progress=on_progress, policy=policy
     )
     target = out_dir / f"{name}.{EXTENSIONS[output.format]}"
     plan = build_plan(timeline, output, inputs, workdir=workdir, output_path=target)

@@ -3,9 +3,10 @@ resource, run it with its status written in-cluster, and answer the operator in 
 :mod:`reelkube.api.pod_contract`.
 
 Exit codes: 0 done; 1 failed, worth a retry (ffmpeg, storage, timeouts); 2 failed in a way a
-retry cannot fix (bad spec, input missing, too large or unreadable: the Job's
-podFailurePolicy then fails at once); 143 canceled by SIGTERM. On failure the cause is written
-as JSON ``{"reason", "message"}`` to the termination log, where the operator reads it.
+retry cannot fix (the error says ``retryable = False``: a bad spec, an input missing, too
+large, unreadable or forbidden: the Job's podFailurePolicy then fails at once); 143 canceled by
+SIGTERM. On failure the cause is written as JSON ``{"reason", "message"}`` to the termination
+log, where the operator reads it.
 """
 
 from __future__ import annotations
@@ -27,23 +28,14 @@ from reelkube.api.pod_contract import (
     TerminationMessage,
     storage_from_env,
 )
-from reelkube.errors import (
-    Canceled,
-    InputNotFound,
-    InputTooLarge,
-    InputUnreadable,
-    ReelkubeError,
-    SpecError,
-    UnsupportedCodec,
-)
+from reelkube.errors import Canceled, ReelkubeError, SpecError
+from reelkube.input_policy import InputPolicy
 from reelkube.manifest import read_document
 from reelkube.pipeline.cancel import stop_signals_cancel
 from reelkube.pipeline.run import run_resource
 from reelkube.pipeline.status_reporter import ProgressReporter, StatusWriter, in_cluster_writer
 
 log = logging.getLogger(__name__)
-
-NOT_RETRYABLE = (SpecError, InputNotFound, InputTooLarge, InputUnreadable, UnsupportedCodec)
 
 
 def load_resource(path: Path) -> tuple[ResourceKind, Resource]:
@@ -77,7 +69,7 @@ def exit_code_for(error: ReelkubeError) -> int:
     """The pod's exit code for a failure (see the module docstring)."""
     if isinstance(error, Canceled):
         return EXIT_CANCELED
-    return EXIT_BAD_INPUT if isinstance(error, NOT_RETRYABLE) else EXIT_FAILED
+    return EXIT_FAILED if error.retryable else EXIT_BAD_INPUT
 
 
 def run_in_pod(
@@ -88,11 +80,13 @@ def run_in_pod(
     writer: StatusWriter | None = None,
     use_cluster: bool = True,
     min_interval: float = 1.0,
+    policy: InputPolicy | None = None,
 ) -> int:
     """Run the resource in ``path`` into ``work_dir/out``, upload, report; the exit code.
 
     ``writer`` overrides where status patches go (by default the in-cluster writer, or the log
-    outside a cluster).
+    outside a cluster). Inputs are fetched under ``policy``, by default the cluster's input
+    policy as the operator passed it in the environment (:meth:`InputPolicy.from_env`).
     """
     try:
         kind, resource = load_resource(path)
@@ -116,6 +110,7 @@ def run_in_pod(
                 progress=reporter,
                 status=reporter,
                 default_storage=storage_from_env(os.environ),
+                policy=policy or InputPolicy.from_env(os.environ),
             )
         return EXIT_OK
     except ReelkubeError as exc:

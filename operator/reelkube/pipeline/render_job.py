@@ -15,6 +15,7 @@ from reelkube.engine.inputs import fetch_inputs
 from reelkube.engine.plan import RenderPlan, build_plan
 from reelkube.engine.render import RenderResult, render_into, render_timeline, scratch_dir
 from reelkube.errors import SpecError
+from reelkube.input_policy import InputPolicy
 from reelkube.progress_events import ProgressCallback, ignore_progress
 from reelkube.templates import get_template
 from reelkube.templates.base import Expansion, TemplateContext
@@ -26,23 +27,25 @@ def render_job(
     *,
     base_dir: Path,
     on_progress: ProgressCallback = ignore_progress,
+    policy: InputPolicy | None = None,
 ) -> RenderResult:
     """Render a RenderJob: expand its template (or take its timeline), render, and add the
-    template's extra artifacts (voiceover, subtitles...) to the outputs."""
+    template's extra artifacts (voiceover, subtitles...) to the outputs. Every input the
+    template or the timeline names is fetched under ``policy`` (default: the local one)."""
     spec = job.spec
     if spec.timeline is not None:
         name = "image" if spec.output.format in STILL_FORMATS else "video"
         return render_timeline(
             spec.timeline, spec.output, out_dir, base_dir=base_dir, limits=spec.inputLimits,
-            on_progress=on_progress, name=name, storage=spec.storage,
+            on_progress=on_progress, name=name, storage=spec.storage, policy=policy,
         )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     with scratch_dir(out_dir) as workdir:
-        expansion = expand_job(job, workdir, on_progress, base_dir=base_dir)
+        expansion = expand_job(job, workdir, on_progress, base_dir=base_dir, policy=policy)
         output = expansion.output or spec.output
         name = "image" if output.format in STILL_FORMATS else "video"
         result = render_into(expansion.timeline, output, out_dir, workdir, base_dir, spec.inputLimits,
-                         on_progress, name, spec.storage)  # fmt: skip
+                         on_progress, name, spec.storage, policy)  # fmt: skip
         # Template media (e.g. narration) lives in the workdir, which is about to go.
         for artifact, path in expansion.artifacts.items():
             kept = out_dir / path.name
@@ -59,6 +62,7 @@ def expand_job(
     on_progress: ProgressCallback = ignore_progress,
     *,
     base_dir: Path | None = None,
+    policy: InputPolicy | None = None,
 ) -> Expansion:
     """The job's timeline: its template expanded (props validated, SpecError naming fields), or
     its own timeline."""
@@ -76,18 +80,26 @@ def expand_job(
         on_progress=on_progress,
         base_dir=base_dir,
         storage=spec.storage,
+        policy=policy or InputPolicy.local(),
     )
     return template.expand(props, context)
 
 
-def plan_job(job: RenderJob, out_dir: Path, workdir: Path, *, base_dir: Path) -> RenderPlan:
-    """The exact ffmpeg run `render_job` would make (inputs fetched into `workdir` to be probed,
-    the graph's text files written there too)."""
-    expansion = expand_job(job, workdir, base_dir=base_dir)
+def plan_job(
+    job: RenderJob, out_dir: Path, workdir: Path, *, base_dir: Path, policy: InputPolicy | None = None
+) -> RenderPlan:
+    """The exact ffmpeg run `render_job` would make (inputs fetched into `workdir` under
+    ``policy`` to be probed, the graph's text files written there too)."""
+    expansion = expand_job(job, workdir, base_dir=base_dir, policy=policy)
     output = expansion.output or job.spec.output
     name = "image" if output.format in STILL_FORMATS else "video"
     inputs = fetch_inputs(
-        expansion.timeline, workdir, job.spec.inputLimits, base_dir=base_dir, storage=job.spec.storage
+        expansion.timeline,
+        workdir,
+        job.spec.inputLimits,
+        base_dir=base_dir,
+        storage=job.spec.storage,
+        policy=policy,
     )
     target = out_dir / f"{name}.{EXTENSIONS[output.format]}"
     plan = build_plan(expansion.timeline, output, inputs, workdir=workdir, output_path=target)

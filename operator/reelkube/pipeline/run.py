@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from reelkube.api.kinds import Resource
 from reelkube.api.renderjob import RenderJob
 from reelkube.api.status import OutputArtifact, Step
+from reelkube.input_policy import InputPolicy
 from reelkube.pipeline.outputs import local_outputs, output_artifacts, upload_outputs
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 
@@ -67,12 +68,14 @@ def run_resource(
     status: StatusReport | None = None,
     default_storage: StorageSpec | None = None,
     uid_fallback: str = "",
+    policy: InputPolicy | None = None,
 ) -> RunOutcome:
     """Render (or narrate) ``resource`` into ``out_dir``, upload, report; raises ReelkubeError.
 
     ``base_dir``: where relative local inputs are found. ``default_storage``: where outputs go
     when the spec names no storage (the operator's bucket, in a pod). ``uid_fallback``: the uid
     in the upload keys of a resource that has none (a manifest that never met an API server).
+    ``policy``: what inputs may be fetched (the pod passes the cluster's; default: the local one).
     When ``status`` is given it gets the encoder and, on success, the final state (outputs,
     ``done``) with which it is closed. On failure it is left open: the caller records the
     failure first (a pod's termination message must not wait behind status writes to a busy
@@ -81,7 +84,7 @@ def run_resource(
     meta = resource.metadata
     label = f"{meta.namespace}/{meta.name}"
     log.info("event=start resource=%s kind=%s", label, resource.kind)
-    result = _execute(resource, out_dir, base_dir, progress)
+    result = _execute(resource, out_dir, base_dir, progress, policy or InputPolicy.local())
     encoder = getattr(result, "encoder", None)
     if encoder and status is not None:
         status.update(encoder=str(encoder))
@@ -104,15 +107,17 @@ def run_resource(
     return RunOutcome(result=result, outputs=outputs, uploaded=storage is not None)
 
 
-def _execute(resource: Resource, out_dir: Path, base_dir: Path, progress: ProgressCallback) -> Any:
+def _execute(
+    resource: Resource, out_dir: Path, base_dir: Path, progress: ProgressCallback, policy: InputPolicy
+) -> Any:
     """Expand, fetch, plan and render a RenderJob; narrate a TTSJob."""
     if isinstance(resource, RenderJob):
         from reelkube.pipeline.render_job import render_job
 
-        return render_job(resource, out_dir, base_dir=base_dir, on_progress=progress)
+        return render_job(resource, out_dir, base_dir=base_dir, on_progress=progress, policy=policy)
     from reelkube.speech.tts import run_tts_job
 
-    return run_tts_job(resource, out_dir, base_dir=base_dir, on_progress=progress)
+    return run_tts_job(resource, out_dir, base_dir=base_dir, on_progress=progress, policy=policy)
 
 
 def _upload(

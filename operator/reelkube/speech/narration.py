@@ -49,14 +49,19 @@ def narrate(
     base_dir: Path | None = None,
     stem: str = "narration",
     on_progress: ProgressCallback = ignore_progress,
+    policy: InputPolicy | None = None,
+    voice_field: str = "spec.voice",
 ) -> NarrationFiles:
     """Split `text` into sentences, synthesize them with the voice, normalize the loudness and
-    write `<stem>.wav` and `<stem>.timings.json` into `out_dir`. Progress is by sentences."""
+    write `<stem>.wav` and `<stem>.timings.json` into `out_dir`. Progress is by sentences.
+
+    A voice `model` path is read under `policy` (see :func:`locate_voice`); `voice_field` names
+    the voice in a refusal."""
     sentences = split_script(text)
     if not sentences:
         raise SpecError("the script holds no text to narrate")
     on_progress(ProgressEvent(step=Step.NARRATING, percent=0.0, message=f"{len(sentences)} sentences"))
-    loaded = load_voice(locate_voice(voice, base_dir=base_dir))
+    loaded = load_voice(locate_voice(voice, base_dir=base_dir, policy=policy, field=voice_field))
 
     def sentence_done(done: int, total: int) -> None:
         on_progress(ProgressEvent(step=Step.NARRATING, percent=SYNTHESIS_SHARE * done / total))

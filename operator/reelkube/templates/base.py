@@ -18,6 +18,7 @@ from reelkube.api.common import InputLimits, StorageSpec
 from reelkube.api.output import OutputSpec
 from reelkube.api.timeline import Timeline
 from reelkube.errors import SpecError
+from reelkube.input_policy import InputPolicy
 from reelkube.progress_events import ProgressCallback, ignore_progress
 
 
@@ -33,6 +34,9 @@ class TemplateContext:
     """Where relative paths in the props point (the manifest's directory); None: the cwd."""
     storage: StorageSpec | None = None
     """The job's storage, for `s3://` inputs; None means the default S3 setup."""
+    policy: InputPolicy = field(default_factory=InputPolicy.local)
+    """What the template may fetch or read itself (a voiceover, a voice model): in a pod the
+    cluster's input policy; the timeline's inputs are fetched under the same one."""
 
 
 @dataclass

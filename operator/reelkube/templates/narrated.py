@@ -109,6 +109,8 @@ def expand_narrated(props: NarratedProps, context: TemplateContext) -> Expansion
             base_dir=base_dir,
             stem="voiceover",
             on_progress=context.on_progress,
+            policy=context.policy,
+            voice_field="spec.props.voice",
         )
         timings, timings_path = narration.timings, narration.timings_path.rename(workdir / "timings.json")
         voice_src = str(narration.wav)
@@ -199,6 +201,8 @@ def _voiceover(props: NarratedProps, context: TemplateContext, base_dir: Path) -
         context.limits,
         base_dir=base_dir,
         storage=context.storage,
+        policy=context.policy,
+        field="spec.props.voiceoverUrl",
     )
     duration = fetched.info.duration if fetched.info is not None else None
     if not duration or duration <= 0:

@@ -8,8 +8,14 @@ Standard Webhooks specification says (see :mod:`reelkube.webhooks.signing`): its
 ``webhook-timestamp``, its own ``webhook-signature``.
 
 Retried: connection errors and timeouts, HTTP 408, 429 and 5xx (``Retry-After`` in seconds is
-honoured up to ``max_delay``). Final: any other status. The attempt logic lives in
-:class:`_Attempts`; :func:`deliver` sends and waits.
+honoured up to ``max_delay``). Final: any other status, a redirect included (redirects are never
+followed). The attempt logic lives in :class:`_Attempts`; :func:`deliver` sends and waits.
+
+The operator posts from inside the cluster, so the URL is checked against a destination policy
+first (:class:`~reelkube.input_policy.InputPolicy`, the same rules as the render pod's inputs):
+a URL whose host is loopback, link-local, a metadata address, private or in the cluster's ranges
+is refused unless the chart allows it, and the refusal is final (``Failed``, nothing sent). The
+host is resolved once and every attempt connects to the checked address.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import httpx
 
 from reelkube.api.common import WebhookSpec
 from reelkube.api.status import WebhookDelivery
+from reelkube.errors import InputForbidden
+from reelkube.input_policy import InputPolicy, PinnedTransport
 from reelkube.webhooks.signing import LEGACY_SIGNATURE_HEADER, sign, signing_key, standard_headers
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,7 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_BASE_DELAY = 1.0
 DEFAULT_MAX_DELAY = 60.0
 _RETRYABLE_STATUS = {408, 429}
+URL_FIELD = "spec.webhook.url"
 
 
 def is_subscribed(webhook: WebhookSpec, event: str) -> bool:
@@ -148,6 +157,20 @@ class _Attempts:
             self.delivered,
         )
 
+    def record_refusal(self, exc: InputForbidden) -> None:
+        """Note that the destination policy refused the URL: nothing was sent, nothing will be."""
+        self.response_code = None
+        # The rule names the URL; its query or user-info may hold a token, so only the redacted form.
+        reason = exc.message.replace(self.webhook.url, self._where)
+        self.message = f"refused by the destination policy: {reason}"
+        log.warning(
+            "webhook refused event=%s delivery=%s url=%s reason=%s",
+            self.event,
+            self.delivery_id,
+            self._where,
+            reason,
+        )
+
     def result(self, final: bool = True) -> WebhookDelivery:
         """The outcome in the status model; with ``final`` False, the state so far (Pending)."""
         state = "Pending" if not final else "Delivered" if self.delivered else "Failed"
@@ -178,6 +201,7 @@ def deliver(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
     on_retry: Callable[[WebhookDelivery], None] | None = None,
+    policy: InputPolicy | None = None,
 ) -> WebhookDelivery:
     """POST ``payload`` as JSON to ``webhook.url``, retrying up to ``webhook.maxAttempts``.
 
@@ -189,9 +213,20 @@ def deliver(
     the time each attempt is signed with. ``on_retry`` is told the state so far (Pending, with
     the attempts, last code and error) after each failed attempt that will be retried. Never
     raises for delivery failures: the result says Delivered or Failed; a malformed ``whsec_``
-    secret raises ValueError before anything is sent."""
+    secret raises ValueError before anything is sent.
+
+    ``policy`` decides which destinations may be reached (default: the local policy, any
+    address); the operator passes the cluster's. A URL it refuses (or whose host does not
+    resolve) is Failed at once with 0 attempts and a message naming the rule."""
     attempts = _Attempts(webhook, event, payload, secret, delivery_id, base_delay, max_delay, clock)
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    policy = policy or InputPolicy.local()
+    try:
+        host, address = policy.check_url(webhook.url, URL_FIELD)
+    except InputForbidden as exc:
+        attempts.record_refusal(exc)
+        return attempts.result()
+    pinned = PinnedTransport(host, address)
+    with httpx.Client(transport=pinned, timeout=timeout, follow_redirects=False, trust_env=False) as client:
         while True:
             try:
                 response = client.post(webhook.url, content=attempts.body, headers=attempts.next_headers())
