@@ -28,6 +28,8 @@ from reelkube.cli import main
 from reelkube.client import Client, RenderFailed
 
 PATH = "/apis/reelkube.io/v1alpha1/namespaces/media/renderjobs"
+TTS_PATH = "/apis/reelkube.io/v1alpha1/namespaces/media/ttsjobs"
+EVENTS_PATH = "/api/v1/namespaces/media/events"
 VIDEO = b"not really an mp4, but bytes with a checksum" * 1000
 
 
@@ -41,6 +43,7 @@ class ScriptedApi:
     requests: list[tuple[str, str]] = field(default_factory=list)
     patches: list[tuple[str, Any]] = field(default_factory=list)
     url: str = ""
+    events: list[dict[str, Any]] = field(default_factory=list)
     pause: float = 0.02
     """Seconds between streamed events."""
 
@@ -92,6 +95,12 @@ def api() -> Iterator[tuple[ScriptedApi, Client]]:
             state.requests.append(("GET", self.path))
             if url.path == f"{PATH}/reel":
                 self._json(200, state.body)
+                return
+            if query.get("watch") != ["True"] and url.path in (PATH, TTS_PATH, EVENTS_PATH):
+                items = [state.body] if url.path == PATH and state.body else []
+                if url.path == EVENTS_PATH:
+                    items = state.events
+                self._json(200, {"kind": "List", "metadata": {"resourceVersion": "9"}, "items": items})
                 return
             if url.path == "/files/video.mp4":  # the "presigned URL" of the output
                 self.send_response(200)
@@ -315,3 +324,33 @@ def test_the_live_line_in_a_pseudo_terminal(api: tuple[ScriptedApi, Client], tmp
     assert "\x1b[2K" in text, text  # erase-line: the line is redrawn in place, not appended
     assert "━" in text and "rendering" in text and "30%" in text and "70%" in text, text
     assert "Succeeded" in text and "100%" in text, text
+
+
+def test_get_describe_and_cancel_commands(
+    api: tuple[ScriptedApi, Client],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state, client = api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path, state.url)))
+    client.submit(MANIFEST)
+    state.body["metadata"]["creationTimestamp"] = "2026-11-30T11:55:00Z"
+    state.bump({"phase": "Queued", "queuePosition": 2})
+    state.events = [
+        {"type": "Normal", "reason": "Queued", "message": "waiting for a slot", "lastTimestamp": "t1"}
+    ]
+    assert main(["get"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["NAME", "KIND", "PHASE", "QUEUE", "STEP", "PROGRESS", "FRAMES", "ETA", "AGE"]
+    assert table[1].split()[:4] == ["reel", "RenderJob", "Queued", "#2"]
+    assert main(["get", "rj/reel", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"]["queuePosition"] == 2
+    assert main(["describe", "reel"]) == 0
+    page = capsys.readouterr().out
+    assert "Progress:     Queued  queue #2" in page and "  t1  Normal  Queued  waiting for a slot" in page
+    assert main(["get", "nothing"]) == 1
+    assert "no RenderJob or TTSJob media/nothing" in capsys.readouterr().err
+    assert main(["cancel", "reel", "--no-wait"]) == 0
+    assert capsys.readouterr().out == "renderjob.reelkube.io/reel cancel requested\n"
+    assert state.patches == [("application/merge-patch+json", {"spec": {"cancel": True}})]

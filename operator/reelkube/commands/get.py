@@ -146,6 +146,9 @@ def run(args: argparse.Namespace) -> int:
         print("No resources found.", file=sys.stderr)
     if not args.watch:
         return EXIT_OK
+    # The watch starts with every current resource (ADDED): those already in the table are
+    # skipped unless they changed meanwhile.
+    shown = {(s.kind.kind, s.namespace, s.name): s.resource_version for s in snapshots}
     try:
         for _event, snapshot in client.watch(
             args.selector,
@@ -154,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
             kinds=[snapshots[0].kind] if name else ([kind] if kind else None),
             name=name,
         ):
+            key = (snapshot.kind.kind, snapshot.namespace, snapshot.name)
+            if shown.pop(key, None) == snapshot.resource_version:
+                continue
             if args.output == "json":
                 print(json.dumps(snapshot.body), flush=True)
             elif args.output:
