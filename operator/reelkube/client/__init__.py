@@ -27,6 +27,9 @@ from reelkube.client.errors import (
 from reelkube.client.handle import Handle, ProgressCallback
 from reelkube.client.resources import BATCH_LABEL, Snapshot, queue_position
 
+Timeout = WaitTimeout
+"""The name the client's design uses for a wait that ran out of time."""
+
 __all__ = [
     "BATCH_LABEL",
     "Client",
@@ -38,6 +41,7 @@ __all__ = [
     "RenderFailed",
     "ResourceNotFound",
     "Snapshot",
+    "Timeout",
     "WaitTimeout",
     "WatchEvent",
     "queue_position",
