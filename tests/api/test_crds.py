@@ -12,6 +12,8 @@ from reelkube.api.crd import crd_files
 
 REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN_KEYS = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "title", "const", "discriminator"}
+GENERATED = crd_files()
+"""File name -> YAML text, generated from the models once for the module (it takes a while)."""
 
 
 def walk(schema: dict[str, Any], path: str = ""):
@@ -24,15 +26,15 @@ def walk(schema: dict[str, Any], path: str = ""):
         yield from walk(schema["additionalProperties"], f"{path}{{}}")
 
 
-@pytest.mark.parametrize("name", sorted(crd_files()))
+@pytest.mark.parametrize("name", sorted(GENERATED))
 def test_committed_crds_match_the_models(name: str) -> None:
     committed = (REPO / "crds" / name).read_text()
-    assert committed == crd_files()[name], f"crds/{name} drifted from the models: run `reelkube crds`"
+    assert committed == GENERATED[name], f"crds/{name} drifted from the models: run `reelkube crds`"
 
 
-@pytest.mark.parametrize("name", sorted(crd_files()))
+@pytest.mark.parametrize("name", sorted(GENERATED))
 def test_schema_is_structural_and_documented(name: str) -> None:
-    crd = yaml.safe_load(crd_files()[name])
+    crd = yaml.safe_load(GENERATED[name])
     version = crd["spec"]["versions"][0]
     root = version["schema"]["openAPIV3Schema"]
     undocumented = []
@@ -55,13 +57,13 @@ def test_schema_is_structural_and_documented(name: str) -> None:
 def test_short_names() -> None:
     names = {
         yaml.safe_load(text)["spec"]["names"]["kind"]: yaml.safe_load(text)["spec"]["names"]["shortNames"]
-        for text in crd_files().values()
+        for text in GENERATED.values()
     }
     assert names == {"RenderJob": ["rj"], "TTSJob": ["ttsj"]}
 
 
 def test_clip_union_is_merged_with_per_kind_rules() -> None:
-    crd = yaml.safe_load(crd_files()["renderjobs.reelkube.io.yaml"])
+    crd = yaml.safe_load(GENERATED["renderjobs.reelkube.io.yaml"])
     spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     clip = spec["properties"]["timeline"]["properties"]["tracks"]["items"]["properties"]["clips"]["items"]
     assert clip["properties"]["type"]["enum"] == ["video", "image", "color", "text", "subtitles", "audio"]
@@ -71,7 +73,7 @@ def test_clip_union_is_merged_with_per_kind_rules() -> None:
 
 
 def test_h264_defaults_are_in_the_schema() -> None:
-    crd = yaml.safe_load(crd_files()["renderjobs.reelkube.io.yaml"])
+    crd = yaml.safe_load(GENERATED["renderjobs.reelkube.io.yaml"])
     output = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
         "output"
     ]
@@ -86,10 +88,10 @@ def test_h264_defaults_are_in_the_schema() -> None:
 YAML11_BOOLS = {"y", "Y", "n", "N", "yes", "Yes", "no", "No", "on", "On", "off", "Off"}
 
 
-@pytest.mark.parametrize("name", sorted(crd_files()))
+@pytest.mark.parametrize("name", sorted(GENERATED))
 def test_no_field_name_that_yaml_1_1_reads_as_a_boolean(name: str) -> None:
     # kubectl and helm parse YAML 1.1: a bare `y:` key becomes `true` (as Box.y once did).
-    crd = yaml.safe_load(crd_files()[name])
+    crd = yaml.safe_load(GENERATED[name])
     root = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     names = {path.rsplit(".", 1)[-1] for path, _ in walk(root)}
     assert not names & YAML11_BOOLS
