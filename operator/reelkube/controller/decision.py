@@ -257,7 +257,7 @@ def decide(observed: Observed) -> Action:
             return FailStalled(observation.job_name, still)
         return Observe(observation)
     if observed.trigger == "sync":
-        return Nothing(status.phase)  # only a reconcile creates or cancels
+        return Nothing(status.phase)  # only a reconcile creates, or settles a vanished Job
     if status.jobName:
         if status.step == Step.DONE and status.outputs:
             return KeepPodOutcome(status.jobName)
