@@ -370,7 +370,14 @@ def test_pod_outliving_its_deadline_fails_with_deadline_exceeded(
     server = StallingServer(pods_reach_host)
     try:
         with operator(
-            cluster, namespace, monkeypatch, placement="cluster", REELKUBE_TERMINATION_GRACE_SECONDS="2"
+            cluster,
+            namespace,
+            monkeypatch,
+            placement="cluster",
+            REELKUBE_TERMINATION_GRACE_SECONDS="2",
+            # The stalling server is at the bridge gateway, a private address pods may not reach
+            # unless the chart allows it.
+            REELKUBE_INPUTS_ALLOWED_CIDRS=f"{pods_reach_host}/32",
         ):
             cluster.apply(
                 {
