@@ -9,14 +9,24 @@ Rules, in order:
    the middle word.
 3. Merge sentences under MIN_WORDS words into a neighbour, when the result stays within
    MAX_WORDS.
+
+Text bombs: memory in Piper grows with the length of what one call is given, so no sentence is
+longer than MAX_SENTENCE_CHARS characters (cut at clause punctuation, else between words) and no
+word longer than MAX_WORD_CHARS (a longer token, such as a base64 token or a path with no spaces,
+is chopped). Synthesis bounds each Piper call in phonemes on top of this (`speech.synthesis`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
 MIN_WORDS = 5
 MAX_WORDS = 20
+MAX_SENTENCE_CHARS = 200
+"""Longest sentence, in characters: a 20-word sentence of ordinary prose is about 120."""
+MAX_WORD_CHARS = 40
+"""Longest token kept whole (English words stay under 30); longer ones are chopped."""
 
 # Abbreviations after which a period never ends a sentence (titles and Latin shorthands).
 NEVER_ENDS = frozenset(
@@ -53,8 +63,60 @@ def split_script(text: str) -> list[str]:
             sentences.extend(_split_sentences(paragraph))
     bounded: list[str] = []
     for sentence in sentences:
-        bounded.extend(_split_long(sentence.split()))
+        bounded.extend(_split_long(chop_long_words(sentence.split())))
     return _merge_short(bounded)
+
+
+def chop_long_words(tokens: Sequence[str], max_chars: int = MAX_WORD_CHARS) -> list[str]:
+    """`tokens` with every token over `max_chars` characters chopped into pieces of at most
+    `max_chars`, each cut after the window's last punctuation mark (`/`, `:`, `-` ...) when that
+    keeps at least half the window, else at `max_chars`."""
+    chopped: list[str] = []
+    for token in tokens:
+        while len(token) > max_chars:
+            window = token[:max_chars]
+            cut = max((i + 1 for i, c in enumerate(window) if not c.isalnum()), default=0)
+            if cut < max_chars // 2:
+                cut = max_chars
+            chopped.append(token[:cut])
+            token = token[cut:]
+        if token:
+            chopped.append(token)
+    return chopped
+
+
+def split_to_fit(tokens: Sequence[str], fits: Callable[[Sequence[str]], bool]) -> list[list[str]]:
+    """Consecutive runs of `tokens` that each `fits` (a run of one token is kept even when it does
+    not). Cuts come from `clause_cut` where it finds one, so every run but the first starts with
+    a spoken word and the runs' `sentence_words` joined are the whole sentence's; only tokens
+    with no such cut (symbols with no letter or digit) are cut at their middle token."""
+    if len(tokens) <= 1 or fits(tokens):
+        return [list(tokens)]
+    # Tokens without a letter or digit to cut before (a run of symbols) are cut at the middle.
+    cut = clause_cut(tokens) or len(tokens) // 2
+    return split_to_fit(tokens[:cut], fits) + split_to_fit(tokens[cut:], fits)
+
+
+def clause_cut(tokens: Sequence[str]) -> int | None:
+    """Where to cut `tokens` in two by characters: after clause punctuation (, ; : or a dash) in
+    the middle half, nearest the middle, else at the word boundary nearest the middle. Only before
+    a token holding a letter or digit with one such token before it; None when there is none."""
+    total = sum(len(token) + 1 for token in tokens)
+    middle = total / 2
+    best: tuple[float, int] | None = None
+    left = 0
+    seen_word = False
+    for index, token in enumerate(tokens):
+        if index > 0 and seen_word and _WORD_CHAR.search(token):
+            distance = abs(left - middle)
+            at_clause = bool(_CLAUSE_PUNCT.search(tokens[index - 1])) and distance <= total / 4
+            # A clause cut anywhere in the middle half beats any plain word boundary.
+            score = distance - (total if at_clause else 0)
+            if best is None or score < best[0]:
+                best = (score, index)
+        seen_word = seen_word or bool(_WORD_CHAR.search(token))
+        left += len(token) + 1
+    return best[1] if best is not None else None
 
 
 def sentence_words(sentence: str) -> list[str]:
@@ -114,10 +176,15 @@ def _is_sentence_end(paragraph: str, match: re.Match[str]) -> bool:
 
 
 def _split_long(tokens: list[str]) -> list[str]:
-    """Split a sentence's tokens until no piece has more than MAX_WORDS words."""
-    if _words_in(tokens) <= MAX_WORDS:
-        return [" ".join(tokens)]
-    cut = _best_cut(tokens)
+    """Split a sentence's tokens until no piece has more than MAX_WORDS words or (tokens being
+    at most MAX_WORD_CHARS long) MAX_SENTENCE_CHARS characters."""
+    if _words_in(tokens) > MAX_WORDS:
+        cut = _best_cut(tokens)
+    elif len(" ".join(tokens)) > MAX_SENTENCE_CHARS and len(tokens) > 1:
+        # Tokens without a letter or digit (a run of dashes) still have to be cut somewhere.
+        cut = clause_cut(tokens) or len(tokens) // 2
+    else:
+        return [" ".join(tokens)] if tokens else []
     return _split_long(tokens[:cut]) + _split_long(tokens[cut:])
 
 
@@ -127,8 +194,11 @@ def _best_cut(tokens: list[str]) -> int:
     total = _words_in(tokens)
     middle = total / 2
     best: tuple[float, int] | None = None
+    # Words before each index, counted once: recounting per index made a long unpunctuated
+    # script quadratic (10,000 words took minutes).
+    left = 0
     for index in range(1, len(tokens)):
-        left = _words_in(tokens[:index])
+        left += 1 if _WORD_CHAR.search(tokens[index - 1]) else 0
         if left < MIN_WORDS or total - left < MIN_WORDS:
             continue
         previous, current = tokens[index - 1], tokens[index]
@@ -166,7 +236,11 @@ def _merge_short(sentences: list[str]) -> list[str]:
             options.append((count_words(merged[index - 1]), index - 1))
         if index + 1 < len(merged):
             options.append((count_words(merged[index + 1]), index + 1))
-        options = [(n, i) for n, i in sorted(options) if n + words <= MAX_WORDS]
+        options = [
+            (n, i)
+            for n, i in sorted(options)
+            if n + words <= MAX_WORDS and len(merged[i]) + 1 + len(merged[index]) <= MAX_SENTENCE_CHARS
+        ]
         if not options:
             index += 1
             continue

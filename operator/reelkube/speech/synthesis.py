@@ -3,6 +3,13 @@
 Each sentence is synthesized on its own (Piper may split it further, e.g. after "Mr."; its
 chunks are joined) and followed by `sentenceSilence` seconds of silence. Every timing comes
 from sample counts, so the timings match the track exactly.
+
+Piper's memory grows with the phonemes of one call (about 1 MB per phoneme over the loaded
+voice, measured: 345 phonemes peaked at 618 MB, 710 at 1,007 MB, 1,343 at 1,769 MB), so no call
+gets more than MAX_PHONEMES_PER_CALL phonemes: a sentence over it is synthesized in runs of
+words cut at clause punctuation, else between words (`script.split_to_fit`), and a single word
+over it in runs of characters. The runs' audio is joined without a pause and each run's word
+timings are shifted by its offset, so the sentence's timings stay whole.
 """
 
 from __future__ import annotations
@@ -17,12 +24,16 @@ import numpy as np
 
 from reelkube.api.ttsjob import VoiceSpec
 from reelkube.errors import RenderFailed, SpecError
-from reelkube.speech.script import sentence_words
+from reelkube.speech.script import sentence_words, split_to_fit
 from reelkube.speech.voice import LoadedVoice
 from reelkube.speech.word_timing import align_words, estimate_words, sounding_phonemes, sounds_of, voiced_span
 from reelkube.subtitles.timings import SentenceTiming, Timings, WordTiming, WordTimingSource
 
 log = logging.getLogger(__name__)
+
+MAX_PHONEMES_PER_CALL = 300
+"""Most phonemes given to one Piper call: about 20 seconds of speech and under 300 MB over the
+loaded voice; an ordinary 20-word sentence has about 120, so only text bombs are cut."""
 
 SentenceCallback = Callable[[int, int], None]
 """Called with (sentences done, sentences in all) after each sentence."""
@@ -71,16 +82,11 @@ def synthesize_narration(
     started = time.monotonic()
     for index, sentence in enumerate(sentences):
         try:
-            chunks = list(piper.synthesize(sentence, config, include_alignments=voice.has_alignments))
+            audio, words, spans, source = _synthesize_sentence(
+                piper, sentence, config, voice.has_alignments, sounds_of_word
+            )
         except Exception as error:  # onnxruntime/espeak failures are not the user's to fix
             raise RenderFailed(f"piper failed on sentence {index + 1}: {error}") from error
-        audio = (
-            np.concatenate([chunk.audio_float_array for chunk in chunks]).astype(np.float32)
-            if chunks
-            else np.zeros(0, dtype=np.float32)
-        )
-        words = sentence_words(sentence)
-        spans, source = _word_spans(chunks, words, len(audio), sounds_of_word)
         timings.append(
             SentenceTiming(
                 index=index,
@@ -118,6 +124,72 @@ def synthesize_narration(
         ),
         synthesis_seconds=elapsed,
     )
+
+
+def _synthesize_sentence(
+    piper: Any,
+    sentence: str,
+    config: Any,
+    alignments: bool,
+    sounds_of_word: Callable[[str], list[str]],
+) -> tuple[np.ndarray, list[str], list[tuple[int, int]], WordTimingSource]:
+    """A sentence's audio, words and word spans (samples from its start), in Piper calls of at most
+    MAX_PHONEMES_PER_CALL phonemes each."""
+
+    def fits(tokens: Sequence[str]) -> bool:
+        return phoneme_count(piper, " ".join(tokens)) <= MAX_PHONEMES_PER_CALL
+
+    pieces: list[np.ndarray] = []
+    words: list[str] = []
+    spans: list[tuple[int, int]] = []
+    sources: set[WordTimingSource] = set()
+    offset = 0
+    for run in split_to_fit(sentence.split(), fits):
+        text = " ".join(run)
+        run_words = sentence_words(text)
+        if len(run) == 1 and not fits(run):
+            # One word over the bound (a long token of symbols or of a script the voice spells
+            # out letter by letter): synthesized in runs of characters, timed as one span.
+            audio = np.concatenate(
+                [_audio_of(piper.synthesize(part, config)) for part in _character_runs(piper, text)]
+            )
+            run_spans = estimate_words(run_words, 0, len(audio))
+            source: WordTimingSource = "estimated"
+        else:
+            chunks = list(piper.synthesize(text, config, include_alignments=alignments))
+            audio = _audio_of(chunks)
+            run_spans, source = _word_spans(chunks, run_words, len(audio), sounds_of_word)
+        pieces.append(audio)
+        words.extend(run_words)
+        spans.extend((offset + start, offset + end) for start, end in run_spans)
+        sources.add(source)
+        offset += len(audio)
+    samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    whole = sentence_words(sentence)
+    if words != whole:
+        # Symbols cut at their middle (nothing spoken to cut before) read as one word in the
+        # sentence but one per run: spread the sentence's own words over the whole track.
+        return samples, whole, estimate_words(whole, 0, len(samples)), "estimated"
+    return samples, words, spans, "estimated" if "estimated" in sources else "alignment"
+
+
+def phoneme_count(piper: Any, text: str) -> int:
+    """Phonemes espeak makes of `text` for the voice (what one Piper call's memory grows with)."""
+    return sum(len(phonemes) for phonemes in piper.phonemize(text))
+
+
+def _character_runs(piper: Any, text: str) -> list[str]:
+    """`text` halved by characters until each part has at most MAX_PHONEMES_PER_CALL phonemes."""
+    if len(text) <= 1 or phoneme_count(piper, text) <= MAX_PHONEMES_PER_CALL:
+        return [text]
+    middle = len(text) // 2
+    return _character_runs(piper, text[:middle]) + _character_runs(piper, text[middle:])
+
+
+def _audio_of(chunks: Any) -> np.ndarray:
+    """Piper's chunks joined as float32 samples (empty when it made none)."""
+    arrays = [chunk.audio_float_array for chunk in chunks]
+    return np.concatenate(arrays).astype(np.float32) if arrays else np.zeros(0, dtype=np.float32)
 
 
 def _word_spans(
