@@ -404,7 +404,7 @@ class Reconciler:
             and is_subscribed(WebhookSpec.model_validate(webhook), event)
         ):
             announced = event
-            patch["webhook"] = pending_delivery(event)
+            patch["webhook"] = pending_delivery(event, body)
         else:
             announced = None
         self.client.patch_status(kind, namespace, name, patch)
@@ -429,9 +429,7 @@ class Reconciler:
 
     def _resend_pending_webhook(self, kind: ResourceKind, observed: Observed) -> None:
         # A Pending delivery found at resume time was lost with a previous operator process.
-        body, status = observed.body, observed.status
-        assert body is not None
-        pending = status.webhook is not None and status.webhook.state == "Pending"
-        if self.notifier is not None and pending and (body.get("spec") or {}).get("webhook"):
-            assert status.webhook is not None
-            self.notifier.submit(kind, dict(body), status.webhook.event)
+        # Every event the status holds as Pending goes out again, oldest first, with its id.
+        assert observed.body is not None
+        if self.notifier is not None:
+            self.notifier.resume(kind, dict(observed.body))

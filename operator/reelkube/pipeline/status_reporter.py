@@ -124,6 +124,7 @@ class ProgressReporter:
         self._lock = threading.Condition()
         self._pending: dict[str, Any] = {}
         self._percent = 0.0
+        self._last_advance: tuple[Step, int, int | None] | None = None
         self._last_write = -float("inf")
         self._closed = False
         self.writes: list[dict[str, Any]] = []
@@ -145,6 +146,11 @@ class ProgressReporter:
                 fields["totalFrames"] = event.total_frames
             if event.eta_seconds is not None:
                 fields["etaSeconds"] = max(0, round(event.eta_seconds))
+            # The operator judges a stall by this time: it moves only when the work does.
+            advance = (event.step, fields["progress"], event.frame)
+            if advance != self._last_advance:
+                self._last_advance = advance
+                fields["lastProgressTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self._pending.update(fields)
             self._lock.notify()
 
