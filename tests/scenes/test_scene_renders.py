@@ -19,6 +19,7 @@ from reelkube.api.renderjob import RenderJob
 from reelkube.pipeline.render_job import render_job
 from reelkube.scenes.contact_sheet import grid, tile_size
 from support.media import audio_rms, frames_at, read_image, region_mean, video_facts
+from support.video_cuts import detected_cuts
 
 pytestmark = pytest.mark.slow
 
@@ -67,16 +68,6 @@ def boundaries(storyboard: dict[str, Any]) -> list[float]:
     """Every cut the plan makes: between cards and scenes, in time order (not 0, not the end)."""
     starts = [c["start"] for c in storyboard["cards"]] + [s["start"] for s in storyboard["scenes"]]
     return sorted(t for t in starts if t > 0)
-
-
-def detected_cuts(video: Path, threshold: float = 0.25) -> list[float]:
-    """Times of the frames ffmpeg's scene score marks as a cut."""
-    proc = subprocess.run(
-        ["ffmpeg", "-v", "info", "-i", str(video), "-an", "-vf", f"select='gt(scene,{threshold})',showinfo",
-         "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return [float(t) for t in re.findall(r"pts_time:([0-9.]+)", proc.stderr)]
 
 
 def test_outputs_list_the_storyboard(explainer: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:

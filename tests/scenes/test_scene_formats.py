@@ -1,0 +1,166 @@
+"""Each scene-based example renders offline from the project's asset library (scaled down), and
+its format's layout is where it should be: the listicle's number badges, the comparison's two
+columns, the short's progress bar and hook, the sentences' cuts at the voice-over's sentences."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from reelkube.api import RenderJob
+from reelkube.api.output import OutputSpec
+from reelkube.manifest import load_manifest
+from reelkube.pipeline.render_job import render_job
+from support.media import frames_at, region_mean, video_facts
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+FPS = 15
+
+
+def render_example(name: str, out: Path, width: int, height: int) -> tuple[Path, dict[str, Any]]:
+    """Render examples/`name` at `width`x`height`, FPS; the video and its storyboard."""
+    job: RenderJob = load_manifest(EXAMPLES / name)
+    output = with_output(job, width=width, height=height, fps=FPS, preset="ultrafast")
+    job = job.model_copy(update={"spec": job.spec.model_copy(update={"output": output})})
+    result = render_job(job, out, base_dir=EXAMPLES)
+    assert {"video", "storyboard", "storyboardSheet", "subtitles"} <= set(result.outputs)
+    video = Path(result.outputs["video"].path)
+    storyboard = json.loads(Path(result.outputs["storyboard"].path).read_text())
+    facts = video_facts(video)
+    assert (facts.width, facts.height) == (width, height)
+    assert facts.frames == round(storyboard["duration"] * FPS)
+    return video, storyboard
+
+
+def with_output(job: RenderJob, **fields: Any) -> OutputSpec:
+    """The job's output with `fields` changed (validated, so enums stay enums)."""
+    return OutputSpec.model_validate(job.spec.output.model_dump() | fields)
+
+
+def middle_frame(scene: dict[str, Any]) -> int:
+    return round((scene["start"] + scene["end"]) / 2 * FPS)
+
+
+def hex_rgb(color: str) -> np.ndarray:
+    return np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)], float)
+
+
+def test_listicle_number_badges(tmp_path: Path) -> None:
+    """Each item shows its number (counting down) on a yellow badge at the top left; the intro
+    shows none."""
+    video, storyboard = render_example("listicle.yaml", tmp_path, 480, 270)
+    scenes = storyboard["scenes"]
+    assert [s["text"].get("number") for s in scenes] == [None, 3, 2, 1]
+    frames = frames_at(video, [middle_frame(s) for s in scenes])
+    yellow = hex_rgb("#ffd400")
+
+    def badge_share(frame: np.ndarray) -> float:
+        corner = frame[: frame.shape[0] // 4, : frame.shape[1] // 6].astype(float)
+        return float(np.mean(np.all(np.abs(corner - yellow) <= 40, axis=2)))
+
+    assert badge_share(frames[middle_frame(scenes[0])]) < 0.02
+    for scene in scenes[1:]:
+        frame = frames[middle_frame(scene)]
+        assert badge_share(frame) > 0.15, scene["index"]
+        # The rest of the top edge is the picture, not the badge.
+        assert float(np.mean(np.all(np.abs(frame[:20, -80:].astype(float) - yellow) <= 40, axis=2))) < 0.05
+
+
+def test_comparison_columns(tmp_path: Path) -> None:
+    """While the rows show, A's picture (the orange desert) fills the left half and B's (the teal
+    ocean) the right half, a light divider between them; each row's values sit in their halves."""
+    video, storyboard = render_example("comparison.yaml", tmp_path, 480, 270)
+    subjects = {s["side"]: s["visual"].get("assetId") for s in storyboard["subjects"]}
+    assert subjects == {"a": "desert", "b": "ocean"}
+    last_row = storyboard["scenes"][-2]
+    frame = frames_at(video, [middle_frame(last_row)])[middle_frame(last_row)]
+    left = region_mean(frame, 0.75, 0.95, 0.0, 0.06)
+    right = region_mean(frame, 0.75, 0.95, 0.94, 1.0)
+    assert left[0] > left[2] + 40, left  # orange: red over blue
+    assert right[2] > right[0] + 40, right  # teal: blue over red
+    # 2 px at the middle, brighter than the pictures either side (chroma is blurred over 2 px).
+    divider = frame[: frame.shape[0] // 5, 239:241].astype(float).mean()
+    sides = [frame[: frame.shape[0] // 5, x : x + 2].astype(float).mean() for x in (228, 250)]
+    assert divider > max(sides) + 30, (divider, sides)
+    # The first row's text: white values in each half's middle and the yellow attribute between.
+    top, height = round(270 * 0.2), round(270 * 0.48 / 4)
+    band = frame[top : top + height].astype(float)
+    white = np.all(band > 200, axis=2)
+    yellow = np.all(np.abs(band - hex_rgb("#ffd400")) <= 50, axis=2)
+    assert white[:, 60:180].sum() > 20 and white[:, 300:420].sum() > 20
+    assert yellow[:, 200:280].sum() > 10 and yellow[:, :180].sum() == 0 and yellow[:, 300:].sum() == 0
+
+
+def test_shorts_hook_progress_bar_and_cta(tmp_path: Path) -> None:
+    """The hook is on screen in the first two seconds only, the bar along the top grows with the
+    video, and the last card is the call to action."""
+    video, storyboard = render_example("shorts.yaml", tmp_path, 270, 480)
+    assert [c["kind"] for c in storyboard["cards"]] == ["cta"]
+    early, late = round(1.0 * FPS), round(storyboard["duration"] * FPS) - 3
+    after_hook = round(2.5 * FPS)
+    frames = frames_at(video, [early, after_hook, late])
+    yellow = hex_rgb("#ffd400")
+
+    def filled(frame: np.ndarray) -> float:
+        bar = frame[:3].astype(float)
+        return float(np.mean(np.all(np.abs(bar - yellow) <= 60, axis=2)))
+
+    assert filled(frames[early]) < filled(frames[late])
+    assert filled(frames[late]) > 0.9
+    hook_band = (slice(round(480 * 0.15), round(480 * 0.35)), slice(None))
+    hook_yellow = [float(np.mean(np.all(np.abs(frames[n][hook_band].astype(float) - yellow) <= 40, axis=2)))
+                   for n in (early, after_hook)]  # fmt: skip
+    assert hook_yellow[0] > 0.1 and hook_yellow[1] < 0.02, hook_yellow
+
+
+def test_sentences_cut_where_the_voiceover_sentences_start(tmp_path: Path) -> None:
+    """With a recorded voice-over, each scene starts where its sentence starts in the recording
+    (the video is as long as the recording), and the given footage is used as given."""
+    video, storyboard = render_example("sentences.yaml", tmp_path, 270, 480)
+    scenes = storyboard["scenes"]
+    assert storyboard["wordTimingSource"] == "estimated"
+    assert [s["visual"]["source"] for s in scenes] == ["url", "url", "library"]
+    voice = float(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+         str(EXAMPLES / "assets" / "library" / "voiceover.m4a")],
+        capture_output=True, text=True, check=True,
+    ).stdout)  # fmt: skip
+    assert storyboard["duration"] == pytest.approx(voice, abs=0.01)
+    assert [s["start"] for s in scenes[1:]] == [s["speechStart"] for s in scenes[1:]]
+    # The scene score misses cuts out of the busy pattern clip (its every frame scores high), so
+    # the frames either side of each planned cut are compared by their mean colour instead.
+    for scene in scenes[1:]:
+        cut = round(scene["start"] * FPS)
+        frames = frames_at(video, [cut - 2, cut + 1])
+        before, after = (frames[n].reshape(-1, 3).mean(axis=0) for n in (cut - 2, cut + 1))
+        assert np.abs(before - after).max() > 25, (scene["start"], before, after)
+
+
+def test_explainer_example_renders_in_portrait(tmp_path: Path) -> None:
+    """The explainer example, asked for 9:16, keeps its scenes and lays them out upright."""
+    job: RenderJob = load_manifest(EXAMPLES / "explainer.yaml")
+    props = {**(job.spec.props or {}), "orientation": "portrait"}
+    output = with_output(job, width=None, height=None, fps=FPS, preset="ultrafast")
+    job = job.model_copy(update={"spec": job.spec.model_copy(update={"props": props, "output": output})})
+    from reelkube.templates import get_template
+    from reelkube.templates.base import TemplateContext
+    from reelkube.templates.explainer import explainer_canvas
+
+    template = get_template("explainer")
+    canvas = explainer_canvas(template.parse_props(props), TemplateContext(output=output, workdir=tmp_path))
+    assert (canvas.width, canvas.height) == (1080, 1920)
+    small = OutputSpec.model_validate(output.model_dump() | {"width": 180, "height": 320})
+    job = job.model_copy(update={"spec": job.spec.model_copy(update={"output": small})})
+    result = render_job(job, tmp_path / "out", base_dir=EXAMPLES)
+    storyboard = json.loads(Path(result.outputs["storyboard"].path).read_text())
+    assert len(storyboard["scenes"]) == 4
+    # The first scene's words match the (landscape) desert and the (portrait) energy glow equally
+    # well: in portrait the portrait asset wins (the landscape example shows the desert).
+    assert storyboard["scenes"][0]["visual"]["assetId"] == "energy-portrait"
