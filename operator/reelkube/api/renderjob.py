@@ -37,7 +37,9 @@ class RenderJobSpec(JobSettings):
     }
 
     template: TemplateName | None = None
-    """Built-in template: captioned-reel, slideshow, static-ad or narrated."""
+    """Built-in template: captioned-reel, slideshow, static-ad, narrated, or a scene-based one
+    (explainer, shorts, listicle, comparison, sentences: these also write storyboard.json and
+    storyboard.png)."""
     props: dict[str, Any] | None = Field(
         default=None, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}
     )
