@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -27,8 +27,8 @@ from reelkube.scenes.library import ChosenVisual, choose_visuals
 from reelkube.scenes.splitting import SceneDraft
 from reelkube.scenes.storyboard import Card, Storyboard, StoryboardScene
 from reelkube.scenes.timing import SceneSlot, fixed_slots, lay_out, place_voice, placed_timings, speech_spans
-from reelkube.speech.estimate import estimate_timings
-from reelkube.subtitles.timings import Timings
+from reelkube.speech.estimate import NOMINAL_SAMPLE_RATE, estimate_timings
+from reelkube.subtitles.timings import SentenceTiming, Timings, WordTiming
 
 if TYPE_CHECKING:
     # Only the types: templates call this layer, so it must not import them at run time.
@@ -173,30 +173,29 @@ def plan_scenes(
 
 
 def estimated_timings(sentences: Sequence[str], silence: float) -> Timings:
-    """Timings as if spoken at ESTIMATED_WORDS_PER_SECOND, with `silence` after each sentence."""
-    spans = [max(0.6, len(s.split()) / ESTIMATED_WORDS_PER_SECOND) for s in sentences]
-    spoken = estimate_timings(sentences, sum(spans))
-    # estimate_timings spreads by characters; move sentences apart by the silences.
-    from dataclasses import replace
-
-    from reelkube.subtitles.timings import WordTiming
-
-    rate = spoken.sample_rate
-    moved = []
-    for number, sentence in enumerate(spoken.sentences):
-        shift = number * silence
-        moved.append(
+    """Timings as if each sentence were spoken at ESTIMATED_WORDS_PER_SECOND, with `silence`
+    after each (words spread within a sentence by their length)."""
+    rate = NOMINAL_SAMPLE_RATE
+    timed: list[SentenceTiming] = []
+    cursor = 0.0
+    for index, sentence in enumerate(sentences):
+        seconds = max(0.6, len(sentence.split()) / ESTIMATED_WORDS_PER_SECOND)
+        alone = estimate_timings([sentence], seconds).sentences[0]
+        timed.append(
             replace(
-                sentence,
-                start=sentence.start + shift,
-                end=sentence.end + shift,
-                start_sample=sentence.start_sample + round(shift * rate),
-                end_sample=sentence.end_sample + round(shift * rate),
-                words=[WordTiming(w.text, w.start + shift, w.end + shift) for w in sentence.words],
+                alone,
+                index=index,
+                start=cursor,
+                end=cursor + seconds,
+                start_sample=round(cursor * rate),
+                end_sample=round((cursor + seconds) * rate),
+                words=[WordTiming(w.text, w.start + cursor, w.end + cursor) for w in alone.words],
             )
         )
-    total = spoken.total_samples + round(len(sentences) * silence * rate)
-    return replace(spoken, total_samples=total, sentence_silence=silence, sentences=moved)
+        cursor += seconds + silence
+    return Timings(
+        sample_rate=rate, total_samples=round(cursor * rate), sentence_silence=silence, sentences=timed
+    )
 
 
 def synthesize(
@@ -259,8 +258,11 @@ def resolve_relative(src: str, index_location: str) -> str:
     relative paths joined to the index's folder (a URL join for a remote index)."""
     if "://" in src or src.startswith("/"):
         return src
-    if "://" in index_location:
+    if index_location.startswith(("http://", "https://")):
         return urljoin(index_location, src)
+    if "://" in index_location:
+        # urljoin leaves schemes it does not know (s3://) alone: join to the prefix by hand.
+        return f"{index_location.rsplit('/', 1)[0]}/{src}"
     return str(PurePosixPath(index_location).parent / src)
 
 
