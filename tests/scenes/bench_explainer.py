@@ -8,7 +8,9 @@ Measures, each in its own child process (`reelkube render` and `reelkube storybo
 - peak memory: the largest resident set of the process tree summed over its processes, sampled
   every 50 ms from /proc (the python process and the ffmpeg it runs together), and ru_maxrss of
   the largest single process so far (the render runs last, so its figure is the render's);
-- the wall time of `reelkube storyboard` for the same brief (measured speech, and --estimate).
+- the wall time of `reelkube storyboard` for the same brief (measured speech, and --estimate);
+- CPU seconds of each run (its whole process tree): on a shared machine the wall time grows with
+  the load, CPU time much less, so both are printed, with the load average before the runs.
 
 Prints one JSON object. Linux only (reads /proc).
 """
@@ -94,6 +96,7 @@ def tree_rss(root: int) -> int:
 
 def timed(command: list[str]) -> dict[str, float]:
     """Run `command`; its wall time, the peak summed RSS of its tree, and its largest ru_maxrss."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
@@ -113,9 +116,10 @@ def timed(command: list[str]) -> dict[str, float]:
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{output[-2000:]}")
-    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return {"wallSeconds": round(wall, 2), "peakTreeMiB": round(peak / 2**20, 1),
-            "largestProcessMiB": round(largest / 2**20, 1)}  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"wallSeconds": round(wall, 2), "cpuSeconds": round(cpu, 2), "peakTreeMiB": round(peak / 2**20, 1),
+            "largestProcessMiB": round(after.ru_maxrss / 1024, 1)}  # fmt: skip
 
 
 def main() -> None:
@@ -123,6 +127,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the outputs in this folder")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-explainer-"))
+    load = [round(x, 2) for x in os.getloadavg()]
     job = work / "bench-explainer.json"
     job.write_text(json.dumps(manifest()))
     reelkube = [sys.executable, "-m", "reelkube.cli"]
@@ -141,6 +146,7 @@ def main() -> None:
         "storyboard": board,
         "storyboardEstimated": estimate,
         "cpus": os.cpu_count(),
+        "loadAverageBefore": load,
     }
     print(json.dumps(figures, indent=1))
     if args.keep:
