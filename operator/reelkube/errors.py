@@ -30,6 +30,13 @@ class SpecError(ReelkubeError):
     retryable = False
 
 
+class OutputTooLong(SpecError):
+    """The output would be longer (in seconds or frames) than `spec.output`'s caps allow."""
+
+    reason = "OutputTooLong"
+    retryable = False
+
+
 class InputError(ReelkubeError):
     """An input could not be fetched or read."""
 

@@ -192,6 +192,9 @@ class ResourceSpec(ApiModel):
     """Scratch space for inputs and outputs, e.g. `10Gi`."""
 
 
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
 class InputLimits(ApiModel):
     """Bounds on what the renderer downloads."""
 
@@ -201,6 +204,11 @@ class InputLimits(ApiModel):
     """Largest audio input accepted, in bytes."""
     maxImageBytes: int = Field(default=50 * 1024 * 1024, ge=1)
     """Largest image input accepted, in bytes."""
+    maxPixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1, le=268_435_456)
+    """Largest picture accepted in an image or video input, as width x height, checked from the
+    file's header before anything decodes it (a small PNG can declare 30,000 x 30,000 pixels).
+    The default, 40 million, holds 8K UHD (7680 x 4320, 33.2 million) and most camera photos;
+    one decoded frame at the limit needs about 160 MiB."""
     timeoutSeconds: float = Field(default=30.0, gt=0, le=3600)
     """Timeout of each download, in seconds."""
 

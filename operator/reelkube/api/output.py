@@ -1,4 +1,4 @@
-"""What a RenderJob produces: container, codec, size, rate and quality."""
+"""What a RenderJob produces: container, codec, size, rate and quality, and how long it may be."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ from enum import StrEnum
 from pydantic import Field
 
 from reelkube.api.common import ApiModel, cel
+from reelkube.api.timeline import Timeline, VisualClip
+
+DEFAULT_MAX_DURATION_SECONDS = 3600.0
+DEFAULT_MAX_FRAMES = 216_000
+"""One hour at 60 frames per second."""
 
 
 class Format(StrEnum):
@@ -86,3 +91,55 @@ class OutputSpec(ApiModel):
     """Also write a JPEG thumbnail taken at about 10% of the duration (at least 1 s)."""
     gpu: bool = False
     """Encode with NVENC on a GPU node (h264/h265 only); the pod requests `nvidia.com/gpu: 1`."""
+    maxDurationSeconds: float = Field(default=DEFAULT_MAX_DURATION_SECONDS, gt=0, le=86400)
+    """Longest output accepted, in seconds (default one hour). A timeline whose length is known
+    from the spec is refused at validation; any other render when it is planned, before ffmpeg
+    starts (reason OutputTooLong). The cluster's admission policy may cap it lower."""
+    maxFrames: int = Field(default=DEFAULT_MAX_FRAMES, ge=1, le=10_368_000)
+    """Most frames accepted in the output (default 216,000: one hour at 60 fps), checked with
+    maxDurationSeconds."""
+
+
+def output_length_error(seconds: float, frames: int, output: OutputSpec) -> str | None:
+    """Why an output of `seconds` and `frames` is over `output`'s caps, naming the cap; None
+    when it is within them."""
+    if seconds > output.maxDurationSeconds:
+        return (
+            f"spec.output: the output would last {seconds:,.0f} s, over the cap "
+            f"spec.output.maxDurationSeconds={output.maxDurationSeconds:,.0f} s"
+        )
+    if frames > output.maxFrames:
+        return (
+            f"spec.output: the output would have {frames:,} frames, over the cap "
+            f"spec.output.maxFrames={output.maxFrames:,}"
+        )
+    return None
+
+
+def known_length(timeline: Timeline) -> float:
+    """The least the timeline can last, from the spec alone (no media probed): its `duration`
+    when given, else the latest clip end that the starts and durations in the spec fix."""
+    if timeline.duration is not None:
+        return timeline.duration
+    latest = 0.0
+    for track in timeline.tracks:
+        previous_end: float | None = 0.0
+        for clip in track.clips:
+            if clip.start is not None:
+                start: float | None = clip.start
+            elif clip.startFrame is not None:
+                start = clip.startFrame / timeline.fps
+            elif previous_end is not None:
+                overlap = clip.transition.duration if isinstance(clip, VisualClip) and clip.transition else 0
+                start = max(0.0, previous_end - overlap)
+            else:
+                start = None
+            if clip.duration is not None:
+                length: float | None = clip.duration
+            elif clip.durationFrames is not None:
+                length = clip.durationFrames / timeline.fps
+            else:
+                length = None
+            previous_end = None if start is None or length is None else start + length
+            latest = max(latest, previous_end or 0.0, start or 0.0)
+    return latest

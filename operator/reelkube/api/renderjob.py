@@ -5,10 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from reelkube.api.common import API_VERSION, ApiModel, JobSettings, cel, spec_rules
-from reelkube.api.output import OutputSpec
+from reelkube.api.output import STILL_FORMATS, OutputSpec, known_length, output_length_error
 from reelkube.api.status import ResourceStatus
 from reelkube.api.timeline import Timeline
 
@@ -48,6 +48,17 @@ class RenderJobSpec(JobSettings):
     """A full timeline, instead of a template."""
     output: OutputSpec = Field(default_factory=OutputSpec)
     """The output file's format, codec, size, rate and quality."""
+
+    @model_validator(mode="after")
+    def _output_within_caps(self) -> RenderJobSpec:
+        """A timeline whose length the spec fixes is refused here when it is over the output
+        caps; templates and media-length clips are checked when the render is planned."""
+        if self.timeline is not None and self.output.format not in STILL_FORMATS:
+            seconds = known_length(self.timeline)
+            fps = self.output.fps or self.timeline.fps
+            if message := output_length_error(seconds, round(seconds * fps), self.output):
+                raise ValueError(message)
+        return self
 
 
 class ObjectMeta(ApiModel):

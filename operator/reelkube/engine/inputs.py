@@ -123,9 +123,11 @@ def fetch_one(
         path = _local_path(src, base_dir, max_bytes, policy, field, workdir)
     size = path.stat().st_size
     try:
-        info = None if kind == "subtitles" else probe_media(path)
+        info = None if kind == "subtitles" else probe_media(path, max_pixels=limits.maxPixels)
     except InputForbidden as exc:
         raise InputForbidden(f"{field}: {src} is refused: {exc.message}") from exc
+    except InputTooLarge as exc:
+        raise InputTooLarge(f"{field}: {src} is refused: {exc.message}") from exc
     if info is not None and REFERENCE_FORMATS.intersection((info.format_name or "").split(",")):
         # A playlist or concat list names other files or URLs that were never checked.
         raise InputForbidden(

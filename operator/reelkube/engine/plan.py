@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from reelkube.api.output import Format, OutputSpec
+from reelkube.api.output import STILL_FORMATS, Format, OutputSpec, output_length_error
 from reelkube.api.timeline import Clip, SubtitlesClip, TextClip, Timeline
 from reelkube.engine.audio import build_soundtrack
 from reelkube.engine.encoders import choose_encoder, crf_error
@@ -26,7 +26,7 @@ from reelkube.engine.probe import ResolvedInput
 from reelkube.engine.subtitles import subtitles_filter
 from reelkube.engine.text import text_filters
 from reelkube.engine.visual import MediaLayer, emit_layer, fold_tints, group_layers
-from reelkube.errors import SpecError
+from reelkube.errors import OutputTooLong, SpecError
 
 
 @dataclass
@@ -77,6 +77,13 @@ def build_plan(
         return own_media_seconds(clip, info.duration if info else None)
 
     resolved = resolve_timing(timeline, float(fps), media_seconds)
+    # Before any filter graph or ffmpeg: a 10-hour output would run until the deadline. A still
+    # is one frame whatever the timeline's length.
+    seconds = float(resolved.total_frames / fps)
+    if output.format not in STILL_FORMATS and (
+        message := output_length_error(seconds, resolved.total_frames, output)
+    ):
+        raise OutputTooLong(message)
     ctx = Invocation(
         width=timeline.width,
         height=timeline.height,

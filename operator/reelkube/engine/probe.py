@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reelkube.errors import InputForbidden, InputUnreadable
+from reelkube.errors import InputForbidden, InputTooLarge, InputUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ REFERENCE_FORMATS = frozenset(
 # Demuxers that hold a single picture: probed as stills, decoded once.
 _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif_pipe_still"}
 _IMAGE_CODECS = {"png", "mjpeg", "webp", "bmp", "tiff", "jpeg2000", "jpegls", "qoi"}
+# What ffmpeg's image checks print when a frame's declared size is over -max_pixels (or over
+# what it can allocate at all): the header was read, the picture never decoded.
+_REFUSED_PICTURE = re.compile(r"Picture size (\d+)x(\d+) (?:exceeds|is invalid)")
 
 
 @dataclass(frozen=True)
@@ -101,16 +105,24 @@ def with_input_protocols(argv: list[str]) -> list[str]:
     return restricted
 
 
-def ffprobe_json(path: Path, *, timeout: float = 60.0) -> dict[str, Any]:
-    """Run ffprobe and return its JSON (format and streams); InputUnreadable on failure."""
+def ffprobe_json(path: Path, *, timeout: float = 60.0, max_pixels: int | None = None) -> dict[str, Any]:
+    """Run ffprobe and return its JSON (format and streams); InputUnreadable on failure.
+
+    With `max_pixels`, ffprobe decodes no frame over that many pixels (to find a stream's
+    parameters it decodes the first frame: a 10,000 x 10,000 PNG took 346 MB), and a frame whose
+    header declares more raises InputTooLarge.
+    """
+    limit = ["-max_pixels", str(max_pixels)] if max_pixels is not None else []
     argv = [
-        "ffprobe", "-v", "error", *input_restrictions(),
+        "ffprobe", "-v", "error", *input_restrictions(), *limit,
         "-print_format", "json", "-show_format", "-show_streams", str(path),
     ]  # fmt: skip
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise InputUnreadable(f"ffprobe timed out reading {path.name}") from exc
+    if max_pixels is not None and (refused := _REFUSED_PICTURE.search(proc.stderr)):
+        check_pixels(path.name, int(refused.group(1)), int(refused.group(2)), max_pixels)
     if proc.returncode != 0 and "Format not on whitelist" in proc.stderr:
         raise InputForbidden(f"{path.name} is a playlist or list that names other files or URLs")
     if proc.returncode != 0:
@@ -120,9 +132,11 @@ def ffprobe_json(path: Path, *, timeout: float = 60.0) -> dict[str, Any]:
     return data
 
 
-def probe_media(path: Path) -> MediaInfo:
-    """Probe one media file. Raises InputUnreadable when ffprobe fails or finds no streams."""
-    data = ffprobe_json(path)
+def probe_media(path: Path, *, max_pixels: int | None = None) -> MediaInfo:
+    """Probe one media file. Raises InputUnreadable when ffprobe fails or finds no streams, and
+    InputTooLarge when a picture is over `max_pixels` (width x height), before anything decodes
+    it: ffprobe reads the size from the header and decodes no frame over the limit."""
+    data = ffprobe_json(path, max_pixels=max_pixels)
     streams = data.get("streams") or []
     fmt = data.get("format") or {}
     if not streams:
@@ -136,6 +150,8 @@ def probe_media(path: Path) -> MediaInfo:
         width, height = int(video.get("width") or 0) or None, int(video.get("height") or 0) or None
         if _rotation(video) in (90, 270) and width and height:
             width, height = height, width
+    if max_pixels is not None and width and height:
+        check_pixels(path.name, width, height, max_pixels)
     frames = int((video or {}).get("nb_frames") or 0)
     is_still = video is not None and (
         format_name in _IMAGE_FORMATS
@@ -153,6 +169,16 @@ def probe_media(path: Path) -> MediaInfo:
         format_name=format_name or None,
         has_alpha=video is not None and _has_alpha(str(video.get("pix_fmt") or "")),
     )
+
+
+def check_pixels(name: str, width: int, height: int, max_pixels: int) -> None:
+    """InputTooLarge when a `width` x `height` picture is over `max_pixels`."""
+    if width * height > max_pixels:
+        raise InputTooLarge(
+            f"{name} is {width}x{height} pixels ({width * height:,}), over "
+            f"inputLimits.maxPixels={max_pixels:,}; decoding it would need "
+            f"{width * height * 4 / 2**20:,.0f} MiB per frame"
+        )
 
 
 def _has_alpha(pix_fmt: str) -> bool:
