@@ -133,11 +133,44 @@ class Style(ApiModel):
     """Darkening over pictures so text stays readable."""
 
 
+class StockProviderName(StrEnum):
+    PEXELS = "pexels"
+
+
+class StockMediaKind(StrEnum):
+    PHOTO = "photo"
+    VIDEO = "video"
+
+
+class StockSize(StrEnum):
+    """Pexels' minimum-size filter."""
+
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class StockSpec(ApiModel):
+    """Stock media for queries the asset library cannot answer."""
+
+    provider: StockProviderName = StockProviderName.PEXELS
+    """The provider (the installation must enable it with an API key)."""
+    media: StockMediaKind = StockMediaKind.PHOTO
+    """Search photos or videos."""
+    size: StockSize = StockSize.MEDIUM
+    """Smallest size accepted."""
+    results: int = Field(default=8, ge=1, le=80)
+    """Candidates asked for per query."""
+
+
 class BriefCommon(ApiModel):
     """Fields every scene-based template takes, whatever shape its scenes come in."""
 
     library: AssetLibrary = Field(default_factory=AssetLibrary)
     """Assets that scene queries are matched against."""
+    stock: StockSpec | None = None
+    """Stock media (Pexels) for queries the library cannot answer; the installation must enable
+    it. Empty: no stock search."""
     voice: VoiceSpec = Field(default_factory=VoiceSpec)
     """Piper voice for the narration."""
     loudnessLufs: float = Field(default=-16.0, ge=-40, le=-5)

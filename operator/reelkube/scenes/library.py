@@ -6,13 +6,14 @@ a word among the asset's tags counts TAG_WEIGHT, a word only in its description 
 the sum is divided by the best possible (every word a tag), so relevance lies in [0, 1]. An asset
 whose orientation matches the output's gets ORIENTATION_BONUS (a square one half of it), but only
 when some word matched: fit breaks ties, it never makes a match. Equal scores keep library order.
-The asset chosen for the previous scene is never chosen again (the next best is); with no match
-the scene gets a fallback card, never a failed render.
+The asset chosen for the previous scene is never chosen again (the next best is); a query the
+library cannot answer goes to the stock provider when the brief enables one (`stock`); with no
+match the scene gets a fallback card, never a failed render.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,7 +24,7 @@ TAG_WEIGHT = 3.0
 DESCRIPTION_WEIGHT = 1.0
 ORIENTATION_BONUS = 0.1
 
-VisualSource = Literal["url", "library", "fallback"]
+VisualSource = Literal["url", "library", "stock", "fallback"]
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,20 @@ def shade(color: str, factor: float) -> str:
     return "#" + "".join(f"{min(255, round(c * factor)):02x}" for c in channels)
 
 
+StockSearch = Callable[[str, Orientation], list[LibraryAsset]]
+"""A stock provider's search: candidates for a query, best first."""
+
+
 def choose_visuals(
     drafts: Sequence[SceneDraft],
     assets: Sequence[LibraryAsset],
     orientation: Orientation,
     primary_color: str,
+    stock: StockSearch | None = None,
 ) -> list[ChosenVisual]:
-    """One visual per draft, in order (see the module docstring for the rules)."""
+    """One visual per draft, in order (see the module docstring for the rules). With `stock`, a
+    query the library cannot answer goes to the stock provider (its first candidate not shown in
+    the previous scene, scored by rank) before falling back to a card."""
     palette = fallback_palette(primary_color)
     chosen: list[ChosenVisual] = []
     previous_asset: str | None = None
@@ -141,6 +149,26 @@ def choose_visuals(
                         kind=asset.kind,
                         asset_id=asset.id,
                         score=score,
+                        query=visual.query,
+                        attribution=asset.attribution,
+                    )
+                    break
+        if (
+            pick is None
+            and stock is not None
+            and visual is not None
+            and visual.query
+            and draft.layout != "card"
+        ):
+            candidates = stock(visual.query, orientation)
+            for rank, asset in enumerate(candidates):
+                if asset.id != previous_asset:
+                    pick = ChosenVisual(
+                        source="stock",
+                        src=asset.src,
+                        kind=asset.kind,
+                        asset_id=asset.id,
+                        score=round(1 - rank / (len(candidates) + 1), 4),
                         query=visual.query,
                         attribution=asset.attribution,
                     )

@@ -142,7 +142,11 @@ def plan_scenes(
     if sentences:
         artifacts["timings"] = timings.write(workdir / "timings.json")
     assets = load_library(brief.library, context)
-    visuals = choose_visuals(drafts, assets, orientation_of(canvas), brief.style.primaryColor)
+    from reelkube.scenes.stock import stock_provider
+
+    provider = stock_provider(brief.stock)
+    search = provider.search if provider is not None else None
+    visuals = choose_visuals(drafts, assets, orientation_of(canvas), brief.style.primaryColor, search)
     storyboard = Storyboard(
         format=format_name,
         width=canvas.width,
