@@ -171,6 +171,13 @@ def caption_track(
             event.text = event.text.replace(active, active[:-1] + "\\fscx120\\fscy120}").replace(
                 normal, normal[:-1] + "\\fscx100\\fscy100}"
             )
+    # A page may linger after its last word; never past its scene's cut.
+    ends = [scene.end for scene in plan.storyboard.scenes]
+    for event in subs.events:
+        start = event.start / 1000
+        scene_end = next((end for end in ends if start < end), None)
+        if scene_end is not None:
+            event.end = min(event.end, round(scene_end * 1000))
     path = workdir / "captions.ass"
     path.write_text(subs.to_string("ass"), encoding="utf-8")
     plan.artifacts["subtitles"] = path
