@@ -141,7 +141,7 @@ sentences = split_script(sys.stdin.read())
 narration = synthesize_narration(load_voice(locate_voice(VoiceSpec())), sentences, VoiceSpec())
 print(json.dumps([
     {"text": s.text, "start": s.start_sample, "end": s.end_sample, "rate": narration.sample_rate,
-     "words": [[w.word, w.start, w.end] for w in s.words]}
+     "words": [[w.text, w.start, w.end] for w in s.words]}
     for s in narration.timings.sentences
 ]))
 """
