@@ -149,26 +149,24 @@ def test_a_failing_resource_ends_1_with_its_reason(
     assert "InputNotFound" in proc.stdout and "no-such-background.jpg" in proc.stdout, proc.stdout
 
 
-def test_cancel_ends_the_waiting_submit_with_3(
+def test_the_python_client_renders_and_downloads(
     cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
 ) -> None:
-    path = write_manifest(tmp_path, captioned_reel(bucket, "long", durationSeconds=120))
-    waiting = subprocess.Popen(
-        [sys.executable, "-m", "reelkube.cli", "submit", str(path), "-n", client_namespace, "--wait"],
-        env=cluster.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_resource(cluster, "renderjobs", client_namespace, "long", phase_is("Running"), timeout=300)
-        cancel = reelkube(cluster, "cancel", "long", "-n", client_namespace, timeout=300)
-        assert cancel.returncode == 0, cancel.stdout + cancel.stderr
-        assert "long: Canceled (CanceledByUser)" in cancel.stdout
-        out, err = waiting.communicate(timeout=300)
-    finally:
-        waiting.kill()
-    assert waiting.returncode == 3, out + err
+    client = Client.from_kubeconfig(config_file=str(cluster.kubeconfig))
+    manifest = captioned_reel(bucket, "python-reel")
+    manifest["spec"]["output"] = {**manifest["spec"]["output"], "width": 540, "height": 960}
+    handle = client.submit(manifest, namespace=client_namespace)
+    seen: list[ResourceStatus] = []
+    final = handle.wait(timeout=900, on_progress=seen.append)
+    assert final.phase == Phase.SUCCEEDED
+    progress = [s.progress for s in seen if s.progress is not None]
+    assert progress == sorted(progress) and progress[-1] == 100, progress
+    assert any(0 < p < 100 for p in progress), progress
+    assert len(set(progress)) >= 3, progress
+    saved = handle.download(tmp_path / "py")
+    assert set(saved) == {name for name, o in handle.outputs.items() if o.url}
+    assert_downloaded(tmp_path / "py", json.loads(final.status.model_dump_json(exclude_none=True)))
+    assert [s.name for s in client.list(namespace=client_namespace)].count("python-reel") == 1
 
 
 def test_a_20_row_batch_with_two_bad_rows(
@@ -222,24 +220,26 @@ def test_a_20_row_batch_with_two_bad_rows(
     assert proc.stdout.count("Succeeded") == 18 and proc.stdout.count("Invalid") == 2
 
 
-def test_the_python_client_renders_and_downloads(
+def test_cancel_ends_the_waiting_submit_with_3(
     cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
 ) -> None:
-    client = Client.from_kubeconfig(config_file=str(cluster.kubeconfig))
-    manifest = captioned_reel(bucket, "python-reel")
-    manifest["spec"]["output"] = {**manifest["spec"]["output"], "width": 540, "height": 960}
-    handle = client.submit(manifest, namespace=client_namespace)
-    seen: list[ResourceStatus] = []
-    final = handle.wait(timeout=900, on_progress=seen.append)
-    assert final.phase == Phase.SUCCEEDED
-    progress = [s.progress for s in seen if s.progress is not None]
-    assert progress == sorted(progress) and progress[-1] == 100, progress
-    assert any(0 < p < 100 for p in progress), progress
-    assert len(set(progress)) >= 3, progress
-    saved = handle.download(tmp_path / "py")
-    assert set(saved) == {name for name, o in handle.outputs.items() if o.url}
-    assert_downloaded(tmp_path / "py", json.loads(final.status.model_dump_json(exclude_none=True)))
-    assert [s.name for s in client.list(namespace=client_namespace)].count("python-reel") == 1
+    path = write_manifest(tmp_path, captioned_reel(bucket, "long", durationSeconds=120))
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "reelkube.cli", "submit", str(path), "-n", client_namespace, "--wait"],
+        env=cluster.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_resource(cluster, "renderjobs", client_namespace, "long", phase_is("Running"), timeout=300)
+        cancel = reelkube(cluster, "cancel", "long", "-n", client_namespace, timeout=300)
+        assert cancel.returncode == 0, cancel.stdout + cancel.stderr
+        assert "long: Canceled (CanceledByUser)" in cancel.stdout
+        out, err = waiting.communicate(timeout=300)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 3, out + err
 
 
 def test_the_live_lines_in_a_real_terminal(
