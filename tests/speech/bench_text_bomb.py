@@ -51,6 +51,7 @@ PASSWD_LINES = [
     "irc:x:39:39:ircd:/run/ircd:/usr/sbin/nologin",
     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
     "systemd-network:x:998:998:systemd Network Management:/:/usr/sbin/nologin",
+    "_apt:x:42:65534::/nonexistent:/usr/sbin/nologin",
 ]
 
 CHILD = """
