@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from reelkube.api.timeline import (
     AudioClip,
@@ -28,11 +27,9 @@ from reelkube.api.timeline import (
 from reelkube.api.ttsjob import CaptionStyle
 from reelkube.errors import RenderFailed
 from reelkube.scenes.brief import AssetKind, Style
+from reelkube.scenes.context import SceneFrame
 from reelkube.scenes.planning import ScenePlan
 from reelkube.scenes.storyboard import Card
-
-if TYPE_CHECKING:
-    from reelkube.templates.base import Canvas
 
 TRANSITION_SECONDS = 0.4
 ZOOM_END = 1.1
@@ -41,7 +38,7 @@ LOGO_SHARE = 0.1
 """The logo's box, as a share of the short side."""
 
 
-def picture_track(plan: ScenePlan, canvas: Canvas, style: Style) -> Track:
+def picture_track(plan: ScenePlan, canvas: SceneFrame, style: Style) -> Track:
     """Cards and scene visuals back to back from 0: a cut between scenes, or the scene's
     transition (the earlier clip is lengthened by the overlap so every scene starts on time)."""
     entries: list[tuple[float, float, Clip]] = []
@@ -92,7 +89,7 @@ def tint_track(plan: ScenePlan, style: Style) -> Track | None:
 
 
 def card_text(
-    card: Card, canvas: Canvas, style: Style, *, size: float = 0.085, position: Position = Position.CENTER
+    card: Card, canvas: SceneFrame, style: Style, *, size: float = 0.085, position: Position = Position.CENTER
 ) -> TextClip:
     """A card's text: large, bold, centred, fading in."""
     return TextClip(
@@ -110,7 +107,7 @@ def card_text(
 
 
 def fallback_texts(
-    plan: ScenePlan, canvas: Canvas, style: Style, *, skip_headed: bool = False
+    plan: ScenePlan, canvas: SceneFrame, style: Style, *, skip_headed: bool = False
 ) -> list[TextClip]:
     """The text of each fallback card (its heading, else its narration's words), centred."""
     clips = []
@@ -138,7 +135,7 @@ def fallback_texts(
 
 def caption_track(
     plan: ScenePlan,
-    canvas: Canvas,
+    canvas: SceneFrame,
     style: Style,
     workdir: Path,
     *,
@@ -207,7 +204,7 @@ def sound_tracks(plan: ScenePlan, style: Style) -> list[Track]:
     return tracks
 
 
-def watermark_track(canvas: Canvas, style: Style, total: float) -> Track | None:
+def watermark_track(canvas: SceneFrame, style: Style, total: float) -> Track | None:
     """The logo, contained in a small box in the top-right corner, slightly transparent."""
     if not style.logoUrl:
         return None
@@ -218,7 +215,7 @@ def watermark_track(canvas: Canvas, style: Style, total: float) -> Track | None:
     return Track(name="watermark", clips=[logo])
 
 
-def progress_bar_track(canvas: Canvas, style: Style, total: float, workdir: Path) -> Track:
+def progress_bar_track(canvas: SceneFrame, style: Style, total: float, workdir: Path) -> Track:
     """A thin bar along the top that fills from left to right over the video (a small clip made
     with ffmpeg: the timeline has no animated widths)."""
     height = max(4, 2 * round(canvas.height * 0.004))

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin
 
 import numpy as np
@@ -23,16 +23,13 @@ from pydantic import ValidationError
 from reelkube.errors import InputUnreadable, SpecError
 from reelkube.scenes.brief import AssetKind, AssetLibrary, BriefCommon, LibraryAsset, Orientation
 from reelkube.scenes.contact_sheet import write_contact_sheet
+from reelkube.scenes.context import SceneContext, SceneFrame
 from reelkube.scenes.library import ChosenVisual, choose_visuals
 from reelkube.scenes.splitting import SceneDraft
 from reelkube.scenes.storyboard import Card, Storyboard, StoryboardScene
 from reelkube.scenes.timing import SceneSlot, fixed_slots, lay_out, place_voice, placed_timings, speech_spans
 from reelkube.speech.estimate import NOMINAL_SAMPLE_RATE, estimate_timings
 from reelkube.subtitles.timings import SentenceTiming, Timings, WordTiming
-
-if TYPE_CHECKING:
-    # Only the types: templates call this layer, so it must not import them at run time.
-    from reelkube.templates.base import Canvas, TemplateContext
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +71,7 @@ class ScenePlan:
         return [c for c in self.storyboard.cards if c.start >= end]
 
 
-def orientation_of(canvas: Canvas) -> Orientation:
+def orientation_of(canvas: SceneFrame) -> Orientation:
     """The canvas's shape."""
     if canvas.width == canvas.height:
         return Orientation.SQUARE
@@ -85,8 +82,8 @@ def plan_scenes(
     format_name: str,
     drafts: Sequence[SceneDraft],
     brief: BriefCommon,
-    canvas: Canvas,
-    context: TemplateContext,
+    canvas: SceneFrame,
+    context: SceneContext,
     *,
     intro: CardRequest | None = None,
     outros: Sequence[CardRequest] = (),
@@ -203,7 +200,7 @@ def estimated_timings(sentences: Sequence[str], silence: float) -> Timings:
 
 
 def synthesize(
-    sentences: Sequence[str], brief: BriefCommon, context: TemplateContext
+    sentences: Sequence[str], brief: BriefCommon, context: SceneContext
 ) -> tuple[np.ndarray, Timings]:
     """All sentences as one Piper track, with their measured timings."""
     from reelkube.speech.synthesis import synthesize_narration
@@ -217,7 +214,7 @@ def synthesize(
     return narration.samples, narration.timings
 
 
-def load_library(library: AssetLibrary, context: TemplateContext) -> list[LibraryAsset]:
+def load_library(library: AssetLibrary, context: SceneContext) -> list[LibraryAsset]:
     """The inline assets followed by the index file's (its relative `src`s made relative to the
     manifest, or absolute URLs when the index is remote)."""
     assets = list(library.assets)
@@ -231,7 +228,7 @@ def load_library(library: AssetLibrary, context: TemplateContext) -> list[Librar
     return assets
 
 
-def read_index(location: str, context: TemplateContext) -> list[LibraryAsset]:
+def read_index(location: str, context: SceneContext) -> list[LibraryAsset]:
     """The assets of an index file (JSON or YAML: a list, or a mapping with an `assets` list)."""
     from reelkube.engine.inputs import fetch_one
 
@@ -271,7 +268,7 @@ def resolve_relative(src: str, index_location: str) -> str:
 
 
 def draw_contact_sheet(
-    storyboard: Storyboard, brief: BriefCommon, context: TemplateContext, workdir: Path
+    storyboard: Storyboard, brief: BriefCommon, context: SceneContext, workdir: Path
 ) -> Path:
     """`storyboard.png` in `workdir`, its visuals fetched under the job's input limits."""
     from reelkube.engine.fonts import resolve_font
@@ -292,5 +289,5 @@ def draw_contact_sheet(
     return write_contact_sheet(storyboard, workdir / "storyboard.png", resolve, tiles, font)
 
 
-def _base_dir(context: TemplateContext) -> Path:
+def _base_dir(context: SceneContext) -> Path:
     return context.base_dir if context.base_dir is not None else Path.cwd()
