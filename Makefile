@@ -22,10 +22,11 @@ test: deps  ## Everything: lint, unit, media, S3, then the real cluster and the 
 test-fast: deps  ## Everything that needs no cluster
 	REELKUBE_SKIP_CLUSTER=1 tests/run-all.sh
 
-lint:  ## ruff, mypy and the CRD drift check
+lint:  ## ruff, mypy, the layer contracts (import-linter) and the CRD drift check
 	ruff check operator tests
 	ruff format --check operator tests
 	mypy operator/reelkube
+	lint-imports
 	reelkube crds --check
 
 crds:  ## Regenerate crds/ (and the chart's copy) from the pydantic models

@@ -11,6 +11,7 @@ echo "== lint"
 ruff check operator tests
 ruff format --check operator tests
 mypy operator/reelkube
+lint-imports
 reelkube crds --check
 
 stop_cluster() {
