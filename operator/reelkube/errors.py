@@ -64,6 +64,14 @@ class InputUnreadable(InputError):
     retryable = False
 
 
+class InputRejected(InputError):
+    """The input's server refused the request with a client error (HTTP 4xx other than 408 and
+    429, or storage refusing access): asking again gets the same answer."""
+
+    reason = "InputRejected"
+    retryable = False
+
+
 class InputForbidden(InputError):
     """The input policy refuses the input (a scheme, a local file, an address, a redirect): the
     message names the field and the rule, never what the refused target holds."""
@@ -83,10 +91,27 @@ class UnsupportedCodec(RenderFailed):
     retryable = False
 
 
+class EncoderUnavailable(RenderFailed):
+    """The GPU encoder (NVENC) does not work on this node and `spec.output.requireGpuEncoder`
+    forbids the CPU fallback."""
+
+    reason = "EncoderUnavailable"
+    retryable = False
+
+
 class StorageFailed(ReelkubeError):
     """Upload or download from S3-compatible storage failed."""
 
     reason = "StorageFailed"
+
+
+class StorageDenied(StorageFailed):
+    """Storage refused the credentials or the permission (403, InvalidAccessKeyId,
+    SignatureDoesNotMatch, ...) or none were given: fixing the Secret or the bucket policy is
+    the only cure, so it is not retried."""
+
+    reason = "StorageDenied"
+    retryable = False
 
 
 class Canceled(ReelkubeError):

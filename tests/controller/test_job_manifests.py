@@ -150,6 +150,17 @@ def test_job_limits_deadline_retries_and_ttl_come_from_spec_and_settings() -> No
     assert rules[0]["action"] == "FailJob" and rules[0]["onExitCodes"]["values"] == [2]
 
 
+def test_pod_failure_policy_ignores_disruptions_before_failing_on_sigkill() -> None:
+    rules = build_job(render_job(), SETTINGS)["spec"]["podFailurePolicy"]["rules"]
+    assert [(r["action"], r.get("onExitCodes", {}).get("values")) for r in rules] == [
+        ("FailJob", [2]),
+        ("Ignore", None),
+        ("FailJob", [137]),
+    ]
+    assert rules[1]["onPodConditions"] == [{"type": "DisruptionTarget"}]
+    assert all(r["onExitCodes"]["containerName"] == "reelkube" for r in rules if "onExitCodes" in r)
+
+
 def test_job_resources_default_per_kind_then_chart_then_spec() -> None:
     limits = container(build_job(render_job(), SETTINGS))["resources"]["limits"]
     assert limits == {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "10Gi"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from reelkube.api.status import Phase
 from reelkube.controller.job_observation import job_finished, status_from_job
 from support.resources import JOB_NAME, condition, job, pod, terminated
@@ -169,3 +171,96 @@ def test_a_job_is_finished_when_complete_or_failed() -> None:
     assert job_finished(job([condition("Failed", "BackoffLimitExceeded")]))
     assert not job_finished(job([condition("FailureTarget")], active=1))
     assert not job_finished(job([{**condition("Failed"), "status": "False"}]))
+
+
+DISRUPTED = [{"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI"}]
+CANCELED_MESSAGE = json.dumps({"reason": "Canceled", "message": "stopped by signal SIGTERM"})
+BAD_INPUT_MESSAGE = json.dumps(
+    {"reason": "InputRejected", "message": "https://x.test/a.png answered HTTP 403"}
+)
+DENIED_MESSAGE = json.dumps({"reason": "StorageDenied", "message": "storage refused the credentials (403)"})
+
+
+@pytest.mark.parametrize(
+    ("job_conditions", "pods", "expected"),
+    [
+        pytest.param(
+            [condition("FailureTarget", "PodFailurePolicy")],
+            [pod("p1", "Failed", terminated(137, "", reason="OOMKilled"))],
+            (Phase.FAILED, "OutOfMemory", 1),
+            id="oom-fails-on-the-first-attempt",
+        ),
+        pytest.param(
+            [condition("Failed", "PodFailurePolicy")],
+            [pod("p1", "Failed", terminated(2, BAD_INPUT_MESSAGE))],
+            (Phase.FAILED, "InputRejected", 1),
+            id="permanent-exit-fails-at-once",
+        ),
+        pytest.param(
+            [condition("Failed", "PodFailurePolicy")],
+            [pod("p1", "Failed", terminated(2, DENIED_MESSAGE))],
+            (Phase.FAILED, "StorageDenied", 1),
+            id="refused-credentials-fail-at-once",
+        ),
+        pytest.param(
+            [],
+            [
+                pod("p1", "Failed", terminated(143, CANCELED_MESSAGE), conditions=DISRUPTED),
+                pod(
+                    "p2",
+                    "Running",
+                    {"running": {"startedAt": "2025-01-01T00:00:40Z"}},
+                    "2025-01-01T00:00:30Z",
+                ),
+            ],
+            (Phase.RUNNING, "Running", 2),
+            id="disrupted-pod-is-retried",
+        ),
+        pytest.param(
+            [],
+            [
+                pod("p1", "Failed", terminated(137), conditions=DISRUPTED),
+                pod("p2", "Pending", None, "2025-01-01T00:00:30Z"),
+            ],
+            (Phase.QUEUED, "JobCreated", 2),
+            id="disrupted-pod-killed-after-grace-is-retried",
+        ),
+        pytest.param(
+            [condition("Failed", "PodFailurePolicy")],
+            [pod("p1", "Failed", terminated(137))],
+            (Phase.FAILED, "Killed", 1),
+            id="sigkill-without-oom-fails-at-once",
+        ),
+    ],
+)
+def test_retry_causes(job_conditions: list, pods: list, expected: tuple) -> None:
+    patch = status_from_job(job(job_conditions, failed=1), pods)
+    assert (patch.phase, patch.reason, patch.attempts) == expected
+
+
+def test_oom_message_names_the_pods_own_limit_and_the_field() -> None:
+    oom = pod("p1", "Failed", terminated(137, "", reason="OOMKilled"))
+    oom["spec"]["containers"][0]["resources"]["limits"]["memory"] = "768Mi"
+    patch = status_from_job(job([condition("FailureTarget", "PodFailurePolicy")], failed=1), [oom])
+    assert patch.message == (
+        "the render ran out of memory at its limit of 768Mi: raise spec.resources.memory above 768Mi "
+        "(or the chart's default for the kind); not retried, it would fail the same way"
+    )
+
+
+def test_oom_outranks_a_half_written_termination_message() -> None:
+    oom = pod(
+        "p1", "Failed", terminated(137, json.dumps({"reason": "RenderFailed", "message": "x"}), "OOMKilled")
+    )
+    patch = status_from_job(job([condition("Failed", "PodFailurePolicy")], failed=1), [oom])
+    assert patch.reason == "OutOfMemory"
+
+
+def test_disrupted_attempt_says_it_was_not_counted() -> None:
+    pods = [
+        pod("p1", "Failed", terminated(143, CANCELED_MESSAGE), conditions=DISRUPTED),
+        pod("p2", "Running", {"running": {"startedAt": "2025-01-01T00:00:40Z"}}, "2025-01-01T00:00:30Z"),
+    ]
+    patch = status_from_job(job(active=1), pods)
+    assert "attempt 1 failed: Canceled" in patch.message
+    assert "not counted against spec.retries" in patch.message

@@ -10,7 +10,14 @@ import pytest
 
 from reelkube.api.common import InputLimits
 from reelkube.engine.inputs import fetch_inputs
-from reelkube.errors import InputNotFound, InputTimeout, InputTooLarge, InputUnreadable
+from reelkube.errors import (
+    InputError,
+    InputNotFound,
+    InputRejected,
+    InputTimeout,
+    InputTooLarge,
+    InputUnreadable,
+)
 from support.file_server import FileServer
 from support.timelines import timeline
 
@@ -51,6 +58,23 @@ def test_missing_file_and_404(empty_file_server: FileServer, tmp_path: Path) -> 
         fetch([{"type": "video", "src": "nope.mp4"}], root, tmp_path)
     with pytest.raises(InputNotFound, match="404"):
         fetch([{"type": "image", "src": f"{empty_file_server.url}/missing.png"}], root, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "retryable"),
+    [
+        (403, InputRejected, False),
+        (401, InputRejected, False),
+        (429, InputError, True),
+        (503, InputError, True),
+    ],
+)
+def test_client_errors_are_permanent_and_server_errors_transient(
+    empty_file_server: FileServer, tmp_path: Path, code: int, error: type[InputError], retryable: bool
+) -> None:
+    with pytest.raises(error, match=f"HTTP {code}") as raised:
+        fetch([{"type": "image", "src": f"{empty_file_server.url}/status/{code}/x.png"}], tmp_path, tmp_path)
+    assert raised.value.retryable is retryable
 
 
 def test_stalled_and_trickling_servers_time_out(empty_file_server: FileServer, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 GET /<path>          the file at <path> under the served directory; 404 when there is none
 GET /slow/<path>     the same file, after 3 s of silence
 GET /trickle/<any>   1000 bytes announced, then one byte every 0.2 s
+GET /status/<code>/<any>  an empty answer with that HTTP status (403, 429, 503, ...)
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def serve_files(root: Path) -> Iterator[FileServer]:
                 if path.startswith("slow/"):
                     time.sleep(3)
                     self._send_file(path.removeprefix("slow/"))
+                elif path.startswith("status/"):
+                    self.send_error(int(path.split("/")[1]))
                 elif path.startswith("trickle/"):
                     self.send_response(200)
                     self.send_header("Content-Length", "1000")

@@ -25,6 +25,10 @@ EXIT_BAD_INPUT = 2
 Job's podFailurePolicy fails the Job at once on this code."""
 EXIT_CANCELED = 143
 """Stopped by SIGTERM (resource deleted, deadline reached, node drained)."""
+EXIT_KILLED = 137
+"""SIGKILL, never written by the runner: the kernel's OOM kill (the kubelet says OOMKilled), or
+a pod that outlived its grace period. The Job fails at once on it (an OOM recurs under the same
+memory limit), except for a disrupted pod, which is retried without counting."""
 
 # --- the container and its files ----------------------------------------------------------
 

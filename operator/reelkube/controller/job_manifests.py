@@ -24,6 +24,7 @@ from reelkube.api.kinds import PodResources, Resource, kind_of
 from reelkube.api.pod_contract import (
     CONTAINER_NAME,
     EXIT_BAD_INPUT,
+    EXIT_KILLED,
     RESOURCE_FILE,
     RESOURCE_PATH,
     SPEC_DIR,
@@ -318,8 +319,22 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
                             "values": [EXIT_BAD_INPUT],
                         },
                     },
-                    # Evictions and preemptions are not the render's fault: retry without counting.
+                    # Evictions, preemptions and node loss are not the render's fault: retry
+                    # without counting. Before the 137 rule: a drained pod that outlives its grace
+                    # period is SIGKILLed (137) too, and the first matching rule wins.
                     {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                    # The kernel's OOM kill (137, reason OOMKilled, which a rule cannot match)
+                    # recurs under the same limit, so it is not retried. 137 is also SIGKILL after
+                    # the grace period; the runner stops within it on SIGTERM (exit 143), so
+                    # outside a disruption (ignored above) 137 means the limit.
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": CONTAINER_NAME,
+                            "operator": "In",
+                            "values": [EXIT_KILLED],
+                        },
+                    },
                 ]
             },
             "template": {

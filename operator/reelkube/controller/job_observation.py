@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reelkube.api.pod_contract import CONTAINER_NAME, TerminationMessage
+from reelkube.api.pod_contract import CONTAINER_NAME, EXIT_KILLED, TerminationMessage
 from reelkube.api.status import Phase
 
 Obj = Mapping[str, Any]
@@ -90,15 +90,45 @@ def failure_cause(pod: Obj) -> tuple[str, str] | None:
     if terminated.get("exitCode", 1) == 0:
         return None
     raw = terminated.get("message") or ""
+    # The kubelet's word first: a runner killed mid-write may leave a message that is not why.
+    if terminated.get("reason") == "OOMKilled":
+        return OUT_OF_MEMORY, out_of_memory_message(_container_limits(pod).get("memory"))
     written = TerminationMessage.parse(raw)
     if written is not None:
         return written.reason, _clip(written.message)
-    if terminated.get("reason") == "OOMKilled":
-        limit = (_container_limits(pod)).get("memory", "its limit")
-        return "OutOfMemory", f"the render ran out of memory ({limit}): raise spec.resources.memory"
     code = terminated.get("exitCode")
     tail = f": {_clip(raw)}" if raw.strip() else ""
+    if code == EXIT_KILLED:
+        if _disrupted(pod):
+            return "Disrupted", f"the pod was stopped by the cluster (exit code {code}): retried, not counted"
+        return "Killed", (
+            f"the render was killed (exit code {code}, SIGKILL) without the kubelet naming an OOM; "
+            "it did not stop within its grace period or ran out of memory: raise spec.resources.memory"
+            f"{tail}"
+        )
     return "RenderFailed", f"the render exited with code {code}{tail}"
+
+
+OUT_OF_MEMORY = "OutOfMemory"
+
+
+def out_of_memory_message(limit: str | None) -> str:
+    """What an OOM-killed render tells the user: the limit it hit and the field that raises it."""
+    if not limit:
+        return "the render ran out of memory: set spec.resources.memory to give it a memory limit"
+    return (
+        f"the render ran out of memory at its limit of {limit}: raise spec.resources.memory above "
+        f"{limit} (or the chart's default for the kind); not retried, it would fail the same way"
+    )
+
+
+def _disrupted(pod: Obj) -> bool:
+    """Whether the cluster stopped the pod (eviction, preemption, node loss): the Job's
+    podFailurePolicy retries such a pod without counting it against spec.retries."""
+    return any(
+        cond.get("type") == "DisruptionTarget" and cond.get("status") == "True"
+        for cond in pod.get("status", {}).get("conditions") or []
+    )
 
 
 def _container_limits(pod: Obj) -> Mapping[str, str]:
@@ -180,6 +210,8 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
         cause = failure_cause(failed_pods[-1])
         assert cause is not None
         previous = f"; attempt {len(failed_pods)} failed: {cause[0]}: {cause[1]}"
+        if _disrupted(failed_pods[-1]) and cause[0] != "Disrupted":
+            previous += " (stopped by the cluster: not counted against spec.retries)"
     current = ordered[-1] if ordered else None
     if current is not None and current.get("status", {}).get("phase") == "Running":
         running = (_container_status(current).get("state") or {}).get("running") or {}

@@ -21,6 +21,7 @@ from reelkube.errors import (
     InputError,
     InputForbidden,
     InputNotFound,
+    InputRejected,
     InputTimeout,
     InputTooLarge,
     InputUnreadable,
@@ -29,6 +30,9 @@ from reelkube.input_policy import InputPolicy, PinnedTransport
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 
 log = logging.getLogger(__name__)
+
+_TRANSIENT_CLIENT_ERRORS = frozenset({408, 425, 429})
+"""Client errors that say "later" (timeout, too early, too many requests): retried like a 5xx."""
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -221,6 +225,8 @@ def _download_hops(
                 continue
             if response.status_code in (404, 410):
                 raise InputNotFound(f"{url} answered HTTP {response.status_code}")
+            if 400 <= response.status_code < 500 and response.status_code not in _TRANSIENT_CLIENT_ERRORS:
+                raise InputRejected(f"{url} answered HTTP {response.status_code}")
             if response.status_code >= 400:
                 raise InputError(f"{url} answered HTTP {response.status_code}")
             declared = int(response.headers.get("content-length") or 0)

@@ -23,7 +23,7 @@ import boto3
 from botocore.config import Config
 
 from reelkube.api.common import StorageSpec
-from reelkube.errors import StorageFailed
+from reelkube.errors import StorageDenied, StorageFailed
 
 CREDENTIALS_DIR_ENV = "REELKUBE_S3_CREDENTIALS_DIR"
 ENDPOINT_ENVS = ("REELKUBE_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
@@ -50,12 +50,12 @@ def _read_secret_file(directory: Path, name: str, *, required: bool) -> str | No
         value = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         if required:
-            raise StorageFailed(f"credentials directory {directory} has no file {name}") from None
+            raise StorageDenied(f"credentials directory {directory} has no file {name}") from None
         return None
     except OSError as exc:
         raise StorageFailed(f"cannot read {path}: {exc.strerror}") from None
     if required and not value:
-        raise StorageFailed(f"credentials file {path} is empty")
+        raise StorageDenied(f"credentials file {path} is empty")
     return value or None
 
 

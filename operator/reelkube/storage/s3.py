@@ -26,7 +26,15 @@ from botocore.exceptions import (
 from reelkube.api.common import StorageSpec
 from reelkube.api.status import OutputArtifact
 from reelkube.downloads import write_bounded
-from reelkube.errors import InputError, InputNotFound, InputTimeout, InputTooLarge, StorageFailed
+from reelkube.errors import (
+    InputError,
+    InputNotFound,
+    InputRejected,
+    InputTimeout,
+    InputTooLarge,
+    StorageDenied,
+    StorageFailed,
+)
 from reelkube.storage.client import make_s3_client, resolve_endpoint
 from reelkube.storage.keys import check_key, parse_s3_uri, s3_uri
 
@@ -117,9 +125,9 @@ def _storage_failure(exc: BaseException, *, bucket: str, endpoint: str | None) -
     if code in ("NoSuchBucket", "404"):
         return StorageFailed(f"bucket {bucket!r} does not exist at {where}")
     if code in _DENIED_CODES:
-        return StorageFailed(f"storage at {where} refused the credentials for bucket {bucket!r} ({code})")
+        return StorageDenied(f"storage at {where} refused the credentials for bucket {bucket!r} ({code})")
     if isinstance(exc, NoCredentialsError):
-        return StorageFailed(
+        return StorageDenied(
             "no storage credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
             "or REELKUBE_S3_CREDENTIALS_DIR"
         )
@@ -212,13 +220,13 @@ def _input_failure(exc: BaseException, uri: str, timeout: float, endpoint: str |
     if code in _NOT_FOUND_CODES:
         return InputNotFound(f"{uri} does not exist (no such bucket or object)")
     if code in _DENIED_CODES:
-        return InputError(f"storage refused access to {uri} ({code})")
+        return InputRejected(f"storage refused access to {uri} ({code})")
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
         return InputTimeout(f"downloading {uri} took longer than {timeout:g} s")
     if isinstance(exc, EndpointConnectionError):
         return InputError(f"cannot reach storage endpoint {endpoint or 'AWS S3'} for {uri}")
     if isinstance(exc, NoCredentialsError):
-        return InputError(f"no storage credentials to read {uri}")
+        return InputRejected(f"no storage credentials to read {uri}")
     return InputError(f"cannot download {uri}: {exc}")
 
 
