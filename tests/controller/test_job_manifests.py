@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -234,6 +235,8 @@ def test_storage_defaults_and_credentials_reach_the_pod_by_reference_only() -> N
         "secretKeyRef": {"name": "s3-creds", "key": "AWS_ACCESS_KEY_ID", "optional": True}
     }
     own = render_job(storage={"bucket": "mine", "credentialsSecret": "team-creds"})
+    # A bucket of its own needs the chart's storage.allowSpecStorage (storage.tenancy).
+    settings = replace(settings, storage=replace(settings.storage, allow_spec_storage=True))
     assert env_of(build_job(own, settings))["AWS_SECRET_ACCESS_KEY"]["secretKeyRef"]["name"] == "team-creds"
     assert "AWS_ACCESS_KEY_ID" not in env_of(build_job(render_job(), OperatorSettings()))
 

@@ -144,6 +144,11 @@ INPUTS_CLUSTER_CIDRS_ENV = "REELKUBE_INPUTS_CLUSTER_CIDRS"
 ASSET_DIR_ENV = "REELKUBE_ASSET_DIR"
 """The renderer image's read-only asset folder, where relative input paths resolve."""
 DEFAULT_ASSET_DIR = "/opt/reelkube/assets"
+INPUTS_S3_READ_PREFIXES_ENV = "REELKUBE_INPUTS_S3_READ_PREFIXES"
+"""Comma list of ``bucket`` or ``bucket/prefix``: where ``s3://`` inputs may be read, besides
+the resource's own namespace area."""
+NAMESPACE_ENV = "REELKUBE_NAMESPACE"
+"""The pod's namespace (downward API): its own area of the storage, readable as input."""
 
 
 def inputs_env(
@@ -153,6 +158,7 @@ def inputs_env(
     denied_cidrs: Sequence[str] = (),
     cluster_cidrs: Sequence[str] = (),
     asset_dir: str = DEFAULT_ASSET_DIR,
+    s3_read_prefixes: Sequence[str] = (),
 ) -> dict[str, str]:
     """The chart's ``inputs.*`` as the pod's environment (empty lists left out), read back by
     :meth:`reelkube.input_policy.InputPolicy.from_env`."""
@@ -162,5 +168,6 @@ def inputs_env(
         INPUTS_DENIED_CIDRS_ENV: ",".join(denied_cidrs),
         INPUTS_CLUSTER_CIDRS_ENV: ",".join(cluster_cidrs),
         ASSET_DIR_ENV: asset_dir,
+        INPUTS_S3_READ_PREFIXES_ENV: ",".join(s3_read_prefixes),
     }
     return {name: value for name, value in env.items() if value}

@@ -25,6 +25,7 @@ from reelkube.api.pod_contract import (
     CONTAINER_NAME,
     EXIT_BAD_INPUT,
     EXIT_KILLED,
+    NAMESPACE_ENV,
     RESOURCE_FILE,
     RESOURCE_PATH,
     SPEC_DIR,
@@ -34,6 +35,7 @@ from reelkube.api.pod_contract import (
     storage_env,
 )
 from reelkube.controller.settings import OperatorSettings
+from reelkube.storage.tenancy import check_spec_storage
 
 Manifest = dict[str, Any]
 
@@ -188,6 +190,9 @@ def _storage_env(resource: Resource, settings: OperatorSettings) -> list[dict[st
     )
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
     spec_storage = resource.spec.storage
+    # StorageForbidden before any object exists: the chart decides what a tenant may choose,
+    # and the default credentials never reach storage the chart did not configure.
+    check_spec_storage(spec_storage, resource.metadata.namespace, defaults.chart_storage())
     secret = (spec_storage and spec_storage.credentialsSecret) or defaults.credentials_secret
     if secret:
         # Credentials come from a Secret in the resource's namespace, never from the spec.
@@ -248,6 +253,8 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
             {"name": "XDG_CACHE_HOME", "value": "/tmp/.cache"},
             {"name": WORK_DIR_ENV, "value": WORK_DIR},
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            # The pod's own namespace area is readable as s3:// input (storage.tenancy).
+            {"name": NAMESPACE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
             *_storage_env(resource, settings),
             # The chart's inputs.*: the pod builds its input policy from them (pod_contract).
             *({"name": k, "value": v} for k, v in settings.inputs.pod_env().items()),

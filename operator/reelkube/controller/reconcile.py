@@ -61,6 +61,7 @@ from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.notify import WebhookNotifier, pending_delivery
 from reelkube.controller.settings import OperatorSettings
 from reelkube.controller.status_updates import phase_update, update_from_observation, webhook_event
+from reelkube.storage.tenancy import StorageForbidden
 from reelkube.webhooks import is_subscribed
 
 log = logging.getLogger(__name__)
@@ -335,7 +336,13 @@ class Reconciler:
     def _create(self, kind: ResourceKind, observed: Observed) -> tuple[dict[str, Any], bool]:
         """Create the Job's objects, then the Job; the Job and whether it was new (not a 409)."""
         assert observed.resource is not None
-        job = build_job(observed.resource, self.settings)
+        try:
+            job = build_job(observed.resource, self.settings)
+        except StorageForbidden as exc:
+            # The chart's storage rules refuse the spec: no object is created, and no retry helps.
+            self._set_phase(kind, observed, Phase.FAILED, exc.reason, exc.message)
+            meta = observed.resource.metadata
+            raise PermanentFailure(f"{kind.kind} {meta.namespace}/{meta.name}: {exc.message}") from exc
         try:
             self._create_children(observed.resource)
             return job, self.client.create(job)

@@ -15,6 +15,7 @@ from typing import Any
 from reelkube.api import pod_contract
 from reelkube.api.kinds import PodResources
 from reelkube.input_policy import InputPolicy
+from reelkube.storage.tenancy import ChartStorage, parse_read_prefixes
 
 ENV_PREFIX = "REELKUBE_"
 
@@ -31,6 +32,19 @@ class StorageDefaults:
     credentials_secret: str | None = None
     """Secret (looked up in each resource's namespace) with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."""
     presign_expiry_seconds: int = 86400
+    allow_spec_storage: bool = False
+    """The chart's ``storage.allowSpecStorage``: may ``spec.storage`` name its own bucket or
+    endpoint (with its own credentials Secret)? False: only a prefix in its namespace's area."""
+
+    def chart_storage(self) -> ChartStorage:
+        """These defaults as :func:`reelkube.storage.tenancy.check_spec_storage` compares them."""
+        return ChartStorage(
+            bucket=self.bucket,
+            prefix=self.prefix,
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            allow_spec_storage=self.allow_spec_storage,
+        )
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,9 @@ class InputDefaults:
     """The cluster's Service and pod ranges (refused like private ranges)."""
     asset_dir: str = pod_contract.DEFAULT_ASSET_DIR
     """The renderer image's asset folder, where relative input paths resolve."""
+    s3_read_prefixes: tuple[str, ...] = ()
+    """The chart's ``inputs.s3ReadPrefixes``: ``bucket[/prefix]`` readable as ``s3://`` inputs
+    besides the resource's own namespace area."""
     api_server: str | None = None
     """The API server's address as the operator's pod sees it (``KUBERNETES_SERVICE_HOST``),
     always refused as a webhook destination; a render pod adds its own."""
@@ -57,6 +74,7 @@ class InputDefaults:
             denied_cidrs=self.denied_cidrs,
             cluster_cidrs=self.cluster_cidrs,
             asset_dir=self.asset_dir,
+            s3_read_prefixes=self.s3_read_prefixes,
         )
 
     def destination_policy(self) -> InputPolicy:
@@ -171,8 +189,16 @@ def inputs_from_env(env: Mapping[str, str]) -> InputDefaults:
         denied_cidrs=_cidrs(env, pod_contract.INPUTS_DENIED_CIDRS_ENV),
         cluster_cidrs=_cidrs(env, pod_contract.INPUTS_CLUSTER_CIDRS_ENV),
         asset_dir=env.get(pod_contract.ASSET_DIR_ENV, "").strip() or pod_contract.DEFAULT_ASSET_DIR,
+        s3_read_prefixes=_read_prefixes(env),
         api_server=env.get("KUBERNETES_SERVICE_HOST", "").strip() or None,
     )
+
+
+def _read_prefixes(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``inputs.s3ReadPrefixes``, each checked now (a bad entry fails the operator's start)."""
+    values = _list(env, pod_contract.INPUTS_S3_READ_PREFIXES_ENV)
+    parse_read_prefixes(values)
+    return values
 
 
 def _resources(raw: Any) -> dict[str, PodResources]:
@@ -202,6 +228,7 @@ def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
         path_style=_bool(env, "STORAGE_PATH_STYLE", True),
         credentials_secret=_str(env, "STORAGE_CREDENTIALS_SECRET"),
         presign_expiry_seconds=_int(env, "PRESIGN_EXPIRY_SECONDS", 86400),
+        allow_spec_storage=_bool(env, "STORAGE_ALLOW_SPEC_STORAGE", False),
     )
     namespaces = tuple(n.strip() for n in (_str(env, "WATCH_NAMESPACES", "") or "").split(",") if n.strip())
     settings = OperatorSettings(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlparse
@@ -28,6 +29,7 @@ from reelkube.errors import (
 )
 from reelkube.input_policy import InputPolicy, PinnedTransport
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
+from reelkube.storage.tenancy import read_scope_from_env
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,9 @@ def fetch_one(
             field=field,
         )
     elif scheme == "s3":
+        if not policy.allows_local_files:
+            # In the cluster: only the chart's listed prefixes and this namespace's own area.
+            read_scope_from_env(os.environ, storage).check(src, field)
         path = _download_s3(src, _download_path(src, workdir), max_bytes, limits.timeoutSeconds, storage)
     else:
         path = _local_path(src, base_dir, max_bytes, policy, field, workdir)
