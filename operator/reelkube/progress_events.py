@@ -25,6 +25,8 @@ class ProgressEvent:
     fps: float | None = None
     eta_seconds: float | None = None
     message: str | None = None
+    encoder: str | None = None
+    """The video encoder once chosen (``status.encoder``), e.g. after a GPU fallback."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (used for `--json` lines and logs)."""

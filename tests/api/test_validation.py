@@ -35,6 +35,32 @@ def test_output_rules() -> None:
     assert paths("RenderJob", {"template": "static-ad", "output": {"format": "png", "width": 101}}) == {}
 
 
+GPU_CODEC_RULE = "gpu encodes h264 or h265 in mp4 only (NVENC has no vp9, gif, png or jpeg encoder)"
+
+
+@pytest.mark.parametrize(
+    ("output", "messages"),
+    [
+        ({"gpu": True}, set()),
+        ({"gpu": True, "codec": "h265", "requireGpuEncoder": True}, set()),
+        ({"gpu": True, "format": "webm", "codec": "vp9"}, {GPU_CODEC_RULE}),
+        (
+            {"gpu": True, "format": "mp4", "codec": "vp9"},
+            {GPU_CODEC_RULE, "mp4 output takes codec h264 or h265"},
+        ),
+        ({"gpu": True, "format": "gif"}, {GPU_CODEC_RULE}),
+        ({"gpu": True, "format": "png"}, {GPU_CODEC_RULE}),
+        ({"gpu": True, "format": "jpeg"}, {GPU_CODEC_RULE}),
+        ({"format": "gif"}, set()),
+        ({"requireGpuEncoder": True}, {"requireGpuEncoder needs gpu: true"}),
+    ],
+)
+def test_gpu_output_rules(output: dict, messages: set[str]) -> None:
+    _, errors = validate_spec("RenderJob", {"template": "slideshow", "output": output})
+    assert {e.message for e in errors} == messages
+    assert all(e.path == "spec.output" for e in errors)
+
+
 def test_per_clip_kind_rules_name_the_clip() -> None:
     spec = {
         "timeline": {

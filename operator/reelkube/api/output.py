@@ -65,6 +65,17 @@ class OutputSpec(ApiModel):
                     "!has(self.height) || self.height % 2 == 0 || self.format in ['png', 'jpeg', 'gif']",
                     "video height must be even",
                 ),
+                # NVENC encodes H.264 and HEVC only; the CPU fallback must never hide a spec
+                # that no GPU could render.
+                cel(
+                    "!has(self.gpu) || !self.gpu || ((!has(self.format) || self.format == 'mp4')"
+                    " && (!has(self.codec) || self.codec != 'vp9'))",
+                    "gpu encodes h264 or h265 in mp4 only (NVENC has no vp9, gif, png or jpeg encoder)",
+                ),
+                cel(
+                    "!has(self.requireGpuEncoder) || !self.requireGpuEncoder || (has(self.gpu) && self.gpu)",
+                    "requireGpuEncoder needs gpu: true",
+                ),
             ]
         }
     }
@@ -90,7 +101,12 @@ class OutputSpec(ApiModel):
     thumbnail: bool = True
     """Also write a JPEG thumbnail taken at about 10% of the duration (at least 1 s)."""
     gpu: bool = False
-    """Encode with NVENC on a GPU node (h264/h265 only); the pod requests `nvidia.com/gpu: 1`."""
+    """Encode with NVENC on a GPU node (h264/h265 in mp4 only); the pod requests
+    `nvidia.com/gpu: 1`. When NVENC does not work on the node, the render falls back to the CPU
+    encoder (libx264/libx265) and says so in `status.encoder`, unless requireGpuEncoder is set."""
+    requireGpuEncoder: bool = False
+    """With gpu: fail (reason EncoderUnavailable, not retried) instead of falling back to the CPU
+    encoder when NVENC does not work on the node."""
     maxDurationSeconds: float = Field(default=DEFAULT_MAX_DURATION_SECONDS, gt=0, le=86400)
     """Longest output accepted, in seconds (default one hour). A timeline whose length is known
     from the spec is refused at validation; any other render when it is planned, before ffmpeg

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from reelkube.api.output import STILL_FORMATS, AudioCodec, Codec, Format, OutputSpec, Preset
+from reelkube.errors import EncoderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,50 @@ def choose_encoder(output: OutputSpec) -> EncoderChoice:
     if output.format == Format.MP4:
         args += ["-movflags", "+faststart"]
     return EncoderChoice(name, audio, args, audio_args)
+
+
+NVENC_ENCODERS = {Codec.H264: "h264_nvenc", Codec.H265: "hevc_nvenc"}
+"""The GPU encoder ffmpeg uses for each codec NVENC can encode (the CRD refuses the others)."""
+
+
+def gpu_encoder(output: OutputSpec) -> str | None:
+    """The NVENC encoder ``output`` asks for, or None for a CPU encode."""
+    if not output.gpu or output.format != Format.MP4:
+        return None
+    return NVENC_ENCODERS.get(output.codec)
+
+
+@dataclass(frozen=True)
+class GpuFallback:
+    """A GPU encode that runs on the CPU because NVENC does not work on this node."""
+
+    gpu_encoder: str
+    """The NVENC encoder that was asked for (h264_nvenc, hevc_nvenc)."""
+    cause: str
+    """Why it did not work (the last line of ffmpeg's error output)."""
+
+    def label(self, cpu_encoder: str) -> str:
+        """``status.encoder`` for the fallback, e.g. ``libx264 (fallback: h264_nvenc
+        unavailable: Cannot load libcuda.so.1)``."""
+        return f"{cpu_encoder} (fallback: {self.gpu_encoder} unavailable: {self.cause})"
+
+
+def settle_gpu_encoder(
+    output: OutputSpec, nvenc_failure: str | None
+) -> tuple[OutputSpec, GpuFallback | None]:
+    """The output to encode and the fallback taken, given what probing the NVENC encoder said
+    (``nvenc_failure``: None when it works). With ``requireGpuEncoder`` a failing NVENC raises
+    EncoderUnavailable (not retryable: the same node class fails the same way) instead."""
+    encoder = gpu_encoder(output)
+    if encoder is None or nvenc_failure is None:
+        return output, None
+    if output.requireGpuEncoder:
+        raise EncoderUnavailable(
+            f"{encoder} does not work on this node ({nvenc_failure}) and spec.output.requireGpuEncoder "
+            "is true: schedule on a node with a working NVIDIA driver, or unset requireGpuEncoder "
+            "to fall back to the CPU encoder"
+        )
+    return output.model_copy(update={"gpu": False}), GpuFallback(encoder, nvenc_failure)
 
 
 def _audio(output: OutputSpec) -> tuple[str | None, list[str]]:

@@ -11,6 +11,7 @@ import collections
 import contextlib
 import ctypes
 import logging
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +32,38 @@ STDERR_LINES = 30
 STOP_GRACE_SECONDS = 5.0
 _CODEC_MISSING = ("Unknown encoder", "Encoder not found", "Cannot load libnvidia-encode", "No NVENC capable",
                   "OpenEncodeSessionEx failed", "Cannot load libcuda", "Could not open encoder")  # fmt: skip
+
+
+ENCODER_PROBE_SECONDS = 30.0
+_PROBE_SIZE = "256x256"
+"""Above NVENC's smallest frame (HEVC refuses frames under 129x33 on some GPUs)."""
+
+
+def probe_encoder(
+    encoder: str, *, ffmpeg: str = "ffmpeg", timeout: float = ENCODER_PROBE_SECONDS
+) -> str | None:
+    """Why ``encoder`` cannot encode on this machine, or None when it can: a real one-frame
+    encode, since ffmpeg lists h264_nvenc whether or not a GPU, a driver or a free session is
+    there."""
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-f", "lavfi", "-i", f"color=s={_PROBE_SIZE}",
+            "-frames:v", "1", "-c:v", encoder, "-f", "null", "-"]  # fmt: skip
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, errors="replace", timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"a one-frame test encode took longer than {timeout:g} s"
+    except OSError as exc:
+        return f"cannot run {ffmpeg}: {exc.strerror}"
+    if proc.returncode == 0:
+        return None
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    # The first line names the cause (no CUDA, no NVENC device); the rest is ffmpeg's teardown.
+    cause = next(
+        (line for line in lines if any(m in line for m in _CODEC_MISSING)), lines[0] if lines else ""
+    )
+    cause = re.sub(r"^\[[^\]]*\]\s*", "", cause)  # "[h264_nvenc @ 0x55...] " says nothing
+    return (cause or f"exit code {proc.returncode}")[:300]
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,22 @@ from typing import Any
 
 from reelkube.api.common import InputLimits, StorageSpec
 from reelkube.api.output import Format, OutputSpec
+from reelkube.api.status import Step
 from reelkube.api.timeline import Timeline
 from reelkube.engine.artifacts import LocalArtifact, describe_file
-from reelkube.engine.encoders import CONTENT_TYPES, EXTENSIONS
-from reelkube.engine.execute import run_ffmpeg
+from reelkube.engine.encoders import (
+    CONTENT_TYPES,
+    EXTENSIONS,
+    GpuFallback,
+    choose_encoder,
+    gpu_encoder,
+    settle_gpu_encoder,
+)
+from reelkube.engine.execute import probe_encoder, run_ffmpeg
 from reelkube.engine.inputs import fetch_inputs
 from reelkube.engine.plan import build_plan
 from reelkube.input_policy import InputPolicy
-from reelkube.progress_events import ProgressCallback, ignore_progress
+from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +106,9 @@ def render_into(
         timeline, workdir, limits, base_dir=base_dir, storage=storage, on_progress=on_progress, policy=policy
     )
     target = out_dir / f"{name}.{EXTENSIONS[output.format]}"
+    output, fallback = choose_gpu_or_cpu(output, on_progress)
     plan = build_plan(timeline, output, inputs, workdir=workdir, output_path=target)
+    encoder = fallback.label(plan.encoder) if fallback else plan.encoder
     run_ffmpeg(plan, on_progress)
     outputs = {name: describe_file(target, CONTENT_TYPES[output.format])}
     if output.thumbnail and output.format in (Format.MP4, Format.WEBM):
@@ -109,10 +119,32 @@ def render_into(
         outputs=outputs,
         frames=plan.total_frames,
         duration=plan.duration,
-        encoder=plan.encoder,
+        encoder=encoder,
         wall_seconds=time.monotonic() - started,
         command_line=plan.command_line(),
     )
+
+
+def choose_gpu_or_cpu(
+    output: OutputSpec, on_progress: ProgressCallback
+) -> tuple[OutputSpec, GpuFallback | None]:
+    """For a GPU output: probe NVENC and fall back to the CPU encoder when it does not work
+    (EncoderUnavailable instead with ``requireGpuEncoder``), saying so in the log and the
+    progress; a CPU output as it is."""
+    encoder = gpu_encoder(output)
+    if encoder is None:
+        return output, None
+    failure = probe_encoder(encoder)
+    settled, fallback = settle_gpu_encoder(output, failure)
+    if fallback is None:
+        log.info("event=gpu_encoder encoder=%s", encoder)
+        on_progress(ProgressEvent(step=Step.RENDERING, percent=0.0, encoder=encoder))
+        return settled, None
+    cpu = choose_encoder(settled).video
+    log.warning("event=gpu_encoder_fallback encoder=%s fallback=%s cause=%r", encoder, cpu, fallback.cause)
+    said = f"{encoder} unavailable on this node, encoding with {cpu} on the CPU"
+    on_progress(ProgressEvent(step=Step.RENDERING, percent=0.0, encoder=fallback.label(cpu), message=said))
+    return settled, fallback
 
 
 def make_thumbnail(video: Path, target: Path, duration: float) -> LocalArtifact | None:

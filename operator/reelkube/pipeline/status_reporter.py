@@ -146,6 +146,8 @@ class ProgressReporter:
                 fields["totalFrames"] = event.total_frames
             if event.eta_seconds is not None:
                 fields["etaSeconds"] = max(0, round(event.eta_seconds))
+            if event.encoder is not None:
+                fields["encoder"] = event.encoder
             # The operator judges a stall by this time: it moves only when the work does.
             advance = (event.step, fields["progress"], event.frame)
             if advance != self._last_advance:
