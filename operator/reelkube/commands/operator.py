@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 
+from reelkube.controller.log_format import configure_logging
 from reelkube.controller.settings import settings_from_env
 
 
@@ -37,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_env(os.environ)
     level = logging.DEBUG if args.verbose else getattr(logging, settings.log_level, logging.INFO)
-    # kopf prefixes its per-object lines with [namespace/name]; ours carry namespace= name=.
-    logging.basicConfig(level=level, format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+    # Our lines carry namespace= name=; kopf's per-object ones its object reference, which the
+    # JSON form turns into the same fields (the chart's operator.logFormat).
+    configure_logging(level, settings.log_format)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from reelkube.api import pod_contract
 from reelkube.api.kinds import PodResources
+from reelkube.controller.log_format import LOG_FORMATS
 from reelkube.input_policy import InputPolicy
 from reelkube.storage.tenancy import ChartStorage, parse_read_prefixes
 
@@ -124,6 +125,8 @@ class OperatorSettings:
     metrics_port: int = 8000
     liveness_port: int = 8080
     log_level: str = "INFO"
+    log_format: str = "text"
+    """``text`` or ``json`` (one object per line, with namespace and name as fields)."""
 
     def cluster_limit(self, kind: str) -> int:
         """The cluster-wide limit of ``kind``'s queue (0: none)."""
@@ -253,6 +256,7 @@ def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
         metrics_port=_int(env, "METRICS_PORT", 8000),
         liveness_port=_int(env, "LIVENESS_PORT", 8080),
         log_level=(_str(env, "LOG_LEVEL", "INFO") or "INFO").upper(),
+        log_format=(_str(env, "LOG_FORMAT", "text") or "text").lower(),
     )
     for name, value in (
         ("MAX_RUNNING_JOBS", settings.max_running_jobs),
@@ -264,4 +268,6 @@ def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
             raise ValueError(f"{ENV_PREFIX}{name} must be >= 0")
     if settings.storage.presign_expiry_seconds < 60:
         raise ValueError(f"{ENV_PREFIX}PRESIGN_EXPIRY_SECONDS must be at least 60")
+    if settings.log_format not in LOG_FORMATS:
+        raise ValueError(f"{ENV_PREFIX}LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     return settings
