@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from reelkube.api.status import Condition, Phase, ResourceStatus
-from reelkube.controller.status_updates import phase_update, webhook_event
+from reelkube.controller.job_observation import JobObservation
+from reelkube.controller.status_updates import phase_update, update_from_observation, webhook_event
 from support.resources import JOB_NAME
 
 
@@ -106,3 +107,15 @@ def test_a_cancel_drops_the_outputs_a_partial_run_listed() -> None:
 def test_canceled_announces_the_canceled_event() -> None:
     assert webhook_event(Phase.RUNNING, Phase.CANCELED) == "canceled"
     assert webhook_event(Phase.QUEUED, Phase.CANCELED) == "canceled"
+
+
+def test_a_running_gpu_fallback_says_so_in_the_message() -> None:
+    label = "libx264 (fallback: h264_nvenc unavailable: Cannot load libcuda.so.1)"
+    running = JobObservation(Phase.RUNNING, "Running", "pod p1 is rendering", JOB_NAME, 1)
+    current = ResourceStatus(phase=Phase.RUNNING, encoder=label)
+    patch = update_from_observation(current, running, generation=1)
+    assert patch["message"] == f"pod p1 is rendering; encoding on the CPU: {label}"
+    on_gpu = update_from_observation(
+        ResourceStatus(phase=Phase.RUNNING, encoder="h264_nvenc"), running, generation=1
+    )
+    assert on_gpu["message"] == "pod p1 is rendering"

@@ -86,6 +86,16 @@ def test_progress_never_goes_back_and_stays_below_100_until_done() -> None:
     assert progresses and max(progresses) == 99 and progresses == sorted(progresses)
 
 
+def test_the_encoder_chosen_before_the_render_is_written_with_the_progress() -> None:
+    recorder = Recorder()
+    reporter = ProgressReporter(RENDER_JOB, recorder, label="media/x", min_interval=0.0)
+    label = "libx264 (fallback: h264_nvenc unavailable: Cannot load libcuda.so.1)"
+    reporter(ProgressEvent(step=Step.RENDERING, percent=0, encoder=label))
+    reporter(ProgressEvent(step=Step.RENDERING, percent=50))
+    reporter.close()
+    assert [p["encoder"] for _, p in recorder.patches if "encoder" in p] == [label]
+
+
 def test_final_state_is_retried_then_reported() -> None:
     flaky = Recorder(fail_times=2)
     reporter = ProgressReporter(RENDER_JOB, flaky, label="media/x", min_interval=10, retry_delay=0.01)

@@ -94,15 +94,24 @@ def phase_update(
     return patch
 
 
+FALLBACK_MARK = "(fallback:"
+"""In ``status.encoder`` when the pod encodes on the CPU because NVENC failed (see
+:meth:`reelkube.engine.encoders.GpuFallback.label`)."""
+
+
 def update_from_observation(
     current: ResourceStatus, observed: JobObservation, *, generation: int | None
 ) -> dict[str, Any]:
-    """:func:`phase_update` for what :func:`status_from_job` observed."""
+    """:func:`phase_update` for what :func:`status_from_job` observed; a running render that fell
+    back from the GPU encoder (the pod's ``status.encoder``) says so in the message too."""
+    message = observed.message
+    if observed.phase == Phase.RUNNING and current.encoder and FALLBACK_MARK in current.encoder:
+        message = f"{message}; encoding on the CPU: {current.encoder}"
     return phase_update(
         current,
         phase=observed.phase,
         reason=observed.reason,
-        message=observed.message,
+        message=message,
         generation=generation,
         job_name=observed.job_name,
         attempts=observed.attempts,
