@@ -1,0 +1,229 @@
+"""The chart's caps at admission: the rendered ValidatingAdmissionPolicies, their bindings and
+parameter ConfigMaps (structure, with helm template), and their CEL evaluated locally with
+cel-python against sample objects (tests.support.admission_cel; ``quantity()`` is shimmed there).
+
+Not proven here: the API server's type checking against the CRD schemas, its cost limits and a
+real refusal at kubectl apply (a cluster test).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.chart.test_chart import find, helm_binary, needs_helm, template
+from tests.support.admission_cel import parse_quantity, refusals
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILE_LABEL = "reelkube.io/admission-profile"
+
+
+def _policies(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in find(docs, "ValidatingAdmissionPolicy")}
+
+
+def _params(docs: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return find(docs, "ConfigMap", f"reelkube-admission-{name}")[0]
+
+
+def _render(spec: dict[str, Any], kind: str = "RenderJob") -> dict[str, Any]:
+    return {
+        "apiVersion": "reelkube.io/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": "r", "namespace": "team-a"},
+        "spec": {"timeoutSeconds": 1800, "retries": 2, **spec},
+    }
+
+
+def _refusals(
+    docs: list[dict[str, Any]], obj: dict[str, Any], profile: str = "default", **kw: Any
+) -> list[str]:
+    params = _params(docs, profile)
+    policies = _policies(docs)
+    names = ["reelkube-limits"] + (["reelkube-render-limits"] if obj["kind"] == "RenderJob" else [])
+    return [message for name in names for message in refusals(policies[name], obj, params, **kw)]
+
+
+__all__ = ["helm_binary"]  # the fixture needs_helm names
+
+
+@pytest.fixture
+def docs(helm_binary: str) -> list[dict[str, Any]]:
+    del helm_binary
+    return template(
+        "admission.profiles.small.maxDurationSeconds=600",
+        "admission.profiles.small.allowGpu=false",
+        "admission.profiles.small.maxCpu=2",
+        "admission.profiles.small.maxMemory=4Gi",
+    )
+
+
+@needs_helm
+def test_policies_bindings_and_params_render(docs: list[dict[str, Any]]) -> None:
+    policies = _policies(docs)
+    assert set(policies) == {"reelkube-limits", "reelkube-render-limits"}
+    for policy in policies.values():
+        assert policy["apiVersion"] == "admissionregistration.k8s.io/v1"
+        assert policy["spec"]["paramKind"] == {"apiVersion": "v1", "kind": "ConfigMap"}
+        assert policy["spec"]["failurePolicy"] == "Fail"
+        assert all(v.get("messageExpression") for v in policy["spec"]["validations"])
+    bindings = {d["metadata"]["name"]: d["spec"] for d in find(docs, "ValidatingAdmissionPolicyBinding")}
+    assert set(bindings) == {
+        f"reelkube-{policy}-{profile}"
+        for policy in ("limits", "render-limits")
+        for profile in ("default", "small")
+    }
+    default = bindings["reelkube-limits-default"]
+    assert default["validationActions"] == ["Deny"]
+    # Params in the release's namespace, where tenants cannot edit them.
+    assert default["paramRef"] == {
+        "name": "reelkube-admission-default",
+        "namespace": "reelkube-system",
+        "parameterNotFoundAction": "Deny",
+    }
+    assert default["matchResources"]["namespaceSelector"]["matchExpressions"] == [
+        {"key": PROFILE_LABEL, "operator": "NotIn", "values": ["small"]}
+    ]
+    small = bindings["reelkube-render-limits-small"]
+    assert small["paramRef"]["name"] == "reelkube-admission-small"
+    assert small["matchResources"]["namespaceSelector"] == {"matchLabels": {PROFILE_LABEL: "small"}}
+    # A profile changes only what it names; the rest is the cluster default.
+    assert _params(docs, "small")["data"] == {
+        **_params(docs, "default")["data"],
+        "maxDurationSeconds": "600",
+        "allowGpu": "false",
+        "maxCpu": "2",
+        "maxMemory": "4Gi",
+    }
+    assert _params(docs, "default")["data"]["maxPixels"] == "8294400"
+
+
+@needs_helm
+def test_without_profiles_the_default_binds_every_namespace_and_disabled_renders_nothing() -> None:
+    docs = template()
+    bindings = find(docs, "ValidatingAdmissionPolicyBinding")
+    assert [b["spec"]["matchResources"]["namespaceSelector"] for b in bindings] == [{}, {}]
+    off = template("admission.enabled=false")
+    assert not find(off, "ValidatingAdmissionPolicy") and not find(off, "ValidatingAdmissionPolicyBinding")
+
+
+def _examples() -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        out += [
+            d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") in ("RenderJob", "TTSJob")
+        ]
+    return out
+
+
+@needs_helm
+def test_every_example_is_admitted_under_the_defaults(docs: list[dict[str, Any]]) -> None:
+    examples = _examples()
+    assert len(examples) >= 10
+    for example in examples:
+        obj = copy.deepcopy(example)
+        obj["metadata"]["namespace"] = "team-a"
+        obj["spec"].setdefault("timeoutSeconds", 1800)  # the CRD defaults, applied before admission
+        obj["spec"].setdefault("retries", 2)
+        assert _refusals(docs, obj) == [], example["metadata"]["name"]
+
+
+OVER_DEFAULT_CAPS: dict[str, tuple[dict[str, Any], str]] = {
+    "10-hour timeline": (
+        {"timeline": {"duration": 36000, "tracks": []}},
+        "spec.timeline.duration 36000",
+    ),
+    "10-hour output cap": (
+        {"template": "x", "output": {"maxDurationSeconds": 36000}},
+        "maxDurationSeconds=3600",
+    ),
+    "7680 x 7680 output (the CRD's largest)": (
+        {"template": "x", "output": {"width": 7680, "height": 7680}},
+        "maxPixels=8294400",
+    ),
+    "8K timeline": (
+        {"timeline": {"width": 7680, "height": 4320, "tracks": []}},
+        "spec.timeline width x height",
+    ),
+    "120 fps": ({"template": "x", "output": {"fps": 120}}, "spec.output.fps 120"),
+    "timeline fps": ({"timeline": {"fps": 90.5, "tracks": []}}, "maxFps=60"),
+    "a day's timeout": ({"template": "x", "timeoutSeconds": 86400}, "spec.timeoutSeconds 86400"),
+    "ten retries": ({"template": "x", "retries": 10}, "spec.retries 10 is over the cap maxRetries=5"),
+    "64 CPUs": (
+        {"template": "x", "resources": {"cpu": "64"}},
+        "spec.resources.cpu 64 is over the cap maxCpu=16",
+    ),
+    "16001m CPU": ({"template": "x", "resources": {"cpu": "16001m"}}, "maxCpu=16"),
+    "512Gi memory": ({"template": "x", "resources": {"memory": "512Gi"}}, "spec.resources.memory 512Gi"),
+}
+
+
+@needs_helm
+@pytest.mark.parametrize("case", OVER_DEFAULT_CAPS)
+def test_over_a_default_cap_is_refused_naming_the_cap(docs: list[dict[str, Any]], case: str) -> None:
+    spec, expected = OVER_DEFAULT_CAPS[case]
+    messages = _refusals(docs, _render(spec))
+    assert len(messages) == 1, messages
+    assert expected in messages[0]
+    assert "ConfigMap reelkube-system/reelkube-admission-default" in messages[0]
+
+
+@needs_helm
+def test_at_the_caps_is_admitted(docs: list[dict[str, Any]]) -> None:
+    at_caps = {
+        "timeline": {"duration": 3600, "width": 3840, "height": 2160, "fps": 60, "tracks": []},
+        "output": {"width": 3840, "height": 2160, "fps": 60, "maxDurationSeconds": 3600, "gpu": True},
+        "timeoutSeconds": 21600,
+        "retries": 5,
+        "resources": {"cpu": "16000m", "memory": "64Gi"},
+    }
+    assert _refusals(docs, _render(at_caps)) == []
+    tts = _render({"text": "hi", "resources": {"cpu": "500m", "memory": "65536Mi"}}, kind="TTSJob")
+    assert _refusals(docs, tts) == []
+
+
+@needs_helm
+def test_a_profile_caps_its_namespaces_only(docs: list[dict[str, Any]]) -> None:
+    gpu = _render({"template": "x", "output": {"gpu": True}, "resources": {"cpu": "4", "memory": "8Gi"}})
+    assert _refusals(docs, gpu) == []
+    messages = _refusals(docs, gpu, profile="small")
+    assert any("spec.output.gpu is not allowed" in m and "reelkube-admission-small" in m for m in messages)
+    assert any("spec.resources.cpu 4 is over the cap maxCpu=2" in m for m in messages)
+    assert any("spec.resources.memory 8Gi is over the cap maxMemory=4Gi" in m for m in messages)
+    tts = _render({"text": "hi", "resources": {"memory": "5Gi"}}, kind="TTSJob")
+    assert _refusals(docs, tts, profile="small") == [
+        "spec.resources.memory 5Gi is over the cap maxMemory=4Gi"
+        " (ConfigMap reelkube-system/reelkube-admission-small)"
+    ]
+
+
+@needs_helm
+def test_metadata_updates_of_an_admitted_resource_pass_spec_changes_are_checked(
+    docs: list[dict[str, Any]],
+) -> None:
+    """The operator adds finalizers and annotations to resources admitted under older caps."""
+    old = _render({"template": "x", "retries": 10})
+    patched = copy.deepcopy(old)
+    patched["metadata"]["finalizers"] = ["kopf.zalando.org/KopfFinalizerMarker"]
+    assert _refusals(docs, patched, operation="UPDATE", old=old) == []
+    changed = copy.deepcopy(patched)
+    changed["spec"]["timeoutSeconds"] = 86400
+    assert len(_refusals(docs, changed, operation="UPDATE", old=old)) == 2
+
+
+@needs_helm
+def test_an_empty_cap_is_no_cap() -> None:
+    docs = template("admission.limits.maxRetries=", "admission.limits.maxMemory=")
+    assert _refusals(docs, _render({"template": "x", "retries": 10, "resources": {"memory": "1Ti"}})) == []
+
+
+def test_quantity_shim_follows_kubernetes_suffixes() -> None:
+    assert parse_quantity("1500m").value == parse_quantity("1.5").value
+    assert parse_quantity("1Gi").value == 1024 * parse_quantity("1Mi").value
+    assert parse_quantity("1G").value == 1000 * parse_quantity("1M").value
+    assert parse_quantity("1e3").value == parse_quantity("1k").value
+    with pytest.raises(ValueError):
+        parse_quantity("lots")
