@@ -91,6 +91,15 @@ class UnsupportedCodec(RenderFailed):
     retryable = False
 
 
+class RenderOutOfMemory(RenderFailed):
+    """ffmpeg was killed by SIGKILL inside the pod: the kernel's OOM killer at the memory limit
+    (when it kills ffmpeg alone, the container lives on to say so). It recurs under the same
+    limit, so it is not retried."""
+
+    reason = "OutOfMemory"
+    retryable = False
+
+
 class EncoderUnavailable(RenderFailed):
     """The GPU encoder (NVENC) does not work on this node and `spec.output.requireGpuEncoder`
     forbids the CPU fallback."""

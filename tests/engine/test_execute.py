@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from reelkube.engine.execute import run_ffmpeg
-from reelkube.errors import RenderFailed, UnsupportedCodec
+from reelkube.errors import RenderFailed, RenderOutOfMemory, UnsupportedCodec
 from support.timelines import plan_for, timeline
 
 pytestmark = pytest.mark.slow
@@ -36,6 +36,22 @@ def test_missing_gpu_encoder_is_unsupported_codec(media: dict[str, Path], tmp_pa
     assert plan.encoder == "h264_nvenc"
     with pytest.raises(UnsupportedCodec, match="h264_nvenc"):
         run_ffmpeg(plan)
+    assert not plan.output.exists()
+
+
+def test_ffmpeg_killed_by_sigkill_is_out_of_memory_and_not_retried(
+    media: dict[str, Path], tmp_path: Path
+) -> None:
+    # The OOM killer may take ffmpeg alone (cgroup v1, or singleProcessOOMKill): a stand-in that
+    # SIGKILLs itself is what the runner sees then.
+    plan = plan_for(timeline([{"type": "color"}], duration=0.5), media["root"], tmp_path)
+    killed = tmp_path / "ffmpeg-killed"
+    killed.write_text("#!/bin/sh\nkill -KILL $$\n")
+    killed.chmod(0o755)
+    plan.argv[0] = str(killed)
+    with pytest.raises(RenderOutOfMemory, match="killed by SIGKILL.*spec.resources.memory") as caught:
+        run_ffmpeg(plan)
+    assert caught.value.reason == "OutOfMemory" and caught.value.retryable is False
     assert not plan.output.exists()
 
 

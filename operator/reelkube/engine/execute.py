@@ -23,7 +23,7 @@ from pathlib import Path
 from reelkube.api.status import Step
 from reelkube.engine.plan import RenderPlan
 from reelkube.engine.probe import with_input_protocols
-from reelkube.errors import RenderFailed, UnsupportedCodec
+from reelkube.errors import RenderFailed, RenderOutOfMemory, UnsupportedCodec
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,12 @@ def run_ffmpeg(
     if returncode != 0:
         plan.output.unlink(missing_ok=True)
         detail = "\n".join(lines[-STDERR_LINES:]) or "(no error output)"
+        if returncode == -signal.SIGKILL:
+            raise RenderOutOfMemory(
+                f"ffmpeg ({plan.encoder}) was killed by SIGKILL, most likely by the kernel's "
+                f"out-of-memory killer at the pod's memory limit{_memory_limit_text()}: raise "
+                "spec.resources.memory"
+            )
         error = UnsupportedCodec if any(m in detail for m in _CODEC_MISSING) else RenderFailed
         raise error(f"ffmpeg failed with exit code {returncode} ({plan.encoder}):\n{detail}")
     if not plan.output.is_file():
@@ -175,6 +181,24 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         proc.wait()
+
+
+_CGROUP_MEMORY_LIMITS = (
+    Path("/sys/fs/cgroup/memory.max"),
+    Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+)
+
+
+def _memory_limit_text() -> str:
+    """`` of 2.0 GiB`` from the container's cgroup (v2, then v1); empty when there is none."""
+    for path in _CGROUP_MEMORY_LIMITS:
+        try:
+            raw = path.read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit() and int(raw) < 1 << 60:  # v1 writes a huge number for "no limit"
+            return f" of {int(raw) / (1 << 30):.1f} GiB"
+    return ""
 
 
 def _die_with_parent() -> None:
