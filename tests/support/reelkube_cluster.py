@@ -189,6 +189,8 @@ def install_release(cluster: Cluster, bucket: str, *extra: str) -> None:
         "jobs.defaultResources.ttsJob.ephemeralStorage": "1Gi",
         "jobs.terminationGracePeriodSeconds": "10",
         "operator.logLevel": "INFO",
+        # The tests upload their inputs to this bucket (outside any namespace's area).
+        "inputs.s3ReadPrefixes": "{" + bucket + "}",
         **input_sets(cluster),
     }
     args = [
