@@ -17,15 +17,19 @@ from inputs.servers import RecordingServer, recording_server
 from reelkube.api.pod_contract import EXIT_BAD_INPUT, EXIT_FAILED, inputs_env
 from reelkube.errors import (
     Canceled,
+    EncoderUnavailable,
     InputError,
     InputForbidden,
     InputNotFound,
+    InputRejected,
     InputTimeout,
     InputTooLarge,
     InputUnreadable,
     ReelkubeError,
     RenderFailed,
+    RenderOutOfMemory,
     SpecError,
+    StorageDenied,
     StorageFailed,
     UnsupportedCodec,
 )
@@ -94,6 +98,10 @@ ERRORS: list[ReelkubeError] = [
     InputError("500"),
     RenderFailed("ffmpeg"),
     StorageFailed("s3"),
+    StorageDenied("InvalidAccessKeyId"),
+    InputRejected("403"),
+    RenderOutOfMemory("SIGKILL"),
+    EncoderUnavailable("no NVENC"),
 ]
 
 
