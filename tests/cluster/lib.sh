@@ -106,10 +106,11 @@ wait_until() {
   done
 }
 
-# lock_cluster: serialize up.sh/down.sh (test sessions may start them at once).
+# lock_cluster: serialize up.sh/down.sh (test sessions may start them at once). Its own file, so a
+# caller may hold /tmp/reelkube-cluster.lock around a whole test run without blocking them.
 lock_cluster() {
-  exec 9>"$CLUSTER_DIR.lock"
-  flock -w 900 9 || fail "another up.sh/down.sh holds $CLUSTER_DIR.lock"
+  exec 9>"$CLUSTER_DIR.scripts.lock"
+  flock -w 900 9 || fail "another up.sh/down.sh holds $CLUSTER_DIR.scripts.lock"
 }
 
 kubectl_admin() { "$BIN_DIR/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
