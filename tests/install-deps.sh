@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the engine and the tests need on a Debian 12 machine: ffmpeg and fonts,
-# Lua (the Argo CD health-check tests), and the Python package with its dev extra.
+# Lua (the Argo CD health-check tests), tmux (the terminal progress tests), and the Python package with its dev extra.
 # Idempotent and quiet; the cluster's own needs (docker.io, containerd, Go builds) are
 # installed by tests/cluster/*.sh when the cluster tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg fontconfig fonts-dejavu-core fonts-noto-core fonts-noto-color-emoji fonts-symbola lua5.4 procps)
+APT_PACKAGES=(ffmpeg fontconfig fonts-dejavu-core fonts-noto-core fonts-noto-color-emoji fonts-symbola lua5.4 procps tmux)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
