@@ -213,3 +213,33 @@ def test_schema_rejects_bad_inputs() -> None:
         proc = helm("template", "reelkube", str(CHART), "--set", bad, check=False)
         assert proc.returncode != 0, bad
         assert "schema" in proc.stderr.lower() or "values don't meet" in proc.stderr.lower(), proc.stderr
+
+
+@needs_helm
+def test_storage_tenancy_values_reach_the_operator_and_its_render_pods() -> None:
+    default = find(template(), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    settings = settings_from_env({e["name"]: e["value"] for e in default["env"]})
+    assert settings.storage.allow_spec_storage is False and settings.inputs.s3_read_prefixes == ()
+    docs = template("storage.allowSpecStorage=true", "inputs.s3ReadPrefixes={stock,shared-media/library}")
+    container = find(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    settings = settings_from_env({e["name"]: e["value"] for e in container["env"]})
+    assert settings.storage.allow_spec_storage is True
+    assert settings.inputs.s3_read_prefixes == ("stock", "shared-media/library")
+    pod = build_job(render_job(), settings)["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in pod["env"]}
+    assert env["REELKUBE_INPUTS_S3_READ_PREFIXES"]["value"] == "stock,shared-media/library"
+    assert env["REELKUBE_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    bad = helm(
+        "template", "reelkube", str(CHART), "--set", "inputs.s3ReadPrefixes={Not_A_Bucket}", check=False
+    )
+    assert bad.returncode != 0 and "s3ReadPrefixes" in bad.stderr
+
+
+@needs_helm
+def test_operator_network_policy_admits_only_its_ports() -> None:
+    policy = find(template(), "NetworkPolicy", "reelkube")[0]["spec"]
+    deployment = find(template(), "Deployment")[0]["spec"]
+    assert policy["podSelector"]["matchLabels"] == deployment["selector"]["matchLabels"]
+    assert policy["policyTypes"] == ["Ingress"]
+    assert [p["port"] for p in policy["ingress"][0]["ports"]] == [8080, 8000]
+    assert not find(template("networkPolicy.enabled=false"), "NetworkPolicy")
