@@ -16,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 from reelkube.api.kinds import ResourceKind
 from reelkube.api.status import Phase
 from reelkube.controller.metrics import OperatorMetrics
-from reelkube.controller.reconcile import Reconciler
+from reelkube.controller.reconcile import PermanentFailure, Reconciler
 from reelkube.controller.settings import OperatorSettings
 from support.resources import RENDER_BODY, condition, job, pod, running
 
@@ -364,3 +364,17 @@ def test_a_render_standing_still_past_the_limit_fails_and_its_job_goes() -> None
     patch = client.patches[-1]
     assert patch["reason"] == "NoProgress" and "at 42%, step rendering" in patch["message"]
     assert "jobs.stallSeconds (600s)" in patch["message"]
+
+
+def test_storage_the_chart_forbids_fails_the_resource_before_any_object() -> None:
+    """storage.allowSpecStorage is false by default: a bucket of its own is StorageForbidden."""
+    client = FakeClient()
+    client.body["spec"]["storage"] = {"bucket": "another-tenants-bucket"}
+    rec, metrics = reconciler(client)
+    with pytest.raises(PermanentFailure, match="spec.storage.bucket"):
+        rec.reconcile("RenderJob", "media", "summer-reel", trigger="create")
+    rec.close()
+    assert client.created == []
+    assert client.patches[-1]["phase"] == "Failed" and client.patches[-1]["reason"] == "StorageForbidden"
+    assert "spec.storage.bucket is not allowed" in client.patches[-1]["message"]
+    assert jobs_created(metrics) == 0
