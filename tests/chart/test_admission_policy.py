@@ -1,14 +1,15 @@
-"""The chart's caps at admission: the rendered ValidatingAdmissionPolicies, their bindings and
-parameter ConfigMaps (structure, with helm template), and their CEL evaluated locally with
-cel-python against sample objects (tests.support.admission_cel; ``quantity()`` is shimmed there).
+"""The chart's caps at admission: the rendered ValidatingAdmissionPolicies and their bindings
+(structure, with helm template), and their CEL evaluated locally with cel-python against sample
+objects and Namespaces (tests.support.admission_cel; ``quantity()`` is shimmed there).
 
 Not proven here: the API server's type checking against the CRD schemas, its cost limits and a
-real refusal at kubectl apply (a cluster test).
+real refusal at kubectl apply (tests/chart/test_admission_cluster.py).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ def _policies(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in find(docs, "ValidatingAdmissionPolicy")}
 
 
-def _params(docs: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    return find(docs, "ConfigMap", f"reelkube-admission-{name}")[0]
+def _namespace(profile: str | None) -> dict[str, Any]:
+    labels = {PROFILE_LABEL: profile} if profile else {}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a", "labels": labels}}
 
 
 def _render(spec: dict[str, Any], kind: str = "RenderJob") -> dict[str, Any]:
@@ -39,12 +41,12 @@ def _render(spec: dict[str, Any], kind: str = "RenderJob") -> dict[str, Any]:
 
 
 def _refusals(
-    docs: list[dict[str, Any]], obj: dict[str, Any], profile: str = "default", **kw: Any
+    docs: list[dict[str, Any]], obj: dict[str, Any], profile: str | None = None, **kw: Any
 ) -> list[str]:
-    params = _params(docs, profile)
+    namespace = _namespace(profile)
     policies = _policies(docs)
     names = ["reelkube-limits"] + (["reelkube-render-limits"] if obj["kind"] == "RenderJob" else [])
-    return [message for name in names for message in refusals(policies[name], obj, params, **kw)]
+    return [message for name in names for message in refusals(policies[name], obj, namespace, **kw)]
 
 
 __all__ = ["helm_binary"]  # the fixture needs_helm names
@@ -62,50 +64,37 @@ def docs(helm_binary: str) -> list[dict[str, Any]]:
 
 
 @needs_helm
-def test_policies_bindings_and_params_render(docs: list[dict[str, Any]]) -> None:
+def test_policies_and_bindings_render(docs: list[dict[str, Any]]) -> None:
     policies = _policies(docs)
     assert set(policies) == {"reelkube-limits", "reelkube-render-limits"}
     for policy in policies.values():
         assert policy["apiVersion"] == "admissionregistration.k8s.io/v1"
-        assert policy["spec"]["paramKind"] == {"apiVersion": "v1", "kind": "ConfigMap"}
+        # No parameter objects: see the template's comment (kubernetes/kubernetes#133827).
+        assert "paramKind" not in policy["spec"]
         assert policy["spec"]["failurePolicy"] == "Fail"
         assert all(v.get("messageExpression") for v in policy["spec"]["validations"])
     bindings = {d["metadata"]["name"]: d["spec"] for d in find(docs, "ValidatingAdmissionPolicyBinding")}
-    assert set(bindings) == {
-        f"reelkube-{policy}-{profile}"
-        for policy in ("limits", "render-limits")
-        for profile in ("default", "small")
-    }
-    default = bindings["reelkube-limits-default"]
-    assert default["validationActions"] == ["Deny"]
-    # Params in the release's namespace, where tenants cannot edit them.
-    assert default["paramRef"] == {
-        "name": "reelkube-admission-default",
-        "namespace": "reelkube-system",
-        "parameterNotFoundAction": "Deny",
-    }
-    assert default["matchResources"]["namespaceSelector"]["matchExpressions"] == [
-        {"key": PROFILE_LABEL, "operator": "NotIn", "values": ["small"]}
-    ]
-    small = bindings["reelkube-render-limits-small"]
-    assert small["paramRef"]["name"] == "reelkube-admission-small"
-    assert small["matchResources"]["namespaceSelector"] == {"matchLabels": {PROFILE_LABEL: "small"}}
-    # A profile changes only what it names; the rest is the cluster default.
-    assert _params(docs, "small")["data"] == {
-        **_params(docs, "default")["data"],
+    assert bindings == {name: {"policyName": name, "validationActions": ["Deny"]} for name in policies}
+    assert not find(docs, "ConfigMap")
+
+
+@needs_helm
+def test_a_profile_changes_only_what_it_names(docs: list[dict[str, Any]]) -> None:
+    policy = _policies(docs)["reelkube-limits"]
+    caps_expression = next(v for v in policy["spec"]["variables"] if v["name"] == "caps")["expression"]
+    caps = json.loads(caps_expression.removesuffix("[variables.profile]"))
+    assert caps["small"] == {
+        **caps["default"],
         "maxDurationSeconds": "600",
         "allowGpu": "false",
         "maxCpu": "2",
         "maxMemory": "4Gi",
     }
-    assert _params(docs, "default")["data"]["maxPixels"] == "8294400"
+    assert caps["default"]["maxPixels"] == "8294400"
 
 
 @needs_helm
-def test_without_profiles_the_default_binds_every_namespace_and_disabled_renders_nothing() -> None:
-    docs = template()
-    bindings = find(docs, "ValidatingAdmissionPolicyBinding")
-    assert [b["spec"]["matchResources"]["namespaceSelector"] for b in bindings] == [{}, {}]
+def test_disabled_renders_nothing() -> None:
     off = template("admission.enabled=false")
     assert not find(off, "ValidatingAdmissionPolicy") and not find(off, "ValidatingAdmissionPolicyBinding")
 
@@ -168,7 +157,7 @@ def test_over_a_default_cap_is_refused_naming_the_cap(docs: list[dict[str, Any]]
     messages = _refusals(docs, _render(spec))
     assert len(messages) == 1, messages
     assert expected in messages[0]
-    assert "ConfigMap reelkube-system/reelkube-admission-default" in messages[0]
+    assert "(the cluster default, chart value admission.limits)" in messages[0]
 
 
 @needs_helm
@@ -190,28 +179,38 @@ def test_a_profile_caps_its_namespaces_only(docs: list[dict[str, Any]]) -> None:
     gpu = _render({"template": "x", "output": {"gpu": True}, "resources": {"cpu": "4", "memory": "8Gi"}})
     assert _refusals(docs, gpu) == []
     messages = _refusals(docs, gpu, profile="small")
-    assert any("spec.output.gpu is not allowed" in m and "reelkube-admission-small" in m for m in messages)
+    assert any("spec.output.gpu is not allowed" in m and "admission.profiles.small" in m for m in messages)
+    # A label naming no profile of the chart gets the cluster default.
+    assert _refusals(docs, gpu, profile="unknown") == []
     assert any("spec.resources.cpu 4 is over the cap maxCpu=2" in m for m in messages)
     assert any("spec.resources.memory 8Gi is over the cap maxMemory=4Gi" in m for m in messages)
     tts = _render({"text": "hi", "resources": {"memory": "5Gi"}}, kind="TTSJob")
     assert _refusals(docs, tts, profile="small") == [
         "spec.resources.memory 5Gi is over the cap maxMemory=4Gi"
-        " (ConfigMap reelkube-system/reelkube-admission-small)"
+        " (profile small of namespace team-a, chart value admission.profiles.small)"
     ]
 
 
 @needs_helm
-def test_metadata_updates_of_an_admitted_resource_pass_spec_changes_are_checked(
-    docs: list[dict[str, Any]],
-) -> None:
-    """The operator adds finalizers and annotations to resources admitted under older caps."""
-    old = _render({"template": "x", "retries": 10})
-    patched = copy.deepcopy(old)
-    patched["metadata"]["finalizers"] = ["kopf.zalando.org/KopfFinalizerMarker"]
-    assert _refusals(docs, patched, operation="UPDATE", old=old) == []
-    changed = copy.deepcopy(patched)
-    changed["spec"]["timeoutSeconds"] = 86400
-    assert len(_refusals(docs, changed, operation="UPDATE", old=old)) == 2
+def test_only_creation_is_checked(docs: list[dict[str, Any]]) -> None:
+    """The capped fields are immutable once created (the CRD's rules); an update of a resource
+    admitted under older caps (the operator's finalizers, spec.cancel) must still pass."""
+    for policy in _policies(docs).values():
+        rules = policy["spec"]["matchConstraints"]["resourceRules"]
+        assert [r["operations"] for r in rules] == [["CREATE"]]
+
+
+@needs_helm
+def test_a_lower_duration_cap_asks_for_an_explicit_output_cap(docs: list[dict[str, Any]]) -> None:
+    """The CRD defaults spec.output.maxDurationSeconds to 3600: under a lower cap a resource must
+    set it, and the message says so."""
+    messages = _refusals(docs, _render({"template": "x", "output": {"maxDurationSeconds": 3600}}), "small")
+    assert messages == [
+        "spec.output.maxDurationSeconds 3600s (3600 unless set) is over the cap maxDurationSeconds=600"
+        " (profile small of namespace team-a, chart value admission.profiles.small):"
+        " set spec.output.maxDurationSeconds within it"
+    ]
+    assert _refusals(docs, _render({"template": "x", "output": {"maxDurationSeconds": 600}}), "small") == []
 
 
 @needs_helm

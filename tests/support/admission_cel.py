@@ -74,23 +74,22 @@ def _evaluate(expression: str, activation: dict[str, Any]) -> Any:
 def refusals(
     policy: dict[str, Any],
     obj: dict[str, Any],
-    params: dict[str, Any],
+    namespace: dict[str, Any],
     *,
     operation: str = "CREATE",
-    old: dict[str, Any] | None = None,
 ) -> list[str]:
-    """The messages ``policy`` refuses ``obj`` with (empty: admitted), given the param object."""
+    """The messages ``policy`` refuses ``obj`` with (empty: admitted), in the Namespace object
+    ``namespace`` (the policies read its labels)."""
     spec = policy["spec"]
     activation: dict[str, Any] = {
         "object": celpy.json_to_cel(obj),
-        "oldObject": celpy.json_to_cel(old),
-        "params": celpy.json_to_cel(params),
+        "namespaceObject": celpy.json_to_cel(namespace),
         "request": celpy.json_to_cel({"operation": operation}),
     }
     for condition in spec.get("matchConditions", []):
         if not _evaluate(condition["expression"], activation):
             return []
-    variables: dict[str, Any] = {}
+    variables: dict[Any, Any] = {}
     for variable in spec.get("variables", []):
         activation["variables"] = celtypes.MapType(variables)
         variables[celtypes.StringType(variable["name"])] = _evaluate(variable["expression"], activation)

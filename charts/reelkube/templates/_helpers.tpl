@@ -59,3 +59,12 @@ status subresources itself, because it creates per-resource Roles granting exact
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
+
+{{/* An admission cap as the string the policies compare: whole numbers without an exponent. */}}
+{{- define "reelkube.admissionValue" -}}
+{{- if and (kindIs "float64" .) (eq (float64 (int64 .)) .) -}}
+{{- int64 . | toString -}}
+{{- else -}}
+{{- . | toString -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,169 @@
+"""The chart's admission policies on the real API server: a resource over a cap is refused at
+``kubectl apply`` with the cap's message, per namespace (a profile chosen by the Namespace's
+label), the examples are admitted, the API server's type check finds nothing to warn about, and
+an admitted resource's metadata and spec.cancel may still change after its caps were lowered.
+Each test applies and removes the policies again: the uninstall-install cycle that leaves
+parameter-based bindings refusing everything (kubernetes/kubernetes#133827) must not matter.
+
+Only the admission objects are applied (``helm template --show-only``), under their own release
+name, and removed afterwards; no operator runs, so nothing is rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from support.cluster import Cluster
+from support.reelkube_cluster import install_crds
+
+pytestmark = [pytest.mark.cluster]
+
+ROOT = Path(__file__).resolve().parents[2]
+RELEASE = "vaptest"
+PREFIX = f"{RELEASE}-reelkube"
+PROFILE_LABEL = "reelkube.io/admission-profile"
+
+
+def _render_job(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "reelkube.io/v1alpha1",
+        "kind": "RenderJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def _apply(cluster: Cluster, obj: dict[str, Any], *, dry_run: bool = True) -> tuple[int, str]:
+    args = ["apply", "-f", "-"] + (["--dry-run=server"] if dry_run else [])
+    proc = cluster.kubectl(*args, input=json.dumps(obj), check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+LONG = {"timeline": {"duration": 120, "tracks": [{"clips": [{"type": "color", "color": "#000000"}]}]}}
+"""Two minutes: within the spec's own output caps, over the ``small`` profile's 60 s."""
+GREEDY = {"template": "slideshow", "retries": 9}
+
+
+@pytest.fixture
+def policies(cluster: Cluster, namespace: str) -> Iterator[str]:
+    yield from _applied(cluster, namespace)
+
+
+def _render_policies(cluster: Cluster, *sets: str) -> list[dict[str, Any]]:
+    args = [
+        "--set",
+        "admission.profiles.small.allowGpu=false",
+        "--set",
+        "admission.profiles.small.maxDurationSeconds=60",
+    ]
+    for item in sets:
+        args += ["--set", item]
+    rendered = cluster.helm(
+        "template", RELEASE, str(ROOT / "charts" / "reelkube"), "--kube-version", "1.35.0",
+        "--show-only", "templates/admission-policy.yaml", *args,
+    ).stdout  # fmt: skip
+    return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+def _applied(cluster: Cluster, namespace: str) -> Iterator[str]:
+    """The admission policies and bindings, applied and removed again; a second namespace,
+    labelled with the profile ``small``, is yielded."""
+    install_crds(cluster)
+    small = f"small-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", small)
+    cluster.kubectl("label", "namespace", small, f"{PROFILE_LABEL}=small")
+    docs = _render_policies(cluster)
+    try:
+        for doc in docs:
+            cluster.apply(doc)
+        # A new policy takes effect within seconds: wait for a refusal naming a cap.
+        deadline = time.monotonic() + 60
+        while "is over the cap" not in _apply(cluster, _render_job("probe", namespace, GREEDY))[1]:
+            assert time.monotonic() < deadline, "the admission policy never took effect"
+            time.sleep(1)
+        yield small
+    finally:
+        for doc in docs:
+            cluster.kubectl("delete", doc["kind"], doc["metadata"]["name"], "--ignore-not-found", check=False)
+        cluster.kubectl("delete", "namespace", small, "--wait=false", check=False)
+
+
+def test_over_a_cap_is_refused_at_apply_naming_the_cap(
+    cluster: Cluster, namespace: str, policies: str
+) -> None:
+    code, out = _apply(cluster, _render_job("greedy", namespace, GREEDY))
+    print(out)
+    assert code != 0 and "spec.retries 9 is over the cap maxRetries=5" in out
+    assert "(the cluster default, chart value admission.limits)" in out
+    code, out = _apply(
+        cluster, _render_job("big", namespace, {"template": "slideshow", "resources": {"memory": "65Gi"}})
+    )
+    print(out)
+    assert code != 0 and "spec.resources.memory 65Gi is over the cap maxMemory=64Gi" in out
+    for example in sorted((ROOT / "examples").glob("*.yaml")):
+        proc = cluster.kubectl("-n", namespace, "apply", "--dry-run=server", "-f", str(example), check=False)
+        assert proc.returncode == 0, f"{example.name}: {proc.stderr}"
+
+
+def test_a_profile_caps_its_namespace(cluster: Cluster, namespace: str, policies: str) -> None:
+    # The small profile caps duration at 60 s, below the CRD's default output cap of 3600 s.
+    gpu = {"template": "slideshow", "output": {"gpu": True, "maxDurationSeconds": 60}}
+    assert _apply(cluster, _render_job("gpu", namespace, gpu))[0] == 0
+    code, out = _apply(cluster, _render_job("gpu", policies, gpu))
+    print(out)
+    assert code != 0 and "spec.output.gpu is not allowed in this namespace" in out
+    assert f"(profile small of namespace {policies}, chart value admission.profiles.small)" in out
+    assert _apply(cluster, _render_job("long", namespace, LONG))[0] == 0
+    code, out = _apply(cluster, _render_job("long", policies, LONG))
+    print(out)
+    assert code != 0 and "spec.timeline.duration 120s is over the cap maxDurationSeconds=60" in out
+
+
+def test_the_api_server_type_checks_the_policies_without_warnings(cluster: Cluster, policies: str) -> None:
+    for name in (f"{PREFIX}-limits", f"{PREFIX}-render-limits"):
+        deadline = time.monotonic() + 30
+        while True:
+            status = cluster.kubectl_json("get", "validatingadmissionpolicy", name).get("status", {})
+            if "typeChecking" in status or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        print(name, status)
+        assert status.get("typeChecking", {}).get("expressionWarnings", []) == []
+
+
+def test_updates_of_an_admitted_resource_pass_after_the_caps_are_lowered(
+    cluster: Cluster, namespace: str, policies: str
+) -> None:
+    obj = _render_job("admitted", namespace, {"template": "slideshow", "retries": 4})
+    code, out = _apply(cluster, obj, dry_run=False)
+    assert code == 0, out
+    try:
+        for doc in _render_policies(cluster, "admission.limits.maxRetries=3"):
+            cluster.apply(doc)
+        deadline = time.monotonic() + 60
+        probe = _render_job("probe", namespace, {"template": "slideshow", "retries": 4})
+        while "maxRetries=3" not in _apply(cluster, probe)[1]:
+            assert time.monotonic() < deadline, "the lowered cap never took effect"
+            time.sleep(1)
+        # Admitted under the old caps: the operator's finalizers and a tenant's cancel still pass.
+        for patch in (
+            {"metadata": {"annotations": {"example.com/seen": "yes"}}},
+            {"metadata": {"finalizers": ["kopf.zalando.org/KopfFinalizerMarker"]}},
+            {"spec": {"cancel": True}},
+            {"metadata": {"finalizers": None}},
+        ):
+            proc = cluster.kubectl(
+                "-n", namespace, "patch", "renderjob", "admitted", "--type=merge", "-p", json.dumps(patch),
+                check=False,
+            )  # fmt: skip
+            assert proc.returncode == 0, f"{patch}: {proc.stderr}"
+    finally:
+        cluster.kubectl("-n", namespace, "delete", "renderjob", "admitted", "--wait=false", check=False)
