@@ -14,8 +14,9 @@ Measured on a 2-core machine shared with other work (the voice alone is 338 MB):
   Piper call), 661 MB after (8 sentences, each Piper call at most 300 phonemes).
 - token, 900 characters: 3,394 MB before (one call), 666 MB after.
 - unpunctuated, 50,000 characters (755 sentences, 44.5 minutes of speech): synthesis alone 883 MB
-  with the track joined from pieces, and the whole narration 4,292 MB in 1,373 s: the rest is
-  loudness normalization (speech/loudness.py's limiter holds float64 copies of the whole track).
+  with the track joined from pieces, 694 MB with the track grown in a scratch file (266-500 s);
+  the whole narration 4,292 MB in 1,373 s: the rest is loudness normalization
+  (speech/loudness.py's limiter holds float64 copies of the whole track).
 """
 
 from __future__ import annotations
