@@ -24,6 +24,17 @@ def test_limiter_caps_peaks_without_moving_or_touching_the_rest() -> None:
     assert np.allclose(limited[:10000], signal[:10000]) and np.allclose(limited[12100:], signal[12100:])
 
 
+@pytest.mark.parametrize("block", [997, 4096, 1 << 20])
+def test_the_limiter_in_blocks_gives_the_samples_of_one_pass(block: int) -> None:
+    rng = np.random.default_rng(3)
+    signal = (0.3 * rng.standard_normal(30_000)).astype(np.float32)
+    signal[[5, 996, 997, 998, 15_000, 29_999]] = [2.0, -3.0, 2.5, 1.9, 4.0, -2.2]  # peaks at the joins
+    one_pass = limit_peaks(signal, 0.5, 110, gain=1.7, block=len(signal))
+    blocked = limit_peaks(signal, 0.5, 110, gain=1.7, block=block)
+    assert blocked.dtype == np.float32 and np.array_equal(blocked, one_pass)
+    assert np.abs(blocked).max() <= 0.5 + 1e-6
+
+
 @pytest.mark.slow  # normalizes and measures with ffmpeg
 def test_normalization_keeps_every_sample_and_reaches_the_target(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
