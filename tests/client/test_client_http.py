@@ -132,7 +132,7 @@ def api() -> Iterator[tuple[ScriptedApi, Client]]:
             self.wfile.write(b"0\r\n\r\n")
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     configuration = kube.Configuration(host=state.url)
     try:

@@ -50,7 +50,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, ssl.SSLContext, list[str |
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.socket = server_context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     client_context = ssl.create_default_context(cafile=str(cert))
     try:
         yield server.server_address[1], client_context, names

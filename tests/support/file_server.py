@@ -69,7 +69,9 @@ def serve_files(root: Path) -> Iterator[FileServer]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="file-server", daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="file-server", daemon=True
+    ).start()
     try:
         yield FileServer(url=f"http://127.0.0.1:{server.server_address[1]}", root=root)
     finally:

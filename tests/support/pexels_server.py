@@ -106,7 +106,9 @@ def serve_pexels() -> Iterator[PexelsServer]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="pexels-server", daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="pexels-server", daemon=True
+    ).start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         yield state
