@@ -19,10 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
-from botocore.config import Config
 
 from reelkube.api.status import Phase, ResourceStatus
 from reelkube.client import BATCH_LABEL, Client
@@ -33,6 +31,7 @@ from support.reelkube_cluster import (
     SYSTEM_NS,
     Cluster,
     get_resource,
+    host_s3_client,
     install_crds,
     install_release,
     phase_is,
@@ -50,14 +49,7 @@ SMALL_OUTPUT = {"width": 270, "height": 480, "fps": 15, "preset": "veryfast", "t
 def bucket(cluster: Cluster) -> str:
     """A fresh bucket holding the captioned reel's background."""
     name = f"client-{uuid.uuid4().hex[:8]}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=cluster.s3_host_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = host_s3_client(cluster)
     s3.create_bucket(Bucket=name)
     s3.upload_file(str(ROOT / BACKGROUND), name, BACKGROUND)
     return name

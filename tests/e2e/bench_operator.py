@@ -45,6 +45,7 @@ from support.reelkube_cluster import (  # noqa: E402
     build_project_images,
     connect_cluster,
     ensure_kwok_ephemeral_storage,
+    host_s3_client,
     install_release,
     wait_for_operator_rollout,
 )
@@ -82,17 +83,7 @@ def report(results: dict[str, Any], path: Path | None) -> None:
 
 
 def make_bucket(cluster: Cluster) -> str:
-    import boto3
-    from botocore.config import Config
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=cluster.s3_host_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = host_s3_client(cluster)
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     for path in (ROOT / "examples" / "assets").rglob("*"):

@@ -16,11 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 import yaml
-from botocore.config import Config
 
 from reelkube.engine.probe import probe_media
 from support.reelkube_cluster import (
@@ -30,6 +28,7 @@ from support.reelkube_cluster import (
     SYSTEM_NS,
     Cluster,
     get_resource,
+    host_s3_client,
     install_crds,
     install_release,
     managed_jobs,
@@ -43,22 +42,11 @@ EXAMPLES = ROOT / "examples"
 TERMINAL = ("Succeeded", "Failed", "Canceled")
 
 
-def s3_client(endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
-
-
 @pytest.fixture(scope="module")
 def bucket(cluster: Cluster) -> str:
     """A fresh bucket holding the examples' assets under ``examples/``."""
     name = f"e2e-{uuid.uuid4().hex[:8]}"
-    client = s3_client(cluster.s3_host_endpoint)
+    client = host_s3_client(cluster)
     client.create_bucket(Bucket=name)
     for path in (EXAMPLES / "assets").rglob("*"):
         if path.is_file():

@@ -18,9 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from support.reelkube_cluster import (
     CREDENTIALS,
@@ -28,6 +26,7 @@ from support.reelkube_cluster import (
     SYSTEM_NS,
     Cluster,
     get_resource,
+    host_s3_client,
     install_crds,
     install_release,
     wait_for_resource,
@@ -85,22 +84,11 @@ def tts_job(name: str, script: str) -> dict[str, Any]:
     }
 
 
-def s3_client(endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
-
-
 @pytest.fixture(scope="module")
 def bucket(cluster: Cluster) -> str:
     """A fresh bucket holding the disguised playlists."""
     name = f"hostile-{uuid.uuid4().hex[:8]}"
-    client = s3_client(cluster.s3_host_endpoint)
+    client = host_s3_client(cluster)
     client.create_bucket(Bucket=name)
     client.put_object(Bucket=name, Key="disguised/playlist.mp4", Body=HLS_PLAYLIST.encode())
     client.put_object(Bucket=name, Key="disguised/concat.mp4", Body=CONCAT_LIST.encode())

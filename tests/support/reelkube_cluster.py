@@ -224,3 +224,19 @@ def wait_for_operator_rollout(cluster: Cluster, timeout: float = 300) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"pods of an older operator revision still run: {sorted(map(str, hashes))}")
         time.sleep(1)
+
+
+def host_s3_client(cluster: Cluster) -> Any:
+    """A boto3 client for the cluster's S3 server as the host reaches it, with the credentials the
+    render pods get (path-style, as the test server needs)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=cluster.s3_host_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
