@@ -33,18 +33,30 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`. When argv names a command, only that command's module is imported:
+    the commands import what they need at module level (the Kubernetes client, boto3, kopf), and
+    `reelkube render` should not pay for `reelkube operator`'s imports. Without a command (help,
+    a typo) every command is registered, so help and error messages list them all."""
     parser = argparse.ArgumentParser(
         prog="reelkube", description="Render video and speech, locally or as Kubernetes Jobs."
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    named = _command_module(sys.argv[1:] if argv is None else argv)
+    for name in [named] if named else COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
+def _command_module(argv: list[str]) -> str | None:
+    """The module of the command argv names (its first argument that is not an option), if any."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    module = f"reelkube.commands.{first}"
+    return module if module in COMMAND_MODULES else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlparse
 
@@ -37,6 +38,9 @@ _TRANSIENT_CLIENT_ERRORS = frozenset({408, 425, 429})
 """Client errors that say "later" (timeout, too early, too many requests): retried like a 5xx."""
 
 _REDIRECTS = (301, 302, 303, 307, 308)
+
+FETCH_WORKERS = 4
+"""Inputs fetched and probed at the same time."""
 
 
 def timeline_sources(timeline: Timeline) -> dict[str, str]:
@@ -82,15 +86,29 @@ def fetch_inputs(
     (with ffprobe's message) or InputError.
     """
     sources = timeline_sources(timeline)
-    resolved: dict[str, ResolvedInput] = {}
-    for done, (src, kind) in enumerate(sources.items()):
-        on_progress(ProgressEvent(step=Step.DOWNLOADING, percent=100 * done / len(sources), message=src))
-        resolved[src] = fetch_one(
-            src, kind, workdir, limits, base_dir=base_dir, storage=storage, policy=policy
-        )
-    if sources:
-        on_progress(ProgressEvent(step=Step.DOWNLOADING, percent=100.0))
-    return resolved
+    if not sources:
+        return {}
+    on_progress(ProgressEvent(step=Step.DOWNLOADING, percent=0.0))
+
+    def fetch(item: tuple[str, str]) -> ResolvedInput:
+        src, kind = item
+        return fetch_one(src, kind, workdir, limits, base_dir=base_dir, storage=storage, policy=policy)
+
+    # Inputs are fetched and probed side by side: each ffprobe costs tens of milliseconds of
+    # start-up and each download waits on the network, neither on this process's CPU.
+    pool = ThreadPoolExecutor(max_workers=min(FETCH_WORKERS, len(sources)), thread_name_prefix="fetch")
+    futures = {pool.submit(fetch, item): item[0] for item in sources.items()}
+    try:
+        for done, future in enumerate(as_completed(futures), start=1):
+            if future.exception() is not None:
+                break
+            percent = 100 * done / len(sources)
+            on_progress(ProgressEvent(step=Step.DOWNLOADING, percent=percent, message=futures[future]))
+        # The first failure in the timeline's order is the one reported, whichever ended first.
+        return {src: future.result() for future, src in futures.items()}
+    finally:
+        # On a failure or a cancel, inputs not yet started are dropped rather than fetched.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def fetch_one(

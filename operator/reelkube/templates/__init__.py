@@ -2,32 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reelkube.errors import SpecError
 from reelkube.templates.base import Expansion, Template, TemplateContext
-from reelkube.templates.captioned_reel import CAPTIONED_REEL
-from reelkube.templates.comparison import COMPARISON
-from reelkube.templates.explainer import EXPLAINER
-from reelkube.templates.listicle import LISTICLE
-from reelkube.templates.narrated import NARRATED
-from reelkube.templates.sentences import SENTENCES
-from reelkube.templates.shorts import SHORTS
-from reelkube.templates.slideshow import SLIDESHOW
-from reelkube.templates.static_ad import STATIC_AD
 
-TEMPLATES: dict[str, Template[Any]] = {
-    CAPTIONED_REEL.name: CAPTIONED_REEL,
-    COMPARISON.name: COMPARISON,
-    EXPLAINER.name: EXPLAINER,
-    LISTICLE.name: LISTICLE,
-    NARRATED.name: NARRATED,
-    SENTENCES.name: SENTENCES,
-    SHORTS.name: SHORTS,
-    SLIDESHOW.name: SLIDESHOW,
-    STATIC_AD.name: STATIC_AD,
+# name -> (module, attribute). A template's module is imported the first time it is looked up:
+# the scene-based formats pull in the scene layer, speech and stock providers, which a captioned
+# reel rendered from the command line should not wait for.
+_LOCATIONS: dict[str, tuple[str, str]] = {
+    "captioned-reel": ("reelkube.templates.captioned_reel", "CAPTIONED_REEL"),
+    "comparison": ("reelkube.templates.comparison", "COMPARISON"),
+    "explainer": ("reelkube.templates.explainer", "EXPLAINER"),
+    "listicle": ("reelkube.templates.listicle", "LISTICLE"),
+    "narrated": ("reelkube.templates.narrated", "NARRATED"),
+    "sentences": ("reelkube.templates.sentences", "SENTENCES"),
+    "shorts": ("reelkube.templates.shorts", "SHORTS"),
+    "slideshow": ("reelkube.templates.slideshow", "SLIDESHOW"),
+    "static-ad": ("reelkube.templates.static_ad", "STATIC_AD"),
 }
+
+
+class TemplateRegistry(Mapping[str, "Template[Any]"]):
+    """The built-in templates by name, each imported when first looked up."""
+
+    def __getitem__(self, name: str) -> Template[Any]:
+        module, attribute = _LOCATIONS[name]
+        template: Template[Any] = getattr(importlib.import_module(module), attribute)
+        return template
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_LOCATIONS)
+
+    def __len__(self) -> int:
+        return len(_LOCATIONS)
+
+
+TEMPLATES = TemplateRegistry()
 
 
 def get_template(name: str) -> Template[Any]:
@@ -48,4 +61,12 @@ def expand_template(name: str, props: Mapping[str, Any] | None, context: Templat
     return template.expand(template.parse_props(props), context)
 
 
-__all__ = ["TEMPLATES", "Expansion", "Template", "TemplateContext", "expand_template", "get_template"]
+__all__ = [
+    "TEMPLATES",
+    "Expansion",
+    "Template",
+    "TemplateContext",
+    "TemplateRegistry",
+    "expand_template",
+    "get_template",
+]
