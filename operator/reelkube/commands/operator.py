@@ -2,6 +2,8 @@
 
 Equivalent to ``kopf run -m reelkube.controller.handlers`` with the liveness endpoint and the
 namespaces taken from the flags or the chart's environment (``REELKUBE_WATCH_NAMESPACES``).
+With ``REELKUBE_LEADER_ELECTION`` (the chart's default), kopf starts only once this replica holds
+the Lease (:mod:`reelkube.controller.leadership`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from reelkube.controller.log_format import configure_logging
-from reelkube.controller.settings import settings_from_env
+from reelkube.controller.settings import OperatorSettings, settings_from_env
+
+if TYPE_CHECKING:
+    from reelkube.controller.leadership import LeaderElection
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -50,10 +56,47 @@ def run(args: argparse.Namespace) -> int:
     liveness = args.liveness or (
         f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
     )
-    kopf.run(
-        standalone=True,  # one replica (Recreate strategy); no peering objects needed
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        liveness_endpoint=liveness,
-    )
+    election = _elect(settings)
+    try:
+        kopf.run(
+            # One active replica at a time: the Lease (leader election) decides which, so kopf's
+            # own peering stays off.
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=liveness,
+        )
+    finally:
+        if election is not None:
+            # After kopf and its cleanup: the standby starts only once this one has stopped.
+            election.release()
     return 0
+
+
+def _elect(settings: OperatorSettings) -> LeaderElection | None:
+    """With leader election on, wait as a standby (answering the probes) until this replica
+    holds the Lease, then keep renewing it; None when it is off."""
+    chosen = settings.leader_election
+    if not chosen.enabled or not chosen.namespace:
+        return None
+    from kubernetes import client
+
+    from reelkube.controller.kube import load_kube_config
+    from reelkube.controller.leadership import (
+        LeaderElection,
+        LeaseTiming,
+        exit_on_lost_leadership,
+        standby_health,
+    )
+
+    election = LeaderElection(
+        client.CoordinationV1Api(load_kube_config(pool_size=2)),
+        chosen.namespace,
+        chosen.lease_name,
+        chosen.identity,
+        LeaseTiming(chosen.lease_seconds, chosen.renew_deadline_seconds, chosen.retry_seconds),
+    )
+    with standby_health(settings.liveness_port):
+        election.acquire()
+    election.keep_renewing(on_lost=exit_on_lost_leadership)
+    return election
