@@ -1,4 +1,5 @@
-"""TTSJob: narration from text with Piper, plus timings and subtitles."""
+"""TTSJob: narration from text (Piper, or an OpenAI-compatible speech API), plus timings and
+subtitles."""
 
 from __future__ import annotations
 
@@ -32,17 +33,67 @@ class CaptionStyle(StrEnum):
     WORD_HIGHLIGHT = "word-highlight"
 
 
+class SpeechProviderName(StrEnum):
+    """Who synthesizes the narration: Piper in the pod, or an OpenAI-compatible speech API."""
+
+    PIPER = "piper"
+    OPENAI = "openai"
+
+
+class SpeechResponseFormat(StrEnum):
+    """Audio formats of OpenAI's `/v1/audio/speech` (`pcm` is raw 24 kHz 16-bit mono)."""
+
+    WAV = "wav"
+    MP3 = "mp3"
+    OPUS = "opus"
+    AAC = "aac"
+    FLAC = "flac"
+    PCM = "pcm"
+
+
+class OpenAISpeech(ApiModel):
+    """An OpenAI-compatible `/v1/audio/speech` API (OpenAI's, or a self-hosted server speaking it).
+    The API key is the installation's (a Secret the chart maps into the render pod), never the
+    spec's; it returns audio without timings, so word timings are estimated."""
+
+    baseUrl: str | None = Field(
+        default=None, min_length=1, max_length=2048, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://"
+    )
+    """API root, e.g. `https://api.openai.com/v1`; empty: the installation's
+    (`REELKUBE_SPEECH_URL`). Where the installation pins one, only that one is accepted."""
+    model: str = Field(default="tts-1", min_length=1, max_length=128)
+    """Speech model, e.g. `tts-1`, `tts-1-hd`, `gpt-4o-mini-tts`."""
+    voice: str = Field(default="alloy", min_length=1, max_length=128)
+    """Voice name, e.g. `alloy`, `nova`."""
+    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    """Speaking speed (1 is normal)."""
+    responseFormat: SpeechResponseFormat = SpeechResponseFormat.WAV
+    """Audio format asked for: wav, mp3, opus, aac, flac or pcm."""
+
+
 class VoiceSpec(ApiModel):
-    """The Piper voice and how it speaks."""
+    """The voice and how it speaks: a Piper voice (the default) or an OpenAI-compatible API."""
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": {
             "x-kubernetes-validations": [
                 cel("!(has(self.model) && has(self.package))", "give model or package, not both"),
+                cel(
+                    "!has(self.openai) || self.provider == 'openai'",
+                    "voice.openai is for provider openai",
+                ),
+                cel(
+                    "self.provider != 'openai' || (!has(self.model) && !has(self.package))",
+                    "voice.model and voice.package are Piper's: not for provider openai",
+                ),
             ]
         }
     }
 
+    provider: SpeechProviderName = SpeechProviderName.PIPER
+    """piper (in the render pod) or openai (an OpenAI-compatible speech API, see `openai`)."""
+    openai: OpenAISpeech | None = None
+    """Settings of provider openai (defaults when empty)."""
     model: str | None = Field(default=None, max_length=4096)
     """Path of a Piper `.onnx` voice model (its `.onnx.json` beside it)."""
     package: str | None = Field(default=None, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -56,6 +107,11 @@ class VoiceSpec(ApiModel):
     """Silence after each sentence, in seconds."""
     volume: float = Field(default=1.0, ge=0, le=4)
     """Linear gain before loudness normalization."""
+
+    @property
+    def openai_settings(self) -> OpenAISpeech:
+        """`openai`, or its defaults."""
+        return self.openai or OpenAISpeech()
 
 
 class TTSJobSpec(JobSettings):

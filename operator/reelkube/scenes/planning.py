@@ -202,15 +202,14 @@ def estimated_timings(sentences: Sequence[str], silence: float) -> Timings:
 def synthesize(
     sentences: Sequence[str], brief: BriefCommon, context: SceneContext
 ) -> tuple[np.ndarray, Timings]:
-    """All sentences as one Piper track, with their measured timings."""
-    from reelkube.speech.synthesis import synthesize_narration
-    from reelkube.speech.voice import load_voice, locate_voice
+    """All sentences as one track from the voice's provider (Piper unless the brief names
+    another), with their timings."""
+    from reelkube.speech.provider import speech_provider
 
-    voice_files = locate_voice(
+    provider = speech_provider(
         brief.voice, base_dir=_base_dir(context), policy=context.policy, field="spec.props.voice"
     )
-    loaded = load_voice(voice_files)
-    narration = synthesize_narration(loaded, list(sentences), brief.voice)
+    narration = provider.synthesize(list(sentences), brief.voice)
     return narration.samples, narration.timings
 
 

@@ -1,5 +1,5 @@
 """Text -> narration files: the normalized WAV and its timings. Shared by TTSJob and the
-narrated template."""
+narrated template; the speech comes from the voice's provider (`speech.provider`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from reelkube.errors import InputUnreadable, SpecError
 from reelkube.input_policy import InputPolicy
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 from reelkube.speech.loudness import LoudnessResult, normalize_loudness
+from reelkube.speech.provider import speech_provider
 from reelkube.speech.script import split_script
-from reelkube.speech.synthesis import synthesize_narration
-from reelkube.speech.voice import load_voice, locate_voice
 from reelkube.subtitles.timings import Timings
 
 log = logging.getLogger(__name__)
@@ -52,21 +51,22 @@ def narrate(
     policy: InputPolicy | None = None,
     voice_field: str = "spec.voice",
 ) -> NarrationFiles:
-    """Split `text` into sentences, synthesize them with the voice, normalize the loudness and
-    write `<stem>.wav` and `<stem>.timings.json` into `out_dir`. Progress is by sentences.
+    """Split `text` into sentences, synthesize them with the voice's provider (Piper, or an
+    OpenAI-compatible API: `speech.provider`), normalize the loudness and write `<stem>.wav` and
+    `<stem>.timings.json` into `out_dir`. Progress is by sentences.
 
-    A voice `model` path is read under `policy` (see :func:`locate_voice`); `voice_field` names
-    the voice in a refusal."""
+    A voice `model` path and a speech API's address are checked against `policy`;
+    `voice_field` names the voice in a refusal."""
     sentences = split_script(text)
     if not sentences:
         raise SpecError("the script holds no text to narrate")
     on_progress(ProgressEvent(step=Step.NARRATING, percent=0.0, message=f"{len(sentences)} sentences"))
-    loaded = load_voice(locate_voice(voice, base_dir=base_dir, policy=policy, field=voice_field))
+    provider = speech_provider(voice, base_dir=base_dir, policy=policy, field=voice_field)
 
     def sentence_done(done: int, total: int) -> None:
         on_progress(ProgressEvent(step=Step.NARRATING, percent=SYNTHESIS_SHARE * done / total))
 
-    narration = synthesize_narration(loaded, sentences, voice, on_sentence=sentence_done)
+    narration = provider.synthesize(sentences, voice, on_sentence=sentence_done)
     out_dir.mkdir(parents=True, exist_ok=True)
     wav = out_dir / f"{stem}.wav"
     loudness = normalize_loudness(narration.samples, narration.sample_rate, loudness_lufs, wav)
