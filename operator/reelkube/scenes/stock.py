@@ -6,9 +6,10 @@ media itself is fetched later by the engine, through the same input policy as ev
 
 One implementation: Pexels (https://www.pexels.com/api/documentation/), photo search
 (`GET /v1/search`) and video search (`GET /videos/search`) with orientation and size filters.
-The API key comes from the environment (`REELKUBE_PEXELS_API_KEY`, set from a Secret where the
-chart enables stock media); `REELKUBE_PEXELS_URL` points at another server (tests use a local
-one that answers in Pexels' published format).
+The API key comes from the environment (`REELKUBE_PEXELS_API_KEY`, which the render pod takes
+from the Secret the chart names in `stock.pexels.secretName`, see `api.provider_secrets`);
+`REELKUBE_PEXELS_URL` (`stock.pexels.url`) points at another server (tests use a local one that
+answers in Pexels' published format).
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from reelkube.api.provider_secrets import PEXELS_API_KEY_ENV, PEXELS_URL_ENV
 from reelkube.errors import InputUnreadable, SpecError
 from reelkube.scenes.brief import AssetKind, LibraryAsset, Orientation, StockMediaKind, StockSpec
 
 log = logging.getLogger(__name__)
 
 PEXELS_URL = "https://api.pexels.com"
-API_KEY_ENV = "REELKUBE_PEXELS_API_KEY"
-URL_ENV = "REELKUBE_PEXELS_URL"
+API_KEY_ENV = PEXELS_API_KEY_ENV
+URL_ENV = PEXELS_URL_ENV
 TIMEOUT_SECONDS = 15.0
 
 
@@ -131,7 +133,9 @@ def stock_provider(spec: StockSpec | None) -> StockProvider | None:
     key = os.environ.get(API_KEY_ENV, "").strip()
     if not key:
         raise SpecError(
-            f"spec.props.stock: stock media from {spec.provider.value} is not enabled here "
-            f"(the chart sets {API_KEY_ENV} from a Secret)"
+            f"spec.props.stock: stock media from {spec.provider.value} is not enabled here (the render "
+            f"pod takes {API_KEY_ENV} from the Secret the chart names in stock.pexels.secretName, "
+            "in the resource's namespace)",
+            reason="StockNotEnabled",
         )
     return PexelsClient(api_key=key, spec=spec, base_url=os.environ.get(URL_ENV, PEXELS_URL))

@@ -9,7 +9,7 @@ length) and its words are estimated over its voiced part (`word_timing.estimate_
 "estimated").
 
 The key: `REELKUBE_SPEECH_API_KEY` (in the cluster, from the Secret the chart names in
-`speech.openai.secretName`). It is sent only to the installation's API root,
+`speech.openai.secretName`, see `api.provider_secrets`). It is sent only to the installation's API root,
 `REELKUBE_SPEECH_URL` (default OpenAI's): a spec `baseUrl` elsewhere (a self-hosted server) gets
 no key, so a tenant can never have the installation's key sent to a server of their choosing.
 Every request goes to an address checked against the input policy (`PinnedTransport`).
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import httpx
 import numpy as np
 
+from reelkube.api.provider_secrets import SPEECH_API_KEY_ENV, SPEECH_URL_ENV
 from reelkube.api.ttsjob import OpenAISpeech, SpeechResponseFormat, VoiceSpec
 from reelkube.errors import ReelkubeError, RenderFailed, SpecError
 from reelkube.input_policy import InputPolicy, PinnedTransport
@@ -44,8 +45,8 @@ from reelkube.subtitles.timings import SentenceTiming, Timings, WordTiming
 
 log = logging.getLogger(__name__)
 
-API_KEY_ENV = "REELKUBE_SPEECH_API_KEY"
-URL_ENV = "REELKUBE_SPEECH_URL"
+API_KEY_ENV = SPEECH_API_KEY_ENV
+URL_ENV = SPEECH_URL_ENV
 DEFAULT_URL = "https://api.openai.com/v1"
 SAMPLE_RATE = 24_000
 """The rate every answer is decoded to (OpenAI's own; `pcm` is always at it)."""
