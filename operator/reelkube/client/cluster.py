@@ -8,11 +8,13 @@ its typed status); waiting is a watch on the one object, never polling.
 from __future__ import annotations
 
 import builtins
+import copy
 import json
 import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,18 +73,34 @@ class Client:
     # -- resources ---------------------------------------------------------------------------
 
     def submit(
-        self, resource: Resource | Mapping[str, Any] | Path | str, namespace: str | None = None
+        self,
+        resource: Resource | Mapping[str, Any] | Path | str,
+        namespace: str | None = None,
+        *,
+        base_dir: Path | str | None = None,
+        upload: bool = True,
     ) -> Handle:
         """Create the resource (validated here first, as `reelkube validate` does); its Handle.
 
-        The namespace is ``namespace``, else the manifest's, else the client's default.
+        The namespace is ``namespace``, else the manifest's, else the client's default. With
+        ``upload``, input fields naming files beside the manifest (relative to ``base_dir``:
+        by default a manifest path's folder, else the current directory) are uploaded to the
+        resource's storage and rewritten to ``s3://`` first (:mod:`reelkube.client.uploads`;
+        what was done is ``handle.uploads``); the caller's mapping or model is left unchanged.
         """
         from reelkube.client.handle import Handle
 
-        body = resource_body(resource)
+        body = copy.deepcopy(resource_body(resource))
         kind = KINDS[body["kind"]]
         metadata = body.setdefault("metadata", {})
         metadata["namespace"] = namespace or metadata.get("namespace") or self.namespace
+        uploads = None
+        if upload:
+            from reelkube.client.uploads import upload_local_inputs
+
+            if base_dir is None:
+                base_dir = Path(resource).parent if isinstance(resource, str | Path) else Path.cwd()
+            uploads = upload_local_inputs(self, body, Path(base_dir))
         created = _json(
             self.custom.create_namespaced_custom_object(
                 kind.group,
@@ -94,7 +112,9 @@ class Client:
                 _preload_content=False,
             )
         )
-        return Handle(self, Snapshot(kind, created))
+        handle = Handle(self, Snapshot(kind, created))
+        handle.uploads = uploads
+        return handle
 
     def handle(self, name: str, namespace: str | None = None, kind: ResourceKind | None = None) -> Handle:
         """A Handle on an existing resource (ResourceNotFound if there is none)."""
@@ -217,6 +237,14 @@ class Client:
         return Snapshot(current.kind, patched)
 
     # -- what surrounds a resource -------------------------------------------------------------
+
+    def reach(self, url: str) -> AbstractContextManager[str | None]:
+        """The route to ``url``: a context giving None (connect directly) or the base URL of a
+        local forward through the API server, when the host is cluster-internal (a Service's
+        DNS name or ClusterIP; :mod:`reelkube.client.port_forward`)."""
+        from reelkube.client.port_forward import reach
+
+        return reach(self, url)
 
     def pods(self, snapshot: Snapshot) -> builtins.list[Body]:
         """The render pods of every attempt, oldest first (the pods of the resource's Job)."""

@@ -8,7 +8,8 @@ computed, and only renamed into place when both match what the render pod wrote 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -27,19 +28,40 @@ def output_filename(name: str, artifact: OutputArtifact) -> str:
     return PurePosixPath(path).name or name
 
 
+def connect_via(url: str, via: str | None) -> tuple[str, dict[str, str]]:
+    """The URL to request and the headers to add: ``url`` itself, or (with ``via``, the base URL
+    of a local forward) the same path and query on ``via`` with the original ``Host`` header, so
+    that a presigned signature, which covers the host, still verifies."""
+    if via is None:
+        return url, {}
+    parts = urlsplit(url)
+    target = via.rstrip("/") + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return target, {"Host": parts.netloc}
+
+
 def download_artifact(
-    name: str, artifact: OutputArtifact, destination: Path, *, http: httpx.Client | None = None
+    name: str,
+    artifact: OutputArtifact,
+    destination: Path,
+    *,
+    http: httpx.Client | None = None,
+    via: str | None = None,
 ) -> Path:
-    """Download one output to ``destination``; OutputMismatch when size or SHA-256 differ."""
+    """Download one output to ``destination``; OutputMismatch when size or SHA-256 differ.
+
+    ``via``: connect there instead of the URL's host (a forward through the API server, see
+    :mod:`reelkube.client.port_forward`), sending the URL's own ``Host``.
+    """
     if not artifact.url:
         raise ClientError(f"output {name} has no URL to download ({artifact.uri})")
+    url, headers = connect_via(artifact.url, via)
     partial = destination.with_name(destination.name + ".part")
     digest = hashlib.sha256()
     size = 0
     owned = http is None
     session = http or httpx.Client(timeout=60, follow_redirects=True)
     try:
-        with session.stream("GET", artifact.url) as response:
+        with session.stream("GET", url, headers=headers) as response:
             if response.status_code != 200:
                 raise ClientError(f"output {name}: GET returned HTTP {response.status_code}")
             with partial.open("wb") as out:
@@ -52,6 +74,10 @@ def download_artifact(
         if artifact.sha256 is not None and digest.hexdigest() != artifact.sha256.lower():
             raise OutputMismatch(name, "sha256", artifact.sha256, digest.hexdigest())
         partial.replace(destination)
+    except httpx.HTTPError as exc:
+        partial.unlink(missing_ok=True)
+        host = urlsplit(artifact.url).netloc + (f" (through {via})" if via else "")
+        raise ClientError(f"output {name}: GET {host} failed: {exc}") from exc
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -61,15 +87,28 @@ def download_artifact(
     return destination
 
 
+Reach = Callable[[str], AbstractContextManager[str | None]]
+"""For a URL, a context giving the base URL to connect through (None: directly)."""
+
+
 def download_outputs(
-    outputs: Mapping[str, OutputArtifact], directory: Path, *, http: httpx.Client | None = None
+    outputs: Mapping[str, OutputArtifact],
+    directory: Path,
+    *,
+    http: httpx.Client | None = None,
+    reach: Reach | None = None,
 ) -> dict[str, Path]:
-    """Download every output that has a URL into ``directory`` (created); their paths by name."""
+    """Download every output that has a URL into ``directory`` (created); their paths by name.
+
+    ``reach`` chooses the route of each URL (the Client's sends cluster-internal hosts through
+    the API server); without it every URL is fetched directly.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     saved: dict[str, Path] = {}
     for name, artifact in outputs.items():
-        if artifact.url:
-            saved[name] = download_artifact(
-                name, artifact, directory / output_filename(name, artifact), http=http
-            )
+        if not artifact.url:
+            continue
+        destination = directory / output_filename(name, artifact)
+        with reach(artifact.url) if reach is not None else nullcontext() as via:
+            saved[name] = download_artifact(name, artifact, destination, http=http, via=via)
     return saved

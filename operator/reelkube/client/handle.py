@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import httpx
 
     from reelkube.client.cluster import Client
+    from reelkube.client.uploads import UploadReport
 
 ProgressCallback = Callable[[ResourceStatus], None]
 
@@ -36,6 +37,8 @@ class Handle:
         self.name = snapshot.name
         self.namespace = snapshot.namespace
         self.last = snapshot
+        self.uploads: UploadReport | None = None
+        """What submit uploaded for this resource (None when it was not submitted here)."""
 
     def __repr__(self) -> str:
         return f"<Handle {self.kind.kind} {self.namespace}/{self.name} {self.last.phase}>"
@@ -118,7 +121,8 @@ class Handle:
 
     def download(self, directory: Path | str, *, http: httpx.Client | None = None) -> dict[str, Path]:
         """Download every output into ``directory``, each checked against the size and SHA-256
-        in the status (OutputMismatch otherwise); the saved paths by output name."""
+        in the status (OutputMismatch otherwise); the saved paths by output name. A URL whose
+        host is cluster-internal is fetched through the API server (Client.reach)."""
         if not self.last.done:
             self.refresh()
-        return download_outputs(self.outputs, Path(directory), http=http)
+        return download_outputs(self.outputs, Path(directory), http=http, reach=self.client.reach)

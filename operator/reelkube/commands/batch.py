@@ -71,6 +71,8 @@ def load_plan(args: argparse.Namespace) -> BatchPlan:
 def run(args: argparse.Namespace) -> int:
     from kubernetes.client.exceptions import ApiException
 
+    from reelkube.client import ClientError
+
     try:
         plan = load_plan(args)
     except SpecError as exc:
@@ -96,9 +98,14 @@ def run(args: argparse.Namespace) -> int:
     failed_to_create = False
     for row in plan.rows:
         try:
-            handle = client.submit(row.body, namespace=args.namespace)
+            # Files beside the template (or named by a row) are uploaded once, by content.
+            handle = client.submit(row.body, namespace=args.namespace, base_dir=args.template.parent)
         except ApiException as exc:
             summary[row.row] = [str(row.row), row.name, "NotCreated", api_message(exc), ""]
+            failed_to_create = True
+            continue
+        except ClientError as exc:
+            summary[row.row] = [str(row.row), row.name, "NotCreated", f"cannot upload: {exc}", ""]
             failed_to_create = True
             continue
         handles.append(handle)

@@ -96,6 +96,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-o", "--output", choices=OUTPUT_FORMATS, help="print the resources as json, yaml or names"
     )
+    parser.add_argument(
+        "--no-upload",
+        dest="upload",
+        action="store_false",
+        help="leave relative paths as written (by default files beside the manifest that the"
+        " renderer image does not hold are uploaded to the storage and named by s3:// URI)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -259,9 +266,26 @@ def wait_and_report(
     return code, outcomes
 
 
+def report_uploads(path: Path, handle: Handle, stream: TextIO | None = None) -> None:
+    """One line (stderr) for what submit uploaded for ``path``: how many files were sent, how
+    many were there already, and where."""
+    report = handle.uploads
+    if report is None or not report.rewritten:
+        return
+    sent, kept = len(report.uploaded), len(report.present)
+    print(
+        f"{path}: {len(report.rewritten)} local file(s) now named by s3:// URI: {sent} uploaded,"
+        f" {kept} already there, in {report.storage}",
+        file=stream or sys.stderr,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError as BotoClientError
     from kubernetes.client.exceptions import ApiException
 
+    from reelkube.client import ClientError
     from reelkube.client.resources import resource_body
 
     bodies = []
@@ -277,11 +301,18 @@ def run(args: argparse.Namespace) -> int:
     for path, body in zip(args.files, bodies, strict=True):
         # As kubectl does, one refusal (say, a name already taken) does not stop the others.
         try:
-            handle = client.submit(body, namespace=args.namespace)
+            handle = client.submit(
+                body, namespace=args.namespace, base_dir=path.parent, upload=getattr(args, "upload", True)
+            )
         except ApiException as exc:
             print(f"error: {path}: the API server refused it: {api_message(exc)}", file=sys.stderr)
             refused = True
             continue
+        except (ClientError, SpecError, BotoCoreError, BotoClientError) as exc:
+            print(f"error: {path}: cannot upload its local files: {exc}", file=sys.stderr)
+            refused = True
+            continue
+        report_uploads(path, handle)
         handles.append(handle)
         if not args.output:
             print(f"{handle.kind.singular}.reelkube.io/{handle.name} created")
