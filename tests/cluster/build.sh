@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the binaries of the offline test cluster from the Go module proxy:
 #   kube (one multi-call binary: kube-apiserver, kube-controller-manager,
-#         kube-scheduler, kubelet, kube-proxy, kubectl), etcd, kwok, helm.
+#         kube-scheduler, kubelet, kube-proxy, kubectl), etcd, kwok, helm,
+#   reelkube-s3server (tests/s3server: gofakes3 behind SigV4 verification).
 # Output: ${REELKUBE_CACHE:-$HOME/.cache/reelkube}/k8s-<version>/bin/
 # Each component has a version stamp; a component is rebuilt only when its
 # stamp differs (version bump or a change of this script's build recipe).
@@ -194,8 +195,29 @@ kwok_stages() {
   mv "$out.new" "$out"
 }
 
+# The project's own S3 server (tests/s3server). Its stamp is the gofakes3 version and a hash of
+# the module's sources, so an edit to them rebuilds it.
+build_s3server() {
+  local src="$HERE/../s3server" sum stamp
+  sum="$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)"
+  stamp="s3server=$GOFAKES3_VERSION src=$sum recipe=$RECIPE"
+  if stamp_ok s3server "$stamp" reelkube-s3server; then log "reelkube-s3server up to date"; return; fi
+  grep -q "github.com/johannesboyne/gofakes3 $GOFAKES3_VERSION" "$src/go.mod" ||
+    { echo "tests/s3server/go.mod does not require gofakes3 $GOFAKES3_VERSION (versions.sh)" >&2; exit 1; }
+  need_go
+  local start=$SECONDS
+  log "building reelkube-s3server (gofakes3 $GOFAKES3_VERSION); log: $LOG_DIR/s3server.log"
+  : >"$LOG_DIR/s3server.log"
+  # -mod=readonly: the build never rewrites the checked-in go.mod/go.sum.
+  (cd "$src" && GOFLAGS=-mod=readonly run_logged s3server go build -trimpath \
+    -ldflags "-s -w -X main.version=gofakes3-$GOFAKES3_VERSION+$sum" -o "$BIN_DIR/reelkube-s3server.new" .)
+  mv "$BIN_DIR/reelkube-s3server.new" "$BIN_DIR/reelkube-s3server"
+  write_stamp s3server "$stamp"
+  log "reelkube-s3server built in $((SECONDS - start))s"
+}
+
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(kube etcd kwok helm)
+[[ ${#components[@]} -gt 0 ]] || components=(kube etcd kwok helm s3server)
 for c in "${components[@]}"; do
   case "$c" in
     kube) build_kube ;;
@@ -205,6 +227,7 @@ for c in "${components[@]}"; do
       [[ -f "$CACHE_DIR/k8s-$K8S_VERSION/kwok-stages.yaml" ]] || kwok_stages
       ;;
     helm) go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" ;;
+    s3server) build_s3server ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
 done
