@@ -123,7 +123,10 @@ def test_every_example_is_valid(path: Path) -> None:
 
 
 def test_webhook_events_are_the_ones_the_operator_sends() -> None:
-    hook = {"url": "https://example.invalid/hook", "events": ["started", "succeeded", "failed", "canceled"]}
+    every = ["queued", "started", "voiceover_uploaded", "progress", "succeeded", "failed", "canceled"]
+    hook = {"url": "https://example.invalid/hook", "events": every, "progressStep": 25}
     assert paths("RenderJob", {"template": "static-ad", "webhook": hook}) == {}
-    errors = paths("RenderJob", {"template": "static-ad", "webhook": {**hook, "events": ["progress"]}})
+    errors = paths("RenderJob", {"template": "static-ad", "webhook": {**hook, "events": ["rendered"]}})
     assert set(errors) == {"spec.webhook.events[0]"}
+    errors = paths("RenderJob", {"template": "static-ad", "webhook": {**hook, "progressStep": 5}})
+    assert set(errors) == {"spec.webhook.progressStep"}

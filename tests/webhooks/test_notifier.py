@@ -7,18 +7,21 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import threading
 from typing import Any
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 from standardwebhooks import Webhook
 
 from reelkube.api.kinds import kind_named
+from reelkube.controller.events import TransitionEvents
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.notify import (
     REDELIVER_ANNOTATION,
     WebhookNotifier,
     pending_delivery,
-    redelivery_requested,
+    redelivery_targets,
 )
 from reelkube.input_policy import InputPolicy
 
@@ -55,6 +58,8 @@ class FakeCluster:
         self.patches: list[dict[str, Any]] = []
         self.fail_reads = False
         self.fail_outcomes = False
+        self.events: list[dict[str, Any]] = []
+        self.events_lock = threading.Lock()
 
     def put(self, body: dict[str, Any]) -> None:
         self.objects[(body["metadata"]["namespace"], body["metadata"]["name"])] = copy.deepcopy(body)
@@ -75,6 +80,15 @@ class FakeCluster:
 
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
         return self.secrets.get(name) if key == "secret" else None
+
+    def remove_annotation(self, adapter: Any, namespace: str, name: str, key: str) -> None:
+        self.objects[(namespace, name)]["metadata"].get("annotations", {}).pop(key, None)
+
+    def create_event(self, namespace: str, event: dict[str, Any]) -> None:
+        with self.events_lock:
+            if any(e["metadata"]["name"] == event["metadata"]["name"] for e in self.events):
+                raise ApiException(status=409, reason="AlreadyExists")
+            self.events.append(copy.deepcopy(event))
 
     def status(self, name: str = "promo") -> dict[str, Any]:
         return self.objects[("media", name)]["status"]
@@ -114,7 +128,7 @@ def api() -> FakeCluster:
 LOOPBACK_ALLOWED = InputPolicy.cluster(asset_dir=None, allowed_cidrs=["127.0.0.0/8"])
 
 
-def notifier(api: FakeCluster) -> WebhookNotifier:
+def notifier(api: FakeCluster, events: TransitionEvents | None = None) -> WebhookNotifier:
     return WebhookNotifier(
         api,  # type: ignore[arg-type]
         OperatorMetrics(),
@@ -122,6 +136,7 @@ def notifier(api: FakeCluster) -> WebhookNotifier:
         base_delay=0.01,
         max_delay=0.05,
         policy=LOOPBACK_ALLOWED,
+        events=events,
     )
 
 
@@ -362,14 +377,15 @@ def test_redelivery_on_demand_resends_the_event_with_its_id(api: FakeCluster, we
     body = resource(webhook_receiver.url, events=["succeeded"], secretRef="hook")
     api.put(body)
     fresh = announce(api, body, "succeeded", phase="Succeeded")
-    sender = notifier(api)
+    told = TransitionEvents(api)
+    sender = notifier(api, told)
     sender.submit(RENDERJOB, fresh, "succeeded").result(timeout=10)
 
+    api.objects[("media", "promo")]["metadata"]["annotations"][REDELIVER_ANNOTATION] = "succeeded"
     annotated = api.get_resource(RENDERJOB, "media", "promo") or {}
-    annotated["metadata"]["annotations"][REDELIVER_ANNOTATION] = "succeeded"
-    event = redelivery_requested(annotated)
-    assert event == "succeeded"
-    sender.redeliver(RENDERJOB, annotated, event).result(timeout=10)
+    for future in sender.redeliver_requested(RENDERJOB, annotated):
+        future.result(timeout=10)
+    told.close()
 
     first, again = webhook_receiver.requests
     assert first.header("webhook-id") == again.header("webhook-id") == expected_id("succeeded")
@@ -381,17 +397,83 @@ def test_redelivery_on_demand_resends_the_event_with_its_id(api: FakeCluster, we
         [d["state"] for d in (p.get("webhook") or {}).get("deliveries") or []] == ["Pending"]
         for p in api.patches[2:]
     )
+    # The annotation is gone (a watch event after this one asks for nothing) and an Event says so.
+    assert REDELIVER_ANNOTATION not in api.objects[("media", "promo")]["metadata"]["annotations"]
+    (event,) = api.events
+    assert event["reason"] == "WebhookRedelivery" and expected_id("succeeded") in event["message"]
 
 
-def test_only_subscribed_events_are_redelivered() -> None:
-    body = resource("https://example.invalid/h", events=["succeeded"])
-    for value in ("failed", "bogus", "", " "):
-        body["metadata"]["annotations"][REDELIVER_ANNOTATION] = value
-        assert redelivery_requested(body) is None
-    body["metadata"]["annotations"][REDELIVER_ANNOTATION] = " succeeded "
-    assert redelivery_requested(body) == "succeeded"
+def recorded(*events: str, state: str = "Delivered") -> dict[str, Any]:
+    """A status whose deliveries hold these events (progress as progress@30)."""
+    records = []
+    for name in events:
+        event, _, occurrence = name.partition("@")
+        key = f"{UID}/{event}" + (f"/{occurrence}" if occurrence else "")
+        eid = "evt_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+        records.append({"event": event, "id": eid, "state": state, "attempts": 1})
+    return {"phase": "Succeeded", "webhook": {"event": "succeeded", "state": state, "deliveries": records}}
+
+
+def test_the_annotation_names_all_an_event_or_one_id() -> None:
+    status = recorded("started", "progress@30", "progress@60", "succeeded")
+    body = resource("https://example.invalid/h", events=["started", "progress", "succeeded"], status=status)
+    annotations = body["metadata"]["annotations"]
+    ids = [d["id"] for d in status["webhook"]["deliveries"]]
+
+    annotations[REDELIVER_ANNOTATION] = "all"
+    assert redelivery_targets(body) == (
+        list(zip(["started", "progress", "progress", "succeeded"], ids, strict=True)),
+        None,
+    )
+    annotations[REDELIVER_ANNOTATION] = " progress "
+    assert redelivery_targets(body) == ([("progress", ids[1]), ("progress", ids[2])], None)
+    annotations[REDELIVER_ANNOTATION] = ids[3]
+    assert redelivery_targets(body) == ([("succeeded", ids[3])], None)
+    for value, why in (
+        ("failed", "no delivery of 'failed' is recorded (recorded events: progress, started, succeeded)"),
+        ("evt_000000000000000000000000", "no delivery of 'evt_000000000000000000000000' is recorded"),
+        ("", "is empty"),
+    ):
+        annotations[REDELIVER_ANNOTATION] = value
+        targets, refusal = redelivery_targets(body)
+        assert targets == [] and refusal is not None and why in refusal
     del body["spec"]["webhook"]
-    assert redelivery_requested(body) is None
+    annotations[REDELIVER_ANNOTATION] = "all"
+    assert redelivery_targets(body) == ([], "the resource has no spec.webhook to deliver to")
+
+
+def test_a_refused_redelivery_removes_the_annotation_and_warns(api: FakeCluster, webhook_receiver) -> None:
+    body = resource(webhook_receiver.url, events=["succeeded"], status=recorded("succeeded"))
+    body["metadata"]["annotations"][REDELIVER_ANNOTATION] = "canceled"
+    api.put(body)
+    told = TransitionEvents(api)
+    assert (
+        notifier(api, told).redeliver_requested(
+            RENDERJOB, api.get_resource(RENDERJOB, "media", "promo") or {}
+        )
+        == []
+    )
+    told.close()
+    assert REDELIVER_ANNOTATION not in api.objects[("media", "promo")]["metadata"]["annotations"]
+    (event,) = api.events
+    assert (event["type"], event["reason"]) == ("Warning", "WebhookRedeliveryRefused")
+    assert "no delivery of 'canceled' is recorded" in event["message"]
+    assert webhook_receiver.requests == [] and api.patches == []
+
+
+def test_failed_attempts_and_a_give_up_are_warning_events(api: FakeCluster, webhook_receiver) -> None:
+    webhook_receiver.fail_first(3, status=503)
+    body = resource(webhook_receiver.url, events=["failed"], maxAttempts=3)
+    api.put(body)
+    told = TransitionEvents(api)
+    sender = notifier(api, told)
+    sender.submit(RENDERJOB, announce(api, body, "failed", phase="Failed"), "failed").result(timeout=10)
+    told.close()
+    assert api.status()["webhook"]["state"] == "Failed"
+    reasons = [(e["type"], e["reason"]) for e in api.events]
+    assert reasons == [("Warning", "WebhookRetrying")] * 2 + [("Warning", "WebhookFailed")]
+    assert "attempt 3 failed, given up: HTTP 503" in api.events[-1]["message"]
+    assert expected_id("failed") in api.events[0]["message"]
 
 
 def test_a_refused_destination_is_recorded_failed_once_and_nothing_is_sent(

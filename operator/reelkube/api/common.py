@@ -119,15 +119,9 @@ class WebhookEvent(StrEnum):
     CANCELED = "canceled"
 
 
-SUBSCRIBABLE_EVENTS: tuple[WebhookEvent, ...] = (
-    WebhookEvent.STARTED,
-    WebhookEvent.SUCCEEDED,
-    WebhookEvent.FAILED,
-    WebhookEvent.CANCELED,
-)
-"""The events the operator announces today. `spec.webhook.events` accepts only these, so that no
-subscription waits for an event that never comes; an event joins this list when the reconciler
-learns to announce it."""
+SUBSCRIBABLE_EVENTS: tuple[WebhookEvent, ...] = tuple(WebhookEvent)
+"""The events the operator announces, all of them. `spec.webhook.events` accepts only these, so
+that no subscription waits for an event that never comes."""
 
 
 def _subscribable(event: WebhookEvent) -> WebhookEvent:
@@ -159,10 +153,16 @@ class WebhookSpec(ApiModel):
     url: str = Field(max_length=2048, pattern=r"^https?://")
     """URL that receives a JSON POST for each event."""
     events: list[SubscribableEvent] = Field(
-        default_factory=lambda: [WebhookEvent.SUCCEEDED, WebhookEvent.FAILED], max_length=4
+        default_factory=lambda: [WebhookEvent.SUCCEEDED, WebhookEvent.FAILED], max_length=7
     )
-    """Events to deliver: started (the pod runs), succeeded, failed, canceled. Progress is not
-    pushed: read `status.progress` (e.g. with a watch)."""
+    """Events to deliver, each at most once and in this order: queued (accepted and waiting for a
+    slot or its pod), started (the pod runs; announced before succeeded even when the render
+    went from queued to done between two observations), voiceover_uploaded (the narration of a
+    narrated RenderJob, or a TTSJob's audio, is in storage; before succeeded), progress (opt-in:
+    every `progressStep` percentage points while running), succeeded, failed, canceled."""
+    progressStep: int = Field(default=10, ge=10, le=90)
+    """With `progress` subscribed: a progress event at most every this many percentage points
+    (10 sends up to nine, at 10 %, 20 %, ... 90 %; completion is the succeeded event)."""
     secretRef: str | None = Field(default=None, max_length=253)
     """Name of a Secret with key `secret`: when set, each delivery is signed as the Standard
     Webhooks specification says (`webhook-id`, `webhook-timestamp` and `webhook-signature`

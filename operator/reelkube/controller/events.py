@@ -1,9 +1,16 @@
-"""Kubernetes Events on a resource, one per phase transition, so that ``kubectl describe rj NAME``
-tells its story (Queued, Started, Succeeded, Failed with the cause, Canceled).
+"""Kubernetes Events on a resource, so that ``kubectl describe rj NAME`` tells its story: one per
+phase transition (Queued, Started, Succeeded, Failed with the cause, Canceled), and notices of
+what happened in between: each retry with its cause (``Retry``), each failed webhook attempt and
+each delivery given up (``WebhookRetrying``, ``WebhookFailed``), a redelivery asked for by
+annotation (``WebhookRedelivery``, ``WebhookRedeliveryRefused``), and a GPU render that fell back
+to the CPU encoder (``GpuEncoderFallback``).
 
-:func:`transition_event` (pure) builds the core/v1 Event; :class:`TransitionEvents` sends them
-on a thread of its own, in order, so that the reconcile's write path never waits on them, and a
-failed Event is logged and dropped: it never fails a reconcile.
+:func:`transition_event` and :func:`notice_event` (pure) build the core/v1 Event;
+:class:`TransitionEvents` sends them on a thread of its own, in order, so that the reconcile's
+write path never waits on them, and a failed Event is logged and dropped: it never fails a
+reconcile. A notice that must be told once per occurrence (the second attempt, the fallback)
+has a name derived from that occurrence, so telling it again, from another sync or after an
+operator restart, is an AlreadyExists the sender drops.
 """
 
 from __future__ import annotations
@@ -94,6 +101,48 @@ def transition_event(
     }
 
 
+RETRY = "Retry"
+WEBHOOK_RETRYING = "WebhookRetrying"
+WEBHOOK_FAILED = "WebhookFailed"
+WEBHOOK_REDELIVERY = "WebhookRedelivery"
+WEBHOOK_REDELIVERY_REFUSED = "WebhookRedeliveryRefused"
+GPU_FALLBACK = "GpuEncoderFallback"
+NOTICE_REASONS = frozenset(
+    {RETRY, WEBHOOK_RETRYING, WEBHOOK_FAILED, WEBHOOK_REDELIVERY, WEBHOOK_REDELIVERY_REFUSED, GPU_FALLBACK}
+)
+"""The reasons of the Events that are not phase transitions."""
+_NAME_LIMIT = 253
+
+
+def notice_event(
+    body: Mapping[str, Any],
+    reason: str,
+    message: str,
+    *,
+    warning: bool,
+    now: datetime,
+    instance: str = "",
+    key: str | None = None,
+) -> dict[str, Any]:
+    """A core/v1 Event on ``body`` that is not a phase transition (a retry, a webhook failure, a
+    fallback): ``reason`` is one of :data:`NOTICE_REASONS`. With ``key``, the Event's name is
+    the resource's plus ``key`` (lowercase, at most 253 characters), so the same notice created
+    twice is one Event; without, the name carries the time as :func:`transition_event`'s does."""
+    event = transition_event(body, Phase.RUNNING, None, message, now=now, instance=instance)
+    event["reason"] = reason
+    event["action"] = reason
+    event["type"] = "Warning" if warning else "Normal"
+    if key is not None:
+        event["metadata"]["name"] = f"{body['metadata']['name']}.{key.lower()}"[:_NAME_LIMIT]
+    return event
+
+
+def retry_message(attempt: int, cause: tuple[str, str] | None) -> str:
+    """What a ``Retry`` Event says: which attempt starts, and why the one before it ended."""
+    why = f"{cause[0]}: {cause[1]}" if cause else "the previous pod did not finish"
+    return f"attempt {attempt} starting; attempt {attempt - 1} ended: {why}"
+
+
 class EventSink(Protocol):
     """What :class:`TransitionEvents` needs from the API client."""
 
@@ -119,11 +168,37 @@ class TransitionEvents:
         except Exception:  # noqa: BLE001 - an Event is never worth a failed reconcile
             log.exception("event=k8s_event_failed phase=%s", phase)
 
+    def notice(
+        self,
+        body: Mapping[str, Any],
+        reason: str,
+        message: str,
+        *,
+        warning: bool = False,
+        key: str | None = None,
+    ) -> None:
+        """Tell something that is not a phase change (see :func:`notice_event`); returns at once."""
+        try:
+            event = notice_event(
+                body,
+                reason,
+                message,
+                warning=warning,
+                now=datetime.now(UTC),
+                instance=self._instance,
+                key=key,
+            )
+            self._pool.submit(self._send, event)
+        except Exception:  # noqa: BLE001 - an Event is never worth a failed reconcile
+            log.exception("event=k8s_event_failed reason=%s", reason)
+
     def _send(self, event: dict[str, Any]) -> None:
         target = event["involvedObject"]
         try:
             self._client.create_event(target["namespace"], event)
         except Exception as exc:  # noqa: BLE001 - logged and dropped
+            if getattr(exc, "status", None) == 409:
+                return  # a notice with a derived name, told already
             log.warning(
                 "event=k8s_event_failed namespace=%s name=%s reason=%s error=%s",
                 target["namespace"],

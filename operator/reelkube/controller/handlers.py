@@ -5,6 +5,8 @@ Run with ``reelkube operator`` (or ``kopf run -m reelkube.controller.handlers``)
 - RenderJob/TTSJob created, or found at operator start (resume): ``Reconciler.reconcile``.
 - Jobs and pods labelled ``app.kubernetes.io/managed-by=reelkube``: ``Reconciler.sync`` of the
   resource they belong to (the Job's controller ownerReference, the pod's annotation).
+- Any change of a RenderJob/TTSJob, status included: ``Reconciler.watch_live`` (progress and
+  voice-over webhooks, ``reelkube.io/redeliver``, the GPU fallback Event).
 - ``spec.cancel`` set to true: ``Reconciler.reconcile``, which deletes the Job and writes
   Canceled. It is the only update handler: every other spec field is immutable (one CEL rule
   per field), so re-applying an unchanged resource does nothing. No delete handler and no
@@ -59,8 +61,11 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     if operator_settings.metrics_port:
         metrics.serve(operator_settings.metrics_port)
     client = ClusterClient(load_kube_config())
-    notifier = WebhookNotifier(client, metrics, policy=operator_settings.inputs.destination_policy())
-    reconciler = Reconciler(client, operator_settings, metrics, notifier, TransitionEvents(client))
+    events = TransitionEvents(client)
+    notifier = WebhookNotifier(
+        client, metrics, policy=operator_settings.inputs.destination_policy(), events=events
+    )
+    reconciler = Reconciler(client, operator_settings, metrics, notifier, events)
     admission = Admission(reconciler)
     # Always: a Namespace's annotation can set a limit without any in the chart.
     admission.start()
@@ -124,6 +129,17 @@ def _register(kind: str, plural: str) -> None:
     @kopf.on.update(GROUP, VERSION, plural, field="spec.cancel", new=True, id=f"{plural}-cancel")
     def on_cancel(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
         _reconcile(kind, "cancel", name, namespace or "", memo)
+
+    # Every change the watch sees, status included (the pod's progress writes): progress and
+    # voice-over webhooks, the reelkube.io/redeliver annotation, the GPU fallback Event. kopf's
+    # update handlers compare the spec and metadata only, so a raw event handler watches these.
+    @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-live")
+    def on_live_change(
+        body: kopf.Body, name: str, namespace: str | None, memo: Any, type: str, **_: Any
+    ) -> None:
+        if type == "DELETED" or "reconciler" not in memo:
+            return
+        memo.reconciler.watch_live(kind, namespace or "", name, body)
 
 
 for _kind, _registered in KINDS.items():

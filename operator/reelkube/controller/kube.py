@@ -164,6 +164,19 @@ class ClusterClient:
             _preload_content=False,
         )
 
+    def remove_annotation(self, kind: ResourceKind, namespace: str, name: str, key: str) -> None:
+        """Remove one annotation from a RenderJob/TTSJob (a merge patch of its metadata)."""
+        self.custom.patch_namespaced_custom_object(
+            kind.group,
+            kind.version,
+            namespace,
+            kind.plural,
+            name,
+            {"metadata": {"annotations": {key: None}}},
+            _content_type="application/merge-patch+json",
+            _preload_content=False,
+        )
+
     def create_event(self, namespace: str, event: Mapping[str, Any]) -> None:
         """Create a core/v1 Event (see :mod:`reelkube.controller.events`)."""
         self.core.create_namespaced_event(namespace, dict(event), _preload_content=False)

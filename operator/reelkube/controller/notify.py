@@ -8,6 +8,12 @@ for each resource, and records the outcome in both places. An operator that rest
 Pending records and sends each event again (:meth:`WebhookNotifier.resume`) with the same id,
 derived from the resource's uid and the event: at-least-once, and receivers drop duplicates by
 the ``webhook-id``.
+
+Which events are due is :func:`reelkube.webhooks.milestones.due_events`; the reconciler asks it
+on each status write, and on each change of the live fields the pod writes. Each failed attempt
+and each delivery given up is also a Kubernetes Event on the resource. Annotating a resource
+``reelkube.io/redeliver=<event name, event id or "all">`` sends those recorded events again with
+their ids (:meth:`WebhookNotifier.redeliver_requested`); the annotation is removed first.
 """
 
 from __future__ import annotations
@@ -22,18 +28,28 @@ from typing import Any
 from reelkube.api.common import WebhookSpec
 from reelkube.api.kinds import ResourceKind
 from reelkube.api.status import ResourceStatus, WebhookDelivery
+from reelkube.controller.events import (
+    WEBHOOK_FAILED,
+    WEBHOOK_REDELIVERY,
+    WEBHOOK_REDELIVERY_REFUSED,
+    WEBHOOK_RETRYING,
+    TransitionEvents,
+)
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.input_policy import InputPolicy
 from reelkube.webhooks import deliver, event_id, event_payload, forwarded, transition_time
 from reelkube.webhooks.delivery import DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY
 from reelkube.webhooks.history import deliveries_of, dump, mark_pending, pending_events, record_outcome
+from reelkube.webhooks.milestones import Announcement
 
 log = logging.getLogger(__name__)
 
 SECRET_KEY = "secret"
 REDELIVER_ANNOTATION = "reelkube.io/redeliver"
-"""Annotating a resource with ``reelkube.io/redeliver=<event>`` asks for that event again."""
+"""Annotating a resource with ``reelkube.io/redeliver=<event name | event id | all>`` asks for
+those recorded events again, with their ids."""
+REDELIVER_ALL = "all"
 
 # One resource: (kind, namespace, name).
 _ResourceKey = tuple[str, str, str]
@@ -88,15 +104,49 @@ def pending_delivery(
     return pending
 
 
-def redelivery_requested(body: Mapping[str, Any]) -> str | None:
-    """The event named by the resource's ``reelkube.io/redeliver`` annotation, when it is one the
-    webhook subscribes to (anything else is ignored)."""
+def pending_announcements(body: Mapping[str, Any], announcements: list[Announcement]) -> dict[str, Any]:
+    """``status.webhook`` announcing several events at once (a render seen going from Queued to
+    Succeeded announces started, then succeeded): a Pending record for each, in order, in
+    ``deliveries``; the scalar fields name the last one."""
+    records = deliveries_of(body.get("status"))
+    for announcement in announcements:
+        records = mark_pending(records, announcement.event, announcement.id)
+    last = announcements[-1].event
+    pending = WebhookDelivery(event=last, state="Pending", attempts=0).model_dump(
+        mode="json", exclude_none=True
+    )
+    return {**pending, "deliveries": dump(records)}
+
+
+def redelivery_value(body: Mapping[str, Any]) -> str | None:
+    """The value of the resource's ``reelkube.io/redeliver`` annotation (None when absent)."""
     annotations = body.get("metadata", {}).get("annotations") or {}
-    event = (annotations.get(REDELIVER_ANNOTATION) or "").strip()
-    webhook = (body.get("spec") or {}).get("webhook")
-    if not event or webhook is None:
-        return None
-    return event if event in WebhookSpec.model_validate(webhook).events else None
+    value = annotations.get(REDELIVER_ANNOTATION)
+    return None if value is None else value.strip()
+
+
+def redelivery_targets(body: Mapping[str, Any]) -> tuple[list[tuple[str, str]], str | None]:
+    """The recorded events ``(event, id)`` the ``reelkube.io/redeliver`` annotation names, oldest
+    first, or why none can be sent. The value is ``all`` (every recorded event), an event name
+    (each recorded event of that name: every progress milestone for ``progress``) or one event's
+    id (``evt_...``, the ``webhook-id``). Only recorded events are sent: an event that has not
+    happened, or was never subscribed to, has nothing to send again."""
+    value = redelivery_value(body)
+    if not value:
+        return [], f"{REDELIVER_ANNOTATION} is empty: name an event, an event id or {REDELIVER_ALL}"
+    if not (body.get("spec") or {}).get("webhook"):
+        return [], "the resource has no spec.webhook to deliver to"
+    records = deliveries_of(body.get("status"))
+    if value == REDELIVER_ALL:
+        chosen = records
+    elif value.startswith("evt_"):
+        chosen = [r for r in records if r.id == value]
+    else:
+        chosen = [r for r in records if r.event == value]
+    if not chosen:
+        known = ", ".join(sorted({r.event for r in records})) or "none yet"
+        return [], f"no delivery of {value!r} is recorded (recorded events: {known})"
+    return [(r.event, r.id) for r in chosen], None
 
 
 class WebhookNotifier:
@@ -118,8 +168,10 @@ class WebhookNotifier:
         base_delay: float = DEFAULT_BASE_DELAY,
         max_delay: float = DEFAULT_MAX_DELAY,
         policy: InputPolicy | None = None,
+        events: TransitionEvents | None = None,
     ) -> None:
         self._client = client
+        self._events = events
         self._policy = policy or InputPolicy.cluster(asset_dir=None)
         self._metrics = metrics
         self._base_delay = base_delay
@@ -168,18 +220,50 @@ class WebhookNotifier:
             return []
         return [self.submit(adapter, body, event, eid) for event, eid in pending_events(body.get("status"))]
 
-    def redeliver(self, adapter: ResourceKind, body: dict[str, Any], event: str) -> Future[None]:
-        """Send ``event`` again, with its id and the resource's current status. Its record goes
-        back to Pending first (keeping its attempts), so a restart in between still sends it."""
+    def redeliver(
+        self, adapter: ResourceKind, body: dict[str, Any], targets: list[tuple[str, str]]
+    ) -> list[Future[None]]:
+        """Send the events ``targets`` (``(event, id)``) again, with their ids and the resource's
+        current status. Their records go back to Pending first (keeping their attempts) in one
+        status patch, so a restart in between still sends them."""
         meta = body["metadata"]
         status = body.get("status") or {}
-        records = mark_pending(deliveries_of(status), event, delivery_id(body, event))
+        records = deliveries_of(status)
+        for event, eid in targets:
+            records = mark_pending(records, event, eid)
         webhook_patch: dict[str, Any] = {"deliveries": dump(records)}
         if not (status.get("webhook") or {}).get("event"):
-            webhook_patch = {**pending_delivery(event), **webhook_patch}
+            webhook_patch = {**pending_delivery(targets[-1][0]), **webhook_patch}
         self._client.patch_status(adapter, meta["namespace"], meta["name"], {"webhook": webhook_patch})
         webhook = {**(status.get("webhook") or {}), **webhook_patch}
-        return self.submit(adapter, {**body, "status": {**status, "webhook": webhook}}, event)
+        resent = {**body, "status": {**status, "webhook": webhook}}
+        return [self.submit(adapter, resent, event, eid) for event, eid in targets]
+
+    def redeliver_requested(self, adapter: ResourceKind, body: dict[str, Any]) -> list[Future[None]]:
+        """Act on the ``reelkube.io/redeliver`` annotation of ``body`` (read fresh, under the
+        resource's lock): remove it first, so that the watch events that follow do not ask
+        again, then resend what it names and say so in an Event (a Warning with the reason when
+        it names nothing that can be sent)."""
+        if redelivery_value(body) is None:
+            return []
+        meta = body["metadata"]
+        targets, refusal = redelivery_targets(body)
+        self._client.remove_annotation(adapter, meta["namespace"], meta["name"], REDELIVER_ANNOTATION)
+        log.info(
+            "event=webhook_redelivery namespace=%s name=%s events=%s refused=%s",
+            meta["namespace"],
+            meta["name"],
+            ",".join(eid for _, eid in targets),
+            refusal,
+        )
+        if refusal is not None:
+            if self._events is not None:
+                self._events.notice(body, WEBHOOK_REDELIVERY_REFUSED, refusal, warning=True)
+            return []
+        if self._events is not None:
+            listed = ", ".join(f"{event} ({eid})" for event, eid in targets)
+            self._events.notice(body, WEBHOOK_REDELIVERY, f"sending again with the same ids: {listed}")
+        return self.redeliver(adapter, body, targets)
 
     def _drain(self, key: _ResourceKey) -> None:
         while True:
@@ -220,6 +304,7 @@ class WebhookNotifier:
         earlier_attempts = before.attempts if before is not None else 0
 
         def record_retry(so_far: WebhookDelivery) -> None:
+            self._tell_failure(body, event, eid, so_far, earlier_attempts, WEBHOOK_RETRYING)
             try:
                 self._record(adapter, body, event, eid, so_far, earlier_attempts)
             except Exception:  # noqa: BLE001 - the delivery goes on; its outcome is written at the end
@@ -249,6 +334,8 @@ class WebhookNotifier:
             log.exception("event=webhook_error namespace=%s name=%s webhook_event=%s", namespace, name, event)
             delivery = WebhookDelivery(event=event, state="Failed", message=str(exc)[:500])
         self._metrics.webhooks.labels(event, delivery.state).inc()
+        if delivery.state == "Failed":
+            self._tell_failure(body, event, eid, delivery, earlier_attempts, WEBHOOK_FAILED)
         log.info(
             "event=webhook_delivered namespace=%s name=%s webhook_event=%s id=%s state=%s "
             "attempts=%s code=%s",
@@ -261,6 +348,27 @@ class WebhookNotifier:
             delivery.responseCode,
         )
         self._record(adapter, body, event, eid, delivery, earlier_attempts)
+
+    def _tell_failure(
+        self,
+        body: Mapping[str, Any],
+        event: str,
+        eid: str,
+        delivery: WebhookDelivery,
+        earlier_attempts: int,
+        reason: str,
+    ) -> None:
+        """A Warning Event for a failed attempt that will be retried, or a delivery given up.
+        Named after the event's id and attempt count, so it is told once."""
+        if self._events is None:
+            return
+        attempts = earlier_attempts + delivery.attempts
+        what = "will be retried" if reason == WEBHOOK_RETRYING else "given up"
+        message = (
+            f"webhook {event} ({eid}) attempt {attempts} failed, {what}: {delivery.message or 'no answer'}"
+        )
+        key = f"{eid}-{'retry' if reason == WEBHOOK_RETRYING else 'failed'}-{attempts}"
+        self._events.notice(body, reason, message, warning=True, key=key.replace("_", "-"))
 
     def _record(
         self,

@@ -54,15 +54,17 @@ from reelkube.controller.decision import (
     decide,
     needs_job_lookup,
 )
-from reelkube.controller.events import TransitionEvents
+from reelkube.controller.events import GPU_FALLBACK, RETRY, TransitionEvents, retry_message
 from reelkube.controller.job_manifests import CHILD_WAVES, build_job, child_name
+from reelkube.controller.job_observation import failure_cause
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
-from reelkube.controller.notify import WebhookNotifier, pending_delivery
+from reelkube.controller.notify import WebhookNotifier, pending_announcements, redelivery_value
 from reelkube.controller.settings import OperatorSettings
-from reelkube.controller.status_updates import phase_update, update_from_observation, webhook_event
+from reelkube.controller.status_updates import FALLBACK_MARK, phase_update, update_from_observation
 from reelkube.storage.tenancy import StorageForbidden
-from reelkube.webhooks import is_subscribed
+from reelkube.webhooks.history import deliveries_of
+from reelkube.webhooks.milestones import Announcement, due_events
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,8 @@ class Reconciler:
         )
         self._locks_guard = threading.Lock()
         self._creates = ThreadPoolExecutor(CHILD_CREATE_WORKERS, thread_name_prefix="create")
+        # uids whose GPU fallback was told: the pod's progress writes would repeat it every second.
+        self._told_fallback: set[str] = set()
 
     def close(self) -> None:
         """Stop the child-creating threads (at operator shutdown) and send pending Events."""
@@ -229,6 +233,7 @@ class Reconciler:
         if isinstance(action, Observe):
             generation = meta.get("generation")
             patch = update_from_observation(observed.status, action.observation, generation=generation)
+            self._tell_retry(observed, action.observation.attempts)
             return self._write(kind, observed.body, observed.status, patch)
         if isinstance(action, MarkJobDeleted):
             message = f"Job {action.job_name} was deleted before it finished"
@@ -289,6 +294,17 @@ class Reconciler:
         assert isinstance(action, Start), action
         job, created = self._create(kind, observed)
         return self._after_create(kind, observed, job, created)
+
+    def _tell_retry(self, observed: Observed, attempts: int) -> None:
+        """A ``Retry`` Event when the Job has started another pod since the status was written,
+        with the cause the previous pod ended with (told once per attempt: its name is derived
+        from the attempt)."""
+        before = observed.status.attempts or 0
+        if self.events is None or observed.body is None or before < 1 or attempts <= before:
+            return
+        failed = [cause for pod in observed.pods if (cause := failure_cause(pod)) is not None]
+        message = retry_message(attempts, failed[-1] if failed else None)
+        self.events.notice(observed.body, RETRY, message, warning=True, key=f"retry-{attempts}")
 
     def _cancel(self, kind: ResourceKind, observed: Observed, action: Cancel) -> Phase | None:
         """Delete the Job first, then write Canceled: a failed delete leaves the status as it was,
@@ -403,17 +419,9 @@ class Reconciler:
         if not patch:
             return status.phase
         new_phase = Phase(patch["phase"]) if "phase" in patch else status.phase
-        event = webhook_event(status.phase, new_phase)
-        webhook = (body.get("spec") or {}).get("webhook")
-        if (
-            event is not None
-            and webhook is not None
-            and is_subscribed(WebhookSpec.model_validate(webhook), event)
-        ):
-            announced = event
-            patch["webhook"] = pending_delivery(event, body)
-        else:
-            announced = None
+        announced = self._due_webhooks(kind, body, status.phase, patch)
+        if announced:
+            patch["webhook"] = pending_announcements(body, announced)
         self.client.patch_status(kind, namespace, name, patch)
         if new_phase != status.phase and new_phase is not None:
             self.metrics.transitions.labels(kind.kind, new_phase.value).inc()
@@ -429,10 +437,66 @@ class Reconciler:
                 patch.get("message"),
             )
         self.metrics.phases.observe(kind.kind, namespace, name, new_phase)
-        if announced is not None and self.notifier is not None:
+        if announced and self.notifier is not None:
             merged = {**(body.get("status") or {}), **patch}
-            self.notifier.submit(kind, {**body, "status": merged}, announced)
+            for announcement in announced:
+                self.notifier.submit(kind, {**body, "status": merged}, announcement.event, announcement.id)
         return new_phase
+
+    def _due_webhooks(
+        self, kind: ResourceKind, body: Mapping[str, Any], old_phase: Phase | None, patch: Mapping[str, Any]
+    ) -> list[Announcement]:
+        """The webhook events the status makes due once ``patch`` is applied (none without a
+        webhook or a notifier)."""
+        webhook = (body.get("spec") or {}).get("webhook")
+        if webhook is None or self.notifier is None:
+            return []
+        current = dict(body.get("status") or {})
+        after = {k: v for k, v in {**current, **patch}.items() if v is not None and k != "webhook"}
+        return due_events(
+            kind=kind.kind,
+            uid=body["metadata"].get("uid", ""),
+            webhook=WebhookSpec.model_validate(webhook),
+            old_phase=old_phase,
+            status=ResourceStatus.model_validate(after),
+            recorded={r.id for r in deliveries_of(current)},
+        )
+
+    def watch_live(self, kind: str, namespace: str, name: str, seen: Mapping[str, Any]) -> None:
+        """A change of a resource as a watch saw it (``seen``), most often the pod's progress:
+        send the webhook events it makes due (progress milestones, the voice-over), act on a
+        ``reelkube.io/redeliver`` annotation, and tell a GPU encoder fallback by an Event.
+        Decided first on ``seen`` without any request; only when something is due is the
+        resource read again and the work done under its lock."""
+        resource_kind = kind_named(kind)
+        status = ResourceStatus.model_validate(seen.get("status") or {})
+        uid = seen.get("metadata", {}).get("uid", "")
+        fallback = status.encoder and FALLBACK_MARK in status.encoder
+        if self.events is not None and fallback and uid not in self._told_fallback:
+            self._told_fallback.add(uid)
+            message = f"no working GPU encoder on the node: encoding on the CPU ({status.encoder})"
+            self.events.notice(seen, GPU_FALLBACK, message, warning=True, key="gpu-encoder-fallback")
+        if self.notifier is None or not (seen.get("spec") or {}).get("webhook"):
+            return
+        if redelivery_value(seen) is None and not self._due_webhooks(resource_kind, seen, status.phase, {}):
+            return
+        with self._locked(kind, namespace, name):
+            body = self.client.get_resource(resource_kind, namespace, name)
+            if body is None or body["metadata"].get("deletionTimestamp"):
+                return
+            self.notifier.redeliver_requested(resource_kind, dict(body))
+            body = self.client.get_resource(resource_kind, namespace, name) or body
+            current = ResourceStatus.model_validate(body.get("status") or {})
+            announced = self._due_webhooks(resource_kind, body, current.phase, {})
+            if not announced:
+                return
+            patch = {"webhook": pending_announcements(body, announced)}
+            self.client.patch_status(resource_kind, namespace, name, patch)
+            merged = {**(body.get("status") or {}), **patch}
+            for announcement in announced:
+                self.notifier.submit(
+                    resource_kind, {**body, "status": merged}, announcement.event, announcement.id
+                )
 
     def _resend_pending_webhook(self, kind: ResourceKind, observed: Observed) -> None:
         # A Pending delivery found at resume time was lost with a previous operator process.

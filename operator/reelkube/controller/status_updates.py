@@ -99,11 +99,29 @@ FALLBACK_MARK = "(fallback:"
 :meth:`reelkube.engine.encoders.GpuFallback.label`)."""
 
 
+_PHASE_ORDER = {Phase.PENDING: 0, Phase.QUEUED: 1, Phase.RUNNING: 2}
+
+
+def _behind(current: ResourceStatus, observed: JobObservation) -> bool:
+    """Whether the observation would take the status back to an earlier phase within the same
+    attempt. The Job's view lags its pod's: a pod that has just finished, with its Job not yet
+    Complete, reads as "waiting for its pod to run", and a watcher would see Running go back to
+    Queued one poll before Succeeded. Only a new attempt (a retry's pod) may go back."""
+    if current.phase not in _PHASE_ORDER or observed.phase not in _PHASE_ORDER:
+        return False
+    same_attempt = observed.attempts <= (current.attempts or 0)
+    return same_attempt and _PHASE_ORDER[observed.phase] < _PHASE_ORDER[current.phase]
+
+
 def update_from_observation(
     current: ResourceStatus, observed: JobObservation, *, generation: int | None
 ) -> dict[str, Any]:
     """:func:`phase_update` for what :func:`status_from_job` observed; a running render that fell
-    back from the GPU encoder (the pod's ``status.encoder``) says so in the message too."""
+    back from the GPU encoder (the pod's ``status.encoder``) says so in the message too. Nothing
+    (an empty patch) when the observation is behind the status: within one attempt the phase
+    only moves forward."""
+    if _behind(current, observed):
+        return {}
     message = observed.message
     if observed.phase == Phase.RUNNING and current.encoder and FALLBACK_MARK in current.encoder:
         message = f"{message}; encoding on the CPU: {current.encoder}"
@@ -119,18 +137,3 @@ def update_from_observation(
         completion_time=observed.completion_time,
         stalled=observed.stalled,
     )
-
-
-WEBHOOK_EVENTS = {
-    Phase.RUNNING: "started",
-    Phase.SUCCEEDED: "succeeded",
-    Phase.FAILED: "failed",
-    Phase.CANCELED: "canceled",
-}
-
-
-def webhook_event(old: Phase | None, new: Phase | None) -> str | None:
-    """The webhook event a phase change announces, if any."""
-    if new is None or old == new:
-        return None
-    return WEBHOOK_EVENTS.get(new)
