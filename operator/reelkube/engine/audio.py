@@ -31,11 +31,19 @@ def build_soundtrack(ctx: Invocation, placed_clips: list[PlacedClip]) -> str | N
                 ids[clip.id] = placed.path
             if clip.duckUnder:
                 ducking.append((placed, clip.duckUnder))
-        elif isinstance(clip, VideoClip) and clip.volume > 0 and placed.path in ctx.clip_inputs:
+        elif isinstance(clip, VideoClip) and clip.volume > 0:
             if not ctx.media(clip.src).has_audio:
                 continue
+            index = ctx.clip_inputs.get(placed.path)
+            if index is None:
+                # A soundtrack planned without the video (mixed once for a chunked render):
+                # read the clip's media as its video layer reads it in a single pass.
+                seconds = ctx.seconds(placed.frames) + 2 / float(ctx.fps)
+                index = ctx.add_media_input(
+                    clip.src, loop=clip.loop, trim_start=clip.trimStart, seconds=seconds
+                )
             chain = _shape(ctx, placed, clip.volume, clip.fadeIn, clip.fadeOut, total_samples)
-            label = ctx.graph.add([f"{ctx.clip_inputs[placed.path]}:a"], chain)
+            label = ctx.graph.add([f"{index}:a"], chain)
         else:
             continue
         streams[placed.path] = label

@@ -22,7 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from reelkube.api.output import Format
+from reelkube.api.output import Format, OutputSpec
+from reelkube.api.timeline import Timeline
+from reelkube.engine.filtergraph import escape_option_value
+from reelkube.engine.plan import RenderPlan, plan_window
+from reelkube.engine.probe import ResolvedInput
 
 ENGINE_VERSION = "1"
 """Part of every segment key: bump it whenever the engine's output bytes change for the same
@@ -106,3 +110,77 @@ def canonical_digest(document: Mapping[str, object]) -> str:
     """sha256 hex of a JSON document with sorted keys (the same document, the same digest)."""
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def plan_segment(
+    timeline: Timeline,
+    output: OutputSpec,
+    inputs: Mapping[str, ResolvedInput],
+    window: Window,
+    *,
+    workdir: Path,
+    output_path: Path,
+) -> RenderPlan:
+    """The segment of `window`: video only, exactly the window's frames as a single pass draws
+    them, starting on an IDR frame, encoded with the output's settings (MP4 without
+    `+faststart`, which the merge applies)."""
+    return plan_window(
+        timeline,
+        output,
+        inputs,
+        workdir=workdir,
+        output_path=output_path,
+        window=(window.first, window.last),
+        audio=False,
+    )
+
+
+def plan_soundtrack(
+    timeline: Timeline,
+    output: OutputSpec,
+    inputs: Mapping[str, ResolvedInput],
+    *,
+    workdir: Path,
+    output_path: Path,
+) -> RenderPlan | None:
+    """The whole timeline's audio, mixed and encoded once, as the single pass encodes it (write
+    it to an `.m4a`); None when the output has no audio. Never per window: AAC segments joined
+    end to end gain priming samples at every join."""
+    plan = plan_window(timeline, output, inputs, workdir=workdir, output_path=output_path, video=False)
+    return plan if plan.argv else None
+
+
+def input_digests(inputs: Mapping[str, ResolvedInput]) -> dict[str, str]:
+    """`src` -> sha256 of its fetched file's content."""
+    return {src: sha256_file(resolved.path) for src, resolved in inputs.items()}
+
+
+def segment_key(plan: RenderPlan, window: Window, input_digests: Mapping[str, str]) -> str:
+    """sha256 hex of what determines a segment's bytes: the plan's command and graph with every
+    place-dependent path replaced (inputs by their content digest, the graph's text files by
+    their name and content, the output by a placeholder), the window, and ENGINE_VERSION (which
+    stands for ffmpeg, the fonts and the planner). The same timeline planned in two workdirs has
+    one key; a change that does not reach a window's plan leaves its key as it was."""
+    names: dict[str, str] = {str(plan.output): "<output>"}
+    for path, src in plan.sources.items():
+        if src not in input_digests:
+            raise KeyError(f"no content digest for input {src!r}")
+        names[path] = f"<input:{input_digests[src]}>"
+    for file in plan.files:
+        names[str(file)] = f"<file:{file.name}>"
+    # Longest first, so that a path is never replaced inside a longer one.
+    ordered = sorted(names.items(), key=lambda item: len(item[0]), reverse=True)
+
+    def normalized(text: str) -> str:
+        for path, name in ordered:
+            text = text.replace(escape_option_value(path), name).replace(path, name)
+        return text
+
+    return canonical_digest(
+        {
+            "engine": ENGINE_VERSION,
+            "window": [window.first, window.last],
+            "argv": [normalized(arg) for arg in plan.argv],
+            "files": {file.name: content for file, content in sorted(plan.files.items())},
+        }
+    )

@@ -1,5 +1,10 @@
 """The ffmpeg invocation being planned: what the planner's parts (layers, text, subtitles,
-soundtrack) add to while `build_plan` walks the timeline, before it becomes a `RenderPlan`."""
+soundtrack) add to while `build_plan` walks the timeline, before it becomes a `RenderPlan`.
+
+An invocation renders the frame window `[first, last)` of the timeline (a single pass is the
+window `[0, total_frames)`). The graph keeps the timeline's clock: every stream carries the
+timestamps it has in a single pass, so time-based expressions (text fades, slides, enable
+windows, subtitles) need no offset, and only the final video chain moves the window to 0."""
 
 from __future__ import annotations
 
@@ -29,6 +34,24 @@ class Invocation:
     files: dict[Path, str] = field(default_factory=dict)
     clip_inputs: dict[str, int] = field(default_factory=dict)
     """`-i` index of each video clip by its path, so its own audio can be mixed too."""
+    first: int = 0
+    """The window's first frame on the timeline."""
+    last: int | None = None
+    """The frame after the window's last one (None: the timeline's end)."""
+
+    @property
+    def end(self) -> int:
+        """The frame after the window's last one."""
+        return self.total_frames if self.last is None else self.last
+
+    @property
+    def window_frames(self) -> int:
+        """How many frames the window holds."""
+        return self.end - self.first
+
+    def in_window(self, start: int, end: int) -> bool:
+        """Whether frames `[start, end)` share at least one frame with the window."""
+        return start < self.end and end > self.first
 
     @property
     def fps_text(self) -> str:

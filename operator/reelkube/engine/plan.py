@@ -44,6 +44,9 @@ class RenderPlan:
     audio_encoder: str | None
     filter_graph: str
     files: dict[Path, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    """The `src` each input file path in `argv` was fetched from (a segment's key names inputs
+    by their content, not by where they lie)."""
 
     def command_line(self) -> str:
         """The command as one shell-quoted line (runnable once `write_files` has run)."""
@@ -66,6 +69,23 @@ def build_plan(
 ) -> RenderPlan:
     """Plan the render of `timeline` into `output_path`. `inputs` maps every clip `src` to its
     fetched, probed file. Raises SpecError for timelines that cannot be rendered."""
+    return plan_window(timeline, output, inputs, workdir=workdir, output_path=output_path)
+
+
+def plan_window(
+    timeline: Timeline,
+    output: OutputSpec,
+    inputs: Mapping[str, ResolvedInput],
+    *,
+    workdir: Path,
+    output_path: Path,
+    window: tuple[int, int] | None = None,
+    video: bool = True,
+    audio: bool = True,
+) -> RenderPlan:
+    """Plan frames `window` = (first, last) of `timeline` (None: all of them), with its video,
+    its audio or both. A window's video is exactly those frames as a single pass draws them,
+    encoded as a segment that starts on an IDR frame (see `reelkube.engine.chunks`)."""
     if message := crf_error(output):
         raise SpecError(message)
     fps = Fraction(output.fps or timeline.fps).limit_denominator(1001)
@@ -84,6 +104,9 @@ def build_plan(
         message := output_length_error(seconds, resolved.total_frames, output)
     ):
         raise OutputTooLong(message)
+    first, last = window or (0, resolved.total_frames)
+    if not 0 <= first < last <= resolved.total_frames:
+        raise ValueError(f"window [{first}, {last}) is not inside [0, {resolved.total_frames})")
     ctx = Invocation(
         width=timeline.width,
         height=timeline.height,
@@ -91,18 +114,78 @@ def build_plan(
         total_frames=resolved.total_frames,
         workdir=workdir,
         inputs=inputs,
+        first=first,
+        last=last,
     )
     encoder = choose_encoder(output)
+    segment = window is not None
+    if segment and encoder.is_still:
+        raise SpecError(f"spec.output.format: {output.format.value} renders in one pass, never in windows")
+    sounds = [placed for track in resolved.tracks for placed in track]
+    if video:
+        _plan_video(ctx, output, resolved.tracks, timeline.background, out_w, out_h)
+    soundtrack = build_soundtrack(ctx, sounds) if audio and encoder.audio else None
+    if not video and soundtrack is None:
+        return _empty_plan(output_path, ctx, out_w, out_h, encoder.video)
+
+    frames = 1 if encoder.is_still else ctx.window_frames
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error"]
+    for args in ctx.input_args:
+        argv += args
+    argv += ["-filter_complex", ctx.graph.render()]
+    if video:
+        argv += ["-map", "[vout]"]
+    if soundtrack:
+        argv += ["-map", f"[{soundtrack}]"]
+    if video:
+        argv += _segment_args(encoder.video_args) if segment else encoder.video_args
+    else:
+        argv += ["-vn"]
+    argv += encoder.audio_args if soundtrack else ["-an"]
+    if soundtrack:
+        # `-frames:v` would close the file when the last video frame is muxed and drop the audio
+        # still queued behind it (0.17 s at 10 fps). `-t` ends both streams at the same time;
+        # rounded down to the microsecond so frame N (pts exactly N/fps) is never included.
+        micros = (Fraction(frames) / ctx.fps * 1_000_000).__floor__()
+        argv += ["-t", f"{micros // 1_000_000}.{micros % 1_000_000:06d}", str(output_path)]
+    else:
+        argv += ["-frames:v", str(frames), str(output_path)]
+    return RenderPlan(
+        argv=argv,
+        output=output_path,
+        total_frames=frames,
+        duration=float(frames / fps),
+        width=out_w,
+        height=out_h,
+        fps=float(fps),
+        encoder=encoder.video if video else "",
+        audio_encoder=encoder.audio if soundtrack else None,
+        filter_graph=ctx.graph.render(),
+        files=dict(ctx.files),
+        sources={str(resolved.path): src for src, resolved in inputs.items()},
+    )
+
+
+def _plan_video(
+    ctx: Invocation,
+    output: OutputSpec,
+    tracks: list[list[PlacedClip]],
+    background: str,
+    out_w: int,
+    out_h: int,
+) -> None:
+    """Add the video graph of the window, ending in `[vout]`."""
     ops: list[MediaLayer | PlacedClip] = []
-    sounds: list[PlacedClip] = []
-    for track in resolved.tracks:
-        sounds += track
+    for track in tracks:
         ops += [op for op in group_layers(track) if not isinstance(op, PlacedClip) or _draws(op)]
+    # Folded over the whole timeline, so every window composes the same layers.
     ops = fold_tints(ops, ctx)
 
-    canvas, ops = _canvas(ctx, ops, timeline.background)
+    canvas, ops = _canvas(ctx, ops, background)
     pending: list[str] = []
     for number, op in enumerate(ops):
+        if not ctx.in_window(op.start, op.end):
+            continue  # numbered all the same: a window's files are named as in a single pass
         if isinstance(op, MediaLayer):
             if pending:
                 canvas, pending = ctx.graph.add([canvas], pending), []
@@ -121,37 +204,24 @@ def build_plan(
         )
     else:
         ctx.graph.add([canvas], pending, "vout")
-    soundtrack = build_soundtrack(ctx, sounds) if encoder.audio else None
 
-    frames = 1 if encoder.is_still else resolved.total_frames
-    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error"]
-    for args in ctx.input_args:
-        argv += args
-    argv += ["-filter_complex", ctx.graph.render(), "-map", "[vout]"]
-    if soundtrack:
-        argv += ["-map", f"[{soundtrack}]"]
-    argv += encoder.video_args + (encoder.audio_args if soundtrack else ["-an"])
-    if soundtrack:
-        # `-frames:v` would close the file when the last video frame is muxed and drop the audio
-        # still queued behind it (0.17 s at 10 fps). `-t` ends both streams at the same time;
-        # rounded down to the microsecond so frame N (pts exactly N/fps) is never included.
-        micros = (Fraction(frames) / ctx.fps * 1_000_000).__floor__()
-        argv += ["-t", f"{micros // 1_000_000}.{micros % 1_000_000:06d}", str(output_path)]
-    else:
-        argv += ["-frames:v", str(frames), str(output_path)]
-    return RenderPlan(
-        argv=argv,
-        output=output_path,
-        total_frames=frames,
-        duration=float(frames / fps),
-        width=out_w,
-        height=out_h,
-        fps=float(fps),
-        encoder=encoder.video,
-        audio_encoder=encoder.audio if soundtrack else None,
-        filter_graph=ctx.graph.render(),
-        files=dict(ctx.files),
-    )
+
+def _segment_args(video_args: list[str]) -> list[str]:
+    """A segment's encoder arguments: the output's, with an IDR frame first (every encoder
+    starts on one; said explicitly so that it holds for every encoder) and without
+    `+faststart`, which the merge applies to the joined file."""
+    args = list(video_args)
+    if "-movflags" in args:
+        at = args.index("-movflags")
+        del args[at : at + 2]
+    return [*args, "-force_key_frames", "expr:eq(n,0)"]
+
+
+def _empty_plan(output_path: Path, ctx: Invocation, out_w: int, out_h: int, encoder: str) -> RenderPlan:
+    """What an audio-only plan of a silent timeline is: nothing to run."""
+    return RenderPlan(argv=[], output=output_path, total_frames=0, duration=ctx.seconds(ctx.window_frames),
+                      width=out_w, height=out_h, fps=float(ctx.fps), encoder=encoder, audio_encoder=None,
+                      filter_graph="")  # fmt: skip
 
 
 def _draws(placed: PlacedClip) -> bool:
@@ -181,13 +251,16 @@ def _canvas(
     ):
         label, _, _ = emit_layer(ctx, first, local_time=True)
         return label, ops[1:]
-    seconds = (ctx.total_frames - 0.5) / float(ctx.fps)  # exactly total_frames frames
+    seconds = (ctx.window_frames - 0.5) / float(ctx.fps)  # exactly the window's frames
     color = filter_spec("color", c=background, s=f"{ctx.width}x{ctx.height}", r=ctx.fps_text, d=seconds)
-    return ctx.graph.add([], [color]), ops
+    # At the timeline's timestamps, as every stream laid over it (see `Invocation`).
+    shift = [f"setpts=PTS+{ctx.first}"] if ctx.first else []
+    return ctx.graph.add([], [color, *shift]), ops
 
 
 def _finish_video(ctx: Invocation, output: OutputSpec, out_w: int, out_h: int) -> list[str]:
-    chain = []
+    # A window's frames go to the encoder from timestamp 0.
+    chain = ["setpts=PTS-STARTPTS"] if ctx.first else []
     if (out_w, out_h) != (ctx.width, ctx.height):
         # The timeline is laid out in its own pixels; cover the requested size with it.
         chain += [

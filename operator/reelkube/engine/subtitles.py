@@ -54,6 +54,10 @@ def subtitles_filter(ctx: Invocation, placed: PlacedClip, number: int) -> str | 
             continue
         event.start, event.end = max(event.start, 0) + offset, min(event.end, window) + offset
         kept.append(event)
+    # A window keeps only the events that show in it (libass lays out each frame from the
+    # events active at its time), so a cue elsewhere does not change this window's file.
+    shown_from, shown_until = _ms(ctx.seconds(ctx.first)) - 1, _ms(ctx.seconds(ctx.end)) + 1
+    kept = [event for event in kept if event.end > shown_from and event.start < shown_until]
     if not kept:
         return None
     subs.events = kept

@@ -10,6 +10,7 @@ zoom, instead of blended on every frame.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from reelkube.api.timeline import Box, ColorClip, Fit, ImageClip, KenBurns, VideoClip
@@ -138,11 +139,20 @@ def _needs_alpha(clip: MediaClip, placed: PlacedClip, ctx: Invocation) -> bool:
     return clip.opacity < 1 or clip.fadeIn > 0 or clip.fadeOut > 0 or entering or transparent
 
 
+XFADE_PAD_FRAMES = 2
+"""Frames each stream joined by a transition is padded by (see `emit_layer`)."""
+
+
 def emit_layer(ctx: Invocation, layer: MediaLayer, *, local_time: bool = False) -> tuple[str, str, str]:
-    """Build the layer's stream; returns (label, overlay x, overlay y). The stream is shifted to
-    the layer's start unless `local_time` (used when the layer is the canvas itself)."""
+    """Build the layer's frames inside the invocation's window; returns (label, overlay x,
+    overlay y). The stream carries timeline timestamps (see `Invocation`), so it shows from the
+    layer's first frame in the window; `local_time` (the layer is the canvas itself, starting at
+    frame 0) leaves a single pass's stream as it is. The layer must share frames with the window.
+    """
     bx, by, bw, bh = layer.box(ctx)
     chained = len(layer.members) > 1
+    # Decided over every member, not only those in the window, so each window draws with the
+    # pixel formats a single pass uses.
     alpha = any(_needs_alpha(p.clip, p, ctx) for p in layer.members)  # type: ignore[arg-type]
     fits = {getattr(p.clip, "fit", Fit.STRETCH) for p in layer.members}
     if chained and len({resolve_box(getattr(p.clip, "box", None), ctx) for p in layer.members}) > 1:
@@ -152,22 +162,37 @@ def emit_layer(ctx: Invocation, layer: MediaLayer, *, local_time: bool = False) 
         )
     pad_contain = chained and Fit.CONTAIN in fits
     alpha = alpha or pad_contain
+    members = [p for p in layer.members if ctx.in_window(p.start, p.end)]
     labels = [emit_member(ctx, p, bw, bh, alpha=alpha, pad_contain=pad_contain, tints=layer.tints)
-              for p in layer.members]  # fmt: skip
+              for p in members]  # fmt: skip
+    if len(labels) > 1:
+        # xfade in ffmpeg 5.1 ends its transition as soon as its first input reports its end,
+        # dropping a frame still queued: whether that happens depends on thread timing. Each
+        # input is padded past its end instead (the padding is dropped by xfade or trimmed off
+        # below), so the last frames of a transition, and a window ending inside one, are
+        # always blended.
+        labels = [ctx.graph.add([label], [filter_spec("tpad", stop=XFADE_PAD_FRAMES, stop_mode="clone")])
+                  for label in labels]  # fmt: skip
     label = labels[0]
-    for placed, nxt in zip(layer.members[1:], labels[1:], strict=True):
+    # The chain's first frame: each xfade's offset counts from it (xfade measures its offset
+    # from the first frame of its first input), and may be negative when the window opens
+    # inside a transition.
+    shown_from = max(ctx.first, members[0].start)
+    for placed, nxt in zip(members[1:], labels[1:], strict=True):
         clip = placed.clip
         assert isinstance(clip, MediaClip) and clip.transition is not None
-        offset = ctx.seconds(placed.start - layer.start)
         xfade = filter_spec(
             "xfade",
             transition=clip.transition.type.value,
             duration=ctx.seconds(placed.overlap),
-            offset=offset,
+            offset=ctx.seconds(placed.start - shown_from),
         )
         label = ctx.graph.add([label, nxt], [xfade])
-    if not local_time:
-        label = ctx.graph.add([label], [f"setpts=PTS-STARTPTS+{layer.start}"])
+    if len(labels) > 1:
+        shown = min(ctx.end, layer.end) - shown_from
+        label = ctx.graph.add([label], [filter_spec("trim", end_frame=shown)])
+    if not (local_time and shown_from == 0):
+        label = ctx.graph.add([label], [f"setpts=PTS-STARTPTS+{shown_from}"])
     x, y = str(bx), str(by)
     if not pad_contain and fits == {Fit.CONTAIN} and not isinstance(layer.first, ColorClip):
         x, y = f"{bx}+({bw}-w)/2", f"{by}+({bh}-h)/2"
@@ -184,31 +209,37 @@ def emit_member(
     pad_contain: bool,
     tints: list[ColorClip],
 ) -> str:
-    """One clip's stream: exactly `placed.frames` frames from pts 0, time base 1/fps."""
+    """One clip's frames inside the window, at time base 1/fps, each with the timestamp it has
+    in the clip's own time (frame `i` of the clip at pts `i`), so fades keep their times."""
     clip = placed.clip
-    frames = placed.frames
+    # The clip's own frames [skip, until) fall inside the window.
+    skip = max(ctx.first, placed.start) - placed.start
+    until = min(ctx.end, placed.end) - placed.start
     if isinstance(clip, ColorClip):
         opacity = clip.opacity
         source = filter_spec(
             "color", c=f"{clip.color}@{format_number(opacity)}", s=f"{bw}x{bh}", r=ctx.fps_text
         )
-        chain = [source, f"trim=end_frame={frames}"]
+        chain = [source, filter_spec("trim", start_frame=skip or None, end_frame=until)]
         if alpha:
             chain.append("format=yuva420p")
         chain += _fades(ctx, clip, placed)
         return ctx.graph.add([], chain)
     if isinstance(clip, VideoClip):
-        chain = _video_source(ctx, clip, placed) + _fit_filters(clip.fit, bw, bh, pad_contain)
+        chain = _video_source(ctx, clip, placed, skip, until) + _fit_filters(clip.fit, bw, bh, pad_contain)
         label = ctx.graph.add(chain[:1], chain[1:])
         return _finish_member(ctx, clip, placed, label, alpha)
     assert isinstance(clip, ImageClip)
     label = _still_frame(ctx, clip, bw, bh, pad_contain, tints)
     if clip.kenBurns is not None:
-        timed = [_zoompan(ctx, clip.kenBurns, frames, bw, bh)]
+        timed = [_zoompan(ctx, clip.kenBurns, placed.frames, bw, bh, skip, until)]
+        if skip:
+            timed.append(f"setpts=PTS+{skip}")  # zoompan numbers its frames from 0
     else:
         # One decoded frame, repeated by reference (no copies), at exact frame times.
         tb = f"{ctx.fps.denominator}/{ctx.fps.numerator}"
-        timed = [f"loop=loop={frames - 1}:size=1", f"settb={tb}", "setpts=N"]
+        numbered = f"setpts=N+{skip}" if skip else "setpts=N"
+        timed = [f"loop=loop={until - skip - 1}:size=1", f"settb={tb}", numbered]
     label = ctx.graph.add([label], timed)
     return _finish_member(ctx, clip, placed, label, alpha)
 
@@ -257,19 +288,42 @@ def _fit_filters(fit: Fit, bw: int, bh: int, pad_contain: bool) -> list[str]:
     return [filter_spec("scale", bw, bh)]
 
 
-def _video_source(ctx: Invocation, clip: VideoClip, placed: PlacedClip) -> list[str]:
+PREROLL_SECONDS = 1.0
+"""A window inside a video clip starts reading this much earlier, so the source frame a single
+pass shows at the window's first frame (the latest one at or before it, however low the
+source's rate) is decoded too."""
+
+
+def _video_source(ctx: Invocation, clip: VideoClip, placed: PlacedClip, skip: int, until: int) -> list[str]:
+    """The clip's frames [skip, until) of its own time, from its media seeked near `skip`."""
     info = ctx.media(clip.src)
-    seconds = ctx.seconds(placed.frames)
-    # Read a frame more than needed; the graph trims to the exact count.
-    read_seconds = seconds + 2 / float(ctx.fps)
-    index = ctx.add_media_input(clip.src, loop=clip.loop, trim_start=clip.trimStart, seconds=read_seconds)
-    ctx.clip_inputs[placed.path] = index
-    chain = [f"{index}:v", "setpts=PTS-STARTPTS", f"fps={ctx.fps_text}"]
+    rate = float(ctx.fps)
     available = None if (clip.loop or info.duration is None) else info.duration - clip.trimStart
-    if available is not None and available < seconds + 1 / float(ctx.fps):
+    # Read from frame `origin` (0 in a single pass): a pre-roll before the window, but never so
+    # late that a clip holding its media's last frame would seek past that frame.
+    origin = max(0, skip - math.ceil(PREROLL_SECONDS * rate))
+    if available is not None:
+        origin = min(origin, max(0, math.floor((available - PREROLL_SECONDS) * rate)))
+    seek = clip.trimStart + origin / rate
+    if clip.loop and info.duration and seek >= info.duration:
+        # Looping restarts the media at its beginning, not at trimStart.
+        seek = (seek - info.duration) % info.duration
+    seconds = (until - origin) / rate
+    # Read a frame more than needed; the graph trims to the exact count.
+    read_seconds = seconds + 2 / rate
+    index = ctx.add_media_input(clip.src, loop=clip.loop, trim_start=seek, seconds=read_seconds)
+    ctx.clip_inputs[placed.path] = index
+    # Timestamps count from the seek point (ffmpeg subtracts it); `start_time=0` makes frame 0
+    # the seek point itself, so a window's frames are picked from the source as a single pass
+    # picks them.
+    chain = [f"{index}:v", filter_spec("fps", ctx.fps_text, start_time=0)]
+    if available is not None and available - origin / rate < seconds + 1 / rate:
         # Shorter than its clip: hold the last frame.
-        chain.append(filter_spec("tpad", stop_mode="clone", stop_duration=seconds - available + 1))
-    chain.append(f"trim=end_frame={placed.frames}")
+        hold = seconds - (available - origin / rate) + 1
+        chain.append(filter_spec("tpad", stop_mode="clone", stop_duration=hold))
+    chain.append(filter_spec("trim", start_frame=(skip - origin) or None, end_frame=until - origin))
+    if origin:
+        chain.append(f"setpts=PTS+{origin}")
     return chain
 
 
@@ -299,11 +353,17 @@ def _compose_tints(ctx: Invocation, label: str, tints: list[ColorClip], bw: int,
     return label
 
 
-def _zoompan(ctx: Invocation, kb: KenBurns, frames: int, bw: int, bh: int) -> str:
+def _zoompan(
+    ctx: Invocation, kb: KenBurns, frames: int, bw: int, bh: int, skip: int = 0, until: int = 0
+) -> str:
+    """The move over the clip's `frames`, emitting its frames [skip, until) (all by default):
+    zoompan counts its output frames (`on`) from 0, so the window's offset is added to it."""
     last = max(frames - 1, 1)
-    progress = f"on/{last}"
+    counter = f"(on+{skip})" if skip else "on"
+    progress = f"{counter}/{last}"
     zoom = f"{format_number(kb.zoomStart)}+{format_number(kb.zoomEnd - kb.zoomStart)}*{progress}"
     # Position within the spare width/height: centred, drifting by pan over the clip.
     x = f"(iw-iw/zoom)*(0.5+{format_number(kb.panX / 2)}*(2*{progress}-1))"
     y = f"(ih-ih/zoom)*(0.5+{format_number(kb.panY / 2)}*(2*{progress}-1))"
-    return filter_spec("zoompan", z=zoom, x=x, y=y, d=frames, s=f"{bw}x{bh}", fps=ctx.fps_text)
+    count = (until or frames) - skip
+    return filter_spec("zoompan", z=zoom, x=x, y=y, d=count, s=f"{bw}x{bh}", fps=ctx.fps_text)
