@@ -33,13 +33,17 @@ from reelkube.controller.decision import (
     Observed,
     Queue,
     Start,
+    StartMerge,
     Trigger,
     decide,
     needs_job_lookup,
 )
-from reelkube.controller.job_observation import JobObservation
+from reelkube.controller.job_observation import ChunkView, JobObservation
 from support.resources import (
+    CHUNK_JOB_NAME,
     JOB_NAME,
+    MERGE_JOB_NAME,
+    chunk_pod,
     condition,
     job,
     pod,
@@ -50,6 +54,7 @@ from support.resources import (
 )
 
 STARTED = "2025-01-01T00:00:05Z"
+STOPPED = json.dumps({"reason": "Canceled", "message": "stopped"})
 QUEUED_BY_LIMIT = {"phase": "Queued", "reason": "ConcurrencyLimit", "message": "waiting for a free slot"}
 CREATED = {"phase": "Queued", "reason": "JobCreated", "jobName": JOB_NAME, "attempts": 0}
 CANCEL = {"cancel": True}
@@ -70,6 +75,9 @@ def observed(
     placement: Placement | None = None,
     now: datetime | None = None,
     stall_seconds: int = 0,
+    chunks: int = 1,
+    merge_job: dict[str, Any] | None = None,
+    merge_pods: tuple[dict[str, Any], ...] = (),
 ) -> Observed:
     """What the reconciler would have gathered about ``body``."""
     if body is None:
@@ -95,6 +103,9 @@ def observed(
         placement=placement,
         now=now,
         stall_seconds=stall_seconds,
+        chunks=chunks,
+        merge_job=merge_job,
+        merge_pods=merge_pods,
     )
 
 
@@ -135,6 +146,29 @@ def stuck(
 
 def failed_input(message: str) -> dict[str, Any]:
     return terminated(2, json.dumps({"reason": "InputNotFound", "message": message}))
+
+
+CHUNKING = {**RUNNING, "jobName": CHUNK_JOB_NAME, "chunkCount": 2}
+TWO_RENDERING = (chunk_pod("c0", 0, "Running", running()), chunk_pod("c1", 1, "Running", running()))
+TWO_DONE = (
+    chunk_pod("c0", 0, "Succeeded", terminated(0, reason="Completed")),
+    chunk_pod("c1", 1, "Succeeded", terminated(0, reason="Completed"), failures=1),
+)
+BOTH_DONE = ChunkView(count=2, states={0: "Succeeded", 1: "Succeeded"}, attempts={0: 1, 1: 2})
+MERGE_POD = (pod("m1", "Running", running("2025-01-01T00:03:00Z")),)
+
+
+def chunked(status: dict[str, Any], **seen: Any) -> Observed:
+    """A chunked render (two windows) with its chunk Job (and merge Job) as ``seen``."""
+    return observed(resource_body(status=status, spec={"output": {"chunks": 2}}), chunks=2, **seen)
+
+
+def chunk_job(conditions: list[dict[str, Any]] | None = None, **status: Any) -> dict[str, Any]:
+    return job(conditions, name=CHUNK_JOB_NAME, **status)
+
+
+def merge_job(conditions: list[dict[str, Any]] | None = None, **status: Any) -> dict[str, Any]:
+    return job(conditions, name=MERGE_JOB_NAME, **status)
 
 
 @dataclass(frozen=True)
@@ -428,6 +462,121 @@ CASES: dict[str, Case] = {
     "cancel-of-a-resource-being-deleted": Case(
         observed(resource_body(status=RUNNING, spec=CANCEL, deleting=True)), Gone()
     ),
+    # A chunked render: the Indexed Job's windows, then the merge Job.
+    "chunks-rendering": Case(
+        chunked(CHUNKING, job=chunk_job(active=2), pods=TWO_RENDERING),
+        Observe(
+            JobObservation(
+                phase=Phase.RUNNING,
+                reason="Running",
+                message="2 of 2 chunks rendering, 0 done",
+                job_name=CHUNK_JOB_NAME,
+                attempts=2,
+                start_time=STARTED,
+            ),
+            chunks=ChunkView(count=2, states={0: "Running", 1: "Running"}, attempts={0: 1, 1: 1}),
+        ),
+    ),
+    "chunks-all-rendered-start-the-merge": Case(
+        chunked(CHUNKING, job=chunk_job([condition("Complete")], completedIndexes="0-1"), pods=TWO_DONE),
+        StartMerge(BOTH_DONE),
+    ),
+    "chunks-all-rendered-start-the-merge-on-sync-too": Case(
+        chunked(
+            CHUNKING,
+            trigger="sync",
+            job=chunk_job([condition("Complete")], completedIndexes="0-1"),
+            pods=TWO_DONE,
+        ),
+        StartMerge(BOTH_DONE),
+    ),
+    "a-chunk-failed-permanently-fails-with-its-cause": Case(
+        chunked(
+            CHUNKING,
+            job=chunk_job([condition("Failed", "MaxFailedIndexesExceeded")], failedIndexes="1", failed=2),
+            pods=(
+                chunk_pod("c0", 0, "Failed", terminated(143, STOPPED)),
+                chunk_pod("c1", 1, "Failed", failed_input("https://example.com/b.mp4 returned 404")),
+            ),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.FAILED,
+                reason="InputNotFound",
+                message="chunk 1 of 2: https://example.com/b.mp4 returned 404",
+                job_name=CHUNK_JOB_NAME,
+                attempts=2,
+                start_time=STARTED,
+                completion_time="2025-01-01T00:01:00Z",
+            ),
+            chunks=ChunkView(count=2, states={0: "Pending", 1: "Failed"}, attempts={0: 1, 1: 1}),
+        ),
+    ),
+    "chunks-standing-still-fail": Case(
+        chunked(
+            {**CHUNKING, "progress": 40, "lastProgressTime": "2025-01-01T00:01:00Z"},
+            job=chunk_job(active=2),
+            pods=TWO_RENDERING,
+            now=at("00:12:00"),
+            stall_seconds=600,
+        ),
+        FailStalled(CHUNK_JOB_NAME, 660),
+    ),
+    "merge-running": Case(
+        chunked(
+            {**CHUNKING, "reason": "Merging"},
+            job=chunk_job([condition("Complete")], completedIndexes="0-1"),
+            pods=TWO_DONE,
+            merge_job=merge_job(active=1),
+            merge_pods=MERGE_POD,
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.RUNNING,
+                reason="Running",
+                message="pod m1 is merging 2 chunks",
+                job_name=CHUNK_JOB_NAME,
+                attempts=4,
+                start_time=STARTED,
+            ),
+            chunks=BOTH_DONE,
+        ),
+    ),
+    "merge-complete-succeeds": Case(
+        chunked(
+            {**CHUNKING, "reason": "Merging"},
+            trigger="sync",
+            job=chunk_job([condition("Complete")], completedIndexes="0-1"),
+            pods=TWO_DONE,
+            merge_job=merge_job([condition("Complete")], succeeded=1, completionTime="2025-01-01T00:04:00Z"),
+            merge_pods=(pod("m1", "Succeeded", terminated(0, reason="Completed")),),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.SUCCEEDED,
+                reason="Succeeded",
+                message="render finished and outputs uploaded",
+                job_name=CHUNK_JOB_NAME,
+                attempts=4,
+                start_time=STARTED,
+                completion_time="2025-01-01T00:04:00Z",
+            ),
+            chunks=BOTH_DONE,
+        ),
+    ),
+    "merge-standing-still-fails-and-deletes-the-chunk-job": Case(
+        chunked(
+            {**CHUNKING, "reason": "Merging", "progress": 96, "lastProgressTime": "2025-01-01T00:03:10Z"},
+            job=chunk_job([condition("Complete")], completedIndexes="0-1"),
+            pods=TWO_DONE,
+            merge_job=merge_job(active=1),
+            merge_pods=MERGE_POD,
+            now=at("00:13:10"),
+            stall_seconds=600,
+        ),
+        FailStalled(CHUNK_JOB_NAME, 600),
+    ),
+    "chunk-job-deleted": Case(chunked(CHUNKING), MarkJobDeleted(CHUNK_JOB_NAME)),
 }
 
 

@@ -165,3 +165,31 @@ def waiting(reason: str, message: str = "") -> dict[str, Any]:
 def unscheduled(message: str, reason: str = "Unschedulable") -> list[dict[str, Any]]:
     """Pod conditions of a pod the scheduler could not place."""
     return [{"type": "PodScheduled", "status": "False", "reason": reason, "message": message}]
+
+
+# --- chunked renders --------------------------------------------------------------------------
+
+CHUNK_JOB_NAME = "rj-summer-reel-0123456789-chunks"
+MERGE_JOB_NAME = "rj-summer-reel-0123456789-merge"
+
+
+def chunk_pod(
+    name: str,
+    index: int,
+    phase: str,
+    state: dict[str, Any] | None = None,
+    *,
+    failures: int = 0,
+    ignored: int = 0,
+    created: str = "2025-01-01T00:00:06Z",
+) -> dict[str, Any]:
+    """A pod of an Indexed chunk Job: :func:`pod` with its completion index label and the Job
+    controller's per-index failure counts (``failures`` counted, ``ignored`` disruptions)."""
+    made = pod(name, phase, state, created=created)
+    made["metadata"]["labels"] = {"batch.kubernetes.io/job-completion-index": str(index)}
+    made["metadata"]["annotations"] = {
+        "batch.kubernetes.io/job-completion-index": str(index),
+        "batch.kubernetes.io/job-index-failure-count": str(failures),
+        "batch.kubernetes.io/job-index-ignored-failure-count": str(ignored),
+    }
+    return made

@@ -138,9 +138,13 @@ def model_schema(model: type[BaseModel]) -> Schema:
 
 
 def _columns(kind: ResourceKind) -> list[dict[str, Any]]:
+    chunks = (
+        [{"name": "Chunks", "type": "string", "jsonPath": ".status.chunkSummary"}] if kind.chunkable else []
+    )
     return [
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Progress", "type": "integer", "jsonPath": ".status.progress"},
+        *chunks,
         {"name": "Queue", "type": "integer", "jsonPath": ".status.queuePosition", "priority": 1},
         {"name": "Priority", "type": "integer", "jsonPath": ".spec.priority", "priority": 1},
         {"name": "Step", "type": "string", "jsonPath": ".status.step", "priority": 1},

@@ -52,6 +52,9 @@ class ResourceKind:
     """Whether a parsed resource asks for a GPU node."""
     default_resources: PodResources
     """Built-in pod resources, used when neither the spec nor the chart names them."""
+    chunkable: bool = False
+    """Whether a resource may be split into windows rendered by parallel pods
+    (``spec.output.chunks``)."""
 
     @property
     def group(self) -> str:
@@ -96,6 +99,7 @@ RENDER_JOB = ResourceKind(
     ),
     wants_gpu=lambda resource: bool(resource.spec.output.gpu),
     default_resources=PodResources(cpu="2", memory="2Gi", ephemeral_storage="10Gi"),
+    chunkable=True,
 )
 
 TTS_JOB = ResourceKind(

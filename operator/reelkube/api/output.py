@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from reelkube.api.common import ApiModel, cel
 from reelkube.api.timeline import Timeline, VisualClip
@@ -47,6 +48,18 @@ class Preset(StrEnum):
 
 
 STILL_FORMATS = frozenset({Format.PNG, Format.JPEG})
+CHUNKED_FORMATS = frozenset({Format.MP4})
+"""Formats a render can be split into windows for: segments joined by stream copy need a
+container and codec that concatenate cleanly (gif, png and jpeg are one piece; webm renders in
+one pod)."""
+MAX_CHUNKS = 64
+"""Most chunks a spec may ask for (the chart's jobs.maxChunks caps it lower)."""
+
+Chunks = Annotated[
+    Annotated[int, Field(ge=1, le=MAX_CHUNKS)] | Literal["auto"],
+    # int-or-string: the API server's structural schema has no union of types.
+    WithJsonSchema({"x-kubernetes-int-or-string": True}),
+]
 
 
 class OutputSpec(ApiModel):
@@ -75,6 +88,16 @@ class OutputSpec(ApiModel):
                 cel(
                     "!has(self.requireGpuEncoder) || !self.requireGpuEncoder || (has(self.gpu) && self.gpu)",
                     "requireGpuEncoder needs gpu: true",
+                ),
+                # int-or-string is `dyn` in CEL: test its type before comparing.
+                cel(
+                    "!has(self.chunks) || (type(self.chunks) == string ? self.chunks == 'auto'"
+                    f" : (self.chunks >= 1 && self.chunks <= {MAX_CHUNKS}))",
+                    f"chunks is a number from 1 to {MAX_CHUNKS}, or auto",
+                ),
+                cel(
+                    "!has(self.chunks) || self.chunks == 1 || !has(self.format) || self.format == 'mp4'",
+                    "chunks splits mp4 video only (webm, gif, png and jpeg render in one pod)",
                 ),
             ]
         }
@@ -114,6 +137,20 @@ class OutputSpec(ApiModel):
     maxFrames: int = Field(default=DEFAULT_MAX_FRAMES, ge=1, le=10_368_000)
     """Most frames accepted in the output (default 216,000: one hour at 60 fps), checked with
     maxDurationSeconds."""
+    chunks: Chunks | None = None
+    """Split the render into this many windows rendered by parallel pods (an Indexed Job),
+    joined without re-encoding; `auto` picks from the length (at least the chart's
+    jobs.minChunkSeconds per chunk, at most jobs.maxChunks). Absent or 1: one pod."""
+    chunkCache: bool = True
+    """With chunks: reuse a window's segment rendered earlier in this namespace when everything
+    that determines its bytes is the same (plan, input contents, encoder, engine version).
+    false: render every window and delete the segments after the merge."""
+
+    def chunks_requested(self) -> int | Literal["auto"] | None:
+        """``chunks`` as the engine's chunk_count takes it; None when the output is one piece."""
+        if self.format not in CHUNKED_FORMATS:
+            return None
+        return self.chunks
 
 
 def output_length_error(seconds: float, frames: int, output: OutputSpec) -> str | None:

@@ -42,6 +42,26 @@ WORK_DIR = "/work"
 WORK_DIR_ENV = "REELKUBE_WORK_DIR"
 """Scratch directory for inputs and outputs."""
 
+# --- chunked renders ------------------------------------------------------------------------
+
+CHUNK_ROLE_ENV = "REELKUBE_CHUNK_ROLE"
+"""Set on the pods of a chunked render: :data:`CHUNK_ROLE_SEGMENT` (one window, in the Indexed
+Job) or :data:`CHUNK_ROLE_MERGE` (the join, in the merge Job). Unset: a single-pod render."""
+CHUNK_ROLE_SEGMENT = "segment"
+CHUNK_ROLE_MERGE = "merge"
+CHUNK_COUNT_ENV = "REELKUBE_CHUNK_COUNT"
+"""How many windows the operator split the render into (the Indexed Job's completions)."""
+CHUNK_INDEX_ENV = "JOB_COMPLETION_INDEX"
+"""The window a segment pod renders: set by Kubernetes on the pods of an Indexed Job."""
+CHUNK_INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
+"""The same index as a pod label (the operator counts attempts per index by it)."""
+CHUNK_CACHE_TTL_ENV = "REELKUBE_CHUNK_CACHE_TTL_SECONDS"
+"""The chart's jobs.chunkCacheTTLSeconds: cached segments older than this are misses."""
+CHUNK_RENDER_SHARE = 95
+"""Percent of a chunked render's ``status.progress`` that its windows' frames account for (the
+operator sums them); the merge pod reports the rest, from here to 100."""
+
+
 # --- the termination message --------------------------------------------------------------
 
 TERMINATION_LOG_PATH = "/dev/termination-log"

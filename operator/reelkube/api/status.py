@@ -2,6 +2,9 @@
 
 The render pod writes the live fields (`step`, `progress`, `currentFrame`, `totalFrames`,
 `etaSeconds`, `lastProgressTime`, `encoder`, `outputs`); the operator writes everything else.
+A chunked render's chunk pods write only their own entry of `chunks` (a map keyed by the
+index, so JSON merge patches from parallel pods never overwrite each other) and the operator
+sums them into `progress` and `currentFrame`.
 """
 
 from __future__ import annotations
@@ -127,6 +130,33 @@ class WebhookDelivery(ApiModel):
     """One record per event, oldest first (the newest 20 are kept)."""
 
 
+CHUNK_STATES: list[JsonValue] = ["Pending", "Running", "Succeeded", "Failed"]
+CACHE_RESULTS: list[JsonValue] = ["hit", "miss", "off"]
+
+
+class ChunkStatus(ApiModel):
+    """One window of a chunked render. The chunk's pod writes ``framesDone``, ``frames``,
+    ``cache`` and ``key``; the operator writes ``state`` and ``attempts``."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    index: int = Field(ge=0)
+    """The window's index (the Indexed Job's completion index)."""
+    state: str | None = Field(default=None, json_schema_extra={"enum": CHUNK_STATES})
+    """Pending, Running, Succeeded or Failed."""
+    attempts: int | None = None
+    """Pods started for this index so far (a disrupted or deleted pod's replacement counts)."""
+    framesDone: int | None = None
+    """Frames of the window rendered (all of them on a cache hit)."""
+    frames: int | None = None
+    """Frames in the window."""
+    cache: str | None = Field(default=None, json_schema_extra={"enum": CACHE_RESULTS})
+    """hit: the segment was reused from the chunk cache; miss: rendered and stored; off:
+    spec.output.chunkCache is false."""
+    key: str | None = None
+    """The segment's content key (first 16 hex digits of its sha256)."""
+
+
 class ResourceStatus(ApiModel):
     """Observed state of a RenderJob or TTSJob."""
 
@@ -172,3 +202,9 @@ class ResourceStatus(ApiModel):
     """kstatus conditions: Ready, Reconciling, Stalled."""
     webhook: WebhookDelivery | None = None
     """Delivery state of the last webhook event."""
+    chunks: dict[str, ChunkStatus] | None = None
+    """A chunked render's windows, keyed by index ("0", "1", ...)."""
+    chunkCount: int | None = None
+    """How many windows a chunked render is split into."""
+    chunkSummary: str | None = None
+    """Windows done over windows, e.g. `4/6 chunks` (the Chunks column of kubectl get)."""

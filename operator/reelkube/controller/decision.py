@@ -12,6 +12,12 @@ Two triggers share the decision:
 
 ``spec.cancel`` wins over everything but deletion and a terminal phase, on both triggers.
 
+A chunked render (``spec.output.chunks``) has two Jobs one after the other: the Indexed Job
+rendering the windows, then the merge Job. When every index has succeeded the decision is
+:class:`StartMerge`, on either trigger (the chunk Job's completion arrives as a Job event, and
+the merge Job's deterministic name makes a repeated create a 409); the merge Job's outcome is the
+resource's.
+
 A start under a concurrency limit is decided in two rounds: the first says :class:`CountRunning`,
 and the reconciler decides again with the running count and the resource's place among every
 waiting one (:func:`reelkube.controller.admission.place`: priority, then age), both taken under
@@ -21,14 +27,20 @@ its admission lock, so count-then-create stays atomic.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from reelkube.api.kinds import Resource
 from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus, Step
 from reelkube.controller.admission import Placement
-from reelkube.controller.job_observation import JobObservation, status_from_job
+from reelkube.controller.job_observation import (
+    ChunkView,
+    JobObservation,
+    chunk_view,
+    status_from_chunk_job,
+    status_from_job,
+)
 
 Obj = Mapping[str, Any]
 Trigger = Literal["reconcile", "sync"]
@@ -68,6 +80,17 @@ class Observed:
     placement: Placement | None = None
     """Where the admission selection puts the resource among every waiting one (computed with
     ``running``); None when it was not computed: then only ``running`` and ``limit`` decide."""
+    chunks: int = 1
+    """Windows the render is split into; 1: a single-pod render."""
+    merge_job: Obj | None = None
+    """A chunked render's merge Job, when it exists."""
+    merge_pods: Sequence[Obj] = ()
+    """The merge Job's pods."""
+
+    @property
+    def chunked(self) -> bool:
+        """Whether the render runs as a chunk Job and a merge Job."""
+        return self.chunks > 1
 
     @property
     def deleting(self) -> bool:
@@ -123,6 +146,8 @@ class Observe:
     """Copy what the Job and its pods say into the status."""
 
     observation: JobObservation
+    chunks: ChunkView | None = None
+    """A chunked render's windows (state and attempts per index)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +208,13 @@ class Start:
     """Create the Job's objects, then the Job."""
 
 
+@dataclass(frozen=True)
+class StartMerge:
+    """Every window of a chunked render succeeded: create the merge Job."""
+
+    chunks: ChunkView
+
+
 Action = (
     Gone
     | Nothing
@@ -195,6 +227,7 @@ Action = (
     | CountRunning
     | Queue
     | Start
+    | StartMerge
 )
 
 
@@ -250,6 +283,8 @@ def decide(observed: Observed) -> Action:
         if observed.trigger == "sync":
             return Nothing(status.phase)  # the reconcile trigger reports an invalid resource
         return FailInvalid((observed.parse_error or "invalid resource")[:INVALID_MESSAGE_LIMIT])
+    if observed.chunked and (observed.job is not None or observed.merge_job is not None):
+        return _decide_chunked(observed)
     if observed.job is not None:
         observation = status_from_job(observed.job, observed.pods)
         still = _standing_still(observed) if observation.phase == Phase.RUNNING else None
@@ -275,3 +310,30 @@ def decide(observed: Observed) -> Action:
         return Start()
     namespace = placement.namespace if placement.scope == "namespace" else None
     return Queue(placement.running, placement.limit, placement.position, namespace)
+
+
+def _decide_chunked(observed: Observed) -> Action:
+    """A chunked render with its chunk Job or merge Job in place: observe the one that runs,
+    or start the merge once every window succeeded."""
+    view = chunk_view(observed.job, observed.pods, observed.chunks) if observed.job is not None else None
+    if observed.merge_job is not None:
+        merge = status_from_job(observed.merge_job, observed.merge_pods)
+        earlier = sum(view.attempts.values()) if view is not None else (observed.status.attempts or 0)
+        observation = replace(
+            merge,
+            attempts=earlier + merge.attempts,
+            message=merge.message.replace("is rendering", f"is merging {observed.chunks} chunks"),
+            # The chunk Job is the one to delete (cancel, stall): the merge Job is its dependent.
+            job_name=observed.job["metadata"]["name"] if observed.job is not None else merge.job_name,
+        )
+    else:
+        assert observed.job is not None and view is not None
+        if view.succeeded == observed.chunks:
+            return StartMerge(view)
+        observation = status_from_chunk_job(observed.job, observed.pods, observed.chunks)
+    if observation.phase == Phase.RUNNING:
+        pods = observed.merge_pods if observed.merge_job is not None else observed.pods
+        still = _standing_still(replace(observed, pods=pods))
+        if still is not None:
+            return FailStalled(observation.job_name, still)
+    return Observe(observation, chunks=view)

@@ -17,11 +17,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from reelkube.api.common import API_VERSION, GROUP
 from reelkube.api.kinds import PodResources, Resource, kind_of
+from reelkube.api.output import known_length
 from reelkube.api.pod_contract import (
+    CHUNK_CACHE_TTL_ENV,
+    CHUNK_COUNT_ENV,
+    CHUNK_ROLE_ENV,
+    CHUNK_ROLE_MERGE,
+    CHUNK_ROLE_SEGMENT,
     CONTAINER_NAME,
     EXIT_BAD_INPUT,
     EXIT_KILLED,
@@ -34,6 +41,7 @@ from reelkube.api.pod_contract import (
     WORK_DIR_ENV,
     storage_env,
 )
+from reelkube.api.renderjob import RenderJob
 from reelkube.controller.settings import OperatorSettings
 from reelkube.storage.tenancy import check_spec_storage
 
@@ -82,6 +90,65 @@ def child_name(resource: Resource) -> str:
     room = _MAX_NAME - len(kind.prefix) - len(digest) - 2
     slug = re.sub(r"[^a-z0-9-]+", "-", name.lower())[:room].strip("-")
     return f"{kind.prefix}-{slug}-{digest}" if slug else f"{kind.prefix}-{digest}"
+
+
+CHUNK_JOB_SUFFIX = "chunks"
+MERGE_JOB_SUFFIX = "merge"
+_INDEX_ROOM = 3
+"""Characters kept free in a chunk Job's name: its pods' hostnames are ``<job>-<index>``
+(a DNS label of at most 63 characters), and an index is at most two digits."""
+
+
+def job_name_with(resource: Resource, suffix: str) -> str:
+    """:func:`child_name` with ``-suffix``, shortened so that the chunk Job's pod hostnames
+    (``<name>-<index>``) still fit in a DNS label."""
+    base = child_name(resource)
+    room = _MAX_NAME - _INDEX_ROOM - len(suffix) - 1
+    if len(base) > room:
+        # Keep the digest (the uniqueness) and cut the slug.
+        prefix, _, digest = base.rpartition("-")
+        base = f"{prefix[: room - len(digest) - 1].rstrip('-')}-{digest}"
+    return f"{base}-{suffix}"
+
+
+def merge_job_name(resource: Resource) -> str:
+    """The name of a chunked render's merge Job."""
+    return job_name_with(resource, MERGE_JOB_SUFFIX)
+
+
+def first_job_name(resource: Resource, chunks: int) -> str:
+    """The name of the Job a resource starts with: the chunk Job of a chunked render, else the
+    single-pod Job (:func:`child_name`)."""
+    return job_name_with(resource, CHUNK_JOB_SUFFIX) if chunks > 1 else child_name(resource)
+
+
+def chunk_count_for(resource: Resource, settings: OperatorSettings) -> int:
+    """How many windows ``resource`` renders in: 1 (one pod) unless ``spec.output.chunks``
+    asks for more on a chunkable format. ``auto`` needs a length the spec fixes (a timeline
+    with durations): a template's length is known only once it is expanded, so ``auto`` on a
+    template renders in one pod, while a number splits it into that many windows (at most
+    ``jobs.maxChunks``)."""
+    if not kind_of(resource).chunkable or not isinstance(resource, RenderJob):
+        return 1
+    output = resource.spec.output
+    requested = output.chunks_requested()
+    if requested is None or requested == 1:
+        return 1
+    from reelkube.engine.chunks import chunk_count
+
+    timeline = resource.spec.timeline
+    length = known_length(timeline) if timeline is not None else 0.0
+    if length > 0:
+        return chunk_count(
+            length,
+            requested,
+            min_seconds=settings.min_chunk_seconds,
+            max_chunks=settings.max_chunks,
+            format=output.format,
+        )
+    if requested == "auto":
+        return 1
+    return max(1, min(requested, settings.max_chunks))
 
 
 def labels_for(resource: Resource) -> dict[str, str]:
@@ -241,8 +308,10 @@ def _resource_quantities(resource: Resource, settings: OperatorSettings, gpu: bo
     return {"requests": dict(quantities), "limits": dict(quantities)}
 
 
-def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
-    """The batch/v1 Job that renders ``resource`` (see the module docstring for the contract)."""
+def _pod_template(
+    resource: Resource, settings: OperatorSettings, extra_env: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The render pod: the one of a single render, or a chunk or merge pod (``extra_env``)."""
     name = child_name(resource)
     labels = labels_for(resource)
     gpu = kind_of(resource).wants_gpu(resource)
@@ -268,6 +337,9 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
             *_storage_env(resource, settings),
             # The chart's inputs.*: the pod builds its input policy from them (pod_contract).
             *({"name": k, "value": v} for k, v in settings.inputs.pod_env().items()),
+            # API keys of stock media and speech services, from Secrets the chart names.
+            *settings.provider_secrets.pod_env(),
+            *extra_env,
         ],
         "resources": _resource_quantities(resource, settings, gpu),
         "securityContext": {
@@ -314,9 +386,115 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
         pod_spec["tolerations"] = tolerations
     if gpu and settings.gpu_runtime_class:
         pod_spec["runtimeClassName"] = settings.gpu_runtime_class
+    return {
+        "metadata": {"labels": labels, "annotations": {RESOURCE_ANNOTATION: resource.metadata.name}},
+        "spec": pod_spec,
+    }
 
+
+def _failure_rules(permanent: str) -> list[dict[str, Any]]:
+    """The podFailurePolicy: ``permanent`` (FailJob, or FailIndex for a chunk Job) on the exits
+    a retry cannot fix; disruptions retried without counting."""
+    return [
+        # A bad spec or a missing input fails the same way on every retry.
+        {
+            "action": permanent,
+            "onExitCodes": {"containerName": CONTAINER_NAME, "operator": "In", "values": [EXIT_BAD_INPUT]},
+        },
+        # Evictions, preemptions and node loss are not the render's fault: retry without
+        # counting. Before the 137 rule: a drained pod that outlives its grace period is
+        # SIGKILLed (137) too, and the first matching rule wins.
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+        # The kernel's OOM kill (137, reason OOMKilled, which a rule cannot match) recurs under
+        # the same limit, so it is not retried. 137 is also SIGKILL after the grace period; the
+        # runner stops within it on SIGTERM (exit 143), so outside a disruption (ignored above)
+        # 137 means the limit.
+        {
+            "action": permanent,
+            "onExitCodes": {"containerName": CONTAINER_NAME, "operator": "In", "values": [EXIT_KILLED]},
+        },
+    ]
+
+
+def _job_metadata(resource: Resource, name: str) -> dict[str, Any]:
     metadata = _metadata(resource)
+    metadata["name"] = name
     metadata["annotations"] = {**metadata["annotations"], **CHECKOV_SKIPS}
+    return metadata
+
+
+def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
+    """The batch/v1 Job that renders ``resource`` in one pod (see the module docstring)."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _job_metadata(resource, child_name(resource)),
+        "spec": {
+            "backoffLimit": resource.spec.retries,
+            "activeDeadlineSeconds": resource.spec.timeoutSeconds,
+            "ttlSecondsAfterFinished": settings.job_ttl_seconds,
+            "completions": 1,
+            "parallelism": 1,
+            "podFailurePolicy": {"rules": _failure_rules("FailJob")},
+            "template": _pod_template(resource, settings, []),
+        },
+    }
+
+
+def _chunk_env(role: str, chunks: int, settings: OperatorSettings) -> list[dict[str, Any]]:
+    return [
+        {"name": CHUNK_ROLE_ENV, "value": role},
+        {"name": CHUNK_COUNT_ENV, "value": str(chunks)},
+        {"name": CHUNK_CACHE_TTL_ENV, "value": str(settings.chunk_cache_ttl_seconds)},
+    ]
+
+
+def build_chunk_job(resource: Resource, settings: OperatorSettings, chunks: int) -> Manifest:
+    """The Indexed Job rendering ``resource``'s ``chunks`` windows, one pod per index.
+
+    Retries are per index (``backoffLimitPerIndex`` = spec.retries): a chunk lost with a node
+    re-runs alone. A permanent exit fails its index at once (FailIndex), and one failed index
+    fails the Job (``maxFailedIndexes: 0``), stopping the other pods: the render cannot succeed
+    without every window. Parallelism is every window at once; ``jobs.maxChunks`` caps the
+    count, and the whole render holds one slot of the concurrency limits.
+    """
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _job_metadata(resource, job_name_with(resource, CHUNK_JOB_SUFFIX)),
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": chunks,
+            "parallelism": chunks,
+            "backoffLimitPerIndex": resource.spec.retries,
+            "maxFailedIndexes": 0,
+            "activeDeadlineSeconds": resource.spec.timeoutSeconds,
+            # The merge Job is owned by this one (so deleting it stops the merge too): it must
+            # outlive the merge, which runs for at most spec.timeoutSeconds after it.
+            "ttlSecondsAfterFinished": settings.job_ttl_seconds + resource.spec.timeoutSeconds,
+            "podFailurePolicy": {"rules": _failure_rules("FailIndex")},
+            "template": _pod_template(resource, settings, _chunk_env(CHUNK_ROLE_SEGMENT, chunks, settings)),
+        },
+    }
+
+
+def build_merge_job(
+    resource: Resource, settings: OperatorSettings, chunks: int, chunk_job: Mapping[str, Any]
+) -> Manifest:
+    """The Job joining the segments once every index of ``chunk_job`` succeeded: it mixes the
+    soundtrack once, joins the segments by stream copy, uploads the outputs like a single
+    render and deletes the segments that are not cached.
+
+    A Job of its own rather than a last step of index 0: no pod sits idle waiting for the
+    others, and the merge retries (spec.retries) without re-rendering any window. It is owned by
+    the resource (its controller) and by the chunk Job, so deleting the chunk Job (cancel,
+    stall) stops the merge too."""
+    metadata = _job_metadata(resource, merge_job_name(resource))
+    chunk_meta = chunk_job["metadata"]
+    metadata["ownerReferences"] = [
+        *metadata["ownerReferences"],
+        {"apiVersion": "batch/v1", "kind": "Job", "name": chunk_meta["name"], "uid": chunk_meta["uid"]},
+    ]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -327,41 +505,18 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
             "ttlSecondsAfterFinished": settings.job_ttl_seconds,
             "completions": 1,
             "parallelism": 1,
-            "podFailurePolicy": {
-                "rules": [
-                    # A bad spec or a missing input fails the same way on every retry.
-                    {
-                        "action": "FailJob",
-                        "onExitCodes": {
-                            "containerName": CONTAINER_NAME,
-                            "operator": "In",
-                            "values": [EXIT_BAD_INPUT],
-                        },
-                    },
-                    # Evictions, preemptions and node loss are not the render's fault: retry
-                    # without counting. Before the 137 rule: a drained pod that outlives its grace
-                    # period is SIGKILLed (137) too, and the first matching rule wins.
-                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
-                    # The kernel's OOM kill (137, reason OOMKilled, which a rule cannot match)
-                    # recurs under the same limit, so it is not retried. 137 is also SIGKILL after
-                    # the grace period; the runner stops within it on SIGTERM (exit 143), so
-                    # outside a disruption (ignored above) 137 means the limit.
-                    {
-                        "action": "FailJob",
-                        "onExitCodes": {
-                            "containerName": CONTAINER_NAME,
-                            "operator": "In",
-                            "values": [EXIT_KILLED],
-                        },
-                    },
-                ]
-            },
-            "template": {
-                "metadata": {"labels": labels, "annotations": {RESOURCE_ANNOTATION: resource.metadata.name}},
-                "spec": pod_spec,
-            },
+            "podFailurePolicy": {"rules": _failure_rules("FailJob")},
+            "template": _pod_template(resource, settings, _chunk_env(CHUNK_ROLE_MERGE, chunks, settings)),
         },
     }
+
+
+def build_render_job(resource: Resource, settings: OperatorSettings) -> Manifest:
+    """The first Job of ``resource``: the single-pod Job, or the chunk Job of a chunked render."""
+    chunks = chunk_count_for(resource, settings)
+    if chunks > 1:
+        return build_chunk_job(resource, settings, chunks)
+    return build_job(resource, settings)
 
 
 CHILD_WAVES = (

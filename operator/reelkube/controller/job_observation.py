@@ -11,10 +11,10 @@ tells nobody anything).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from reelkube.api.pod_contract import CONTAINER_NAME, EXIT_KILLED, TerminationMessage
+from reelkube.api.pod_contract import CHUNK_INDEX_LABEL, CONTAINER_NAME, EXIT_KILLED, TerminationMessage
 from reelkube.api.status import Phase
 
 Obj = Mapping[str, Any]
@@ -242,3 +242,148 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
         attempts=attempts,
         start_time=start,
     )
+
+
+# --- chunked renders ----------------------------------------------------------------------
+
+INDEX_FAILURES_ANNOTATION = "batch.kubernetes.io/job-index-failure-count"
+"""Set by the Job controller on each pod of an Indexed Job with backoffLimitPerIndex: the
+index's failures counted so far."""
+INDEX_IGNORED_FAILURES_ANNOTATION = "batch.kubernetes.io/job-index-ignored-failure-count"
+"""The same for failures the podFailurePolicy ignored (disruptions)."""
+
+
+@dataclass(frozen=True)
+class ChunkView:
+    """Each window's state and attempts, as the chunk Job and its pods say."""
+
+    count: int
+    states: Mapping[int, str]
+    """Index -> Pending, Running, Succeeded or Failed."""
+    attempts: Mapping[int, int]
+    """Index -> pods started for it (replacements of deleted or disrupted pods included)."""
+
+    @property
+    def succeeded(self) -> int:
+        """Windows rendered."""
+        return sum(1 for state in self.states.values() if state == "Succeeded")
+
+    def summary(self) -> str:
+        """``4/6 chunks``: the Chunks column of ``kubectl get``."""
+        return f"{self.succeeded}/{self.count} chunks"
+
+
+def parse_indexes(text: str | None) -> set[int]:
+    """The Job status' interval list (``"0-2,5"``) as a set of indexes."""
+    indexes: set[int] = set()
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        first, _, last = part.partition("-")
+        indexes.update(range(int(first), int(last or first) + 1))
+    return indexes
+
+
+def pod_index(pod: Obj) -> int | None:
+    """The completion index of a chunk pod (its label, else its annotation)."""
+    meta = pod.get("metadata") or {}
+    raw = (meta.get("labels") or {}).get(CHUNK_INDEX_LABEL) or (meta.get("annotations") or {}).get(
+        "batch.kubernetes.io/job-completion-index"
+    )
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _pod_attempt(pod: Obj) -> int:
+    """Which attempt of its index a pod is (1 for the first), from the Job controller's counts."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    counted = 0
+    for name in (INDEX_FAILURES_ANNOTATION, INDEX_IGNORED_FAILURES_ANNOTATION):
+        try:
+            counted += int(annotations.get(name) or 0)
+        except ValueError:
+            continue
+    return counted + 1
+
+
+def chunk_view(job: Obj, pods: Sequence[Obj], count: int) -> ChunkView:
+    """Per index: Succeeded/Failed from the Job's completed and failed indexes, Running when a
+    pod of the index runs, else Pending; attempts from the pods' per-index failure counts."""
+    status = job.get("status") or {}
+    completed = parse_indexes(status.get("completedIndexes"))
+    failed = parse_indexes(status.get("failedIndexes"))
+    states: dict[int, str] = {}
+    attempts: dict[int, int] = {}
+    running: set[int] = set()
+    for pod in pods:
+        index = pod_index(pod)
+        if index is None:
+            continue
+        attempts[index] = max(attempts.get(index, 0), _pod_attempt(pod))
+        if (pod.get("status") or {}).get("phase") == "Running":
+            running.add(index)
+    for index in range(count):
+        if index in completed:
+            states[index] = "Succeeded"
+        elif index in failed:
+            states[index] = "Failed"
+        elif index in running:
+            states[index] = "Running"
+        else:
+            states[index] = "Pending"
+    return ChunkView(count=count, states=states, attempts=attempts)
+
+
+def status_from_chunk_job(job: Obj, pods: Sequence[Obj], count: int) -> JobObservation:
+    """The phase and cause of a chunked render while its windows render (from the Indexed Job).
+
+    All windows rendered is not success yet (the merge follows): reason ChunksRendered. A
+    failure names the window whose permanent failure (or spent retries) failed the Job, with
+    that pod's own cause; the other pods, stopped because of it, are not the cause.
+    """
+    base = status_from_job(job, pods)
+    view = chunk_view(job, pods, count)
+    attempts = max(base.attempts, sum(view.attempts.values()))
+    if base.phase == Phase.SUCCEEDED:
+        return replace(
+            base,
+            phase=Phase.RUNNING,
+            reason="ChunksRendered",
+            message=f"all {count} chunks rendered; merging",
+            attempts=attempts,
+            completion_time=None,
+        )
+    if base.phase in (Phase.FAILED, Phase.CANCELED) and base.reason != "DeadlineExceeded":
+        failed = parse_indexes((job.get("status") or {}).get("failedIndexes"))
+        for pod in reversed(_sorted(pods)):
+            index = pod_index(pod)
+            cause = failure_cause(pod)
+            if index is None or cause is None or (failed and index not in failed):
+                continue
+            if cause[0] == "Canceled":
+                continue  # stopped because another index failed
+            tries = view.attempts.get(index, 1)
+            after = f" (after {tries} attempts)" if tries > 1 else ""
+            return replace(
+                base,
+                phase=Phase.FAILED,
+                reason=cause[0],
+                message=f"chunk {index} of {count}: {cause[1]}{after}",
+                attempts=attempts,
+            )
+        return replace(base, attempts=attempts)
+    if base.phase in (Phase.FAILED, Phase.CANCELED):
+        return replace(base, attempts=attempts)
+    if view.states and any(state == "Running" for state in view.states.values()):
+        rendering = sum(1 for state in view.states.values() if state == "Running")
+        return replace(
+            base,
+            phase=Phase.RUNNING,
+            reason="Running",
+            message=f"{rendering} of {count} chunks rendering, {view.succeeded} done",
+            attempts=attempts,
+        )
+    return replace(base, attempts=attempts)

@@ -14,6 +14,8 @@ from typing import Any
 
 from reelkube.api import pod_contract
 from reelkube.api.kinds import PodResources
+from reelkube.api.output import MAX_CHUNKS
+from reelkube.api.provider_secrets import ProviderSecrets, provider_secrets_from_env
 from reelkube.controller.log_format import LOG_FORMATS
 from reelkube.input_policy import InputPolicy
 from reelkube.storage.tenancy import ChartStorage, parse_read_prefixes
@@ -90,6 +92,23 @@ class InputDefaults:
 
 
 @dataclass(frozen=True)
+class LeaderElectionSettings:
+    """The chart's ``operator.leaderElection``: which Lease the replicas contend for, and its
+    timings (see :mod:`reelkube.controller.leadership`). Off, the operator starts at once."""
+
+    enabled: bool = False
+    lease_name: str = "reelkube-operator"
+    namespace: str | None = None
+    """The Lease's namespace: the release's (``REELKUBE_LEASE_NAMESPACE``)."""
+    identity: str = "reelkube-operator"
+    """This replica's name in the Lease: ``REELKUBE_POD_NAME``, else the host name (in a pod, the
+    pod's name)."""
+    lease_seconds: int = 15
+    renew_deadline_seconds: int = 10
+    retry_seconds: int = 2
+
+
+@dataclass(frozen=True)
 class OperatorSettings:
     """Everything the operator needs to build Jobs and run, from the chart's values."""
 
@@ -117,6 +136,15 @@ class OperatorSettings:
     stall_seconds: int = 600
     """A running pod whose reported progress stands still this long is failed (NoProgress) and
     its Job deleted; 0 turns the check off."""
+    max_chunks: int = 8
+    """The chart's ``jobs.maxChunks``: most windows (and so parallel pods) one chunked render is
+    split into, whatever ``spec.output.chunks`` asks."""
+    min_chunk_seconds: float = 10.0
+    """The chart's ``jobs.minChunkSeconds``: ``chunks: auto`` gives each window at least this
+    much of the timeline."""
+    chunk_cache_ttl_seconds: int = 7 * 86400
+    """The chart's ``jobs.chunkCacheTTLSeconds``: a cached segment older than this is a miss,
+    deleted and rendered again by the chunk pod that finds it."""
     job_ttl_seconds: int = 3600
     """``ttlSecondsAfterFinished`` of each Job (its status is copied to the resource first)."""
     termination_grace_seconds: int = 30
@@ -127,6 +155,9 @@ class OperatorSettings:
     log_level: str = "INFO"
     log_format: str = "text"
     """``text`` or ``json`` (one object per line, with namespace and name as fields)."""
+    leader_election: LeaderElectionSettings = field(default_factory=LeaderElectionSettings)
+    provider_secrets: ProviderSecrets = field(default_factory=ProviderSecrets)
+    """The chart's ``stock.pexels`` and ``speech.openai``: Secrets render pods take API keys from."""
 
     def cluster_limit(self, kind: str) -> int:
         """The cluster-wide limit of ``kind``'s queue (0: none)."""
@@ -156,6 +187,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(ENV_PREFIX + name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name} must be a number, got {raw!r}") from exc
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -217,6 +258,31 @@ def _resources(raw: Any) -> dict[str, PodResources]:
     return out
 
 
+def leader_election_from_env(env: Mapping[str, str]) -> LeaderElectionSettings:
+    """The chart's ``operator.leaderElection``; ValueError when it is on without a namespace, or
+    when the timings would let a holder act after its Lease expired."""
+    election = LeaderElectionSettings(
+        enabled=_bool(env, "LEADER_ELECTION", False),
+        lease_name=_str(env, "LEASE_NAME", "reelkube-operator") or "reelkube-operator",
+        namespace=_str(env, "LEASE_NAMESPACE"),
+        identity=_str(env, "POD_NAME") or env.get("HOSTNAME", "").strip() or "reelkube-operator",
+        lease_seconds=_int(env, "LEASE_DURATION_SECONDS", 15),
+        renew_deadline_seconds=_int(env, "LEASE_RENEW_DEADLINE_SECONDS", 10),
+        retry_seconds=_int(env, "LEASE_RETRY_SECONDS", 2),
+    )
+    if not election.enabled:
+        return election
+    if not election.namespace:
+        raise ValueError(f"{ENV_PREFIX}LEADER_ELECTION needs {ENV_PREFIX}LEASE_NAMESPACE")
+    if not 0 < election.retry_seconds < election.renew_deadline_seconds < election.lease_seconds:
+        raise ValueError(
+            f"{ENV_PREFIX}LEASE_RETRY_SECONDS < {ENV_PREFIX}LEASE_RENEW_DEADLINE_SECONDS <"
+            f" {ENV_PREFIX}LEASE_DURATION_SECONDS must hold (and all > 0), got {election.retry_seconds},"
+            f" {election.renew_deadline_seconds}, {election.lease_seconds}"
+        )
+    return election
+
+
 def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
     """Parse :class:`OperatorSettings` from ``env`` (normally ``os.environ``).
 
@@ -251,12 +317,17 @@ def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
         max_running_per_namespace=_int(env, "MAX_RUNNING_PER_NAMESPACE", 0),
         job_ttl_seconds=_int(env, "JOB_TTL_SECONDS", 3600),
         stall_seconds=_int(env, "STALL_SECONDS", 600),
+        max_chunks=_int(env, "MAX_CHUNKS", 8),
+        min_chunk_seconds=_float(env, "MIN_CHUNK_SECONDS", 10.0),
+        chunk_cache_ttl_seconds=_int(env, "CHUNK_CACHE_TTL_SECONDS", 7 * 86400),
         termination_grace_seconds=_int(env, "TERMINATION_GRACE_SECONDS", 30),
         watch_namespaces=namespaces,
         metrics_port=_int(env, "METRICS_PORT", 8000),
         liveness_port=_int(env, "LIVENESS_PORT", 8080),
         log_level=(_str(env, "LOG_LEVEL", "INFO") or "INFO").upper(),
         log_format=(_str(env, "LOG_FORMAT", "text") or "text").lower(),
+        leader_election=leader_election_from_env(env),
+        provider_secrets=provider_secrets_from_env(env),
     )
     for name, value in (
         ("MAX_RUNNING_JOBS", settings.max_running_jobs),
@@ -266,6 +337,10 @@ def settings_from_env(env: Mapping[str, str]) -> OperatorSettings:
     ):
         if value < 0:
             raise ValueError(f"{ENV_PREFIX}{name} must be >= 0")
+    if not 1 <= settings.max_chunks <= MAX_CHUNKS:
+        raise ValueError(f"{ENV_PREFIX}MAX_CHUNKS must be from 1 to {MAX_CHUNKS}")
+    if settings.min_chunk_seconds <= 0 or settings.chunk_cache_ttl_seconds <= 0:
+        raise ValueError(f"{ENV_PREFIX}MIN_CHUNK_SECONDS and {ENV_PREFIX}CHUNK_CACHE_TTL_SECONDS must be > 0")
     if settings.storage.presign_expiry_seconds < 60:
         raise ValueError(f"{ENV_PREFIX}PRESIGN_EXPIRY_SECONDS must be at least 60")
     if settings.log_format not in LOG_FORMATS:

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 
 from reelkube.api.kinds import Resource, ResourceKind, kind_named
 from reelkube.api.pod_contract import (
+    CHUNK_ROLE_ENV,
+    CHUNK_ROLE_MERGE,
     EXIT_BAD_INPUT,
     EXIT_CANCELED,
     EXIT_FAILED,
@@ -32,6 +34,7 @@ from reelkube.errors import Canceled, ReelkubeError, SpecError
 from reelkube.input_policy import InputPolicy
 from reelkube.manifest import read_document
 from reelkube.pipeline.cancel import stop_signals_cancel
+from reelkube.pipeline.chunk_job import ChunkEnv, merge_progress_kind, run_chunk_role
 from reelkube.pipeline.run import run_resource
 from reelkube.pipeline.status_reporter import ProgressReporter, StatusWriter, in_cluster_writer
 
@@ -98,11 +101,27 @@ def run_in_pod(
     label = f"{meta.namespace}/{meta.name}"
     if writer is None and use_cluster:
         writer = in_cluster_writer(kind, meta.namespace, meta.name)
-    reporter = ProgressReporter(kind, writer, label=label, min_interval=min_interval)
+    role = os.environ.get(CHUNK_ROLE_ENV, "").strip()
+    # The merge pod's progress follows the windows' frames (see pipeline.chunk_job).
+    adapter = merge_progress_kind(kind) if role == CHUNK_ROLE_MERGE else kind
+    reporter = ProgressReporter(adapter, writer, label=label, min_interval=min_interval)
     out_dir = work_dir / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         with stop_signals_cancel():
+            if role:
+                # One window of a chunked render, or its merge (the operator's chunk/merge Jobs).
+                run_chunk_role(
+                    resource,
+                    ChunkEnv.from_env(role, os.environ),
+                    out_dir=out_dir,
+                    base_dir=base_dir or work_dir,
+                    progress=reporter,
+                    status=reporter,
+                    default_storage=storage_from_env(os.environ),
+                    policy=policy or InputPolicy.from_env(os.environ),
+                )
+                return EXIT_OK
             run_resource(
                 resource,
                 out_dir=out_dir,

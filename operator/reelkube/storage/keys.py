@@ -4,6 +4,15 @@ Layout of every output::
 
     <prefix>/<namespace>/<name>-<uid8>/<artifact filename>
 
+and of a chunked render's segments (:func:`segment_object_key`)::
+
+    <prefix>/<namespace>/_chunk-cache/<sha256 of what determines the bytes>.mp4   (chunk cache)
+    <prefix>/<namespace>/<name>-<uid8>/segment-<index>.mp4                        (cache off)
+
+The cache is per namespace: a tenant never reads another's segments, nor learns whether another
+rendered the same content. ``_chunk-cache`` cannot be a resource's directory (Kubernetes names
+hold no underscore).
+
 ``uid8`` is the first 8 characters of the resource's UID. The key depends only on the
 resource and the artifact, so a retried render (a new pod, the same resource) overwrites
 its earlier upload instead of leaving a second copy; the UID part keeps a deleted and
@@ -104,3 +113,27 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 def s3_uri(bucket: str, key: str) -> str:
     """``s3://bucket/key``."""
     return f"s3://{bucket}/{key}"
+
+
+CHUNK_CACHE_DIR = "_chunk-cache"
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def segment_object_key(
+    prefix: str, namespace: str, *, digest: str, cached: bool, name: str = "", uid: str = "", index: int = 0
+) -> str:
+    """Where one segment of a chunked render is stored (see the module docstring): in the
+    namespace's chunk cache under its content ``digest`` when ``cached``, else beside the
+    resource's outputs by ``index`` (deleted after the merge)."""
+    if cached:
+        if not _SHA256_RE.match(digest):
+            raise SpecError(f"segment key {digest!r} is not a sha256 hex digest")
+        base = normalize_prefix(prefix)
+        check_segment(namespace, "namespace")
+        parts = (
+            [base, namespace, CHUNK_CACHE_DIR, f"{digest}.mp4"]
+            if base
+            else [namespace, CHUNK_CACHE_DIR, f"{digest}.mp4"]
+        )
+        return check_key("/".join(parts))
+    return object_key(prefix, namespace, name, uid, f"segment-{index:03d}.mp4")
