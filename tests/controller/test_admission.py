@@ -215,6 +215,15 @@ def test_count_running_counts_unfinished_jobs_by_kind_and_namespace() -> None:
     }
 
 
+def test_a_chunked_render_counts_once() -> None:
+    chunks = job(active=4, name="rj-a-chunks")
+    merge = job(active=1, name="rj-a-merge")
+    other = job(active=1, name="rj-b")
+    for made, uid in ((chunks, "uid-a"), (merge, "uid-a"), (other, "uid-b")):
+        made["metadata"]["labels"]["reelkube.io/uid"] = uid
+    assert count_running([chunks, merge, other]).by_queue == {"RenderJob": 2}
+
+
 def test_waiting_reads_priority_and_position_and_skips_canceled() -> None:
     body = named("queued", "2025-01-01T00:00:01Z", {"phase": "Queued", "queuePosition": 2, "message": "m"})
     body["spec"]["priority"] = 7

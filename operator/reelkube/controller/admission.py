@@ -34,7 +34,7 @@ from kubernetes.client.exceptions import ApiException
 
 from reelkube.api.kinds import KINDS, ResourceKind
 from reelkube.api.status import Phase
-from reelkube.controller.job_manifests import KIND_LABEL
+from reelkube.controller.job_manifests import KIND_LABEL, UID_LABEL
 from reelkube.controller.job_observation import job_finished
 
 if TYPE_CHECKING:
@@ -154,13 +154,22 @@ class Running:
 
 
 def count_running(jobs: Iterable[Mapping[str, Any]]) -> Running:
-    """The unfinished Jobs among ``jobs`` (the operator's), counted by their kind label."""
+    """The resources with an unfinished Job among ``jobs`` (the operator's), counted by their
+    kind label. A chunked render counts once, whatever its Jobs (the chunk Job, then the merge
+    Job, by the resource's uid label) and however many windows render at once: its pods are
+    capped by the chart's jobs.maxChunks instead."""
     by_queue: Counter[str] = Counter()
     by_namespace: Counter[tuple[str, str]] = Counter()
+    seen: set[str] = set()
     for job in jobs:
         if job_finished(job):
             continue
         meta = job.get("metadata") or {}
+        uid = (meta.get("labels") or {}).get(UID_LABEL)
+        if uid:
+            if uid in seen:
+                continue
+            seen.add(uid)
         queue = (meta.get("labels") or {}).get(KIND_LABEL, "")
         by_queue[queue] += 1
         by_namespace[(queue, meta.get("namespace", ""))] += 1
