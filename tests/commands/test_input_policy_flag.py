@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from support.file_server import serve_files
+
 
 def reelkube(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -61,14 +63,18 @@ def test_the_cluster_policy_refuses_a_local_file(tmp_path: Path) -> None:
 
 
 def test_the_cluster_policy_refuses_loopback_unless_the_environment_allows_it(tmp_path: Path) -> None:
-    job = manifest(tmp_path / "job.yaml", image_timeline("http://127.0.0.1:9/image.jpg"))
-    refused = reelkube("render", str(job), "-o", str(tmp_path / "o"), "--input-policy", "cluster")
-    assert refused.returncode == 1 and "InputForbidden" in refused.stderr and "loopback" in refused.stderr
-    allowed = reelkube(
-        "render", str(job), "-o", str(tmp_path / "o"), "--input-policy", "cluster",
-        env={"REELKUBE_INPUTS_ALLOWED_CIDRS": "127.0.0.0/8"},
-    )  # fmt: skip
-    assert allowed.returncode == 1 and "InputForbidden" not in allowed.stderr  # port 9 answers nothing
+    # A real server on loopback that has no such file: allowed, the fetch reaches it and gets a
+    # 404 at once (a closed port would be retried with back-off as a transient failure).
+    with serve_files(tmp_path) as server:
+        job = manifest(tmp_path / "job.yaml", image_timeline(f"{server.url}/image.jpg"))
+        refused = reelkube("render", str(job), "-o", str(tmp_path / "o"), "--input-policy", "cluster")
+        assert refused.returncode == 1 and "InputForbidden" in refused.stderr and "loopback" in refused.stderr
+        allowed = reelkube(
+            "render", str(job), "-o", str(tmp_path / "o"), "--input-policy", "cluster",
+            env={"REELKUBE_INPUTS_ALLOWED_CIDRS": "127.0.0.0/8"},
+        )  # fmt: skip
+    assert allowed.returncode == 1 and "InputForbidden" not in allowed.stderr
+    assert "InputNotFound" in allowed.stderr, allowed.stderr
 
 
 def test_tts_under_the_cluster_policy_refuses_a_script_outside_the_asset_folder(tmp_path: Path) -> None:

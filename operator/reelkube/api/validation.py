@@ -14,6 +14,7 @@ from typing import Any
 import celpy
 from pydantic import BaseModel, ValidationError
 
+from reelkube.api.cel_parser import install_cached_parser
 from reelkube.api.crd import Schema, build_crd
 from reelkube.api.kinds import KINDS
 
@@ -54,6 +55,7 @@ _UNION_TAGS = {"video", "image", "color", "text", "subtitles", "audio"}
 
 @cache
 def _program(rule: str) -> Any:
+    install_cached_parser()
     env = celpy.Environment()
     return env.program(env.compile(rule))
 
