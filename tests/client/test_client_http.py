@@ -4,6 +4,7 @@ read, and the cancel merge patch. The real API server is exercised by the cluste
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import http.server
 import json
@@ -193,6 +194,28 @@ def test_a_failure_and_a_cancel(api: tuple[ScriptedApi, Client]) -> None:
     with pytest.raises(RenderFailed) as caught:
         handle.wait(timeout=10)
     assert caught.value.reason == "InputNotFound"
+
+
+def test_wait_async_leaves_the_event_loop_free(api: tuple[ScriptedApi, Client]) -> None:
+    state, client = api
+    state.pause = 0.2
+    state.watches = [[running(30), running(60), {"phase": "Succeeded", "progress": 100}]]
+    handle = client.submit(MANIFEST)
+    seen: list[int | None] = []
+
+    async def main() -> tuple[Phase | None, int]:
+        ticks = 0
+        waiting = asyncio.create_task(
+            handle.wait_async(timeout=10, on_progress=lambda s: seen.append(s.progress))
+        )
+        while not waiting.done():  # the loop keeps running while the watch streams
+            ticks += 1
+            await asyncio.sleep(0.02)
+        return (await waiting).phase, ticks
+
+    phase, ticks = asyncio.run(main())
+    assert phase == Phase.SUCCEEDED and seen[-2:] == [60, 100]
+    assert ticks >= 10
 
 
 def kubeconfig(tmp_path: Path, url: str) -> Path:

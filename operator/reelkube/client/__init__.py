@@ -10,7 +10,12 @@
 It talks to the API server with the user's credentials and never imports the operator
 (:mod:`reelkube.controller`): the two sit side by side above the API models, whose typed status
 (:class:`~reelkube.api.status.ResourceStatus`) is what the client hands back. Synchronous; a
-wait is one watch request at a time, so threads serve many waits at once.
+wait is one watch request at a time, so threads serve many waits at once, and asyncio programs
+``await handle.wait_async()`` (the same wait in a worker thread).
+
+``submit`` uploads the files a manifest names beside it (:mod:`reelkube.client.uploads`), and
+``download`` reaches outputs behind a cluster-internal host through the API server
+(:mod:`reelkube.client.port_forward`).
 """
 
 from __future__ import annotations

@@ -102,6 +102,18 @@ class Handle:
                 report(current)
         return self._outcome(current)
 
+    async def wait_async(
+        self, timeout: float | None = None, on_progress: ProgressCallback | None = None
+    ) -> Snapshot:
+        """:meth:`wait` for asyncio programs: the same watch, run in a worker thread
+        (``asyncio.to_thread``), so the event loop goes on; ``on_progress`` is called from that
+        thread. Many at once: ``await asyncio.gather(*(h.wait_async() for h in handles))``.
+        Cancelling the awaiting task stops the awaiting, not the render, and the thread ends
+        with its current watch request (at most ``WATCH_WINDOW_SECONDS``, or ``timeout``)."""
+        import asyncio
+
+        return await asyncio.to_thread(self.wait, timeout, on_progress)
+
     def _outcome(self, snapshot: Snapshot) -> Snapshot:
         status = snapshot.status
         if status.phase == Phase.FAILED:
