@@ -9,6 +9,7 @@ real refusal at kubectl apply (tests/chart/test_admission_cluster.py).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -52,15 +53,21 @@ def _refusals(
 __all__ = ["helm_binary"]  # the fixture needs_helm names
 
 
-@pytest.fixture
-def docs(helm_binary: str) -> list[dict[str, Any]]:
-    del helm_binary
+@functools.cache
+def _rendered_with_a_small_profile() -> list[dict[str, Any]]:
     return template(
         "admission.profiles.small.maxDurationSeconds=600",
         "admission.profiles.small.allowGpu=false",
         "admission.profiles.small.maxCpu=2",
         "admission.profiles.small.maxMemory=4Gi",
     )
+
+
+@pytest.fixture
+def docs(helm_binary: str) -> list[dict[str, Any]]:
+    """The chart rendered once for the module (helm template costs half a second), a copy per test."""
+    del helm_binary
+    return copy.deepcopy(_rendered_with_a_small_profile())
 
 
 @needs_helm
