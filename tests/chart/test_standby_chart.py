@@ -22,7 +22,7 @@ CHART_ARGS = [
 
 
 def _deployment(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    (deployment,) = find(docs, "Deployment")
+    (deployment,) = [d for d in find(docs, "Deployment") if d["metadata"]["name"] == "reelkube"]
     return deployment
 
 

@@ -4,7 +4,8 @@
 #   base      reelkube/base:bookworm  (debootstrap minbase + python3, docker import; cached)
 #   renderer  reelkube/renderer:dev   (Dockerfile.renderer)
 #   operator  reelkube/operator:dev   (Dockerfile.operator)
-# Usage: tests/cluster/images.sh [base|renderer|operator|all]...   (default: all)
+#   storage   reelkube/storage:dev    (tests/s3server/Dockerfile around the binary build.sh makes)
+# Usage: tests/cluster/images.sh [base|renderer|operator|storage|all]...   (default: all)
 # A private dockerd (own data root under the cache, own socket) is started when
 # needed and stopped again at the end. Images are loaded into the cluster's
 # containerd when it runs (skipped when the same image ID is already there).
@@ -19,6 +20,7 @@ source "$HERE/lib.sh"
 BASE_IMAGE="${REELKUBE_BASE_IMAGE:-reelkube/base:bookworm}"
 RENDERER_IMAGE="${REELKUBE_RENDERER_IMAGE:-reelkube/renderer:dev}"
 OPERATOR_IMAGE="${REELKUBE_OPERATOR_IMAGE:-reelkube/operator:dev}"
+STORAGE_IMAGE="${REELKUBE_STORAGE_IMAGE:-reelkube/storage:dev}"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DOCKER_ROOT="$CACHE_DIR/docker"
 DOCKER_RUN="/run/reelkube-docker"
@@ -117,6 +119,23 @@ build_image() {
   log "built $image in $((SECONDS - t))s"
 }
 
+# build_storage: the chart's embedded S3 server, an empty image around the static binary that
+# build.sh makes from the Go module proxy (no Go image can be pulled here).
+build_storage() {
+  local t=$SECONDS logf="$IMG_LOGS/build-${STORAGE_IMAGE//[\/:]/_}.log" ctx bin_dir
+  "$HERE/build.sh" s3server
+  bin_dir="$("$HERE/build.sh" --print-bin-dir)"
+  ctx="$(mktemp -d)"
+  cp "$bin_dir/reelkube-s3server" "$ROOT/tests/s3server/Dockerfile" "$ctx/"
+  log "building $STORAGE_IMAGE (log: $logf)"
+  if ! docker_ build -t "$STORAGE_IMAGE" "$ctx" >"$logf" 2>&1; then
+    rm -rf "$ctx"
+    fail "building $STORAGE_IMAGE failed" "$logf"
+  fi
+  rm -rf "$ctx"
+  log "built $STORAGE_IMAGE in $((SECONDS - t))s"
+}
+
 # load IMAGE: copy the image into the cluster's containerd unless it has it.
 load() {
   local image="$1" id marker
@@ -143,4 +162,5 @@ build_base
 want base && load "$BASE_IMAGE"
 if want renderer; then build_image "$RENDERER_IMAGE" Dockerfile.renderer; load "$RENDERER_IMAGE"; fi
 if want operator; then build_image "$OPERATOR_IMAGE" Dockerfile.operator; load "$OPERATOR_IMAGE"; fi
+if want storage; then build_storage; load "$STORAGE_IMAGE"; fi
 log "done in $((SECONDS - T0))s"
