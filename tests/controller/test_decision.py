@@ -577,6 +577,27 @@ CASES: dict[str, Case] = {
         FailStalled(CHUNK_JOB_NAME, 600),
     ),
     "chunk-job-deleted": Case(chunked(CHUNKING), MarkJobDeleted(CHUNK_JOB_NAME)),
+    "merge-pod-not-running-yet-stays-running": Case(
+        chunked(
+            {**CHUNKING, "reason": "Merging"},
+            trigger="sync",
+            job=chunk_job([condition("Complete")], completedIndexes="0-1"),
+            pods=TWO_DONE,
+            merge_job=merge_job(active=1),
+            merge_pods=(pod("m1", "Pending", waiting("ContainerCreating")),),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.RUNNING,
+                reason="JobCreated",
+                message=f"Job {MERGE_JOB_NAME} created, waiting for its pod to run",
+                job_name=CHUNK_JOB_NAME,
+                attempts=4,
+                start_time=STARTED,
+            ),
+            chunks=BOTH_DONE,
+        ),
+    ),
 }
 
 

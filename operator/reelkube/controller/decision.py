@@ -331,6 +331,12 @@ def _decide_chunked(observed: Observed) -> Action:
         if view.succeeded == observed.chunks:
             return StartMerge(view)
         observation = status_from_chunk_job(observed.job, observed.pods, observed.chunks)
+    started = observed.merge_job is not None or observed.status.phase == Phase.RUNNING
+    if observation.phase == Phase.QUEUED and started:
+        # Once a window has rendered, the render runs until it ends: a window waiting for its
+        # retry's pod, or the merge waiting for its own, is not a return to the queue (and no
+        # second "started" webhook).
+        observation = replace(observation, phase=Phase.RUNNING)
     if observation.phase == Phase.RUNNING:
         pods = observed.merge_pods if observed.merge_job is not None else observed.pods
         still = _standing_still(replace(observed, pods=pods))
