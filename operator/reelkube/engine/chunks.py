@@ -16,17 +16,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from reelkube.api.output import Format, OutputSpec
+from reelkube.api.status import Step
 from reelkube.api.timeline import Timeline
+from reelkube.engine.execute import run_ffmpeg
 from reelkube.engine.filtergraph import escape_option_value
+from reelkube.engine.merge import merge_segments
 from reelkube.engine.plan import RenderPlan, plan_window
 from reelkube.engine.probe import ResolvedInput
+from reelkube.errors import Canceled
+from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
+
+log = logging.getLogger(__name__)
 
 ENGINE_VERSION = "1"
 """Part of every segment key: bump it whenever the engine's output bytes change for the same
@@ -184,3 +194,116 @@ def segment_key(plan: RenderPlan, window: Window, input_digests: Mapping[str, st
             "files": {file.name: content for file, content in sorted(plan.files.items())},
         }
     )
+
+
+@dataclass(frozen=True)
+class ChunkedRender:
+    """What a chunked local render made: the joined file and the plans behind it."""
+
+    output: Path
+    windows: list[Window]
+    total_frames: int
+    duration: float
+    encoder: str
+    command_lines: list[str]
+    """Each segment's ffmpeg, then the soundtrack's (when there is audio)."""
+
+
+def render_chunked(
+    timeline: Timeline,
+    output: OutputSpec,
+    out_dir: Path,
+    *,
+    workdir: Path,
+    inputs: Mapping[str, ResolvedInput],
+    workers: int,
+    on_progress: ProgressCallback = ignore_progress,
+    name: str = "video",
+) -> ChunkedRender:
+    """Render `timeline` into `out_dir/<name>.mp4` as `workers` windows rendered by as many
+    ffmpeg processes at once, the soundtrack mixed once beside them, then merged (stream copy).
+
+    Progress is one RENDERING figure over every window's frames. Whatever stops the wait
+    (Canceled from a signal, a failing window) stops every running ffmpeg before it is raised.
+    """
+    whole = plan_window(timeline, output, inputs, workdir=workdir, output_path=out_dir / f"{name}.mp4")
+    windows = split_windows(whole.total_frames, whole.fps, workers)
+    segments = workdir / "segments"
+    plans = [
+        plan_segment(timeline, output, inputs, window, workdir=workdir / f"window-{window.index:03d}",
+                     output_path=segments / f"segment-{window.index:03d}.mp4")
+        for window in windows
+    ]  # fmt: skip
+    soundtrack = plan_soundtrack(
+        timeline, output, inputs, workdir=workdir, output_path=workdir / "soundtrack.m4a"
+    )
+    progress = _CombinedProgress(on_progress, [plan.total_frames for plan in plans])
+    runs: list[tuple[RenderPlan, ProgressCallback]] = [
+        (plan, progress.for_window(i)) for i, plan in enumerate(plans)
+    ]
+    if soundtrack is not None:
+        runs.append((soundtrack, progress.stopped_check))
+    log.info("event=chunked_render windows=%d workers=%d frames=%d", len(plans), workers, whole.total_frames)
+    # The soundtrack runs beside the windows: mixing audio is light next to drawing frames.
+    parallel = max(1, workers) + (1 if soundtrack is not None else 0)
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="segment") as pool:
+        futures = [pool.submit(run_ffmpeg, plan, report) for plan, report in runs]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except BaseException:
+            progress.stop()  # each running ffmpeg is stopped at its next progress report
+            wait(futures)
+            raise
+    merge_segments(
+        [plan.output for plan in plans],
+        soundtrack.output if soundtrack else None,
+        whole.output,
+        expected_frames=whole.total_frames,
+    )
+    on_progress(ProgressEvent(step=Step.RENDERING, percent=100.0, frame=whole.total_frames,
+                              total_frames=whole.total_frames, eta_seconds=0.0))  # fmt: skip
+    return ChunkedRender(
+        output=whole.output,
+        windows=windows,
+        total_frames=whole.total_frames,
+        duration=whole.duration,
+        encoder=whole.encoder,
+        command_lines=[plan.command_line() for plan, _ in runs],
+    )
+
+
+class _CombinedProgress:
+    """One progress figure over several ffmpeg runs at once (called from their threads)."""
+
+    def __init__(self, on_progress: ProgressCallback, frames: list[int]) -> None:
+        self._on_progress = on_progress
+        self._frames = frames
+        self._done = [0] * len(frames)
+        self._total = max(1, sum(frames))
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    def for_window(self, index: int) -> ProgressCallback:
+        """The callback of window `index`'s ffmpeg."""
+
+        def report(event: ProgressEvent) -> None:
+            self.stopped_check(event)
+            with self._lock:
+                self._done[index] = min(self._frames[index], event.frame or 0)
+                done = sum(self._done)
+                percent = min(99.9, 100.0 * done / self._total)
+                self._on_progress(ProgressEvent(step=Step.RENDERING, percent=round(percent, 1), frame=done,
+                                                total_frames=self._total))  # fmt: skip
+
+        return report
+
+    def stopped_check(self, _event: ProgressEvent) -> None:
+        """Raise in an ffmpeg's own thread once the render is stopping (run_ffmpeg then stops
+        that ffmpeg and removes its partial output)."""
+        if self._stopped.is_set():
+            raise Canceled("the chunked render stopped")
+
+    def stop(self) -> None:
+        """Stop every run at its next progress report."""
+        self._stopped.set()

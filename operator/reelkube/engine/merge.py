@@ -8,8 +8,10 @@ counts. The soundtrack is one stream mixed once for the whole timeline, copied a
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 from reelkube.errors import RenderFailed
@@ -38,7 +40,11 @@ def merge_segments(
             raise RenderFailed(f"cannot merge: segment {segment.name} is missing")
     output_path.parent.mkdir(parents=True, exist_ok=True)
     listing = output_path.with_name(f".{output_path.name}.segments.txt")
-    listing.write_text("".join(f"file '{_concat_quoted(s.resolve())}'\n" for s in segments), encoding="utf-8")
+    # Each file's exact duration: without it the concat demuxer offsets the next segment by
+    # the container's duration, rounded to the MP4 movie timescale (milliseconds), which moves
+    # every later frame's timestamp by up to half a millisecond per join.
+    entries = [f"file '{_concat_quoted(s.resolve())}'\nduration {_video_duration(s):.6f}\n" for s in segments]
+    listing.write_text("".join(entries), encoding="utf-8")
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error",
             "-f", "concat", "-safe", "0", "-i", str(listing)]  # fmt: skip
     if soundtrack is not None:
@@ -83,6 +89,18 @@ def count_video_frames(path: Path, *, timeout: float = 120.0) -> int:
     if proc.returncode != 0 or not text.isdigit():
         raise RenderFailed(f"cannot count the frames of {path.name}: {proc.stderr.strip()[-300:]}")
     return int(text)
+
+
+def _video_duration(path: Path, *, timeout: float = 60.0) -> float:
+    """The first video stream's duration, exact in its own time base (not the container's)."""
+    argv = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+            "stream=duration_ts,time_base", "-of", "json", str(path)]  # fmt: skip
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        stream = json.loads(proc.stdout or "{}").get("streams", [{}])[0]
+        return float(int(stream["duration_ts"]) * Fraction(stream["time_base"]))
+    except (subprocess.TimeoutExpired, ValueError, KeyError, IndexError, ZeroDivisionError) as exc:
+        raise RenderFailed(f"cannot read the duration of segment {path.name}: {exc!r}") from exc
 
 
 def _concat_quoted(path: Path) -> str:

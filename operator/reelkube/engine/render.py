@@ -14,15 +14,17 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from reelkube.api.common import InputLimits, StorageSpec
 from reelkube.api.output import Format, OutputSpec
 from reelkube.api.status import Step
 from reelkube.api.timeline import Timeline
 from reelkube.engine.artifacts import LocalArtifact, describe_file
+from reelkube.engine.chunks import chunk_count, render_chunked
 from reelkube.engine.encoders import (
     CONTENT_TYPES,
     EXTENSIONS,
@@ -109,7 +111,16 @@ def render_into(
     output, fallback = choose_gpu_or_cpu(output, on_progress)
     plan = build_plan(timeline, output, inputs, workdir=workdir, output_path=target)
     encoder = fallback.label(plan.encoder) if fallback else plan.encoder
-    run_ffmpeg(plan, on_progress)
+    workers = local_workers(plan.duration, output, LOCAL_WORKERS.get())
+    info: dict[str, Any] = {}
+    if workers > 1:
+        chunked = render_chunked(timeline, output, out_dir, workdir=workdir, inputs=inputs, workers=workers,
+                                 on_progress=on_progress, name=name)  # fmt: skip
+        command_line = "\n".join(chunked.command_lines)
+        info["chunks"] = len(chunked.windows)
+    else:
+        run_ffmpeg(plan, on_progress)
+        command_line = plan.command_line()
     outputs = {name: describe_file(target, CONTENT_TYPES[output.format])}
     if output.thumbnail and output.format in (Format.MP4, Format.WEBM):
         thumb = make_thumbnail(target, out_dir / "thumbnail.jpg", plan.duration)
@@ -121,8 +132,32 @@ def render_into(
         duration=plan.duration,
         encoder=encoder,
         wall_seconds=time.monotonic() - started,
-        command_line=plan.command_line(),
+        command_line=command_line,
+        info=info,
     )
+
+
+LOCAL_WORKERS: ContextVar[int | Literal["auto"]] = ContextVar("reelkube_local_workers", default=1)
+"""How many local ffmpeg processes render one video (`reelkube render --workers`): a number, or
+"auto". One in a pod, where the operator chunks a render across pods instead."""
+
+LOCAL_MIN_CHUNK_SECONDS = 5.0
+"""With "auto", a video is split only into windows at least this long: below it the extra
+processes, the soundtrack pass and the merge cost more than the parallel frames win."""
+
+
+def local_workers(duration: float, output: OutputSpec, requested: int | Literal["auto"]) -> int:
+    """The number of windows (and ffmpeg processes) for a local render of `duration` seconds:
+    `requested` when a number (1 for formats that are not chunked), else one per core when the
+    video is long enough, at least `LOCAL_MIN_CHUNK_SECONDS` per window. GPU encodes stay in
+    one process (consumer GPUs allow few NVENC sessions)."""
+    if requested == "auto":
+        if output.gpu:
+            return 1
+        cores = os.cpu_count() or 1
+        return chunk_count(duration, "auto", min_seconds=LOCAL_MIN_CHUNK_SECONDS, max_chunks=cores,
+                           format=output.format)  # fmt: skip
+    return chunk_count(duration, requested, max_chunks=max(requested, 1), format=output.format)
 
 
 def choose_gpu_or_cpu(
