@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from reelkube.api.common import WebhookSpec
@@ -50,6 +51,11 @@ REDELIVER_ANNOTATION = "reelkube.io/redeliver"
 """Annotating a resource with ``reelkube.io/redeliver=<event name | event id | all>`` asks for
 those recorded events again, with their ids."""
 REDELIVER_ALL = "all"
+
+
+def _unserialized(kind: str, namespace: str, name: str) -> AbstractContextManager[None]:
+    return nullcontext()
+
 
 # One resource: (kind, namespace, name).
 _ResourceKey = tuple[str, str, str]
@@ -172,6 +178,10 @@ class WebhookNotifier:
     ) -> None:
         self._client = client
         self._events = events
+        self.serialize: Callable[[str, str, str], AbstractContextManager[None]] = _unserialized
+        """The per-resource lock around writing a delivery's record (``(kind, namespace, name)``);
+        the reconciler sets its own, so that a record written while a retry goes on and a
+        status write announcing the next event never replace each other's ``deliveries``."""
         self._policy = policy or InputPolicy.cluster(asset_dir=None)
         self._metrics = metrics
         self._base_delay = base_delay
@@ -382,6 +392,19 @@ class WebhookNotifier:
         """Write the event's record in ``deliveries``: its retries so far while ``delivery`` is
         Pending, then its outcome. An outcome also goes to the ``status.webhook`` fields, while
         they still describe this event."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        with self.serialize(adapter.kind, namespace, name):
+            self._record_now(adapter, body, event, eid, delivery, earlier_attempts)
+
+    def _record_now(
+        self,
+        adapter: ResourceKind,
+        body: dict[str, Any],
+        event: str,
+        eid: str,
+        delivery: WebhookDelivery,
+        earlier_attempts: int,
+    ) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         current = self._client.get_resource(adapter, namespace, name)
         if current is None or current["metadata"].get("uid") != body["metadata"].get("uid"):

@@ -106,6 +106,8 @@ class Reconciler:
         )
         self._locks_guard = threading.Lock()
         self._creates = ThreadPoolExecutor(CHILD_CREATE_WORKERS, thread_name_prefix="create")
+        if notifier is not None:
+            notifier.serialize = self._locked
         # uids whose GPU fallback was told: the pod's progress writes would repeat it every second.
         self._told_fallback: set[str] = set()
 
@@ -299,12 +301,15 @@ class Reconciler:
         """A ``Retry`` Event when the Job has started another pod since the status was written,
         with the cause the previous pod ended with (told once per attempt: its name is derived
         from the attempt)."""
-        before = observed.status.attempts or 0
-        if self.events is None or observed.body is None or before < 1 or attempts <= before:
+        if self.events is None or observed.body is None:
             return
-        failed = [cause for pod in observed.pods if (cause := failure_cause(pod)) is not None]
-        message = retry_message(attempts, failed[-1] if failed else None)
-        self.events.notice(observed.body, RETRY, message, warning=True, key=f"retry-{attempts}")
+        # Pods in the order the Job made them: attempt n ended with pod n's cause.
+        pods = sorted(observed.pods, key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "")
+        for attempt in range(max((observed.status.attempts or 0) + 1, 2), attempts + 1):
+            ended = pods[attempt - 2] if len(pods) >= attempt - 1 else None
+            cause = failure_cause(ended) if ended is not None else None
+            message = retry_message(attempt, cause)
+            self.events.notice(observed.body, RETRY, message, warning=True, key=f"retry-{attempt}")
 
     def _cancel(self, kind: ResourceKind, observed: Observed, action: Cancel) -> Phase | None:
         """Delete the Job first, then write Canceled: a failed delete leaves the status as it was,

@@ -1,0 +1,336 @@
+"""Job control on the real cluster, with the operator as a process of its own on this machine
+(``support.operator_process``): retries that know transient from permanent, for real renders
+on the real node, and webhook deliveries that survive the operator being killed while their
+receiver is down, redelivery by annotation, and the Events ``kubectl describe`` shows.
+
+Run under the cluster lock, one module at a time::
+
+    flock /tmp/reelkube-cluster.lock python -m pytest -q -p no:cacheprovider -m cluster \
+        tests/e2e/test_job_control_cluster.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from standardwebhooks import Webhook
+
+from support.cluster import Cluster
+from support.network import free_port
+from support.operator_process import operator_process
+from support.reelkube_cluster import (
+    ROOT,
+    ensure_kwok_ephemeral_storage,
+    install_crds,
+    phase_is,
+    wait_for_resource,
+)
+from support.webhooks import WebhookReceiver
+
+pytestmark = pytest.mark.cluster
+
+BACKGROUND = ROOT / "examples" / "assets" / "reel-background.jpg"
+SECRET = "whsec_" + "am9iLWNvbnRyb2wtdGVzdHM="
+PHASE_RANK = {"Pending": 0, "Queued": 1, "Running": 2, "Succeeded": 3, "Failed": 3, "Canceled": 3}
+
+
+@pytest.fixture(scope="module")
+def crds(cluster: Cluster) -> None:
+    install_crds(cluster)
+    ensure_kwok_ephemeral_storage(cluster)
+
+
+class ScriptedInput:
+    """An HTTP server where render pods reach this machine: answers the scripted codes in order,
+    then serves ``payload`` with 200; counts the requests."""
+
+    def __init__(self, host: str, script: list[int], payload: bytes, content_type: str) -> None:
+        self.script = list(script)
+        self.answers: list[int] = []
+        lock = threading.Lock()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                with lock:
+                    code = server.script.pop(0) if server.script else 200
+                    server.answers.append(code)
+                body = payload if code == 200 else b"try again later"
+                self.send_response(code)
+                self.send_header("Content-Type", content_type if code == 200 else "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+                pass
+
+        self._server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://{host}:{self._server.server_address[1]}/background.jpg"
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def pods_reach_host(cluster: Cluster) -> str:
+    host = urlparse(cluster.s3_endpoint).hostname
+    assert host, cluster.s3_endpoint
+    return host
+
+
+@pytest.fixture
+def scripted_input(pods_reach_host: str) -> Iterator[Any]:
+    servers: list[ScriptedInput] = []
+
+    def start(script: list[int]) -> ScriptedInput:
+        server = ScriptedInput(pods_reach_host, script, BACKGROUND.read_bytes(), "image/jpeg")
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def reel(name: str, namespace: str, background: str, *, retries: int, **spec: Any) -> dict[str, Any]:
+    """A small captioned reel (2 s at 180x320) whose background comes from ``background``."""
+    return {
+        "apiVersion": "reelkube.io/v1alpha1",
+        "kind": "RenderJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "template": "captioned-reel",
+            "props": {"title": "Again", "backgroundUrl": background, "durationSeconds": 2},
+            "output": {"width": 180, "height": 320, "fps": 12},
+            "resources": {"cpu": "500m", "memory": "512Mi", "ephemeralStorage": "200Mi"},
+            "timeoutSeconds": 300,
+            "retries": retries,
+            **spec,
+        },
+    }
+
+
+def our_events(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
+    """The operator's Events on the resource ``name``, oldest first."""
+    items = cluster.kubectl_json(
+        "-n", namespace, "get", "events", "--field-selector", f"involvedObject.name={name}"
+    )["items"]
+    ours = [e for e in items if e.get("source", {}).get("component") == "reelkube-operator"]
+    return sorted(ours, key=lambda e: (e.get("firstTimestamp") or "", e["metadata"]["name"]))
+
+
+def wait_for_events(
+    cluster: Cluster, namespace: str, name: str, reason: str, timeout: float = 30
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        events = our_events(cluster, namespace, name)
+        if any(e["reason"] == reason for e in events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.5)
+
+
+def assert_never_backwards(seen: list[dict[str, Any]]) -> None:
+    """Within an attempt, the phases a watcher saw never go back."""
+    last: tuple[int, int] = (0, -1)
+    for status in seen:
+        phase = status.get("phase")
+        if phase is None:
+            continue
+        now = (status.get("attempts") or 0, PHASE_RANK[phase])
+        if now[0] == last[0]:
+            assert now[1] >= last[1], f"phase went back within attempt {now[0]}: {seen}"
+        last = now
+
+
+@pytest.mark.slow
+def test_a_transient_input_failure_is_retried_until_the_render_succeeds(
+    cluster: Cluster,
+    crds: None,
+    project_images: dict[str, str],
+    namespace: str,
+    scripted_input: Any,
+    pods_reach_host: str,
+    tmp_path: Path,
+) -> None:
+    # The input server answers 503 twice: each pod fails with a retryable cause (exit 1), the
+    # Job starts another, and the third renders.
+    server = scripted_input([503, 503])
+    with operator_process(
+        cluster,
+        (namespace,),
+        tmp_path / "operator.log",
+        placement="cluster",
+        REELKUBE_INPUTS_ALLOWED_CIDRS=f"{pods_reach_host}/32",
+    ) as running:
+        cluster.apply(reel("flaky", namespace, server.url, retries=2))
+        seen: list[dict[str, Any]] = []
+        body = wait_for_resource(
+            cluster, "renderjobs", namespace, "flaky", phase_is("Succeeded", "Failed"), timeout=400, seen=seen
+        )
+        events = wait_for_events(cluster, namespace, "flaky", "Succeeded")
+        assert running.process.poll() is None, running.tail()
+    status = body["status"]
+    assert status["phase"] == "Succeeded", status
+    assert status["attempts"] == 3 and server.answers == [503, 503, 200]
+    retries = [e for e in events if e["reason"] == "Retry"]
+    assert [e["message"].split(";")[0] for e in retries] == ["attempt 2 starting", "attempt 3 starting"]
+    assert all("InputUnavailable" in e["message"] and "503" in e["message"] for e in retries), retries
+    assert_never_backwards(seen)
+    described = cluster.kubectl("-n", namespace, "describe", "renderjob", "flaky").stdout
+    assert "Retry" in described and "attempt 2 starting" in described
+
+
+@pytest.mark.slow
+def test_a_permanent_input_failure_fails_after_one_attempt(
+    cluster: Cluster,
+    crds: None,
+    project_images: dict[str, str],
+    namespace: str,
+    scripted_input: Any,
+    pods_reach_host: str,
+    tmp_path: Path,
+) -> None:
+    server = scripted_input([404, 404, 404])
+    with operator_process(
+        cluster,
+        (namespace,),
+        tmp_path / "operator.log",
+        placement="cluster",
+        REELKUBE_INPUTS_ALLOWED_CIDRS=f"{pods_reach_host}/32",
+    ):
+        cluster.apply(reel("missing", namespace, server.url, retries=3))
+        body = wait_for_resource(
+            cluster, "renderjobs", namespace, "missing", phase_is("Succeeded", "Failed"), timeout=300
+        )
+        time.sleep(12)  # past the Job's first backoff: a retry would have started a second pod
+        events = wait_for_events(cluster, namespace, "missing", "Failed")
+    status = body["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "InputNotFound"), status
+    assert status["attempts"] == 1 and server.answers == [404]
+    assert "404" in status["message"]
+    assert not [e for e in events if e["reason"] == "Retry"]
+    pods = cluster.kubectl_json("-n", namespace, "get", "pods")["items"]
+    assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
+
+
+def expected_id(uid: str, event: str) -> str:
+    return "evt_" + hashlib.sha256(f"{uid}/{event}".encode()).hexdigest()[:24]
+
+
+def records(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(((body.get("status") or {}).get("webhook") or {}).get("deliveries") or [])
+
+
+def test_deliveries_pending_when_the_operator_is_killed_arrive_once_after_restart(
+    cluster: Cluster, crds: None, namespace: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    receiver = WebhookReceiver(port=port)  # not started: nothing listens on its port yet
+    cluster.kubectl("-n", namespace, "create", "secret", "generic", "hook", f"--from-literal=secret={SECRET}")
+    webhook = {
+        "url": f"http://127.0.0.1:{port}/hooks",
+        "events": ["queued", "started", "succeeded"],
+        "secretRef": "hook",
+        "maxAttempts": 20,
+    }
+    env = {"REELKUBE_INPUTS_ALLOWED_CIDRS": "127.0.0.0/8"}
+    log = tmp_path / "operator.log"
+    first = None
+    try:
+        with operator_process(cluster, (namespace,), log, **env) as first:
+            cluster.apply(
+                {
+                    "apiVersion": "reelkube.io/v1alpha1",
+                    "kind": "RenderJob",
+                    "metadata": {"name": "told", "namespace": namespace},
+                    "spec": {
+                        "template": "static-ad",
+                        "props": {"headline": "Hi"},
+                        "resources": {"cpu": "100m", "memory": "64Mi", "ephemeralStorage": "100Mi"},
+                        "webhook": webhook,
+                    },
+                }
+            )
+            # Succeeded, every event Pending, the first one tried against the closed port.
+            body = wait_for_resource(
+                cluster,
+                "renderjobs",
+                namespace,
+                "told",
+                lambda b: (
+                    phase_is("Succeeded")(b)
+                    and [r["event"] for r in records(b)] == ["queued", "started", "succeeded"]
+                    and records(b)[0].get("attempts", 0) >= 2
+                ),
+                timeout=90,
+            )
+            assert {r["state"] for r in records(body)} == {"Pending"}
+            first.kill()
+        receiver.start()
+        time.sleep(3)
+        assert receiver.requests == [], "a killed operator sends nothing"
+        with operator_process(cluster, (namespace,), log, **env) as second:
+            delivered = wait_for_resource(
+                cluster,
+                "renderjobs",
+                namespace,
+                "told",
+                lambda b: [r["state"] for r in records(b)] == ["Delivered"] * 3,
+                timeout=60,
+            )
+            time.sleep(3)  # anything sent twice would arrive by now
+            uid = delivered["metadata"]["uid"]
+            ids = [expected_id(uid, e) for e in ("queued", "started", "succeeded")]
+            assert [r.header("webhook-id") for r in receiver.requests] == ids
+            for request in receiver.requests:
+                assert Webhook(SECRET).verify(request.body, request.headers)["id"] == request.header(
+                    "webhook-id"
+                )
+            assert [r.json()["event"] for r in receiver.requests] == ["queued", "started", "succeeded"]
+
+            # Redelivery on demand: the succeeded event again, with its id; the annotation goes.
+            cluster.kubectl(
+                "-n", namespace, "annotate", "renderjob", "told", "reelkube.io/redeliver=succeeded"
+            )
+            receiver.wait_for(4, timeout=30)
+            again = receiver.requests[3]
+            assert again.header("webhook-id") == ids[2]
+            assert Webhook(SECRET).verify(again.body, again.headers)["event"] == "succeeded"
+            settled = wait_for_resource(
+                cluster,
+                "renderjobs",
+                namespace,
+                "told",
+                lambda b: (
+                    "reelkube.io/redeliver" not in (b["metadata"].get("annotations") or {})
+                    and records(b)[-1]["state"] == "Delivered"
+                    and records(b)[-1]["attempts"] > 1
+                ),
+                timeout=30,
+            )
+            events = wait_for_events(cluster, namespace, "told", "WebhookRedelivery")
+            assert second.process.poll() is None, second.tail()
+    finally:
+        receiver.stop()
+    succeeded = next(r for r in records(settled) if r["event"] == "succeeded")
+    assert succeeded["id"] == ids[2]
+    reasons = [e["reason"] for e in events]
+    assert "WebhookRetrying" in reasons and "WebhookRedelivery" in reasons, reasons
+    assert reasons.index("Queued") < reasons.index("Succeeded"), reasons
+    described = cluster.kubectl("-n", namespace, "describe", "renderjob", "told").stdout
+    assert "WebhookRetrying" in described and "WebhookRedelivery" in described
