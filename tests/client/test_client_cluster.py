@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -129,6 +130,43 @@ def test_submit_wait_download_ends_0_with_matching_files(
     assert any(line.startswith("reel  Running  rendering") for line in lines), proc.stderr
     succeeded = [line for line in lines if line.startswith("reel  Succeeded")]
     assert len(succeeded) == 1 and succeeded[0].startswith("reel  Succeeded  100%"), proc.stderr
+
+
+def test_submit_uploads_the_manifests_local_files_once(
+    cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
+) -> None:
+    """A file beside the manifest (not one the renderer image holds) is uploaded to the default
+    storage, which the client learns from the operator's Deployment, with the credentials of the
+    Secret the render pod gets; the pod renders from it; a second submit uploads nothing."""
+    (tmp_path / "media").mkdir()
+    shutil.copy(ROOT / BACKGROUND, tmp_path / "media" / "my-background.jpg")
+    manifest = captioned_reel(bucket, "uploaded", backgroundUrl="media/my-background.jpg", durationSeconds=2)
+    manifest["spec"]["output"] = {**manifest["spec"]["output"], **SMALL_OUTPUT}
+    path = write_manifest(tmp_path, manifest)
+    proc = reelkube(
+        cluster, "submit", str(path), "-n", client_namespace, "--wait", "--timeout", "10m",
+        "--download", str(tmp_path / "out"),
+    )  # fmt: skip
+    print(f"--- reelkube submit (upload) ---\n{proc.stdout}{proc.stderr[-2000:]}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    area = f"e2e/{client_namespace}/uploads/sha256"
+    assert (
+        f"1 local file(s) now named by s3:// URI: 1 uploaded, 0 already there, in s3://{bucket}/"
+        f"e2e/{client_namespace}/ (Deployment {SYSTEM_NS}/{RELEASE})"
+    ) in proc.stderr, proc.stderr
+    body = get_resource(cluster, "renderjobs", client_namespace, "uploaded")
+    assert body is not None and body["status"]["phase"] == "Succeeded"
+    digest = hashlib.sha256((ROOT / BACKGROUND).read_bytes()).hexdigest()
+    key = f"{area}/{digest}/my-background.jpg"
+    assert body["spec"]["props"]["backgroundUrl"] == f"s3://{bucket}/{key}"
+    assert host_s3_client(cluster).head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    assert_downloaded(tmp_path / "out" / "uploaded", body["status"])
+
+    manifest["metadata"]["name"] = "uploaded-again"
+    again = reelkube(cluster, "submit", str(write_manifest(tmp_path, manifest)), "-n", client_namespace)
+    cluster.kubectl("-n", client_namespace, "delete", "renderjobs.reelkube.io", "uploaded-again", check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1 local file(s) now named by s3:// URI: 0 uploaded, 1 already there" in again.stderr, again.stderr
 
 
 def test_a_failing_resource_ends_1_with_its_reason(
