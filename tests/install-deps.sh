@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg fontconfig fonts-dejavu-core fonts-noto-core fonts-noto-color-emoji fonts-symbola lua5.4 procps tmux)
+APT_PACKAGES=(ffmpeg fontconfig fonts-dejavu-core fonts-noto-core fonts-noto-color-emoji fonts-symbola fonts-wqy-microhei lua5.4 procps tmux)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -8,6 +8,8 @@ import pytest
 
 from reelkube.api.output import OutputSpec
 from reelkube.api.timeline import ColorClip, Fit, ImageClip, TextClip, Timeline, VideoClip
+from reelkube.engine.fonts import resolve_font
+from reelkube.engine.text_layout import line_height
 from reelkube.errors import SpecError
 from reelkube.templates import TemplateContext, expand_template
 from reelkube.templates.captioned_reel import SUBTITLE_START, TITLE_START, is_video_url
@@ -114,7 +116,29 @@ def test_colour_and_opacity_props_reach_the_overlay_and_zero_opacity_drops_it() 
 def test_without_subtitle_the_title_is_centred_alone() -> None:
     layers = tracks_by_name(expand({"title": "Only", "backgroundUrl": "bg.png"}))
     assert "subtitle" not in layers
-    assert layers["title"][0].offsetY == 0
+    (title,) = layers["title"]
+    # Its line's box (the font's ascent + descent tall) is centred in the 1080x1920 frame.
+    height = line_height(resolve_font(title.font, bold=True), title.fontSize)
+    assert title.offsetY + height / 2 == pytest.approx(960, abs=1)
+
+
+def test_a_title_that_wraps_pushes_the_subtitle_down() -> None:
+    long_title = "A title long enough to wrap onto three lines"
+    layers = tracks_by_name(expand({**PROPS, "title": long_title}))
+    lines = layers["title"]
+    assert len(lines) == 3 and " ".join(c.text for c in lines) == long_title
+    (subtitle,) = layers["subtitle"]
+    height = line_height(resolve_font(lines[0].font, bold=True), lines[0].fontSize)
+    assert [c.offsetY for c in lines] == sorted(c.offsetY for c in lines)
+    assert subtitle.offsetY >= lines[-1].offsetY + height
+
+
+def test_text_too_long_for_its_box_shrinks_and_what_never_fits_is_refused() -> None:
+    normal = tracks_by_name(expand(PROPS))["title"][0].fontSize
+    shrunk = tracks_by_name(expand({**PROPS, "title": "word " * 39 + "end"}))["title"]
+    assert shrunk[0].fontSize < normal
+    with pytest.raises(SpecError, match="spec.props.title: the text does not fit its box"):
+        expand({**PROPS, "title": "W" * 200, "subtitle": "W" * 400})
 
 
 def test_timeline_survives_a_round_trip_through_the_api_model() -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from reelkube.api.timeline import Position, SlideFrom, TextClip
 from reelkube.engine.emoji_text import LinePlace, emoji_line_filter, has_emoji
 from reelkube.engine.filtergraph import filter_spec, format_number
-from reelkube.engine.fonts import TextMeasure, resolve_font, wrap_text
+from reelkube.engine.fonts import TextMeasure
 from reelkube.engine.invocation import Invocation
 from reelkube.engine.placement import PlacedClip
+from reelkube.engine.text_layout import font_for_text, wrap_lines
 from reelkube.errors import SpecError
 
 _LEFT = {Position.LEFT, Position.TOP_LEFT, Position.BOTTOM_LEFT}
@@ -27,12 +28,13 @@ def text_filters(ctx: Invocation, placed: PlacedClip, number: int) -> list[str]:
     clip = placed.clip
     assert isinstance(clip, TextClip)
     try:
-        font = resolve_font(clip.font, clip.bold)
+        # A family that lacks the text's characters (CJK in DejaVu Sans) gives way to one that has them.
+        font = font_for_text(clip.font, clip.bold, clip.text, field=f"spec.timeline.{placed.path}.text").file
     except SpecError as exc:
         raise SpecError(f"spec.timeline.{placed.path}.font: {exc.message}") from exc
     padding = clip.backgroundPadding if clip.background else 0
     max_width = max(clip.fontSize, min(clip.maxWidth * ctx.width, ctx.width - 2 * clip.margin) - 2 * padding)
-    lines = wrap_text(clip.text, max_width, TextMeasure(font, clip.fontSize))
+    lines = wrap_lines(clip.text, max_width, TextMeasure(font, clip.fontSize))
 
     start, end = ctx.seconds(placed.start), ctx.seconds(placed.end)
     half = 0.5 / float(ctx.fps)

@@ -2,7 +2,8 @@
 
 Layers, bottom first: the background (a still with a slow Ken Burns zoom, or a looping muted
 video) covering the frame; a colour overlay at `overlayOpacity`; the title, fading and sliding
-in; the subtitle, fading in after the title.
+in; the subtitle, fading in after the title. Title and subtitle are stacked blocks
+(`engine.text_layout`): a title that wraps pushes the subtitle down, long text shrinks to fit.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from reelkube.api.timeline import (
     Fit,
     ImageClip,
     KenBurns,
-    Position,
     Slide,
     SlideFrom,
-    TextClip,
     Timeline,
     Track,
     VideoClip,
 )
+from reelkube.engine.text_layout import TextBlock, TextBox, VAlign, stack_blocks
 from reelkube.templates.base import Canvas, Expansion, Template, TemplateContext
+from reelkube.templates.layout import line_clip
 
 DEFAULT_WIDTH = 1080
 DEFAULT_HEIGHT = 1920
@@ -46,6 +47,10 @@ SUBTITLE_START = 1.3
 SUBTITLE_FADE = 0.8
 ZOOM_END = 1.12
 """Ken Burns zoom reached at the end of the reel (1 = the covered frame)."""
+TEXT_WIDTH = 0.85
+"""Width of the text's box, as a share of the frame's (within the side margins)."""
+TEXT_HEIGHT = 0.6
+"""Height of the text's box, centred, as a share of the frame's: longer text shrinks to fit."""
 
 
 class CaptionedReelProps(ApiModel):
@@ -73,6 +78,44 @@ def is_video_url(url: str) -> bool:
     return PurePosixPath(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
+def text_tracks(props: CaptionedReelProps, canvas: Canvas) -> list[Track]:
+    """The title and subtitle as stacked blocks in the middle of the frame: a title that wraps
+    pushes the subtitle down, and both shrink together when they would not fit (one clip per
+    line, placed where the layout put it)."""
+    margin = canvas.scaled(0.06)
+    width = min(round(canvas.width * TEXT_WIDTH), canvas.width - 2 * margin)
+    top = round(canvas.height * (1 - TEXT_HEIGHT) / 2)
+    box = TextBox(
+        x=(canvas.width - width) // 2, y=top, width=width, height=round(canvas.height * TEXT_HEIGHT)
+    )
+    blocks = [
+        TextBlock(
+            props.title, canvas.scaled(0.085), canvas.scaled(0.045), bold=True, field="spec.props.title"
+        )
+    ]
+    if props.subtitle:
+        blocks.append(
+            TextBlock(props.subtitle, canvas.scaled(0.045), canvas.scaled(0.028), field="spec.props.subtitle")
+        )
+    stack = stack_blocks(blocks, box, valign=VAlign.CENTER)
+    duration = props.durationSeconds
+    title = [
+        line_clip(
+            line, start=TITLE_START, duration=duration - TITLE_START, fadeIn=TITLE_FADE, bold=True,
+            slide=Slide(start=SlideFrom.BOTTOM, distance=canvas.scaled(0.07), duration=TITLE_FADE),
+        )
+        for line in stack.block_lines(0)
+    ]  # fmt: skip
+    tracks = [Track(name="title", clips=list(title))]
+    if props.subtitle:
+        subtitle = [
+            line_clip(line, start=SUBTITLE_START, duration=duration - SUBTITLE_START, fadeIn=SUBTITLE_FADE)
+            for line in stack.block_lines(1)
+        ]
+        tracks.append(Track(name="subtitle", clips=list(subtitle)))
+    return tracks
+
+
 def expand_captioned_reel(props: CaptionedReelProps, context: TemplateContext) -> Expansion:
     """Lay out the reel: background, tint, title and subtitle over `durationSeconds`."""
     canvas = Canvas.for_output(context.output, DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_FPS)
@@ -95,36 +138,7 @@ def expand_captioned_reel(props: CaptionedReelProps, context: TemplateContext) -
         )
         tracks.append(Track(name="overlay", clips=[overlay]))
 
-    title_size = canvas.scaled(0.085)
-    subtitle_size = canvas.scaled(0.045)
-    # The title sits a little above centre and the subtitle below it, so the pair reads as one block.
-    title_offset = -round(title_size * 0.75) if props.subtitle else 0
-    title = TextClip(
-        text=props.title,
-        start=TITLE_START,
-        duration=duration - TITLE_START,
-        fadeIn=TITLE_FADE,
-        bold=True,
-        fontSize=title_size,
-        position=Position.CENTER,
-        offsetY=title_offset,
-        margin=canvas.scaled(0.06),
-        slide=Slide(start=SlideFrom.BOTTOM, distance=canvas.scaled(0.07), duration=TITLE_FADE),
-    )
-    tracks.append(Track(name="title", clips=[title]))
-    if props.subtitle:
-        subtitle = TextClip(
-            text=props.subtitle,
-            start=SUBTITLE_START,
-            duration=duration - SUBTITLE_START,
-            fadeIn=SUBTITLE_FADE,
-            fontSize=subtitle_size,
-            position=Position.CENTER,
-            offsetY=round(subtitle_size * 1.6),
-            margin=canvas.scaled(0.06),
-        )
-        tracks.append(Track(name="subtitle", clips=[subtitle]))
-
+    tracks += text_tracks(props, canvas)
     timeline = Timeline(
         width=canvas.width, height=canvas.height, fps=canvas.fps, duration=duration, tracks=tracks
     )
