@@ -145,6 +145,9 @@ def test_a_render_seen_queued_then_done_announces_started_voiceover_and_succeede
         ("succeeded", eid("succeeded")),
     ]
     assert len(webhook_receiver.requests) == 3
+    # The story in Events: the voice-over, then the success.
+    assert [e["reason"] for e in api.events] == ["VoiceoverUploaded", "Succeeded"]
+    assert "s3://b/v.wav" in api.events[0]["message"]
     # All three were Pending in the one patch that wrote Succeeded.
     first = api.patches[0]
     assert first["phase"] == "Succeeded"

@@ -1,9 +1,10 @@
 """Kubernetes Events on a resource, so that ``kubectl describe rj NAME`` tells its story: one per
 phase transition (Queued, Started, Succeeded, Failed with the cause, Canceled), and notices of
-what happened in between: each retry with its cause (``Retry``), each failed webhook attempt and
-each delivery given up (``WebhookRetrying``, ``WebhookFailed``), a redelivery asked for by
-annotation (``WebhookRedelivery``, ``WebhookRedeliveryRefused``), and a GPU render that fell back
-to the CPU encoder (``GpuEncoderFallback``).
+what happened in between: the voice-over in storage (``VoiceoverUploaded``), each retry with
+its cause (``Retry``), each failed webhook attempt and each delivery given up
+(``WebhookRetrying``, ``WebhookFailed``), a redelivery asked for by annotation
+(``WebhookRedelivery``, ``WebhookRedeliveryRefused``), and a GPU render that fell back to the
+CPU encoder (``GpuEncoderFallback``).
 
 :func:`transition_event` and :func:`notice_event` (pure) build the core/v1 Event;
 :class:`TransitionEvents` sends them on a thread of its own, in order, so that the reconcile's
@@ -107,8 +108,17 @@ WEBHOOK_FAILED = "WebhookFailed"
 WEBHOOK_REDELIVERY = "WebhookRedelivery"
 WEBHOOK_REDELIVERY_REFUSED = "WebhookRedeliveryRefused"
 GPU_FALLBACK = "GpuEncoderFallback"
+VOICEOVER_UPLOADED = "VoiceoverUploaded"
 NOTICE_REASONS = frozenset(
-    {RETRY, WEBHOOK_RETRYING, WEBHOOK_FAILED, WEBHOOK_REDELIVERY, WEBHOOK_REDELIVERY_REFUSED, GPU_FALLBACK}
+    {
+        RETRY,
+        WEBHOOK_RETRYING,
+        WEBHOOK_FAILED,
+        WEBHOOK_REDELIVERY,
+        WEBHOOK_REDELIVERY_REFUSED,
+        GPU_FALLBACK,
+        VOICEOVER_UPLOADED,
+    }
 )
 """The reasons of the Events that are not phase transitions."""
 _NAME_LIMIT = 253

@@ -54,7 +54,13 @@ from reelkube.controller.decision import (
     decide,
     needs_job_lookup,
 )
-from reelkube.controller.events import GPU_FALLBACK, RETRY, TransitionEvents, retry_message
+from reelkube.controller.events import (
+    GPU_FALLBACK,
+    RETRY,
+    VOICEOVER_UPLOADED,
+    TransitionEvents,
+    retry_message,
+)
 from reelkube.controller.job_manifests import CHILD_WAVES, build_job, child_name
 from reelkube.controller.job_observation import failure_cause
 from reelkube.controller.kube import ClusterClient
@@ -64,7 +70,7 @@ from reelkube.controller.settings import OperatorSettings
 from reelkube.controller.status_updates import FALLBACK_MARK, phase_update, update_from_observation
 from reelkube.storage.tenancy import StorageForbidden
 from reelkube.webhooks.history import deliveries_of
-from reelkube.webhooks.milestones import Announcement, due_events
+from reelkube.webhooks.milestones import VOICEOVER_OUTPUTS, Announcement, due_events
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +116,7 @@ class Reconciler:
             notifier.serialize = self._locked
         # uids whose GPU fallback was told: the pod's progress writes would repeat it every second.
         self._told_fallback: set[str] = set()
+        self._told_voiceover: set[str] = set()
 
     def close(self) -> None:
         """Stop the child-creating threads (at operator shutdown) and send pending Events."""
@@ -430,6 +437,8 @@ class Reconciler:
         self.client.patch_status(kind, namespace, name, patch)
         if new_phase != status.phase and new_phase is not None:
             self.metrics.transitions.labels(kind.kind, new_phase.value).inc()
+            if new_phase == Phase.SUCCEEDED:
+                self._tell_voiceover(kind.kind, body, {**(body.get("status") or {}), **patch})
             if self.events is not None:
                 self.events.record(body, new_phase, patch.get("reason"), patch.get("message"))
             log.info(
@@ -481,6 +490,8 @@ class Reconciler:
             self._told_fallback.add(uid)
             message = f"no working GPU encoder on the node: encoding on the CPU ({status.encoder})"
             self.events.notice(seen, GPU_FALLBACK, message, warning=True, key="gpu-encoder-fallback")
+        if status.phase == Phase.RUNNING:
+            self._tell_voiceover(kind, seen, seen.get("status") or {})
         if self.notifier is None or not (seen.get("spec") or {}).get("webhook"):
             return
         if redelivery_value(seen) is None and not self._due_webhooks(resource_kind, seen, status.phase, {}):
@@ -502,6 +513,20 @@ class Reconciler:
                 self.notifier.submit(
                     resource_kind, {**body, "status": merged}, announcement.event, announcement.id
                 )
+
+    def _tell_voiceover(self, kind: str, body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+        """A ``VoiceoverUploaded`` Event once the status lists the kind's voice-over output
+        (before the Succeeded Event when both come in one write)."""
+        output = VOICEOVER_OUTPUTS.get(kind)
+        uid = body.get("metadata", {}).get("uid", "")
+        listed = (status.get("outputs") or {}).get(output) if output else None
+        if self.events is None or not listed or uid in self._told_voiceover:
+            return
+        self._told_voiceover.add(uid)
+        where = listed.get("uri", "storage") if isinstance(listed, Mapping) else "storage"
+        self.events.notice(
+            body, VOICEOVER_UPLOADED, f"the voice-over is in {where}", key="voiceover-uploaded"
+        )
 
     def _resend_pending_webhook(self, kind: ResourceKind, observed: Observed) -> None:
         # A Pending delivery found at resume time was lost with a previous operator process.
