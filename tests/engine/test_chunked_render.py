@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import array
 import json
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -250,3 +252,62 @@ def test_cli_render_with_workers(media: dict[str, Path], tmp_path: Path) -> None
         check=False,
     )
     assert bad.returncode == 2 and "expected at least 1" in bad.stderr
+
+
+def _ffmpeg_children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and command.startswith(b"ffmpeg"):
+            found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigterm_stops_every_window(media: dict[str, Path], tmp_path: Path) -> None:
+    manifest = tmp_path / "long.json"
+    manifest.write_text(
+        json.dumps({
+            "apiVersion": "reelkube.io/v1alpha1", "kind": "RenderJob", "metadata": {"name": "long"},
+            "spec": {"output": {"preset": "veryslow", "thumbnail": False},
+                     "timeline": {"width": 640, "height": 360, "duration": 30, "tracks": [
+                         {"clips": [{"type": "video", "src": str(media["clip"]), "loop": True}]}]}},
+        }),
+        encoding="utf-8",
+    )  # fmt: skip
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reelkube.cli", "render", str(manifest), "-o", str(out), "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        ffmpegs: list[int] = []
+        while len(ffmpegs) < 2 and time.monotonic() < deadline:  # two windows (and the soundtrack)
+            time.sleep(0.2)
+            ffmpegs = _ffmpeg_children(proc.pid)
+        assert len(ffmpegs) >= 2, "the windows' ffmpeg processes never ran"
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130
+    deadline = time.monotonic() + 5
+    while any(_running(pid) for pid in ffmpegs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in ffmpegs)
+    assert not (out / "video.mp4").exists()
+    assert not list(out.glob(".reelkube-work-*"))  # segments went with the scratch directory

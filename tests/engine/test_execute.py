@@ -92,7 +92,7 @@ def test_sigterm_stops_ffmpeg_and_removes_partial_output(media: dict[str, Path],
     path.write_text(yaml.safe_dump(manifest))
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reelkube.cli", "render", str(path), "-o", str(out)],
+        [sys.executable, "-m", "reelkube.cli", "render", str(path), "-o", str(out), "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
