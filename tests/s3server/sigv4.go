@@ -5,13 +5,15 @@ package main
 // presigned query string (X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,
 // X-Amz-SignedHeaders, X-Amz-Signature), including a presigned URL's expiry. A payload whose
 // x-amz-content-sha256 is a hex digest is checked against that digest before gofakes3 sees
-// it. Not verified: the per-chunk signatures of STREAMING-AWS4-HMAC-SHA256-PAYLOAD uploads
-// (the seed signature, which covers the headers, is); SigV2 and anonymous requests are
-// refused.
+// it; a STREAMING-AWS4-HMAC-SHA256-PAYLOAD upload has every chunk's signature checked, each
+// chained to the one before from the seed signature of the headers. Other streaming forms
+// (unsigned or with trailers) are refused as not implemented; SigV2 and anonymous requests
+// are refused.
 //
 // Reference: https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html
 
 import (
+	"bufio"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -37,6 +39,10 @@ const (
 	maxPresignExpiry = 7 * 24 * time.Hour
 	maxClockSkew     = 15 * time.Minute
 	unsignedPayload  = "UNSIGNED-PAYLOAD"
+	streamingSigned  = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	chunkAlgorithm   = "AWS4-HMAC-SHA256-PAYLOAD"
+	// Longest chunk header line accepted ("<hex size>;chunk-signature=<64 hex>").
+	maxChunkHeader = 128
 )
 
 // s3Error is the XML body S3 answers a refused request with.
@@ -153,8 +159,17 @@ func (v *verifier) verify(r *http.Request) (func(), *refusal) {
 		ref.body.CanonicalRequest = canonical
 		return nil, ref
 	}
-	if !auth.presigned && isHexSHA256(auth.payloadHash) {
+	switch {
+	case auth.presigned:
+		return nil, nil
+	case isHexSHA256(auth.payloadHash):
 		return v.checkPayload(r, auth.payloadHash)
+	case auth.payloadHash == streamingSigned:
+		return v.checkChunks(r, key, chunkScope{amzDate: auth.amzDateRaw, scope: scope}, want)
+	case strings.HasPrefix(auth.payloadHash, "STREAMING-"):
+		return nil, refuse(http.StatusNotImplemented, "NotImplemented",
+			"x-amz-content-sha256 %s is not supported here; send a hex SHA-256, UNSIGNED-PAYLOAD or %s",
+			auth.payloadHash, streamingSigned)
 	}
 	return nil, nil
 }
@@ -389,6 +404,100 @@ func (v *verifier) checkPayload(r *http.Request, want string) (func(), *refusal)
 	r.Body.Close()
 	r.Body = io.NopCloser(spool)
 	return cleanup, nil
+}
+
+type chunkScope struct{ amzDate, scope string }
+
+// checkChunks decodes an aws-chunked body ("<hex size>;chunk-signature=<sig>\r\n<data>\r\n",
+// ending with a chunk of size 0) into a spool, checking each chunk's signature: an HMAC, with the
+// request's signing key, of the chunk's SHA-256 chained to the previous signature (the seed is
+// the request's own). The handler behind then sees a plain body with its SHA-256.
+func (v *verifier) checkChunks(r *http.Request, key []byte, cs chunkScope, seed string) (func(), *refusal) {
+	decoded, err := strconv.ParseInt(r.Header.Get("X-Amz-Decoded-Content-Length"), 10, 64)
+	if err != nil || decoded < 0 {
+		return nil, refuse(http.StatusLengthRequired, "MissingContentLength",
+			"a %s upload needs x-amz-decoded-content-length", streamingSigned)
+	}
+	spool, err := os.CreateTemp(v.spoolDir, "payload-")
+	if err != nil {
+		return nil, refuse(http.StatusInternalServerError, "InternalError", "cannot spool the payload: %v", err)
+	}
+	cleanup := func() { spool.Close(); os.Remove(spool.Name()) }
+	body := bufio.NewReaderSize(r.Body, 64*1024)
+	whole := sha256.New()
+	previous, total := seed, int64(0)
+	for index := 0; ; index++ {
+		size, signature, ref := readChunkHeader(body)
+		if ref != nil {
+			return cleanup, ref
+		}
+		if size > decoded-total {
+			return cleanup, refuse(http.StatusBadRequest, "IncompleteBody",
+				"chunk %d is longer than x-amz-decoded-content-length leaves", index)
+		}
+		chunk := sha256.New()
+		if _, err := io.CopyN(io.MultiWriter(spool, chunk, whole), body, size); err != nil {
+			return cleanup, refuse(http.StatusBadRequest, "IncompleteBody", "chunk %d is cut short: %v", index, err)
+		}
+		if crlf := make([]byte, 2); size > 0 {
+			if _, err := io.ReadFull(body, crlf); err != nil || string(crlf) != "\r\n" {
+				return cleanup, refuse(http.StatusBadRequest, "IncompleteBody", "chunk %d does not end with CRLF", index)
+			}
+		}
+		toSign := strings.Join([]string{chunkAlgorithm, cs.amzDate, cs.scope, previous, hexSHA256(nil),
+			hex.EncodeToString(chunk.Sum(nil))}, "\n")
+		want := hex.EncodeToString(hmacSHA256(key, []byte(toSign)))
+		if !hmac.Equal([]byte(want), []byte(strings.ToLower(signature))) {
+			ref := refuse(http.StatusForbidden, "SignatureDoesNotMatch",
+				"The request signature we calculated does not match the signature you provided (chunk %d).", index)
+			ref.body.StringToSign = toSign
+			return cleanup, ref
+		}
+		previous, total = signature, total+size
+		if size == 0 {
+			break
+		}
+	}
+	if total != decoded {
+		return cleanup, refuse(http.StatusBadRequest, "IncompleteBody",
+			"the chunks hold %d bytes; x-amz-decoded-content-length says %d", total, decoded)
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return cleanup, refuse(http.StatusInternalServerError, "InternalError", "cannot rewind the payload: %v", err)
+	}
+	r.Body.Close()
+	r.Body = io.NopCloser(spool)
+	r.ContentLength = total
+	r.Header.Set("Content-Length", strconv.FormatInt(total, 10))
+	r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(whole.Sum(nil)))
+	r.Header.Del("X-Amz-Decoded-Content-Length")
+	// S3 keeps no "aws-chunked" in the object's Content-Encoding.
+	var encodings []string
+	for _, e := range strings.Split(r.Header.Get("Content-Encoding"), ",") {
+		if e = strings.TrimSpace(e); e != "" && e != "aws-chunked" {
+			encodings = append(encodings, e)
+		}
+	}
+	if len(encodings) == 0 {
+		r.Header.Del("Content-Encoding")
+	} else {
+		r.Header.Set("Content-Encoding", strings.Join(encodings, ","))
+	}
+	return cleanup, nil
+}
+
+func readChunkHeader(body *bufio.Reader) (size int64, signature string, ref *refusal) {
+	line, err := body.ReadSlice('\n')
+	if err != nil || len(line) > maxChunkHeader || !strings.HasSuffix(string(line), "\r\n") {
+		return 0, "", refuse(http.StatusBadRequest, "IncompleteBody", "a chunk header is missing or malformed")
+	}
+	sizeHex, extension, _ := strings.Cut(strings.TrimSuffix(string(line), "\r\n"), ";")
+	signature, found := strings.CutPrefix(extension, "chunk-signature=")
+	size, err = strconv.ParseInt(sizeHex, 16, 64)
+	if err != nil || size < 0 || !found || len(signature) != 64 {
+		return 0, "", refuse(http.StatusBadRequest, "IncompleteBody", "malformed chunk header %q", strings.TrimSpace(string(line)))
+	}
+	return size, signature, nil
 }
 
 func signingKey(secret, day, region, service string) []byte {

@@ -212,3 +212,75 @@ def test_objects_survive_a_restart_on_the_same_data_folder(verifying_s3: Verifyi
         assert server.list_keys("nothing-here/") == []
     finally:
         stop_s3server(proc)
+
+
+def _chunked_upload(server: VerifyingS3, key: str, chunks: list[bytes], *, tamper: int | None = None) -> Any:
+    """PUT ``chunks`` as a STREAMING-AWS4-HMAC-SHA256-PAYLOAD upload (as the AWS SDKs for Java and
+    Go send over plain HTTP), each chunk signed and chained to the previous signature;
+    ``tamper``: flip a byte of that chunk after signing it."""
+    import hmac
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    scope = f"{day}/{server.region}/s3/aws4_request"
+    body_length = sum(len(c) for c in chunks)
+    signatures_length = sum(len(f"{len(c):x};chunk-signature=") + 64 + 4 + len(c) for c in [*chunks, b""])
+    url = f"{server.endpoint_url}/{server.bucket}/{key}"
+    headers = {
+        "content-encoding": "aws-chunked",
+        "content-length": str(signatures_length),
+        "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "x-amz-date": amz_date,
+        "x-amz-decoded-content-length": str(body_length),
+    }
+
+    def sign(key_bytes: bytes, text: str) -> bytes:
+        return hmac.new(key_bytes, text.encode(), hashlib.sha256).digest()
+
+    signing_key = ("AWS4" + server.secret_access_key).encode()
+    for part in (day, server.region, "s3", "aws4_request"):
+        signing_key = sign(signing_key, part)
+    # The seed: the request's own signature (botocore's signer would hash the payload instead).
+    headers["host"] = url.split("/")[2]
+    names = sorted(headers)
+    canonical = "\n".join(
+        ["PUT", f"/{server.bucket}/{key}", "", *(f"{n}:{headers[n]}" for n in names), "", ";".join(names),
+         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"]
+    )  # fmt: skip
+    seed_text = "\n".join(
+        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    seed = sign(signing_key, seed_text).hex()
+    credential = f"{server.access_key_id}/{scope}"
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={credential},SignedHeaders={';'.join(names)},Signature={seed}"
+    )
+    body, previous = b"", seed
+    for index, chunk in enumerate([*chunks, b""]):
+        to_sign = "\n".join(
+            ["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, hashlib.sha256(b"").hexdigest(),
+             hashlib.sha256(chunk).hexdigest()]
+        )  # fmt: skip
+        previous = sign(signing_key, to_sign).hex()
+        sent = bytes([chunk[0] ^ 1]) + chunk[1:] if index == tamper else chunk
+        body += f"{len(chunk):x};chunk-signature={previous}\r\n".encode() + sent + b"\r\n"
+    return httpx.put(url, content=body, headers=headers, timeout=30)
+
+
+def test_a_chunk_signed_upload_is_stored_decoded_and_a_tampered_chunk_is_refused(
+    verifying_s3: VerifyingS3,
+) -> None:
+    chunks = [os.urandom(64 * 1024), os.urandom(1000)]
+    key = f"t/{os.urandom(4).hex()}/chunked.bin"
+
+    tampered = _chunked_upload(verifying_s3, key, chunks, tamper=1)
+    assert tampered.status_code == 403 and "SignatureDoesNotMatch" in tampered.text
+    with pytest.raises(ClientError):
+        _client(verifying_s3).head_object(Bucket=verifying_s3.bucket, Key=key)
+
+    stored = _chunked_upload(verifying_s3, key, chunks)
+    assert stored.status_code == 200, stored.text
+    got = _client(verifying_s3).get_object(Bucket=verifying_s3.bucket, Key=key)
+    assert got["Body"].read() == b"".join(chunks)
+    assert "aws-chunked" not in got.get("ContentEncoding", "")
