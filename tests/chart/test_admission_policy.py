@@ -73,7 +73,8 @@ def docs(helm_binary: str) -> list[dict[str, Any]]:
 @needs_helm
 def test_policies_and_bindings_render(docs: list[dict[str, Any]]) -> None:
     policies = _policies(docs)
-    assert set(policies) == {"reelkube-limits", "reelkube-render-limits"}
+    # (reelkube-storage, on spec.storage, has its own tests: test_admission_storage.py)
+    assert set(policies) == {"reelkube-limits", "reelkube-render-limits", "reelkube-storage"}
     for policy in policies.values():
         assert policy["apiVersion"] == "admissionregistration.k8s.io/v1"
         # No parameter objects: see the template's comment (kubernetes/kubernetes#133827).

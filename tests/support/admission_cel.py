@@ -81,10 +81,11 @@ def refusals(
     """The messages ``policy`` refuses ``obj`` with (empty: admitted), in the Namespace object
     ``namespace`` (the policies read its labels)."""
     spec = policy["spec"]
+    request_namespace = obj["metadata"].get("namespace", namespace["metadata"]["name"])
     activation: dict[str, Any] = {
         "object": celpy.json_to_cel(obj),
         "namespaceObject": celpy.json_to_cel(namespace),
-        "request": celpy.json_to_cel({"operation": operation}),
+        "request": celpy.json_to_cel({"operation": operation, "namespace": request_namespace}),
     }
     for condition in spec.get("matchConditions", []):
         if not _evaluate(condition["expression"], activation):
