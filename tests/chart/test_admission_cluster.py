@@ -50,6 +50,7 @@ def _apply(cluster: Cluster, obj: dict[str, Any], *, dry_run: bool = True) -> tu
 LONG = {"timeline": {"duration": 120, "tracks": [{"clips": [{"type": "color", "color": "#000000"}]}]}}
 """Two minutes: within the spec's own output caps, over the ``small`` profile's 60 s."""
 GREEDY = {"template": "slideshow", "retries": 9}
+STORAGE_ENDPOINT = "http://minio.example:9000"
 
 
 @pytest.fixture
@@ -68,7 +69,9 @@ def _render_policies(cluster: Cluster, *sets: str) -> list[dict[str, Any]]:
         args += ["--set", item]
     rendered = cluster.helm(
         "template", RELEASE, str(ROOT / "charts" / "reelkube"), "--kube-version", "1.35.0",
-        "--show-only", "templates/admission-policy.yaml", *args,
+        "--show-only", "templates/admission-policy.yaml", "--show-only", "templates/admission-storage.yaml",
+        "--set", f"storage.endpoint={STORAGE_ENDPOINT}", "--set", "storage.bucket=media",
+        "--set", "storage.prefix=out", *args,
     ).stdout  # fmt: skip
     return [d for d in yaml.safe_load_all(rendered) if d]
 
@@ -127,8 +130,28 @@ def test_a_profile_caps_its_namespace(cluster: Cluster, namespace: str, policies
     assert code != 0 and "spec.timeline.duration 120s is over the cap maxDurationSeconds=60" in out
 
 
+def test_spec_storage_outside_the_namespace_area_is_refused_at_apply(
+    cluster: Cluster, namespace: str, policies: str
+) -> None:
+    def with_storage(**storage: str) -> dict[str, Any]:
+        chosen = {"bucket": "media", "endpointUrl": STORAGE_ENDPOINT, **storage}
+        return _render_job("stored", namespace, {"template": "slideshow", "storage": chosen})
+
+    assert _apply(cluster, with_storage(prefix=f"out/{namespace}/campaign"))[0] == 0
+    for storage, message in (
+        ({"prefix": "out/another-team"}, "spec.storage.prefix out/another-team is outside"),
+        ({"prefix": "out", "bucket": "another-bucket"}, "spec.storage.bucket another-bucket is not allowed"),
+        ({"prefix": "out", "credentialsSecret": "borrowed"}, "spec.storage.credentialsSecret is not allowed"),
+    ):
+        deadline = time.monotonic() + 30  # the storage policy may take effect after the caps'
+        while (refused := _apply(cluster, with_storage(**storage)))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(1)
+        print(refused[1])
+        assert refused[0] != 0 and message in refused[1] and "storage.allowSpecStorage=false" in refused[1]
+
+
 def test_the_api_server_type_checks_the_policies_without_warnings(cluster: Cluster, policies: str) -> None:
-    for name in (f"{PREFIX}-limits", f"{PREFIX}-render-limits"):
+    for name in (f"{PREFIX}-limits", f"{PREFIX}-render-limits", f"{PREFIX}-storage"):
         deadline = time.monotonic() + 30
         while True:
             status = cluster.kubectl_json("get", "validatingadmissionpolicy", name).get("status", {})
