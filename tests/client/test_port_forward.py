@@ -21,6 +21,7 @@ from reelkube.client import ClientError
 from reelkube.client.download import connect_via, download_outputs
 from reelkube.client.port_forward import (
     LocalForward,
+    forwarded,
     is_cluster_dns_name,
     may_be_cluster_ip,
     ready_pods,
@@ -166,10 +167,13 @@ def test_a_forward_whose_remote_cannot_be_opened_fails_the_request_cleanly(tmp_p
 
     @contextmanager
     def reach(url: str) -> Iterator[str | None]:
-        with LocalForward(refuse) as forward:
-            yield forward.base_url
+        with forwarded(refuse, "the port-forward to pod media/s3-0:9000") as base_url:
+            yield base_url
 
-    refused = rf"output video: GET {HOST} \(through http://127.0.0.1:\d+\) failed"
+    refused = (
+        rf"output video: GET {HOST} \(through http://127.0.0.1:\d+\) failed: .*"
+        r" \(the port-forward to pod media/s3-0:9000 failed: the pod is gone\)"
+    )
     with pytest.raises(ClientError, match=refused):
         download_outputs({"video": artifact(HOST)}, tmp_path / "out", reach=reach)
     assert not list((tmp_path / "out").iterdir())

@@ -160,7 +160,10 @@ def _find_service(client: Client, host: str) -> dict[str, Any] | None:
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise
+            raise ClientError(
+                f"{host} is cluster-internal, and reading Service {namespace}/{name} to reach it"
+                f" through the API server was refused (HTTP {exc.status}: {exc.reason})"
+            ) from None
     if not may_be_cluster_ip(host):
         return None
     address = str(ipaddress.ip_address(host.strip("[]")))
@@ -173,7 +176,12 @@ def _find_service(client: Client, host: str) -> dict[str, Any] | None:
             raise
         # Not allowed to list every namespace (or an API server without that field selector):
         # the client's own namespace is where a tenant's Services are.
-        listed = client.core.list_namespaced_service(client.namespace, _preload_content=False)
+        try:
+            listed = client.core.list_namespaced_service(client.namespace, _preload_content=False)
+        except ApiException as inner:
+            if inner.status != 403:
+                raise
+            return None  # no Service we may see: the address is tried directly
     for service in json.loads(listed.data).get("items", []):
         spec = service.get("spec") or {}
         if address == spec.get("clusterIP") or address in (spec.get("clusterIPs") or []):
@@ -191,6 +199,8 @@ class LocalForward:
 
     def __init__(self, open_remote: Callable[[], RemoteSocket]) -> None:
         self._open_remote = open_remote
+        self.errors: list[str] = []
+        """Why connections could not be carried (the port-forward refused, the pod gone)."""
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._closed = threading.Event()
@@ -227,7 +237,8 @@ class LocalForward:
     def _carry(self, local: socket.socket) -> None:
         try:
             remote = self._open_remote()
-        except Exception:  # the caller sees a closed connection and reports the request failed
+        except Exception as exc:  # the caller sees a closed connection; `forwarded` says why
+            self.errors.append(str(exc) or type(exc).__name__)
             local.close()
             return
         try:
@@ -285,6 +296,19 @@ def api_server_opener(client: Client, target: PodPort) -> Callable[[], RemoteSoc
 
 
 @contextmanager
+def forwarded(open_remote: Callable[[], RemoteSocket], what: str = "the forward") -> Iterator[str]:
+    """A LocalForward's base URL for the block; a ClientError raised in the block gains the
+    reason the forward could not carry the connection, when it had one."""
+    with LocalForward(open_remote) as forward:
+        try:
+            yield forward.base_url
+        except ClientError as exc:
+            if not forward.errors:
+                raise
+            raise ClientError(f"{exc} ({what} failed: {forward.errors[-1]})") from exc
+
+
+@contextmanager
 def reach(client: Client, url: str) -> Iterator[str | None]:
     """The base URL to connect to for ``url``: None when its host is reached directly, else a
     LocalForward's (through the API server to the pod behind the host's Service)."""
@@ -292,5 +316,6 @@ def reach(client: Client, url: str) -> Iterator[str | None]:
     if target is None:
         yield None
         return
-    with LocalForward(api_server_opener(client, target)) as forward:
-        yield forward.base_url
+    what = f"the port-forward to pod {target.namespace}/{target.pod}:{target.port} (Service {target.service})"
+    with forwarded(api_server_opener(client, target), what) as base_url:
+        yield base_url
