@@ -36,6 +36,7 @@ from reelkube.api.common import WebhookSpec
 from reelkube.api.kinds import Resource, ResourceKind, kind_named
 from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus
 from reelkube.controller.admission import Placement, Queues, queue_message, queue_reason
+from reelkube.controller.chunk_status import chunk_progress_update, chunk_update
 from reelkube.controller.decision import (
     Action,
     Cancel,
@@ -50,6 +51,7 @@ from reelkube.controller.decision import (
     Observed,
     Queue,
     Start,
+    StartMerge,
     Trigger,
     decide,
     needs_job_lookup,
@@ -61,7 +63,14 @@ from reelkube.controller.events import (
     TransitionEvents,
     retry_message,
 )
-from reelkube.controller.job_manifests import CHILD_WAVES, build_job, child_name
+from reelkube.controller.job_manifests import (
+    CHILD_WAVES,
+    build_merge_job,
+    build_render_job,
+    chunk_count_for,
+    first_job_name,
+    merge_job_name,
+)
 from reelkube.controller.job_observation import failure_cause
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
@@ -204,17 +213,18 @@ class Reconciler:
         try:
             resource = kind.parse(body)
             # A sync only reads: a resource without a uid is left to the reconcile to report.
-            job_name = child_name(resource) if trigger == "sync" else None
+            chunks = observed.status.chunkCount or chunk_count_for(resource, self.settings)
+            job_name = first_job_name(resource, chunks) if trigger == "sync" else None
         except ValidationError as exc:
             return replace(observed, parse_error=str(exc))
         except ValueError as exc:
             if trigger != "sync":
                 raise
             return replace(observed, parse_error=str(exc))
-        observed = replace(observed, resource=resource)
+        observed = replace(observed, resource=resource, chunks=chunks)
         if not needs_job_lookup(observed):
             return observed
-        return self._with_job(observed, job_name or child_name(resource))
+        return self._with_job(observed, job_name or first_job_name(resource, chunks))
 
     def _with_job(self, observed: Observed, job_name: str) -> Observed:
         """``observed`` with the Job named ``job_name`` and its pods, when the Job exists."""
@@ -223,7 +233,17 @@ class Reconciler:
         job = self.client.get_job(namespace, job_name)
         if job is None:
             return observed
-        return replace(observed, job=job, pods=self.client.list_job_pods(namespace, job["metadata"]["name"]))
+        observed = replace(
+            observed, job=job, pods=self.client.list_job_pods(namespace, job["metadata"]["name"])
+        )
+        if observed.chunked and observed.resource is not None:
+            # The merge Job follows the chunk Job (and is garbage with it).
+            merge_name = merge_job_name(observed.resource)
+            merge = self.client.get_job(namespace, merge_name)
+            if merge is not None:
+                merge_pods = self.client.list_job_pods(namespace, merge_name)
+                observed = replace(observed, merge_job=merge, merge_pods=merge_pods)
+        return observed
 
     # --- acting -------------------------------------------------------------------------
 
@@ -242,7 +262,10 @@ class Reconciler:
         if isinstance(action, Observe):
             generation = meta.get("generation")
             patch = update_from_observation(observed.status, action.observation, generation=generation)
-            self._tell_retry(observed, action.observation.attempts)
+            if action.chunks is not None:
+                patch = {**patch, **chunk_update(observed.status, action.chunks)}
+            if action.chunks is None:  # a chunked render's attempts are summed over its windows
+                self._tell_retry(observed, action.observation.attempts)
             return self._write(kind, observed.body, observed.status, patch)
         if isinstance(action, MarkJobDeleted):
             message = f"Job {action.job_name} was deleted before it finished"
@@ -273,6 +296,8 @@ class Reconciler:
             return self._set_phase(kind, observed, Phase.SUCCEEDED, "JobCompletedWhileOperatorDown", message)
         if isinstance(action, Cancel):
             return self._cancel(kind, observed, action)
+        if isinstance(action, StartMerge):
+            return self._start_merge(kind, observed, action)
         if isinstance(action, Queue):
             log.info(
                 "event=queued namespace=%s name=%s position=%d running=%d limit=%d scope=%s",
@@ -341,6 +366,33 @@ class Reconciler:
             message = "canceled by spec.cancel before it started"
         return self._set_phase(kind, observed, Phase.CANCELED, "CanceledByUser", message, drop_outputs=True)
 
+    def _start_merge(self, kind: ResourceKind, observed: Observed, action: StartMerge) -> Phase | None:
+        """Create the merge Job of a chunked render whose windows all succeeded (a 409 means it
+        exists already), and say so in the status."""
+        assert observed.body is not None and observed.resource is not None and observed.job is not None
+        meta = observed.body["metadata"]
+        merge = build_merge_job(observed.resource, self.settings, observed.chunks, observed.job)
+        created = self.client.create(merge)
+        log.info(
+            "event=merge_created namespace=%s name=%s job=%s created=%s",
+            meta["namespace"],
+            meta["name"],
+            merge["metadata"]["name"],
+            created,
+        )
+        message = f"all {observed.chunks} chunks rendered; Job {merge['metadata']['name']} merges them"
+        patch = phase_update(
+            observed.status,
+            phase=Phase.RUNNING,
+            reason="Merging",
+            message=message,
+            generation=meta.get("generation"),
+            job_name=observed.job["metadata"]["name"],
+            attempts=max(observed.status.attempts or 0, sum(action.chunks.attempts.values())),
+        )
+        patch.update(chunk_update(observed.status, action.chunks))
+        return self._write(kind, observed.body, observed.status, patch)
+
     def _placed(self, kind: ResourceKind, observed: Observed) -> Observed:
         """``observed`` with the running count of its queue and its place among the waiting."""
         assert observed.body is not None
@@ -365,7 +417,7 @@ class Reconciler:
         """Create the Job's objects, then the Job; the Job and whether it was new (not a 409)."""
         assert observed.resource is not None
         try:
-            job = build_job(observed.resource, self.settings)
+            job = build_render_job(observed.resource, self.settings)
         except StorageForbidden as exc:
             # The chart's storage rules refuse the spec: no object is created, and no retry helps.
             self._set_phase(kind, observed, Phase.FAILED, exc.reason, exc.message)
@@ -490,10 +542,15 @@ class Reconciler:
             self._told_fallback.add(uid)
             message = f"no working GPU encoder on the node: encoding on the CPU ({status.encoder})"
             self.events.notice(seen, GPU_FALLBACK, message, warning=True, key="gpu-encoder-fallback")
+        chunk_progress = chunk_progress_update(status)
+        if chunk_progress:
+            # A chunked render's one progress, summed from its chunk pods' entries (chunk_status).
+            self.client.patch_status(resource_kind, namespace, name, chunk_progress)
         if status.phase == Phase.RUNNING:
             self._tell_voiceover(kind, seen, seen.get("status") or {})
-        if self.notifier is None or not (seen.get("spec") or {}).get("webhook"):
+        if self.notifier is None:
             return
+        # A redelivery asked of a resource without a webhook is still answered (refused, by Event).
         if redelivery_value(seen) is None and not self._due_webhooks(resource_kind, seen, status.phase, {}):
             return
         with self._locked(kind, namespace, name):
