@@ -97,7 +97,13 @@ class SceneSpec(ApiModel):
     """One scene of an explicit list."""
 
     narration: str | None = Field(default=None, min_length=1, max_length=4000)
-    """What the voice says over the scene. Empty: a silent scene (give `duration`)."""
+    """What the voice says over the scene. Empty: a silent scene (give `duration`), or one that
+    plays `voiceoverUrl`. With `voiceoverUrl`, it is not synthesized: it is captioned over the
+    recording (word timings estimated)."""
+    voiceoverUrl: str | None = Field(default=None, min_length=1, max_length=4096)
+    """A recorded voice-over for this scene (audio file: path relative to the manifest, http(s)
+    URL or s3://), played instead of synthesizing `narration`; the scene lasts as long as the
+    recording (at least `duration`)."""
     text: OnScreenText = Field(default_factory=OnScreenText)
     """On-screen text."""
     visual: Visual | None = None

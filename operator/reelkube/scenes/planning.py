@@ -20,14 +20,23 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from reelkube.errors import InputUnreadable, SpecError
+from reelkube.errors import InputError, InputUnreadable, SpecError
 from reelkube.scenes.brief import AssetKind, AssetLibrary, BriefCommon, LibraryAsset, Orientation
 from reelkube.scenes.contact_sheet import write_contact_sheet
 from reelkube.scenes.context import SceneContext, SceneFrame
 from reelkube.scenes.library import ChosenVisual, choose_visuals
 from reelkube.scenes.splitting import SceneDraft
 from reelkube.scenes.storyboard import Card, Storyboard, StoryboardScene
-from reelkube.scenes.timing import SceneSlot, fixed_slots, lay_out, place_voice, placed_timings, speech_spans
+from reelkube.scenes.timing import (
+    SceneSlot,
+    SpeechSpan,
+    fixed_slots,
+    lay_out,
+    place_voice,
+    placed_timings,
+    speech_spans,
+    with_recorded,
+)
 from reelkube.speech.estimate import NOMINAL_SAMPLE_RATE, estimate_timings
 from reelkube.subtitles.timings import SentenceTiming, Timings, WordTiming
 
@@ -101,7 +110,16 @@ def plan_scenes(
         raise SpecError("spec.props: the brief holds no scenes")
     workdir = context.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    sentences = [sentence for draft in drafts for sentence in draft.sentences]
+    recorded = {
+        d.index: fetch_voiceover(d.voiceover, context, f"spec.props.scenes[{d.index}].voiceoverUrl")
+        for d in drafts
+        if d.voiceover
+    }
+    if recorded and voiceover is not None:
+        raise SpecError("spec.props: scenes with their own voiceoverUrl cannot share one voice-over")
+    # Scenes playing their own recording are not synthesized.
+    spoken = [draft for draft in drafts if not draft.voiceover]
+    sentences = [sentence for draft in spoken for sentence in draft.sentences]
     samples: np.ndarray | None = None
     if not sentences or voiceover is not None:
         raw = Timings(sample_rate=48_000, total_samples=0, sentence_silence=0.0, sentences=[])
@@ -115,7 +133,12 @@ def plan_scenes(
         intro, outros = None, ()
     else:
         offset = intro.seconds if intro else 0.0
-        slots = lay_out(drafts, speech_spans(drafts, raw), offset=offset)
+        spoken_spans = iter(speech_spans(spoken, raw))
+        spans = [
+            SpeechSpan(0.0, 0.0, (), recorded=recorded[d.index][1]) if d.voiceover else next(spoken_spans)
+            for d in drafts
+        ]
+        slots = lay_out(drafts, spans, offset=offset)
     scenes_end = slots[-1].end
     cards: list[Card] = []
     if intro:
@@ -126,17 +149,27 @@ def plan_scenes(
         cursor += request.seconds
     total = round(cursor, 3)
     timings = raw if voiceover is not None else placed_timings(raw, slots, total)
+    if recorded:
+        timings = with_recorded(timings, drafts, slots)
     artifacts: dict[str, Path] = {}
     voice: str | None = voiceover[0] if voiceover is not None else None
-    if samples is not None and voice_track:
+    if voice_track and (samples is not None or (recorded and not estimate)):
         from reelkube.speech.loudness import normalize_loudness
 
         wav = workdir / "voiceover.wav"
-        track = place_voice(samples, raw.sample_rate, slots, total)
-        normalize_loudness(track, raw.sample_rate, brief.loudnessLufs, wav)
+        rate = raw.sample_rate
+        track = place_voice(samples if samples is not None else np.zeros(0, np.float32), rate, slots, total)
+        for draft, slot in zip(drafts, slots, strict=True):
+            if draft.index in recorded:
+                # The recording goes into the one voice track: one loudness, and music ducks under it.
+                audio = decode_voiceover(recorded[draft.index][0], rate)
+                at = round(slot.speech_at * rate)
+                piece = audio[: max(0, len(track) - at)]
+                track[at : at + len(piece)] = piece
+        normalize_loudness(track, rate, brief.loudnessLufs, wav)
         artifacts["voiceover"] = wav
         voice = str(wav)
-    if sentences:
+    if timings.sentences:
         artifacts["timings"] = timings.write(workdir / "timings.json")
     assets = load_library(brief.library, context)
     from reelkube.scenes.stock import stock_provider
@@ -155,7 +188,7 @@ def plan_scenes(
                 index=draft.index,
                 start=slot.start,
                 end=slot.end,
-                speech_start=slot.speech_at if slot.speech.sentences else None,
+                speech_start=slot.speech_at if slot.speech.sentences or slot.speech.recorded else None,
                 narration=draft.narration,
                 text=draft.text,
                 visual=visual,
@@ -163,7 +196,7 @@ def plan_scenes(
             for draft, slot, visual in zip(drafts, slots, visuals, strict=True)
         ],
         cards=cards,
-        word_timing_source="estimated" if estimate or voiceover else timings.word_timing_source,
+        word_timing_source="estimated" if estimate or voiceover or recorded else timings.word_timing_source,
         extras=extras or {},
     )
     artifacts["storyboard"] = storyboard.write(workdir / "storyboard.json")
@@ -211,6 +244,41 @@ def synthesize(
     )
     narration = provider.synthesize(list(sentences), brief.voice)
     return narration.samples, narration.timings
+
+
+def fetch_voiceover(location: str, context: SceneContext, field: str) -> tuple[Path, float]:
+    """A scene's recorded voice-over fetched under the job's input policy: its local path and
+    length in seconds (an InputError naming `field` when it cannot be had or holds no audio)."""
+    from reelkube.engine.inputs import fetch_one
+
+    try:
+        fetched = fetch_one(
+            location, "audio", context.workdir, context.limits, base_dir=_base_dir(context),
+            storage=context.storage, policy=context.policy, field=field,
+        )  # fmt: skip
+    except InputError as error:
+        if error.message.startswith(field):
+            raise
+        raise type(error)(f"{field}: {error.message}", reason=error.reason) from error
+    duration = fetched.info.duration if fetched.info is not None else None
+    if not duration or duration <= 0:
+        raise InputUnreadable(f"{field}: cannot tell the length of {location}")
+    return fetched.path.resolve(), float(duration)
+
+
+def decode_voiceover(path: Path, rate: int) -> np.ndarray:
+    """A recording as mono float32 samples at `rate` (ffmpeg decodes and resamples it)."""
+    import subprocess
+
+    command = [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
+        "-vn", "-ac", "1", "-ar", str(rate), "-f", "f32le", "pipe:1",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, check=False)
+    if result.returncode != 0:
+        tail = result.stderr.decode("utf-8", "replace").strip()[-300:]
+        raise InputUnreadable(f"spec.props.scenes: the voice-over {path.name} could not be decoded: {tail}")
+    return np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)
 
 
 def load_library(library: AssetLibrary, context: SceneContext) -> list[LibraryAsset]:

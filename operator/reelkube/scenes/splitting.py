@@ -45,6 +45,8 @@ class SceneDraft:
     min_duration: float | None = None
     layout: str | None = None
     transition: str | None = None
+    voiceover: str | None = None
+    """A recorded voice-over played over the scene instead of synthesized speech."""
 
     @property
     def narration(self) -> str:
@@ -118,6 +120,7 @@ def drafts_from_scenes(scenes: list[SceneSpec]) -> list[SceneDraft]:
                 min_duration=scene.duration,
                 layout=scene.layout,
                 transition=scene.transition.value if scene.transition else None,
+                voiceover=scene.voiceoverUrl,
             )
         )
     return drafts

@@ -1,12 +1,15 @@
 """When each scene plays: its narration's measured speech plus padding. Pure.
 
-Rules: a scene holds LEAD_IN seconds of quiet before its first word and TAIL seconds after its last
-(a breath, so cuts never clip a word); it lasts at least MIN_SCENE seconds, and at least its
+Rules: a scene with its own recorded voice-over lasts as long as the recording (at least its
+`duration`) and plays it from its first frame. Otherwise a scene holds LEAD_IN seconds of quiet
+before its first word and TAIL seconds after its last (a breath, so cuts never clip a word); it
+lasts at least MIN_SCENE seconds, and at least its
 `duration` override (an override lengthens a scene, it never cuts the narration short); a scene
 without narration lasts its override or SILENT_SCENE. Scenes follow each other without gaps,
 after `offset` seconds (a title card). The voice track is then laid out to match: each scene's
 stretch of the synthesized track is moved to where its scene speaks, and the caption timings are
-moved with it, so the captions follow the voice word by word.
+moved with it, so the captions follow the voice word by word; a recorded scene's narration is
+spread over its recording (`with_recorded`, words estimated).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from reelkube.scenes.splitting import SceneDraft
+from reelkube.speech.estimate import estimate_timings
 from reelkube.subtitles.timings import SentenceTiming, Timings, WordTiming
 
 LEAD_IN = 0.2
@@ -33,6 +37,9 @@ class SpeechSpan:
     end: float
     sentences: tuple[int, ...]
     """Indexes of its sentences in the track's timings."""
+    recorded: float | None = None
+    """Seconds of the scene's own recorded voice-over, when it has one instead of speech in the
+    synthesized track."""
 
     @property
     def length(self) -> float:
@@ -78,10 +85,17 @@ def lay_out(
     slots = []
     cursor = offset
     for draft, span in zip(drafts, spans, strict=True):
+        start = round(cursor, 3)
+        if span.recorded is not None:
+            # A recorded voice-over sets the scene's length and plays from its first frame.
+            length = max(span.recorded, draft.min_duration or 0.0)
+            end = round(cursor + length, 3)
+            slots.append(SceneSlot(start=start, end=end, speech_at=start, speech=span))
+            cursor = end
+            continue
         length = max(LEAD_IN + span.length + TAIL, MIN_SCENE) if span.sentences else SILENT_SCENE
         if draft.min_duration is not None:
             length = max(length, draft.min_duration) if span.sentences else draft.min_duration
-        start = round(cursor, 3)
         end = round(cursor + length, 3)
         slots.append(SceneSlot(start=start, end=end, speech_at=round(start + LEAD_IN, 3), speech=span))
         cursor = end
@@ -131,3 +145,27 @@ def placed_timings(timings: Timings, slots: Sequence[SceneSlot], total: float) -
                 )
             )
     return replace(timings, total_samples=round(total * rate), sentences=moved)
+
+
+def with_recorded(timings: Timings, drafts: Sequence[SceneDraft], slots: Sequence[SceneSlot]) -> Timings:
+    """`timings` (on the video's clock) with the narration of scenes that play a recorded
+    voice-over spread over their recording (words estimated), all sentences in time order."""
+    rate = timings.sample_rate
+    extra: list[SentenceTiming] = []
+    for draft, slot in zip(drafts, slots, strict=True):
+        if slot.speech.recorded is None or not draft.sentences:
+            continue
+        at = slot.speech_at
+        for sentence in estimate_timings(draft.sentences, slot.speech.recorded).sentences:
+            extra.append(
+                replace(
+                    sentence,
+                    start=sentence.start + at,
+                    end=sentence.end + at,
+                    start_sample=round((sentence.start + at) * rate),
+                    end_sample=round((sentence.end + at) * rate),
+                    words=[WordTiming(w.text, w.start + at, w.end + at) for w in sentence.words],
+                )
+            )
+    ordered = sorted([*timings.sentences, *extra], key=lambda sentence: sentence.start)
+    return replace(timings, sentences=[replace(s, index=i) for i, s in enumerate(ordered)])

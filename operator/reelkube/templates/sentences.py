@@ -129,7 +129,8 @@ def _voiceover(location: str, context: TemplateContext) -> tuple[str, float]:
 
     base_dir = context.base_dir if context.base_dir is not None else Path.cwd()
     fetched = fetch_one(location, "audio", context.workdir, context.limits, base_dir=base_dir,
-                        storage=context.storage, field="spec.props.voiceoverUrl")  # fmt: skip
+                        storage=context.storage, policy=context.policy,
+                        field="spec.props.voiceoverUrl")  # fmt: skip
     duration = fetched.info.duration if fetched.info is not None else None
     if not duration or duration <= 0:
         raise InputUnreadable(f"spec.props.voiceoverUrl: cannot tell the length of {location}")
