@@ -162,3 +162,43 @@ def test_right_to_left_lines_are_joined_and_aligned_to_the_right(tmp_path: Path,
         # drawtext joined the letters (isolated forms are much wider for Arabic).
         assert cols.max() - cols.min() + 1 == pytest.approx(line.width, rel=0.06)
     assert not mask[~inked].any(), "ink outside the lines' boxes"
+
+
+def test_the_explainers_heading_pushes_its_bullet_down(tmp_path: Path) -> None:
+    from reelkube.templates import TemplateContext, expand_template
+
+    job = RenderJob.model_validate(
+        {
+            "metadata": {"name": "lower-third"},
+            "spec": {
+                "template": "explainer",
+                "props": {
+                    "title": None, "outro": None,
+                    "scenes": [{
+                        "narration": "Quantum gadgets hum quietly inside their thimbles all day long.",
+                        "text": {"heading": "A heading long enough to wrap onto two lines",
+                                 "bullet": "and the bullet under it"},
+                        "visual": {"query": "nothing matches this"},
+                    }],
+                    "style": {"captions": False, "tintOpacity": 0},
+                },
+                "output": {"width": 640, "height": 360, "fps": 10, "preset": "ultrafast"},
+            },
+        }
+    )  # fmt: skip
+    result = render_job(job, tmp_path / "out", base_dir=tmp_path)
+    timeline = expand_template(
+        "explainer", job.spec.props or {}, TemplateContext(output=job.spec.output, workdir=tmp_path / "plan")
+    ).timeline
+    lines = [c for t in timeline.tracks if t.name == "text" for c in t.clips]
+    heading = [c for c in lines if c.bold]  # type: ignore[union-attr]
+    assert len(heading) == 2 and len(lines) == 3
+    frame = frames_at(Path(result.outputs["video"].path), [10])[10]  # 1 s: faded and slid in
+    bands = ink_bands(ink_mask(frame))
+    assert len(bands) == 3, bands
+    from reelkube.engine.fonts import resolve_font
+    from reelkube.engine.text_layout import line_height
+
+    for clip, (top, bottom) in zip(lines, bands, strict=True):
+        pitch = line_height(resolve_font(clip.font, clip.bold), clip.fontSize, clip.text)  # type: ignore[union-attr]
+        assert clip.offsetY - 1 <= top and bottom <= clip.offsetY + pitch + 1, (clip.text, top, bottom)  # type: ignore[union-attr]

@@ -2,8 +2,9 @@
 
 Layers, bottom first: the pictures (a title card, each scene's visual — library asset, URL or a
 designed fallback card — cut to the narration, an outro card), a tint over media, the fallback
-cards' text, each section's heading as a lower third, the card titles, word-highlight captions
-that follow the voice, the logo watermark; and the sound: the voice, with music ducked under it.
+cards' text, each section's heading (and a scene's bullet under it) as a lower third of stacked
+blocks, the card titles, word-highlight captions that follow the voice, the logo watermark; and
+the sound: the voice, with music ducked under it.
 
 Expansion makes media (the narration, captions, storyboard and its contact sheet) and reports it
 as artifacts: `voiceover`, `timings`, `subtitles`, `storyboard` (storyboard.json) and
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from reelkube.api.timeline import Clip, Position, Slide, SlideFrom, TextClip, Timeline, Track
+from reelkube.api.timeline import Clip, Slide, SlideFrom, TextClip, Timeline, Track
+from reelkube.engine.text_layout import Align, TextBlock, TextBox, VAlign, stack_blocks
 from reelkube.scenes.brief import BriefCommon, BriefFields, Orientation
 from reelkube.scenes.layers import (
     caption_track,
@@ -28,12 +30,16 @@ from reelkube.scenes.layers import (
 from reelkube.scenes.planning import CardRequest, ScenePlan, plan_scenes
 from reelkube.scenes.splitting import SceneDraft, drafts_from_scenes, drafts_from_script
 from reelkube.templates.base import Canvas, Expansion, Template, TemplateContext
+from reelkube.templates.layout import line_clip
 
 DEFAULT_FPS = 30.0
 LANDSCAPE = (1920, 1080)
 PORTRAIT = (1080, 1920)
 TITLE_SECONDS = 2.5
 OUTRO_SECONDS = 2.5
+LOWER_THIRD_HEIGHT = 0.3
+"""Height of the box a scene's heading and bullet stack in (bottom-aligned above the captions),
+as a share of the frame's: longer text shrinks to fit it."""
 
 
 class ExplainerProps(BriefFields):
@@ -114,37 +120,57 @@ def explainer_timeline(
 
 
 def lower_thirds(plan: ScenePlan, canvas: Canvas, props: BriefCommon) -> list[TextClip]:
-    """Each heading in a brand-coloured box at the left, above the captions, sliding in."""
+    """Each scene's heading, and its bullet under it, as stacked blocks in brand-coloured boxes
+    at the left, above the captions, sliding in. A heading that wraps pushes its bullet's block
+    away instead of being drawn over it; both shrink when they would not fit."""
     style = props.style
     size = canvas.scaled(0.055)
+    padding = round(size * 0.35)
     # Above the word-highlight captions, which keep a quarter (portrait) or 15% of the height.
     lift = round(canvas.height * (0.36 if canvas.height > canvas.width else 0.33))
-    clips = []
+    margin = canvas.scaled(0.05)
+    height = round(canvas.height * LOWER_THIRD_HEIGHT)
+    box = TextBox(
+        x=margin + padding,
+        y=canvas.height - lift - padding - height,
+        width=round(canvas.width * 0.8) - 2 * padding,
+        height=height,
+    )
+    clips: list[TextClip] = []
     for scene in plan.storyboard.scenes:
-        if not scene.text.heading:
+        if not scene.text.heading and not scene.text.bullet:
             continue
-        clips.append(
-            TextClip(
-                text=scene.text.heading,
-                start=scene.start,
-                duration=scene.duration,
-                fadeIn=0.25,
-                bold=True,
-                font=style.font,
-                color=style.textColor,
-                fontSize=size,
-                position=Position.BOTTOM_LEFT,
-                offsetY=-lift,
-                margin=canvas.scaled(0.05),
-                maxWidth=0.8,
-                background=True,
-                backgroundColor=style.primaryColor,
-                backgroundOpacity=0.9,
-                backgroundPadding=round(size * 0.35),
-                shadow=False,
-                slide=Slide(start=SlideFrom.LEFT, distance=canvas.scaled(0.06), duration=0.35),
-            )
-        )
+        blocks: list[TextBlock] = []
+        opacities: list[float] = []
+        # Boxed lines need room between them for their padding: spacing of at least two paddings.
+        if scene.text.heading:
+            blocks.append(
+                TextBlock(
+                    scene.text.heading, size, round(size * 0.6), font=style.font, bold=True,
+                    line_spacing=0.75, gap_after=0.8, field=f"spec.props.scenes[{scene.index}].text.heading",
+                )
+            )  # fmt: skip
+            opacities.append(0.9)
+        if scene.text.bullet:
+            bullet = round(size * 0.8)
+            blocks.append(
+                TextBlock(
+                    scene.text.bullet, bullet, round(bullet * 0.6), font=style.font, line_spacing=0.75,
+                    field=f"spec.props.scenes[{scene.index}].text.bullet",
+                )
+            )  # fmt: skip
+            opacities.append(0.75)
+        stack = stack_blocks(blocks, box, align=Align.START, valign=VAlign.BOTTOM)
+        for line in stack.lines:
+            clips.append(
+                line_clip(
+                    line, start=scene.start, duration=scene.duration, fadeIn=0.25,
+                    bold=blocks[line.block].bold, color=style.textColor, background=True,
+                    backgroundColor=style.primaryColor, backgroundOpacity=opacities[line.block],
+                    backgroundPadding=round(line.size * 0.35), shadow=False,
+                    slide=Slide(start=SlideFrom.LEFT, distance=canvas.scaled(0.06), duration=0.35),
+                )
+            )  # fmt: skip
     return clips
 
 
