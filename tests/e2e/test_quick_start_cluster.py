@@ -130,9 +130,8 @@ def run(quick_start: QuickStart, *command: str, timeout: float) -> subprocess.Co
         command, cwd=ROOT, env=quick_start.env, capture_output=True, text=True, timeout=timeout
     )
     took = time.monotonic() - started
-    print(
-        f"$ {' '.join(command)}  -> exit {proc.returncode} in {took:.1f} s\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
-    )
+    print(f"$ {' '.join(command)}  -> exit {proc.returncode} in {took:.1f} s")
+    print(proc.stdout[-3000:] + proc.stderr[-3000:])
     return proc
 
 
