@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PYTHON
 
-.PHONY: help deps demo render test test-fast lint crds bench bench-tts bench-operator
+.PHONY: help deps demo render test test-fast lint crds bench bench-tts bench-operator chaos
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +41,9 @@ bench-tts: deps  ## Piper real-time factor and the narrated example end to end
 bench-operator: deps  ## Apply-to-Job and apply-to-Succeeded latency on the real cluster
 	$(PYTHON) tests/e2e/bench_operator.py
 
+chaos:  ## Fault-injection run on the real cluster (restarts its parts: hold /tmp/reelkube-cluster.lock)
+	$(PYTHON) tests/chaos/run_chaos.py $(CHAOS_ARGS)
+
 # --- cluster / images (owned by tests/cluster; other targets go outside this block) ---
 CLUSTER_SCRIPTS := tests/cluster
 
@@ -64,6 +67,6 @@ cluster-s3-stop:
 cluster-test:  ## Run the cluster tests (starts cluster, images and S3 as needed)
 	python3 -m pytest -m cluster tests/cluster
 
-images:  ## Build base, renderer and operator images; load them into the cluster
+images:  ## Build base, renderer, operator and storage images; load them into the cluster
 	$(CLUSTER_SCRIPTS)/images.sh
 # --- end cluster / images ---
