@@ -118,7 +118,7 @@ def test_default_install_is_cluster_wide_and_configures_the_operator() -> None:
     assert container["command"] == ["reelkube", "operator"] and container["args"] == ["--all-namespaces"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"  # standbys: test_standby_chart.py
     env = {e["name"]: e["value"] for e in container["env"]}
     settings = settings_from_env(env)  # what the chart sets is what the operator parses
     assert settings.renderer_image == "reelkube/renderer:dev"
@@ -127,7 +127,7 @@ def test_default_install_is_cluster_wide_and_configures_the_operator() -> None:
     assert settings.default_resources["RenderJob"].memory == "2Gi"
     assert settings.gpu_tolerations[0]["key"] == "nvidia.com/gpu"
     assert settings.watch_namespaces == ()
-    assert find(docs, "ClusterRole", "reelkube") and not find(docs, "Role")
+    assert find(docs, "ClusterRole", "reelkube") and not find(docs, "Role", "reelkube")  # leases: own Role
     assert find(docs, "Service", "reelkube-metrics")[0]["spec"]["ports"][0]["port"] == 8000
 
 

@@ -311,7 +311,7 @@ def test_chart_upgrades_then_uninstalls_cleanly(cluster: Cluster, release: None,
     deployment = cluster.kubectl_json("-n", SYSTEM_NS, "get", "deployment", RELEASE)
     env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert "DEBUG" in env.values(), env
-    assert deployment["status"].get("readyReplicas") == 1
+    assert deployment["status"].get("readyReplicas") == deployment["spec"]["replicas"] == 2  # one standby
     cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", timeout=300)
     left = cluster.kubectl(
         "get", "deployment,serviceaccount,service,clusterrole,clusterrolebinding",

@@ -1,0 +1,397 @@
+"""The fault-injection run: real renders through the chart-installed operator while its parts
+are killed and cut, then every resource and every webhook delivery checked; one table.
+
+    flock /tmp/reelkube-cluster.lock make chaos          # every fault, about 15 minutes
+    python tests/chaos/run_chaos.py --faults pod,oom     # some of them
+
+It restarts cluster components (kube-apiserver, etcd) and the S3 server, so it must hold the
+cluster lock for its whole run, and it is not a pytest module (not collected by the test run).
+It installs the chart with the local images (tests/support/reelkube_cluster.py), a webhook
+receiver at the CNI gateway (the one private address the release lets webhooks reach), and
+leaves the release installed for a look afterwards. Exit status 1 when any row is not right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]  # support/ and tests.chaos
+
+from tests.chaos.fleet import (  # noqa: E402
+    TERMINAL,
+    BatchReport,
+    check_batch,
+    create_namespace,
+    in_flight,
+    kill_active_operator,
+    phases,
+    probe_job_latency,
+    tiny_render,
+    utc_now,
+    wait_for_leader,
+    wait_for_standby,
+    wait_terminal,
+    wait_until_running,
+)
+
+from support.cluster import Cluster  # noqa: E402
+from support.reelkube_cluster import (  # noqa: E402
+    CLUSTER_TESTS,
+    build_project_images,
+    connect_cluster,
+    host_s3_client,
+    install_crds,
+    install_release,
+    wait_for_operator_rollout,
+)
+from support.webhooks import WebhookReceiver  # noqa: E402
+
+PIDS = Path(os.environ.get("REELKUBE_CLUSTER_DIR", "/tmp/reelkube-cluster")) / "pids"
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    fault: str
+    how_often: str
+    in_flight: str
+    outcome: str
+    recovery: str
+    ok: bool
+
+
+class Run:
+    """The installed release, the bucket, the receiver; one method per fault."""
+
+    def __init__(self, cluster: Cluster, bucket: str, receiver: WebhookReceiver) -> None:
+        self.cluster = cluster
+        self.bucket = bucket
+        self.receiver = receiver
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def batch(self, prefix: str, count: int, **render: Any) -> tuple[str, list[str]]:
+        namespace = create_namespace(self.cluster, prefix)
+        names = [f"{prefix}-{i:02d}" for i in range(count)]
+        for name in names:
+            url = f"{self.receiver.url}/{namespace}/{name}"
+            self.cluster.apply(tiny_render(name, namespace, url, **render))
+        return namespace, names
+
+    def settle(self, namespace: str, names: list[str], timeout: float = 120) -> BatchReport:
+        """Check the batch, giving deliveries in backoff time to arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            report = check_batch(self.cluster, namespace, names, self.receiver)
+            if not report.problems() or time.monotonic() > deadline:
+                return report
+            time.sleep(3)
+
+    @staticmethod
+    def verdict(report: BatchReport, want: str = "Succeeded") -> tuple[str, bool]:
+        phases_seen: dict[str, int] = {}
+        for r in report.outcomes:
+            key = f"{r.phase}" + (f"/{r.reason}" if r.reason and r.phase != "Succeeded" else "")
+            phases_seen[key] = phases_seen.get(key, 0) + 1
+        counts = {
+            k: report.count(k)
+            for k in ("lost", "duplicate_jobs", "missing_events", "conflicting_events", "out_of_order")
+        }
+        wrong = sum(1 for r in report.outcomes if r.phase != want)
+        text = (
+            ", ".join(f"{n} {k}" for k, n in sorted(phases_seen.items()))
+            + f"; lost {counts['lost']}, duplicate Jobs {counts['duplicate_jobs']},"
+            f" missing events {counts['missing_events']}, events under 2 ids {counts['conflicting_events']},"
+            f" out of order {counts['out_of_order']}, bad signatures {report.count('bad_signatures')},"
+            f" repeats (same id) {report.count('duplicate_deliveries')}"
+        )
+        ok = wrong == 0 and not any(counts.values()) and report.count("bad_signatures") == 0
+        problems = report.problems()
+        if problems:
+            print("   problems:\n    " + "\n    ".join(problems[:20]))
+        return text, ok
+
+    def restart_receiver(self) -> None:
+        self.receiver.start()  # the same host and port: the URLs in the specs stay right
+
+    def component_pid(self, name: str) -> int:
+        return int((PIDS / f"{name}.pid").read_text().strip())
+
+    def up(self) -> float:
+        """tests/cluster/up.sh (starts what is not running); its seconds."""
+        started = time.monotonic()
+        subprocess.run(
+            [str(CLUSTER_TESTS / "up.sh")], check=True, capture_output=True, text=True, timeout=600
+        )
+        return time.monotonic() - started
+
+    def restart_component(self, name: str) -> float:
+        """Stop a cluster component by its pid (SIGTERM, then SIGKILL), start it again with up.sh;
+        the seconds it was away."""
+        pid = self.component_pid(name)
+        started = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self.up()
+        return time.monotonic() - started
+
+    # --- the faults ----------------------------------------------------------------------------
+
+    def operator_killed(self, renders: int = 20, kills: int = 10) -> Row:
+        namespace, names = self.batch("opkill", renders, seconds=30)
+        wait_until_running(self.cluster, namespace, 1)
+        takeovers, flights = [], []
+        for i in range(kills):
+            flights.append(len(in_flight(self.cluster, namespace)))
+            force = i % 3 == 2  # every third kill gives no grace: the Lease is not handed over
+            old, killed = kill_active_operator(self.cluster, force=force)
+            new = wait_for_leader(self.cluster, other_than=old, timeout=120)
+            takeovers.append((time.monotonic() - killed, force))
+            print(f"   {utc_now()} kill {i + 1} ({'forced' if force else 'graceful'}): {old} -> {new}"
+                  f" in {takeovers[-1][0]:.1f} s, {flights[-1]} in flight")  # fmt: skip
+            time.sleep(random.uniform(2, 8))
+        wait_terminal(self.cluster, namespace, names, timeout=900)
+        text, ok = self.verdict(self.settle(namespace, names))
+        graceful = [t for t, f in takeovers if not f]
+        forced = [t for t, f in takeovers if f]
+        recovery = (
+            f"new active after a graceful kill: median {statistics.median(graceful):.1f} s,"
+            f" max {max(graceful):.1f} s; after a forced one: max {max(forced, default=0):.1f} s"
+        )
+        ok = ok and max(graceful) <= 15
+        wait_for_standby(self.cluster)
+        return Row("operator killed (active replica)", f"{kills} kills ({len(forced)} forced)",
+                   f"{min(flights)}-{max(flights)} of {renders}", text, recovery, ok)  # fmt: skip
+
+    def pod_deleted(self, count: int = 5) -> Row:
+        namespace, names = self.batch("poddel", count, seconds=40)
+        recoveries = []
+        flights = []
+        for name in names:
+            status = self._wait_phase(namespace, name, "Running")
+            job = status["jobName"]
+            pods = self.cluster.kubectl_json("-n", namespace, "get", "pods", "-l", f"job-name={job}")["items"]
+            running = [p["metadata"]["name"] for p in pods if p["status"].get("phase") == "Running"]
+            flights.append(len(in_flight(self.cluster, namespace)))
+            deleted = time.monotonic()
+            self.cluster.kubectl("-n", namespace, "delete", "pod", *running, "--wait=false")
+            recoveries.append(self._wait_new_pod_running(namespace, job, set(running), deleted))
+        wait_terminal(self.cluster, namespace, names, timeout=600)
+        report = self.settle(namespace, names)
+        text, ok = self.verdict(report)
+        statuses = phases(self.cluster, namespace)
+        attempts = [statuses[n].get("attempts") for n in names]
+        events = self.cluster.kubectl_json("-n", namespace, "get", "events")["items"]
+        retried = {e["involvedObject"]["name"] for e in events if e.get("reason") == "Retry"}
+        ok = ok and all((a or 0) >= 2 for a in attempts) and retried >= set(names)
+        text += f"; attempts {attempts}; Retry Events for {len(retried & set(names))}/{count}"
+        return Row("render pod deleted mid-render", f"{count} times", f"{min(flights)}-{max(flights)}", text,
+                   f"retry pod Running: max {max(recoveries):.1f} s after the delete", ok)  # fmt: skip
+
+    def receiver_down(self, outage: float = 60) -> Row:
+        self.receiver.stop()
+        down = time.monotonic()
+        namespace, names = self.batch("hookdown", 5, seconds=5)
+        flights = len(in_flight(self.cluster, namespace))
+        wait_terminal(self.cluster, namespace, names, timeout=600)
+        time.sleep(max(0.0, outage - (time.monotonic() - down)))
+        self.restart_receiver()
+        back = time.monotonic()
+        report = self.settle(namespace, names, timeout=240)
+        text, ok = self.verdict(report)
+        delivered = f"every event delivered {time.monotonic() - back:.0f} s after it came back"
+        how = f"{outage:.0f} s outage (not 5 min: run time)"
+        return Row("webhook receiver down", how, f"{flights}", text, delivered, ok)
+
+    def operator_killed_receiver_down(self) -> Row:
+        self.receiver.stop()
+        namespace, names = self.batch("hookkill", 5, seconds=5)
+        flights = len(in_flight(self.cluster, namespace))
+        wait_terminal(self.cluster, namespace, names, timeout=600)
+        takeovers = []
+        for _ in range(2):
+            old, killed = kill_active_operator(self.cluster)
+            wait_for_leader(self.cluster, other_than=old)
+            takeovers.append(time.monotonic() - killed)
+            wait_for_standby(self.cluster)
+        self.restart_receiver()
+        back = time.monotonic()
+        report = self.settle(namespace, names, timeout=240)
+        text, ok = self.verdict(report)
+        return Row("operator killed while the receiver is down", "2 kills", f"{flights}", text,
+                   f"takeover max {max(takeovers):.1f} s; all events {time.monotonic() - back:.0f} s after"
+                   " the receiver came back", ok)  # fmt: skip
+
+    def s3_stopped(self, outage: float = 30) -> Row:
+        namespace, names = self.batch("s3down", 6, seconds=20)
+        wait_until_running(self.cluster, namespace, 2)
+        flights = len(in_flight(self.cluster, namespace))
+        script = str(CLUSTER_TESTS / "s3.sh")
+        subprocess.run([script, "stop"], check=True, capture_output=True, timeout=60)
+        time.sleep(outage)
+        subprocess.run([script, "start"], check=True, capture_output=True, timeout=120)
+        # moto keeps buckets in memory: the restarted server has none.
+        host_s3_client(self.cluster).create_bucket(Bucket=self.bucket)
+        took = wait_terminal(self.cluster, namespace, names, timeout=900)
+        text, ok = self.verdict(self.settle(namespace, names))
+        statuses = phases(self.cluster, namespace)
+        attempts = [statuses[n].get("attempts") for n in names]
+        events = self.cluster.kubectl_json("-n", namespace, "get", "events")["items"]
+        retries = sum(1 for e in events if e.get("reason") == "Retry")
+        text += f"; attempts {attempts}; {retries} Retry Events"
+        return Row("S3 server stopped during uploads", f"{outage:.0f} s, once", f"{flights}", text,
+                   f"all terminal {took:.0f} s after S3 came back", ok)  # fmt: skip
+
+    def component_restarted(self, component: str) -> Row:
+        namespace, names = self.batch(component.replace("kube-", ""), 6, seconds=30)
+        wait_until_running(self.cluster, namespace, 2)
+        flights = len(in_flight(self.cluster, namespace))
+        away = self.restart_component(component)
+        acted = probe_job_latency(self.cluster, namespace, timeout=300)
+        took = wait_terminal(self.cluster, namespace, names, timeout=900)
+        text, ok = self.verdict(self.settle(namespace, names))
+        return Row(f"{component} restarted mid-render", "once", f"{flights}", text,
+                   f"away {away:.0f} s; a new Job {acted:.1f} s after it was back; all terminal {took:.0f} s",
+                   ok)  # fmt: skip
+
+    def out_of_memory(self) -> Row:
+        namespace, names = self.batch("oom", 1, seconds=10, memory="24Mi", retries=3)
+        wait_terminal(self.cluster, namespace, names, timeout=600)
+        report = self.settle(namespace, names)
+        text, _ = self.verdict(report, want="Failed")
+        status = phases(self.cluster, namespace)[names[0]]
+        ok = (status.get("phase"), status.get("reason"), status.get("attempts")) == (
+            "Failed",
+            "OutOfMemory",
+            1,
+        )
+        message = status.get("message") or ""
+        ok = ok and ("24Mi" in message or "25165824" in message) and not report.problems()
+        return Row("memory limit too small", "1 render at 24Mi", "1", f"{text}; message: {message[:160]}",
+                   "-", ok)  # fmt: skip
+
+    # --- waiting -------------------------------------------------------------------------------
+
+    def _wait_phase(self, namespace: str, name: str, phase: str, timeout: float = 300) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = phases(self.cluster, namespace).get(name, {})
+            if status.get("phase") == phase and status.get("jobName"):
+                return status
+            if status.get("phase") in TERMINAL:
+                raise RuntimeError(f"{namespace}/{name} ended {status.get('phase')} before {phase}")
+            time.sleep(0.3)
+        raise TimeoutError(f"{namespace}/{name} not {phase} after {timeout:g} s")
+
+    def _wait_new_pod_running(self, namespace: str, job: str, old: set[str], since: float) -> float:
+        while time.monotonic() - since < 300:
+            pods = self.cluster.kubectl_json("-n", namespace, "get", "pods", "-l", f"job-name={job}")["items"]
+            fresh = [p for p in pods if p["metadata"]["name"] not in old]
+            if any(p["status"].get("phase") in ("Running", "Succeeded") for p in fresh):
+                return time.monotonic() - since
+            time.sleep(0.3)
+        raise TimeoutError(f"no new pod of {namespace}/{job} ran within 300 s")
+
+
+FAULTS: dict[str, Callable[[Run], Row]] = {
+    "operator": Run.operator_killed,
+    "pod": Run.pod_deleted,
+    "receiver": Run.receiver_down,
+    "operator-receiver": Run.operator_killed_receiver_down,
+    "s3": Run.s3_stopped,
+    "apiserver": lambda run: run.component_restarted("kube-apiserver"),
+    "etcd": lambda run: run.component_restarted("etcd"),
+    "oom": Run.out_of_memory,
+}
+
+
+def print_table(rows: list[Row]) -> None:
+    print("\n| fault | how often | renders in flight | outcome | recovery | right? |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        cells = (r.fault, r.how_often, r.in_flight, r.outcome, r.recovery, "yes" if r.ok else "NO")
+        print("| " + " | ".join(cells) + " |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma list of {', '.join(FAULTS)}")
+    parser.add_argument("--no-build", action="store_true", help="use the images already in the cluster")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = parser.parse_args()
+    chosen = [f.strip() for f in args.faults.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in FAULTS]
+    if unknown:
+        parser.error(f"unknown faults {unknown}; known: {', '.join(FAULTS)}")
+
+    started = time.monotonic()
+    cluster = connect_cluster()
+    if not args.no_build:
+        build_project_images()
+    bucket = f"chaos-{uuid.uuid4().hex[:8]}"
+    host_s3_client(cluster).create_bucket(Bucket=bucket)
+    install_crds(cluster)
+    install_release(cluster, bucket)
+    wait_for_operator_rollout(cluster)
+    wait_for_standby(cluster)
+    gateway = urlsplit(cluster.s3_endpoint).hostname or ""
+    receiver = WebhookReceiver(host=gateway).start()
+    run = Run(cluster, bucket, receiver)
+    print(f"{utc_now()} release installed, receiver at {receiver.url}; faults: {', '.join(chosen)}")
+
+    rows: list[Row] = []
+    for name in chosen:
+        print(f"{utc_now()} fault: {name}", flush=True)
+        t0 = time.monotonic()
+        try:
+            row = FAULTS[name](run)
+        except Exception as exc:  # one broken fault still lets the others run and be reported
+            row = Row(
+                name, "-", "-", f"the run itself failed: {type(exc).__name__}: {str(exc)[:300]}", "-", False
+            )
+            try:
+                run.up()  # whatever was stopped comes back before the next fault
+                subprocess.run([str(CLUSTER_TESTS / "s3.sh"), "start"], capture_output=True, timeout=120)
+                if receiver._server is None:
+                    run.restart_receiver()
+            except Exception as again:
+                print(f"   could not bring the cluster back: {again}")
+        rows.append(row)
+        verdict = "right" if row.ok else "NOT RIGHT"
+        print(f"{utc_now()} {name}: {verdict} in {time.monotonic() - t0:.0f} s: {row.outcome}")
+        print_table(rows[-1:])
+    receiver.stop()
+    print(f"\nfault-injection run: {len(rows)} faults in {time.monotonic() - started:.0f} s")
+    print_table(rows)
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
