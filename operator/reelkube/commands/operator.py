@@ -65,10 +65,12 @@ def run(args: argparse.Namespace) -> int:
             clusterwide=not namespaces,
             namespaces=namespaces,
             liveness_endpoint=liveness,
+            # The cleanup handler releases the Lease as soon as kopf has stopped.
+            memo=kopf.Memo(election=election),
         )
     finally:
         if election is not None:
-            # After kopf and its cleanup: the standby starts only once this one has stopped.
+            # Already done by the cleanup handler unless kopf failed before it ran.
             election.release()
     return 0
 

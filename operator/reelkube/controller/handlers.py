@@ -97,7 +97,9 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.cleanup()
 def shutdown(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the admission and stall-watch threads, the create pool and the webhook pool."""
+    """Stop the admission and stall-watch threads, the create pool and the webhook pool, then
+    hand the Lease over (kopf runs cleanup once its watchers and handlers have stopped; the
+    process may take longer to exit, and the standby need not wait for that)."""
     if "admission" in memo:
         memo.admission.stop()
     if "stall_watch" in memo:
@@ -106,6 +108,8 @@ def shutdown(memo: kopf.Memo, **_: Any) -> None:
         memo.reconciler.close()
         if memo.reconciler.notifier is not None:
             memo.reconciler.notifier.shutdown()
+    if memo.get("election") is not None:
+        memo.election.release()
 
 
 def _reconcile(kind: str, trigger: str, name: str, namespace: str, memo: kopf.Memo) -> None:

@@ -230,7 +230,10 @@ class LeaderElection:
         self._renewer.start()
 
     def release(self) -> None:
-        """Stop renewing and hand the Lease over at once (holder cleared), if still ours."""
+        """Stop renewing and hand the Lease over at once (holder cleared), if still ours. Once
+        only: later calls do nothing."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=self.timing.retry_seconds + 5)
