@@ -314,3 +314,12 @@ def test_a_renderjob_narrated_through_the_api(
         assert scene["end"] - scene["start"] == pytest.approx(spoken_seconds(sentence) + 0.2 + 0.45, abs=0.01)
     assert result.outputs["video"].duration == pytest.approx(storyboard["duration"], abs=0.15)
     assert "voiceover" in result.outputs
+
+
+def test_a_narrated_reel_takes_a_recorded_voiceover_or_a_speech_provider_not_both() -> None:
+    from reelkube.templates.narrated import NarratedProps
+
+    base = {"script": "Hello there.", "voiceoverUrl": "voice.wav", "images": ["a.png"]}
+    with pytest.raises(ValidationError, match="give voiceoverUrl or a voice, not both"):
+        NarratedProps.model_validate({**base, "voice": {"provider": "openai"}})
+    assert NarratedProps.model_validate(base).voice.provider == "piper"

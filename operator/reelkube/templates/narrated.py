@@ -83,7 +83,7 @@ class NarratedProps(ApiModel):
 
     @model_validator(mode="after")
     def _voice_or_voiceover(self) -> NarratedProps:
-        if self.voiceoverUrl and (self.voice.model or self.voice.package):
+        if self.voiceoverUrl and (self.voice.model or self.voice.package or self.voice.provider != "piper"):
             raise ValueError("give voiceoverUrl or a voice, not both")
         return self
 
