@@ -13,6 +13,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from reelkube.api.timeline import Clip, Position, Slide, SlideFrom, TextClip, Timeline, Track
+from reelkube.engine.text_layout import Align, TextBlock, TextBox, stack_blocks
 from reelkube.scenes.brief import BriefCommon, OnScreenText, SceneSpec, Visual
 from reelkube.scenes.layers import (
     caption_track,
@@ -27,10 +28,13 @@ from reelkube.scenes.planning import CardRequest, ScenePlan, plan_scenes
 from reelkube.scenes.splitting import drafts_from_scenes
 from reelkube.templates.base import Canvas, Expansion, Template, TemplateContext
 from reelkube.templates.explainer import explainer_canvas, plan_info
+from reelkube.templates.layout import line_clip
 
 OUTRO_SECONDS = 2.5
 BADGE_SHARE = 0.12
 """The number's font size, as a share of the short side."""
+TITLE_BOTTOM = 0.6
+"""Where an item's title box ends, as a share of the frame's height (the captions are below)."""
 
 
 class ListItem(SceneSpec):
@@ -179,23 +183,24 @@ def badge_and_title(
             )  # fmt: skip
         )
     if text.heading:
+        # The title stacks under the badge, in a box that ends above the captions: a long one
+        # wraps downwards and shrinks before it would reach them.
         title_size = canvas.scaled(0.06)
-        clips.append(
-            TextClip(
-                text=text.heading,
-                start=start + 0.15,
-                duration=max(0.1, duration - 0.15),
-                fadeIn=0.3,
-                bold=True,
-                font=style.font,
-                color=style.textColor,
-                fontSize=title_size,
-                position=Position.TOP_LEFT,
-                margin=margin,
-                offsetY=size + 2 * padding + round(title_size * 0.6),
-                maxWidth=0.8,
-            )  # fmt: skip
+        top = margin + size + 2 * padding + round(title_size * 0.6)
+        box = TextBox(
+            x=margin,
+            y=top,
+            width=round(canvas.width * 0.8) - margin,
+            height=max(title_size, round(canvas.height * TITLE_BOTTOM) - top),
         )
+        block = TextBlock(text.heading, title_size, round(title_size * 0.6), font=style.font, bold=True)
+        for line in stack_blocks([block], box, align=Align.START).lines:
+            clips.append(
+                line_clip(
+                    line, start=start + 0.15, duration=max(0.1, duration - 0.15), fadeIn=0.3, bold=True,
+                    color=style.textColor,
+                )
+            )  # fmt: skip
     return clips
 
 
