@@ -229,3 +229,18 @@ def test_a_gpu_fallback_is_one_warning_event() -> None:
     (event,) = api.events
     assert (event["type"], event["reason"]) == ("Warning", "GpuEncoderFallback")
     assert label in event["message"]
+
+
+def test_a_redelivery_asked_of_a_resource_without_a_webhook_is_refused_by_event() -> None:
+    body = resource_body(status={"phase": "Succeeded"})
+    body["metadata"]["annotations"] = {REDELIVER_ANNOTATION: "all"}
+    api = MemoryApi(body)
+    rec, _, events = reconciler(api)
+    rec.watch_live("RenderJob", "media", "summer-reel", copy.deepcopy(api.body))
+    rec.watch_live("RenderJob", "media", "summer-reel", copy.deepcopy(api.body))
+    events.close()
+    assert REDELIVER_ANNOTATION not in api.body["metadata"]["annotations"]
+    (event,) = api.events
+    assert (event["type"], event["reason"]) == ("Warning", "WebhookRedeliveryRefused")
+    assert event["message"] == "the resource has no spec.webhook to deliver to"
+    assert api.patches == []
