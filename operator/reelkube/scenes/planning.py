@@ -338,8 +338,8 @@ def draw_contact_sheet(
     storyboard: Storyboard, brief: BriefCommon, context: SceneContext, workdir: Path
 ) -> Path:
     """`storyboard.png` in `workdir`, its visuals fetched under the job's input limits."""
-    from reelkube.engine.fonts import resolve_font
     from reelkube.engine.inputs import fetch_one
+    from reelkube.engine.text_layout import font_for_text
 
     fetch_dir = workdir / "storyboard-inputs"
     fetch_dir.mkdir(parents=True, exist_ok=True)
@@ -351,7 +351,9 @@ def draw_contact_sheet(
         )  # fmt: skip
         return fetched.path
 
-    font = resolve_font(brief.style.font)
+    # One font draws every label: the brief's, or one that has the labels' characters (CJK).
+    labels = " ".join(scene.label for scene in storyboard.scenes)
+    font = font_for_text(brief.style.font, False, labels, field="spec.props.style.font").file
     tiles = workdir / "storyboard-tiles"
     return write_contact_sheet(storyboard, workdir / "storyboard.png", resolve, tiles, font)
 
