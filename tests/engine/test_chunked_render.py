@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,9 +171,9 @@ def test_slideshow_in_windows_opening_inside_transitions(tmp_path: Path) -> None
     example = Example("slideshow.yaml", tmp_path / "work", width=320, height=180, fps=10)
     total = example.single_pass(tmp_path / "single.mp4")
     assert total == 105
-    # Crossfades over frames [25, 30), [50, 55) and [75, 80): a boundary inside each, the last
-    # one on a transition's last frame.
-    windows = example.chunked([0, 27, 53, 79], tmp_path / "chunked.mp4", total)
+    # Crossfades over frames [25, 30), [50, 55) and [75, 80): windows opening on a transition's
+    # first frame, inside one, and on one's last frame.
+    windows = example.chunked([0, 25, 28, 53, 79], tmp_path / "chunked.mp4", total)
     _assert_same_render(tmp_path / "single.mp4", tmp_path / "chunked.mp4", total, windows, tmp_path)
     _assert_same_audio(tmp_path / "single.mp4", tmp_path / "chunked.mp4")
 
@@ -311,3 +312,65 @@ def test_sigterm_stops_every_window(media: dict[str, Path], tmp_path: Path) -> N
     assert not any(_running(pid) for pid in ffmpegs)
     assert not (out / "video.mp4").exists()
     assert not list(out.glob(".reelkube-work-*"))  # segments went with the scratch directory
+
+
+@pytest.mark.parametrize(
+    ("clip", "bounds"),
+    [
+        # 25 fps media at 30 fps, trimmed, fading in, holding its last frame from 1.7 s: the last
+        # window opens after the media's end.
+        ({"trimStart": 0.3, "duration": 3, "fadeIn": 0.2}, [0, 20, 45, 80]),
+        # Looping from trimStart 0.5: the media restarts at 0 after 1.5 s; windows open before and
+        # after the wrap.
+        ({"trimStart": 0.5, "duration": 5, "loop": True}, [0, 40, 61, 100]),
+    ],
+)
+def test_video_clip_windows(
+    media: dict[str, Path], tmp_path: Path, clip: dict[str, Any], bounds: list[int]
+) -> None:
+    tl = timeline([{"type": "video", "src": str(media["root"] / "clip.mp4"), "volume": 0.8, **clip}])
+    _assert_windows_match_single_pass(tl, bounds, tmp_path)
+
+
+def test_window_opening_on_a_transition_under_a_tint(media: dict[str, Path], tmp_path: Path) -> None:
+    # The window's first frame is the crossfade's first: xfade's own timestamps after the fade
+    # step back there, and the tint laid over the chain would drop frames.
+    image = str(media["root"] / "image.jpg")
+    tl = timeline(
+        [{"type": "image", "src": image, "duration": 2, "kenBurns": {"zoomEnd": 1.4, "panX": 1}},
+         {"type": "image", "src": image, "duration": 2, "kenBurns": {"zoomStart": 1.5, "panX": -1},
+          "transition": {"type": "fade", "duration": 0.5}}],
+        [{"type": "color", "color": "#000000", "opacity": 0.35}],
+    )  # fmt: skip
+    _assert_windows_match_single_pass(tl, [0, 45], tmp_path)
+
+
+def _assert_windows_match_single_pass(tl: Timeline, bounds: list[int], tmp_path: Path) -> None:
+    limits = RenderJob.model_validate(
+        {"apiVersion": "reelkube.io/v1alpha1", "kind": "RenderJob", "metadata": {"name": "x"},
+         "spec": {"timeline": tl.model_dump(mode="json", exclude_none=True)}}
+    ).spec.inputLimits  # fmt: skip
+    inputs = fetch_inputs(tl, tmp_path, limits, base_dir=tmp_path)
+    output = OutputSpec(crf=10)  # the test pattern is all fine detail (see above)
+    single = build_plan(tl, output, inputs, workdir=tmp_path / "single", output_path=tmp_path / "single.mp4")
+    run_ffmpeg(single)
+    edges = [*bounds, single.total_frames]
+    windows = [Window(i, a, b) for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False))]
+    segments = []
+    for window in windows:
+        plan = plan_segment(tl, output, inputs, window, workdir=tmp_path / f"w{window.index}",
+                            output_path=tmp_path / f"seg{window.index}.mp4")  # fmt: skip
+        run_ffmpeg(plan)
+        segments.append(plan.output)
+    sound = plan_soundtrack(tl, output, inputs, workdir=tmp_path, output_path=tmp_path / "sound.m4a")
+    if sound is not None:
+        run_ffmpeg(sound)
+    merge_segments(
+        segments,
+        sound.output if sound else None,
+        tmp_path / "chunked.mp4",
+        expected_frames=single.total_frames,
+    )
+    _assert_same_render(single.output, tmp_path / "chunked.mp4", single.total_frames, windows, tmp_path)
+    if sound is not None:
+        _assert_same_audio(single.output, tmp_path / "chunked.mp4")

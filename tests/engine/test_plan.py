@@ -58,14 +58,18 @@ def test_video_clip_trim_loop_fit_box_fades_and_audio(sample_dir: Path, tmp_path
     }  # fmt: skip
     plan = plan_for(timeline([clip]), sample_dir, tmp_path)
     argv = plan.argv
+    # The picture: one input per pass over the 2 s media (1.5 s from 0.5, then 1.5 s from 0),
+    # each cut to its frames, joined. The sound: the media looped by ffmpeg from 0.5.
+    inputs = [argv[i - 4 : i + 2] for i, arg in enumerate(argv) if arg == "-i"]
+    assert inputs[0][:2] == ["-ss", "0.5"] and "-ss" not in inputs[1] and "-stream_loop" not in inputs[1]
     i = argv.index("-stream_loop")
-    assert argv[i + 1] == "-1" and argv[argv.index("-ss") + 1] == "0.5"
+    assert argv[i + 1] == "-1" and argv[i + 2 : i + 4] == ["-ss", "0.5"]
     graph = plan.filter_graph
     assert "scale=80:60:force_original_aspect_ratio=increase,crop=80:60" in graph
-    assert "trim=end_frame=90" in graph
+    assert graph.count("trim=end_frame=45") == 2 and "concat=n=2:v=1:a=0" in graph
     assert "fade=t=out:st=2.5:d=0.5:alpha=1" in graph
     assert "overlay=x=10:y=20:eof_action=pass" in graph
-    assert "[1:a]" not in graph and "[0:a]" in graph and "volume=0.8" in graph
+    assert "[0:a]" not in graph and "[2:a]" in graph and "volume=0.8" in graph
     assert plan.total_frames == 90  # the clip's length sets the timeline's
     assert plan.audio_encoder == "aac"
 
@@ -181,8 +185,11 @@ def test_transitions_form_one_xfade_chain(sample_dir: Path, tmp_path: Path) -> N
     )
     plan = plan_for(tl, sample_dir, tmp_path)
     graph = plan.filter_graph
-    assert "xfade=transition=wipeleft:duration=0.5:offset=0.5" in graph
-    assert "xfade=transition=fade:duration=0.3:offset=1.2" in graph
+    # Only the shared frames are crossfaded (frames 15-29 and 36-44), each xfade from its first
+    # pair; the parts alone and the transitions are joined in order: five parts.
+    assert "xfade=transition=wipeleft:duration=0.5:offset=0,trim=end_frame=15" in graph
+    assert "xfade=transition=fade:duration=0.3:offset=0,trim=end_frame=9" in graph
+    assert "concat=n=5:v=1:a=0" in graph
     assert plan.total_frames == 30 + 15 + 21
 
 

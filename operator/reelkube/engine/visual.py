@@ -140,7 +140,7 @@ def _needs_alpha(clip: MediaClip, placed: PlacedClip, ctx: Invocation) -> bool:
 
 
 XFADE_PAD_FRAMES = 2
-"""Frames each stream joined by a transition is padded by (see `emit_layer`)."""
+"""Frames each side of a transition is padded by (see `_join_transitions`)."""
 
 
 def emit_layer(ctx: Invocation, layer: MediaLayer, *, local_time: bool = False) -> tuple[str, str, str]:
@@ -165,38 +165,78 @@ def emit_layer(ctx: Invocation, layer: MediaLayer, *, local_time: bool = False) 
     members = [p for p in layer.members if ctx.in_window(p.start, p.end)]
     labels = [emit_member(ctx, p, bw, bh, alpha=alpha, pad_contain=pad_contain, tints=layer.tints)
               for p in members]  # fmt: skip
-    if len(labels) > 1:
-        # xfade in ffmpeg 5.1 ends its transition as soon as its first input reports its end,
-        # dropping a frame still queued: whether that happens depends on thread timing. Each
-        # input is padded past its end instead (the padding is dropped by xfade or trimmed off
-        # below), so the last frames of a transition, and a window ending inside one, are
-        # always blended.
-        labels = [ctx.graph.add([label], [filter_spec("tpad", stop=XFADE_PAD_FRAMES, stop_mode="clone")])
-                  for label in labels]  # fmt: skip
-    label = labels[0]
-    # The chain's first frame: each xfade's offset counts from it (xfade measures its offset
-    # from the first frame of its first input), and may be negative when the window opens
-    # inside a transition.
     shown_from = max(ctx.first, members[0].start)
-    for placed, nxt in zip(members[1:], labels[1:], strict=True):
-        clip = placed.clip
-        assert isinstance(clip, MediaClip) and clip.transition is not None
-        xfade = filter_spec(
-            "xfade",
-            transition=clip.transition.type.value,
-            duration=ctx.seconds(placed.overlap),
-            offset=ctx.seconds(placed.start - shown_from),
-        )
-        label = ctx.graph.add([label, nxt], [xfade])
+    label = labels[0]
     if len(labels) > 1:
-        shown = min(ctx.end, layer.end) - shown_from
-        label = ctx.graph.add([label], [filter_spec("trim", end_frame=shown)])
-    if not (local_time and shown_from == 0):
+        label = _join_transitions(ctx, members, labels, shown_from)
+    elif not (local_time and shown_from == 0):
         label = ctx.graph.add([label], [f"setpts=PTS-STARTPTS+{shown_from}"])
     x, y = str(bx), str(by)
     if not pad_contain and fits == {Fit.CONTAIN} and not isinstance(layer.first, ColorClip):
         x, y = f"{bx}+({bw}-w)/2", f"{by}+({bh}-h)/2"
     return label, x, y
+
+
+def _join_transitions(ctx: Invocation, members: list[PlacedClip], labels: list[str], shown_from: int) -> str:
+    """The window's frames of clips joined by transitions, from their streams (`labels`).
+
+    Each stream is cut into its parts: the frames it shows alone, and those it shares with a
+    neighbour through a transition. Only the shared frames go through `xfade`, each side exactly
+    the transition's frames in the window (padded, then trimmed: ffmpeg 5.1's xfade drops a
+    queued frame when its first input ends, and emits its first input's leftovers after the
+    transition when that input played alone before it), so a single pass and a window that opens
+    or ends inside a transition blend the same pairs of frames. The parts are joined in order
+    and numbered: xfade's own timestamps after a transition depend on what came before it.
+    """
+    # Timeline frames [lo, hi) of each part, in order, with the streams it is cut from.
+    cuts: dict[int, list[tuple[int, int]]] = {i: [] for i in range(len(members))}
+    parts: list[tuple[int, int, tuple[int, ...]]] = []
+    for i, placed in enumerate(members):
+        alone_from = members[i - 1].end if i else placed.start
+        alone_until = members[i + 1].start if i + 1 < len(members) else placed.end
+        if i:
+            lo, hi = max(ctx.first, placed.start), min(ctx.end, members[i - 1].end)
+            parts.append((lo, hi, (i - 1, i)))
+        lo, hi = max(ctx.first, alone_from), min(ctx.end, alone_until)
+        if lo < hi:
+            parts.append((lo, hi, (i,)))
+    for lo, hi, sources in parts:
+        for i in sources:
+            cuts[i].append((lo, hi))
+    pieces: dict[tuple[int, int, int], str] = {}
+    for i, ranges in cuts.items():
+        begin = max(ctx.first, members[i].start)  # the stream's first frame on the timeline
+        outs = [ctx.graph.label("x") for _ in ranges]
+        if len(ranges) == 1:
+            ctx.graph.chains.append(f"[{labels[i]}]null[{outs[0]}]")
+        else:
+            ctx.graph.chains.append(f"[{labels[i]}]split={len(ranges)}" + "".join(f"[{o}]" for o in outs))
+        for (lo, hi), out in zip(ranges, outs, strict=True):
+            trim = filter_spec("trim", start_frame=(lo - begin) or None, end_frame=hi - begin)
+            pieces[(i, lo, hi)] = ctx.graph.add([out], [trim])
+    joined: list[str] = []
+    for lo, hi, sources in parts:
+        if len(sources) == 1:
+            joined.append(pieces[(sources[0], lo, hi)])
+            continue
+        before, after = sources
+        clip = members[after].clip
+        assert isinstance(clip, MediaClip) and clip.transition is not None
+        pad = filter_spec("tpad", stop=XFADE_PAD_FRAMES, stop_mode="clone")
+        sides = [ctx.graph.add([pieces[(j, lo, hi)]], [pad]) for j in (before, after)]
+        xfade = filter_spec(
+            "xfade",
+            transition=clip.transition.type.value,
+            duration=ctx.seconds(members[after].overlap),
+            # From the first shared frame in the window: negative when the window opens inside.
+            offset=ctx.seconds(members[after].start - lo),
+        )
+        joined.append(ctx.graph.add(sides, [xfade, filter_spec("trim", end_frame=hi - lo)]))
+    tb = f"{ctx.fps.denominator}/{ctx.fps.numerator}"
+    # concat wants one sample aspect ratio; the clips are drawn in the box's own pixels.
+    joined = [ctx.graph.add([part], ["setsar=1"]) for part in joined]
+    concat = [filter_spec("concat", n=len(joined), v=1, a=0)] if len(joined) > 1 else []
+    return ctx.graph.add(joined, [*concat, f"settb={tb}", f"setpts=N+{shown_from}"])
 
 
 def emit_member(
@@ -298,20 +338,24 @@ def _video_source(ctx: Invocation, clip: VideoClip, placed: PlacedClip, skip: in
     """The clip's frames [skip, until) of its own time, from its media seeked near `skip`."""
     info = ctx.media(clip.src)
     rate = float(ctx.fps)
-    available = None if (clip.loop or info.duration is None) else info.duration - clip.trimStart
+    available = None if info.duration is None else info.duration - clip.trimStart
+    if clip.loop and info.duration and available is not None and available * rate < placed.frames:
+        return _looped_source(ctx, clip, placed, skip, until, info.duration)
+    if clip.loop:
+        available = None  # looped, but never reaching its media's end
     # Read from frame `origin` (0 in a single pass): a pre-roll before the window, but never so
     # late that a clip holding its media's last frame would seek past that frame.
     origin = max(0, skip - math.ceil(PREROLL_SECONDS * rate))
     if available is not None:
         origin = min(origin, max(0, math.floor((available - PREROLL_SECONDS) * rate)))
-    seek = clip.trimStart + origin / rate
-    if clip.loop and info.duration and seek >= info.duration:
-        # Looping restarts the media at its beginning, not at trimStart.
-        seek = (seek - info.duration) % info.duration
     seconds = (until - origin) / rate
     # Read a frame more than needed; the graph trims to the exact count.
     read_seconds = seconds + 2 / rate
-    index = ctx.add_media_input(clip.src, loop=clip.loop, trim_start=seek, seconds=read_seconds)
+    # A looped clip whose media has no known length cannot be cut into passes: ffmpeg loops it.
+    endless = clip.loop and not info.duration
+    index = ctx.add_media_input(
+        clip.src, loop=endless, trim_start=clip.trimStart + origin / rate, seconds=read_seconds
+    )
     ctx.clip_inputs[placed.path] = index
     # Timestamps count from the seek point (ffmpeg subtracts it); `start_time=0` makes frame 0
     # the seek point itself, so a window's frames are picked from the source as a single pass
@@ -325,6 +369,48 @@ def _video_source(ctx: Invocation, clip: VideoClip, placed: PlacedClip, skip: in
     if origin:
         chain.append(f"setpts=PTS+{origin}")
     return chain
+
+
+def _looped_source(
+    ctx: Invocation, clip: VideoClip, placed: PlacedClip, skip: int, until: int, duration: float
+) -> list[str]:
+    """A clip that loops its media: one input per pass over the media, each cut to the frames
+    that pass covers (pass 0 from trimStart, the others from 0, each `duration` long), joined.
+
+    `-stream_loop` would be simpler, but it places each pass after the previous one by the
+    timestamps it happened to decode, which differ with where the input was seeked: a window
+    would show a different source frame than a single pass after every wrap. Here the passes'
+    frames are fixed by the plan, so every window agrees with the single pass."""
+    rate = float(ctx.fps)
+    preroll = math.ceil(PREROLL_SECONDS * rate)
+    pieces: list[str] = []
+    number, begins = 0, 0.0
+    while True:
+        media_start = clip.trimStart if number == 0 else 0.0
+        ends = begins + duration - media_start
+        first, last = round(begins * rate), min(round(ends * rate), placed.frames)
+        lo, hi = max(first, skip), min(last, until)
+        if lo < hi:
+            origin = max(first, lo - preroll)
+            seek = media_start + (origin - first) / rate
+            index = ctx.add_media_input(
+                clip.src, loop=False, trim_start=seek, seconds=(hi - origin + 2) / rate
+            )
+            chain = [
+                filter_spec("fps", ctx.fps_text, start_time=0),
+                # A pass whose media is a frame short of its share (rounding): hold its last frame.
+                filter_spec("tpad", stop_mode="clone", stop=2),
+                filter_spec("trim", start_frame=(lo - origin) or None, end_frame=hi - origin),
+            ]
+            pieces.append(ctx.graph.add([f"{index}:v"], chain))
+        if last >= min(until, placed.frames):
+            break
+        number, begins = number + 1, ends
+    tb = f"{ctx.fps.denominator}/{ctx.fps.numerator}"
+    joined = [filter_spec("concat", n=len(pieces), v=1, a=0)] if len(pieces) > 1 else []
+    # The passes' frames, numbered in the clip's own time (the joins' timestamps are concat's).
+    label = ctx.graph.add(pieces, [*joined, f"settb={tb}", f"setpts=N+{skip}" if skip else "setpts=N"])
+    return [label]
 
 
 def _still_frame(
