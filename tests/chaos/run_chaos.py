@@ -293,6 +293,48 @@ class Run:
         return Row("memory limit too small", "1 render at 24Mi", "1", f"{text}; message: {message[:160]}",
                    "-", ok)  # fmt: skip
 
+    def scratch_full(self) -> Row:
+        """A lossless 720p zoom over a photo (megabytes a second) into a work volume of 8Mi."""
+        namespace = create_namespace(self.cluster, "scratch")
+        name = "scratch-00"
+        manifest = tiny_render(name, namespace, f"{self.receiver.url}/{namespace}/{name}", retries=2)
+        manifest["spec"]["timeline"] = {
+            "width": 1280,
+            "height": 720,
+            "tracks": [{"clips": [{
+                "type": "image", "src": "assets/reel-background.jpg", "duration": 60,
+                "kenBurns": {"zoomStart": 1.0, "zoomEnd": 2.0},
+            }]}],
+        }  # fmt: skip
+        manifest["spec"]["output"] = {"thumbnail": False, "crf": 0, "preset": "ultrafast"}
+        manifest["spec"]["resources"] = {"cpu": "1", "memory": "1Gi", "ephemeralStorage": "8Mi"}
+        self.cluster.apply(manifest)
+        started = time.monotonic()
+        try:
+            wait_terminal(self.cluster, namespace, [name], timeout=300)
+        except TimeoutError as exc:
+            status = phases(self.cluster, namespace).get(name, {})
+            pods = self.cluster.kubectl_json("-n", namespace, "get", "pods")["items"]
+            evicted = [p["status"].get("message", "") for p in pods if p["status"].get("reason") == "Evicted"]
+            stuck = (
+                f"NOT terminal after 300 s ({exc}); status {status.get('phase')}/{status.get('reason')},"
+                f" attempts {status.get('attempts')}, {len(evicted)} evicted pods: {evicted[:1]}"
+            )
+            return Row("scratch volume full", "1 render, 8Mi work volume", "1", stuck, "-", False)
+        took = time.monotonic() - started
+        report = self.settle(namespace, [name])
+        text, _ = self.verdict(report, want="Failed")
+        status = phases(self.cluster, namespace)[name]
+        message = status.get("message") or ""
+        ok = (
+            status.get("phase") == "Failed"
+            and ("work" in message or "disk" in message.lower())
+            and not report.problems()
+        )
+        return Row("scratch volume full", "1 render, 8Mi work volume", "1",
+                   f"{text}; attempts {status.get('attempts')}; message: {message[:200]}",
+                   f"Failed {took:.0f} s after apply", ok)  # fmt: skip
+
     # --- waiting -------------------------------------------------------------------------------
 
     def _wait_phase(self, namespace: str, name: str, phase: str, timeout: float = 300) -> dict[str, Any]:
@@ -325,6 +367,7 @@ FAULTS: dict[str, Callable[[Run], Row]] = {
     "apiserver": lambda run: run.component_restarted("kube-apiserver"),
     "etcd": lambda run: run.component_restarted("etcd"),
     "oom": Run.out_of_memory,
+    "scratch": Run.scratch_full,
 }
 
 

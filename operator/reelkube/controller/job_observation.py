@@ -122,6 +122,32 @@ def out_of_memory_message(limit: str | None) -> str:
     )
 
 
+SCRATCH_FULL = "ScratchFull"
+_STORAGE_EVICTIONS = ("EmptyDir volume", "ephemeral local storage", "ephemeral-storage")
+
+
+def scratch_full_message(pod: Obj) -> str | None:
+    """What to tell the user when the kubelet evicted ``pod`` for using more local disk than it
+    may (a volume's sizeLimit or the container's ephemeral-storage limit); None otherwise.
+
+    Such an eviction carries DisruptionTarget, which the Job's podFailurePolicy ignores as a
+    disruption: left alone, the Job would start the same render and lose it the same way, forever.
+    """
+    status = pod.get("status", {})
+    said = (status.get("message") or "").strip()
+    if status.get("reason") != "Evicted" or not any(mark in said for mark in _STORAGE_EVICTIONS):
+        return None
+    raise_it = (
+        "the chart's jobs.tmpSizeLimit (the /tmp volume)"
+        if 'volume "tmp"' in said
+        else "spec.resources.ephemeralStorage (the work volume and the pod's disk limit)"
+    )
+    return _clip(
+        f"the render ran out of scratch disk: {said} Raise {raise_it}; not retried, it would fail"
+        " the same way"
+    )
+
+
 def _disrupted(pod: Obj) -> bool:
     """Whether the cluster stopped the pod (eviction, preemption, node loss): the Job's
     podFailurePolicy retries such a pod without counting it against spec.retries."""
@@ -203,6 +229,18 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
             attempts=attempts,
             start_time=start,
             completion_time=finished,
+        )
+
+    full = next((m for m in map(scratch_full_message, ordered) if m), None)
+    if full:
+        # Failed now, though the Job would go on: the reconciler deletes it (see SCRATCH_FULL).
+        return JobObservation(
+            phase=Phase.FAILED,
+            reason=SCRATCH_FULL,
+            message=full,
+            job_name=name,
+            attempts=attempts,
+            start_time=start,
         )
 
     previous = ""

@@ -71,7 +71,7 @@ from reelkube.controller.job_manifests import (
     first_job_name,
     merge_job_name,
 )
-from reelkube.controller.job_observation import failure_cause
+from reelkube.controller.job_observation import SCRATCH_FULL, failure_cause
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.notify import WebhookNotifier, pending_announcements, redelivery_value
@@ -266,7 +266,11 @@ class Reconciler:
                 patch = {**patch, **chunk_update(observed.status, action.chunks)}
             if action.chunks is None:  # a chunked render's attempts are summed over its windows
                 self._tell_retry(observed, action.observation.attempts)
-            return self._write(kind, observed.body, observed.status, patch)
+            phase = self._write(kind, observed.body, observed.status, patch)
+            if action.observation.reason == SCRATCH_FULL and observed.job is not None:
+                # Failed is written; the Job would retry the eviction as a disruption, forever.
+                self.client.delete_job(meta["namespace"], action.observation.job_name)
+            return phase
         if isinstance(action, MarkJobDeleted):
             message = f"Job {action.job_name} was deleted before it finished"
             return self._set_phase(kind, observed, Phase.CANCELED, "JobDeleted", message)
