@@ -217,17 +217,15 @@ def valid_signature(headers: dict[str, str], body: bytes) -> bool:
 
 
 def expected_events(status: dict[str, Any]) -> list[str]:
-    """The events a render's final status makes due: queued, started (it ran) and its end."""
+    """The events a render's final status makes due: queued (every render is accepted through
+    Queued), started and succeeded for a success (a success proves the pod ran), failed for a
+    failure (started only if it was seen running, so not asked for)."""
     phase = status.get("phase")
-    due = ["queued"]
-    ran = (status.get("attempts") or 0) >= 1 or phase == "Succeeded" or bool(status.get("startTime"))
-    if ran:
-        due.append("started")
     if phase == "Succeeded":
-        due.append("succeeded")
-    elif phase == "Failed":
-        due.append("failed")
-    return due
+        return ["queued", "started", "succeeded"]
+    if phase == "Failed":
+        return ["queued", "failed"]
+    return ["queued"]
 
 
 def check_batch(
