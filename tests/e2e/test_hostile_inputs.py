@@ -238,7 +238,7 @@ def test_a_webhook_to_metadata_is_refused_and_the_render_still_succeeds(
 
 def test_the_operator_and_the_node_keep_running(cluster: Cluster, tenant: str) -> None:
     deployment = cluster.kubectl_json("-n", SYSTEM_NS, "get", "deployment", RELEASE)
-    assert deployment["status"].get("availableReplicas") == 1
+    assert deployment["status"].get("availableReplicas") == deployment["spec"]["replicas"]
     pods = cluster.kubectl_json("-n", SYSTEM_NS, "get", "pods", "-l", "app.kubernetes.io/name=reelkube")[
         "items"
     ]
@@ -248,3 +248,24 @@ def test_the_operator_and_the_node_keep_running(cluster: Cluster, tenant: str) -
     node = cluster.kubectl_json("get", "node", cluster.node_name)
     ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}
     assert ready["Ready"] == "True"
+
+
+def test_no_secret_reaches_a_log_an_event_or_a_status(cluster: Cluster, tenant: str) -> None:
+    """After every hostile case above: the S3 secret key, the webhook URL's token and the bytes the
+    cases aimed at appear in none of the operator's logs, the render pods' logs, the namespace's
+    Events or the resources' statuses."""
+    texts = {}
+    for namespace in (SYSTEM_NS, tenant):
+        for pod in cluster.kubectl_json("-n", namespace, "get", "pods")["items"]:
+            name = pod["metadata"]["name"]
+            logs = cluster.kubectl("-n", namespace, "logs", name, "--all-containers", check=False)
+            texts[f"logs {namespace}/{name}"] = logs.stdout + logs.stderr
+    texts["events"] = json.dumps(cluster.kubectl_json("-n", tenant, "get", "events")["items"])
+    for plural in ("renderjobs", "ttsjobs"):
+        items = cluster.kubectl_json("-n", tenant, "get", plural)["items"]
+        assert items or plural == "ttsjobs"
+        texts[plural] = json.dumps([item.get("status") for item in items])
+    assert any("InputForbidden" in text for text in texts.values())  # the texts are the right ones
+    secrets = (*SECRET_MARKERS, CREDENTIALS["AWS_SECRET_ACCESS_KEY"], "tenant-secret")
+    leaks = [f"{where}: {secret!r}" for where, text in texts.items() for secret in secrets if secret in text]
+    assert not leaks, leaks
