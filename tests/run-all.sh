@@ -41,4 +41,5 @@ if [ "${REELKUBE_SKIP_CLUSTER:-0}" != 1 ]; then
 fi
 
 echo "== tests"
-$PYTHON -m pytest -ra -p no:cacheprovider "$@"
+# The slowest tests are printed at the end: where the run's minutes go.
+$PYTHON -m pytest -ra -p no:cacheprovider --durations=30 "$@"
