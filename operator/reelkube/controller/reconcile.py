@@ -125,6 +125,9 @@ class Reconciler:
             notifier.serialize = self._locked
         # uids whose GPU fallback was told: the pod's progress writes would repeat it every second.
         self._told_fallback: set[str] = set()
+        # uids whose Pending webhook events (left by an earlier operator process) this process
+        # has sent again: once, and before any event it announces itself.
+        self._resumed_webhooks: set[str] = set()
         self._told_voiceover: set[str] = set()
 
     def close(self) -> None:
@@ -508,6 +511,9 @@ class Reconciler:
             )
         self.metrics.phases.observe(kind.kind, namespace, name, new_phase)
         if announced and self.notifier is not None:
+            # Events a previous process announced go first, or a failover could send "started"
+            # before the "queued" it left Pending (found by tests/chaos/run_chaos.py).
+            self._resend_pending_once(kind, body)
             merged = {**(body.get("status") or {}), **patch}
             for announcement in announced:
                 self.notifier.submit(kind, {**body, "status": merged}, announcement.event, announcement.id)
@@ -593,5 +599,13 @@ class Reconciler:
         # A Pending delivery found at resume time was lost with a previous operator process.
         # Every event the status holds as Pending goes out again, oldest first, with its id.
         assert observed.body is not None
-        if self.notifier is not None:
-            self.notifier.resume(kind, dict(observed.body))
+        self._resend_pending_once(kind, observed.body)
+
+    def _resend_pending_once(self, kind: ResourceKind, body: Mapping[str, Any]) -> None:
+        """Send again the events ``body``'s status holds as Pending, the first time this process
+        touches the resource (at resume, or at its first announcement, whichever comes first)."""
+        uid = body.get("metadata", {}).get("uid", "")
+        if self.notifier is None or uid in self._resumed_webhooks:
+            return
+        self._resumed_webhooks.add(uid)
+        self.notifier.resume(kind, dict(body))
