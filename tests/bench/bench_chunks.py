@@ -148,12 +148,16 @@ def main() -> int:
     print(f"\n{args.seconds:g} s at 1080x1920 30 fps ({frames:g} frames), {cores} cores, medians of "
           f"{args.repeat}; CPU-work floor = CPU s of --workers {base} / {cores} cores = {floor:.2f} s; "
           f"load average at the start: {load:.2f}\n")  # fmt: skip
-    print("| workers | windows | wall (s) | CPU (s) | speed-up vs 1 | wall / CPU-work floor |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    # On a shared machine the fastest run is the one least disturbed: it is shown beside the median.
+    best = {w: min(r["wall"] for r in rs) for w, rs in runs.items()}
+    print("| workers | windows | wall median (s) | wall best (s) | CPU (s) | speed-up vs 1 (median, best) "
+          "| best wall / CPU-work floor |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for workers in sorted(runs):
         chunks = int(runs[workers][0]["chunks"])
-        print(f"| {workers} | {chunks} | {wall[workers]:.2f} | {cpu[workers]:.2f} | "
-              f"{wall[base] / wall[workers]:.2f}x | {wall[workers] / floor:.2f}x |")  # fmt: skip
+        print(f"| {workers} | {chunks} | {wall[workers]:.2f} | {best[workers]:.2f} | {cpu[workers]:.2f} | "
+              f"{wall[base] / wall[workers]:.2f}x, {best[base] / best[workers]:.2f}x | "
+              f"{best[workers] / floor:.2f}x |")  # fmt: skip
     return 0
 
 
