@@ -161,7 +161,9 @@ class Run:
     # --- the faults ----------------------------------------------------------------------------
 
     def operator_killed(self, renders: int = 20, kills: int = 10) -> Row:
-        namespace, names = self.batch("opkill", renders, seconds=30)
+        # A minute of video under a quarter of a core at a slow preset: long enough that the kills
+        # land while renders run, not after.
+        namespace, names = self.batch("opkill", renders, seconds=60, preset="slower")
         wait_until_running(self.cluster, namespace, 1)
         takeovers, flights = [], []
         for i in range(kills):
@@ -172,7 +174,7 @@ class Run:
             takeovers.append((time.monotonic() - killed, force))
             print(f"   {utc_now()} kill {i + 1} ({'forced' if force else 'graceful'}): {old} -> {new}"
                   f" in {takeovers[-1][0]:.1f} s, {flights[-1]} in flight")  # fmt: skip
-            time.sleep(random.uniform(2, 8))
+            time.sleep(random.uniform(1, 5))
         wait_terminal(self.cluster, namespace, names, timeout=900)
         text, ok = self.verdict(self.settle(namespace, names))
         graceful = [t for t, f in takeovers if not f]
@@ -198,7 +200,13 @@ class Run:
             flights.append(len(in_flight(self.cluster, namespace)))
             deleted = time.monotonic()
             self.cluster.kubectl("-n", namespace, "delete", "pod", *running, "--wait=false")
-            recoveries.append(self._wait_new_pod_running(namespace, job, set(running), deleted))
+            recovery = self._wait_new_pod_running(namespace, job, set(running), deleted)
+            if recovery is None:
+                final = phases(self.cluster, namespace)[name]
+                ended = f"{final.get('phase')}/{final.get('reason')}: {final.get('message')}"
+                print(f"   {name}: no retry, ended {ended}")
+            else:
+                recoveries.append(recovery)
         wait_terminal(self.cluster, namespace, names, timeout=600)
         report = self.settle(namespace, names)
         text, ok = self.verdict(report)
@@ -208,8 +216,9 @@ class Run:
         retried = {e["involvedObject"]["name"] for e in events if e.get("reason") == "Retry"}
         ok = ok and all((a or 0) >= 2 for a in attempts) and retried >= set(names)
         text += f"; attempts {attempts}; Retry Events for {len(retried & set(names))}/{count}"
+        recovery = f"retry pod Running: max {max(recoveries, default=0):.1f} s after the delete"
         return Row("render pod deleted mid-render", f"{count} times", f"{min(flights)}-{max(flights)}", text,
-                   f"retry pod Running: max {max(recoveries):.1f} s after the delete", ok)  # fmt: skip
+                   recovery, ok)  # fmt: skip
 
     def receiver_down(self, outage: float = 60) -> Row:
         self.receiver.stop()
@@ -348,8 +357,12 @@ class Run:
             time.sleep(0.3)
         raise TimeoutError(f"{namespace}/{name} not {phase} after {timeout:g} s")
 
-    def _wait_new_pod_running(self, namespace: str, job: str, old: set[str], since: float) -> float:
+    def _wait_new_pod_running(self, namespace: str, job: str, old: set[str], since: float) -> float | None:
+        """Seconds until a new pod of ``job`` runs; None when the render ended instead."""
         while time.monotonic() - since < 300:
+            if not any(s.get("jobName") == job for s in phases(self.cluster, namespace).values()
+                       if s.get("phase") not in TERMINAL):  # fmt: skip
+                return None
             pods = self.cluster.kubectl_json("-n", namespace, "get", "pods", "-l", f"job-name={job}")["items"]
             fresh = [p for p in pods if p["metadata"]["name"] not in old]
             if any(p["status"].get("phase") in ("Running", "Succeeded") for p in fresh):

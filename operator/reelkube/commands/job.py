@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 from pathlib import Path
 
-from reelkube.api.pod_contract import WORK_DIR, WORK_DIR_ENV
+from reelkube.api.pod_contract import EXIT_CANCELED, WORK_DIR, WORK_DIR_ENV
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -29,7 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(func=run)
 
 
+def _stop_before_work(signum: int, _frame: object) -> None:
+    """SIGTERM while the pod is still starting: nothing to clean up yet, so stop as a canceled
+    render does (143, retried by the Job). The pod's runner is PID 1, which ignores a SIGTERM it
+    has no handler for: a pod deleted during its first seconds (imports, the API client) would
+    otherwise run on until the kubelet's SIGKILL, and 137 fails the Job as out of memory."""
+    raise SystemExit(EXIT_CANCELED)
+
+
 def run(args: argparse.Namespace) -> int:
+    # Before the heavy imports; the pipeline installs its own handler once it runs.
+    signal.signal(signal.SIGTERM, _stop_before_work)
     from reelkube.pipeline.pod import run_in_pod
 
     logging.basicConfig(
