@@ -97,19 +97,22 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.cleanup()
 def shutdown(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the admission and stall-watch threads, the create pool and the webhook pool, then
-    hand the Lease over (kopf runs cleanup once its watchers and handlers have stopped; the
-    process may take longer to exit, and the standby need not wait for that)."""
+    """Stop the admission and stall-watch threads, hand the Lease over, then stop the create
+    pool and flush the Events and the webhook pool.
+
+    kopf runs cleanup once its watchers and handlers have stopped, so with the two threads
+    stopped nothing decides anything more here: the standby may take over while the Events
+    already decided are still being posted (a queue of them can take seconds)."""
     if "admission" in memo:
         memo.admission.stop()
     if "stall_watch" in memo:
         memo.stall_watch.stop()
+    if memo.get("election") is not None:
+        memo.election.release()
     if "reconciler" in memo:
         memo.reconciler.close()
         if memo.reconciler.notifier is not None:
             memo.reconciler.notifier.shutdown()
-    if memo.get("election") is not None:
-        memo.election.release()
 
 
 def _reconcile(kind: str, trigger: str, name: str, namespace: str, memo: kopf.Memo) -> None:
