@@ -215,7 +215,21 @@ def render_job(name: str, **spec: Any) -> dict[str, Any]:
     }
 
 
+def no_other_operator(cluster: Cluster) -> None:
+    """Refuse to measure while a chart-installed operator runs: it watches every namespace, so
+    it would create these resources' Jobs too, under its own limits and placement."""
+    deployments = cluster.kubectl_json("get", "deployments", "-A")["items"]
+    others = [
+        f"{d['metadata']['namespace']}/{d['metadata']['name']}"
+        for d in deployments
+        if "reelkube" in d["metadata"]["name"] or "operator" in d["metadata"]["name"]
+    ]
+    if others:
+        raise SystemExit(f"another operator runs in the cluster ({', '.join(others)}): uninstall it first")
+
+
 def fresh_namespace(cluster: Cluster, prefix: str) -> str:
+    no_other_operator(cluster)
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
     return name
