@@ -39,6 +39,13 @@ CASES = {
     "created and waiting": Case(None, {"phase": "Queued"}, ["queued"]),
     "queued by a limit, then its Job": Case(Phase.QUEUED, {"phase": "Queued"}, [], recorded=["queued"]),
     "the pod runs": Case(Phase.QUEUED, {"phase": "Running"}, ["started"], recorded=["queued"]),
+    # The Queued write lost (an API server restart), the Job found by the retry already running.
+    "running before queued was written: queued first": Case(
+        Phase.PENDING, {"phase": "Running"}, ["queued", "started"]
+    ),
+    "done before anything was written: queued, started, succeeded": Case(
+        None, {"phase": "Succeeded"}, ["queued", "started", "succeeded"]
+    ),
     "queued to succeeded unseen: started first": Case(
         Phase.QUEUED,
         {"phase": "Succeeded", "outputs": {"video": {"uri": "s3://b/v.mp4"}}},

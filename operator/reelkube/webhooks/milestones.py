@@ -48,12 +48,15 @@ def _phase_events(old: Phase | None, new: Phase | None) -> list[WebhookEvent]:
         return []
     if new == Phase.QUEUED:
         return [WebhookEvent.QUEUED]
+    # A pod that runs had its Job accepted: queued is owed even when no write caught it queued
+    # (the Queued write lost to an API server restart, the Job's creation found by a retry).
+    unseen_queue = [WebhookEvent.QUEUED] if old in (None, Phase.PENDING) else []
     if new == Phase.RUNNING:
-        return [WebhookEvent.STARTED]
+        return [*unseen_queue, WebhookEvent.STARTED]
     if new == Phase.SUCCEEDED:
         # A success proves the pod ran, even when no observation caught it running.
         started = [WebhookEvent.STARTED] if old != Phase.RUNNING else []
-        return [*started, WebhookEvent.VOICEOVER_UPLOADED, WebhookEvent.SUCCEEDED]
+        return [*unseen_queue, *started, WebhookEvent.VOICEOVER_UPLOADED, WebhookEvent.SUCCEEDED]
     terminal = _TERMINAL_EVENTS.get(new)
     return [terminal] if terminal is not None else []
 
