@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reelkube.api.output import Format
+from reelkube.api.output import Format, OutputSpec
 from reelkube.engine.chunks import Window, chunk_count, split_windows
+from reelkube.engine.render import local_workers
 
 
 @pytest.mark.parametrize(
@@ -63,3 +64,31 @@ def test_windows_refuse_nonsense() -> None:
         split_windows(0, 30.0, 2)
     with pytest.raises(ValueError):
         split_windows(30, 0.0, 2)
+
+
+@pytest.mark.parametrize(
+    ("duration", "requested", "output", "cores", "expected"),
+    [
+        (10.0, "auto", {}, 2, 1),  # the example reel stays one process
+        (20.0, "auto", {}, 2, 2),
+        (60.0, "auto", {}, 2, 2),
+        (60.0, "auto", {}, 16, 6),  # at least 10 s per window
+        (60.0, "auto", {"gpu": True}, 16, 1),
+        (60.0, "auto", {"format": "gif"}, 16, 1),
+        (60.0, 1, {}, 16, 1),
+        (60.0, 8, {}, 2, 8),  # a number asked for is a number given
+        (3.0, 8, {}, 2, 3),  # never under a second per window
+        (60.0, 4, {"format": "webm"}, 2, 1),
+    ],
+)
+def test_local_workers(
+    duration: float,
+    requested: int | str,
+    output: dict,
+    cores: int,
+    expected: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("reelkube.engine.render.os.cpu_count", lambda: cores)
+    spec = OutputSpec.model_validate(output)
+    assert local_workers(duration, spec, requested) == expected  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help=(
             "ffmpeg processes that render one video at once, each a window of its frames, joined "
             "without re-encoding (MP4 only). auto (default): one per core when the video is long "
-            "enough (at least 5 s per window), else 1"
+            "enough (at least 10 s per window), else 1"
         ),
     )
     parser.set_defaults(func=run)
