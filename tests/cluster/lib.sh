@@ -80,13 +80,22 @@ start() {
   local name="$1"; shift
   mkdir -p "$LOGS" "$PIDS"
   echo "=== start $(date -Is): $*" >>"$LOGS/$name.log"
-  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
+  # The daemon keeps none of its starter's open files beyond stdio: one started under a caller's
+  # flock (`flock /tmp/reelkube-cluster.lock pytest ...`) held that lock for as long as it ran,
+  # and every later `flock` waited forever.
+  (
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd="${fd##*/}"
+      if ((fd > 2)); then eval "exec $fd>&-"; fi
+    done
+    exec setsid "$@"
+  ) >>"$LOGS/$name.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$PIDS/$name.pid"
   echo "$1" >"$PIDS/$name.argv0"
-  # Until setsid has exec'd, the PID still shows setsid's argv.
+  # Until the subshell and then setsid have exec'd, the PID shows their argv.
   for _ in $(seq 50); do
-    [[ "$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)" == setsid ]] || break
+    [[ "$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)" != "$1" ]] || break
     sleep 0.02
   done
   log "started $name (pid $pid)"
