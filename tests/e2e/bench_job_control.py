@@ -32,7 +32,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -215,21 +216,40 @@ def render_job(name: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def no_other_operator(cluster: Cluster) -> None:
-    """Refuse to measure while a chart-installed operator runs: it watches every namespace, so
-    it would create these resources' Jobs too, under its own limits and placement."""
+def other_operators(cluster: Cluster) -> dict[str, int]:
+    """Chart-installed operators in the cluster (``namespace/name`` -> replicas): each watches
+    every namespace, so it would create these resources' Jobs too, under its own limits."""
     deployments = cluster.kubectl_json("get", "deployments", "-A")["items"]
-    others = [
-        f"{d['metadata']['namespace']}/{d['metadata']['name']}"
+    return {
+        f"{d['metadata']['namespace']}/{d['metadata']['name']}": int(d["spec"].get("replicas") or 0)
         for d in deployments
-        if "reelkube" in d["metadata"]["name"] or "operator" in d["metadata"]["name"]
-    ]
-    if others:
-        raise SystemExit(f"another operator runs in the cluster ({', '.join(others)}): uninstall it first")
+        if "reelkube" in d["metadata"]["name"]
+    }
+
+
+@contextmanager
+def others_paused(cluster: Cluster, pause: bool) -> Iterator[None]:
+    """With ``pause``, scale other operators to 0 for the block (their replicas restored after);
+    without, refuse to measure while one runs."""
+    found = {name: replicas for name, replicas in other_operators(cluster).items() if replicas}
+    if found and not pause:
+        raise SystemExit(f"another operator runs ({', '.join(found)}): uninstall it or pass --pause-others")
+    for name in found:
+        namespace, deployment = name.split("/")
+        cluster.kubectl("-n", namespace, "scale", "deployment", deployment, "--replicas=0")
+        selector = "app.kubernetes.io/name=reelkube"
+        cluster.kubectl(
+            "-n", namespace, "wait", "--for=delete", "pod", "-l", selector, "--timeout=120s", check=False
+        )
+    try:
+        yield
+    finally:
+        for name, replicas in found.items():
+            namespace, deployment = name.split("/")
+            cluster.kubectl("-n", namespace, "scale", "deployment", deployment, f"--replicas={replicas}")
 
 
 def fresh_namespace(cluster: Cluster, prefix: str) -> str:
-    no_other_operator(cluster)
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
     return name
@@ -364,6 +384,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--logs", type=Path, default=Path("/tmp/reelkube-bench-job-control"))
     parser.add_argument("--only", choices=["cancel", "queue", "webhooks"], action="append")
+    parser.add_argument(
+        "--pause-others", action="store_true", help="scale other reelkube operators to 0 while measuring"
+    )
     args = parser.parse_args()
     args.logs.mkdir(parents=True, exist_ok=True)
     cluster = connect_cluster()
@@ -372,12 +395,13 @@ def main() -> int:
     api = config.new_client_from_config(str(cluster.kubeconfig))
     results: dict[str, list[float]] = {}
     only = set(args.only or ["cancel", "queue", "webhooks"])
-    if "cancel" in only:
-        results.update(bench_cancel(cluster, api, args.runs, args.logs))
-    if "queue" in only:
-        results.update(bench_queue_handoff(cluster, api, max(1, args.runs // 2), args.logs))
-    if "webhooks" in only:
-        results.update(bench_webhooks(cluster, api, args.runs * 2, args.logs))
+    with others_paused(cluster, args.pause_others):
+        if "cancel" in only:
+            results.update(bench_cancel(cluster, api, args.runs, args.logs))
+        if "queue" in only:
+            results.update(bench_queue_handoff(cluster, api, max(1, args.runs // 2), args.logs))
+        if "webhooks" in only:
+            results.update(bench_webhooks(cluster, api, args.runs * 2, args.logs))
     print(f"\n{'measure':36} {'n':>3} {'p50 s':>8} {'p95 s':>8} {'max s':>8}")
     for measure, values in results.items():
         s = summary(values)
