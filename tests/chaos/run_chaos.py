@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]  # support/ and tests.chaos
 
@@ -198,6 +200,9 @@ class Run:
             pods = self.cluster.kubectl_json("-n", namespace, "get", "pods", "-l", f"job-name={job}")["items"]
             running = [p["metadata"]["name"] for p in pods if p["status"].get("phase") == "Running"]
             flights.append(len(in_flight(self.cluster, namespace)))
+            if not running:  # Running by its status, but the pod already gone or not yet up
+                print(f"   {name}: no running pod to delete")
+                continue
             deleted = time.monotonic()
             self.cluster.kubectl("-n", namespace, "delete", "pod", *running, "--wait=false")
             recovery = self._wait_new_pod_running(namespace, job, set(running), deleted)
@@ -428,7 +433,7 @@ def main() -> int:
         t0 = time.monotonic()
         try:
             row = FAULTS[name](run)
-        except Exception as exc:  # one broken fault still lets the others run and be reported
+        except (Exception, pytest.fail.Exception) as exc:  # a broken fault: the others still run
             row = Row(
                 name, "-", "-", f"the run itself failed: {type(exc).__name__}: {str(exc)[:300]}", "-", False
             )
