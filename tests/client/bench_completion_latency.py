@@ -3,7 +3,7 @@ under the cluster lock):
 
     flock /tmp/reelkube-cluster.lock python tests/client/bench_completion_latency.py --runs 5
 
-Each run submits a one-second captioned reel with `reelkube submit --wait` (a subprocess, as a
+Each run submits a two-second captioned reel with `reelkube submit --wait` (a subprocess, as a
 user runs it, unbuffered as on a terminal) and times, on this machine's clock:
 
 - ``pod_write``: the render pod's last status write (the pod logs ``event=status_write`` just
@@ -93,7 +93,7 @@ def one_run(
 ) -> dict[str, Any]:
     manifest = yaml.safe_load((ROOT / "examples" / "captioned-reel.yaml").read_text())
     manifest["metadata"] = {"name": name}
-    manifest["spec"]["props"].update(backgroundUrl=f"s3://{bucket}/{BACKGROUND}", durationSeconds=1)
+    manifest["spec"]["props"].update(backgroundUrl=f"s3://{bucket}/{BACKGROUND}", durationSeconds=2)
     manifest["spec"]["output"].update(width=270, height=480, fps=15, preset="veryfast", thumbnail=False)
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(manifest))
@@ -128,6 +128,8 @@ def one_run(
     for reader in readers:
         reader.join(10)
     watcher.join(30)
+    if code == 2 or not any(text.endswith(" created") for _, text in out):
+        raise SystemExit(f"submit of {name} exited {code}: " + "\n".join(text for _, text in err))
     body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "renderjobs", name)
     status = body.get("status") or {}
     logs = cluster.kubectl(
