@@ -173,3 +173,22 @@ def test_the_kubeconfigs_context_namespace(tmp_path: Path) -> None:
     chosen = Client.from_kubeconfig(context="media", config_file=str(path))
     assert chosen.namespace == "media"
     assert chosen.api_client.configuration.host == "https://127.0.0.1:1"
+
+
+def test_a_long_url_column_does_not_squeeze_the_names_out_of_the_terminal_table() -> None:
+    import io
+
+    from rich.console import Console
+
+    from reelkube.commands.get import print_table
+
+    url = "http://10.88.0.1:9000/renders/e2e/demo/elm-12-17d75aa1/video.mp4?X-Amz-Signature=" + "f" * 400
+    rows = [["1", "elm-12", "Succeeded", "", url], ["3", "", "Invalid", "overlayOpacity: not a number", ""]]
+    out = io.StringIO()
+    print_table(("ROW", "NAME", "RESULT", "DETAIL", "OUTPUT"), rows, console=Console(file=out, width=150))
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["ROW", "NAME", "RESULT", "DETAIL", "OUTPUT"], lines[0]
+    cells = lines[1].split()
+    assert cells[:3] == ["1", "elm-12", "Succeeded"] and url.startswith(cells[3]) and cells[3] != url
+    assert "overlayOpacity: not a number" in lines[2]
+    assert all(len(line) <= 150 for line in lines)

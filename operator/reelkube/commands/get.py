@@ -15,6 +15,8 @@ from reelkube.cli import EXIT_FAILED, EXIT_OK
 from reelkube.commands.submit import EXIT_INTERRUPTED, add_cluster_arguments, connect, print_resources
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from reelkube.api.kinds import ResourceKind
     from reelkube.client import Client, Snapshot
 
@@ -79,19 +81,44 @@ def table_row(snapshot: Snapshot, *, namespace: bool = False, now: datetime | No
     return [snapshot.namespace, *cells] if namespace else cells
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], stream: TextIO | None = None) -> None:
-    """A kubectl-style table: drawn with rich on a terminal, plain aligned columns otherwise."""
+SHORT_COLUMN_CHARS = 40
+"""A column whose cells are all at most this long is never narrowed: long cells (a presigned
+URL, an error message) are cut at the width left to them instead of squeezing the names out."""
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    stream: TextIO | None = None,
+    *,
+    console: Console | None = None,
+) -> None:
+    """A kubectl-style table: drawn with rich on a terminal (or ``console``), plain aligned
+    columns otherwise."""
     stream = stream or sys.stdout
-    if stream.isatty():
+    if console is not None or stream.isatty():
         from rich.console import Console
         from rich.table import Table
 
+        console = console or Console(file=stream)
+        widths = [
+            max([len(header), *(len(str(row[index])) for row in rows if index < len(row))])
+            for index, header in enumerate(headers)
+        ]
+        long_columns = sum(1 for w in widths if w > SHORT_COLUMN_CHARS)
+        # What the short columns (and a space between columns) leave is shared by the long ones.
+        spare = console.width - sum(w for w in widths if w <= SHORT_COLUMN_CHARS) - len(headers)
+        share = max(SHORT_COLUMN_CHARS, spare // long_columns) if long_columns else None
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for header in headers:
-            table.add_column(header, no_wrap=True)
+        for header, widest in zip(headers, widths, strict=True):
+            short = widest <= SHORT_COLUMN_CHARS
+            table.add_column(
+                header, no_wrap=True, overflow="ellipsis",
+                min_width=widest if short else None, max_width=None if short else share,
+            )  # fmt: skip
         for row in rows:
             table.add_row(*row)
-        Console(file=stream).print(table)
+        console.print(table)
         return
     widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
     for row in (headers, *rows):
