@@ -235,6 +235,24 @@ def test_the_default_storage_is_the_one_of_the_operator_watching_the_namespace()
     assert storage_from_operators([no_bucket], "media") is None
 
 
+def test_the_embedded_storage_is_named_by_its_service_url_outside_the_pod() -> None:
+    embedded = operator_deployment(
+        "reelkube-system", "reelkube",
+        REELKUBE_STORAGE_BUCKET="reelkube",
+        REELKUBE_STORAGE_ENDPOINT="http://$(REELKUBE_STORAGE_SERVICE_HOST):9000",
+        REELKUBE_EMBEDDED_STORAGE_URL="http://reelkube-storage.reelkube-system.svc:9000",
+    )  # fmt: skip
+    found = storage_from_operators([embedded], "media")
+    assert found is not None
+    assert found.storage.endpointUrl == "http://reelkube-storage.reelkube-system.svc:9000"
+    own = operator_deployment(
+        "s", "reelkube", REELKUBE_STORAGE_BUCKET="own-renders", REELKUBE_STORAGE_ENDPOINT="http://minio:9000",
+        REELKUBE_EMBEDDED_STORAGE_URL="",
+    )  # fmt: skip
+    found = storage_from_operators([own], "media")
+    assert found is not None and found.storage.endpointUrl == "http://minio:9000"
+
+
 def test_the_users_environment_names_the_default_storage() -> None:
     found = storage_from_environment(
         {"REELKUBE_STORAGE_BUCKET": "renders", "REELKUBE_STORAGE_PATH_STYLE": "false"}, "env"

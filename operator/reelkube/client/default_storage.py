@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 OPERATOR_SELECTOR = "app.kubernetes.io/name=reelkube,app.kubernetes.io/component=operator"
 CREDENTIALS_SECRET_ENV = "REELKUBE_STORAGE_CREDENTIALS_SECRET"
 WATCH_NAMESPACES_ENV = "REELKUBE_WATCH_NAMESPACES"
+EMBEDDED_STORAGE_URL_ENV = "REELKUBE_EMBEDDED_STORAGE_URL"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,18 @@ def container_env(deployment: Mapping[str, Any]) -> dict[str, str]:
     return {e["name"]: str(e["value"]) for e in chosen.get("env") or [] if "value" in e and "name" in e}
 
 
+def client_side_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The operator's environment as a client outside its pod reads it. With the chart's embedded
+    storage the endpoint is ``http://$(<SERVICE>_SERVICE_HOST):9000``, which only Kubernetes
+    expands, inside the pod; the chart also gives the Service's DNS URL for clients, and the
+    port-forward reaches either."""
+    endpoint = env.get(pod_contract.STORAGE_ENDPOINT_ENV, "")
+    embedded = env.get(EMBEDDED_STORAGE_URL_ENV, "")
+    if "$(" in endpoint and embedded:
+        return {**env, pod_contract.STORAGE_ENDPOINT_ENV: embedded}
+    return dict(env)
+
+
 def watches(env: Mapping[str, str], namespace: str) -> bool:
     """Whether an operator with this environment reconciles ``namespace`` (an empty list is all)."""
     listed = [n.strip() for n in env.get(WATCH_NAMESPACES_ENV, "").split(",") if n.strip()]
@@ -70,7 +83,7 @@ def storage_from_operators(deployments: Sequence[Mapping[str, Any]], namespace: 
     Deployment, by namespace and name); None when none does or it has no bucket."""
     ordered = sorted(deployments, key=lambda d: (d["metadata"].get("namespace", ""), d["metadata"]["name"]))
     for deployment in ordered:
-        env = container_env(deployment)
+        env = client_side_env(container_env(deployment))
         if watches(env, namespace):
             meta = deployment["metadata"]
             return storage_from_environment(env, f"Deployment {meta.get('namespace')}/{meta['name']}")
