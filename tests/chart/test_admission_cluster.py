@@ -137,7 +137,8 @@ def test_spec_storage_outside_the_namespace_area_is_refused_at_apply(
         chosen = {"bucket": "media", "endpointUrl": STORAGE_ENDPOINT, **storage}
         return _render_job("stored", namespace, {"template": "slideshow", "storage": chosen})
 
-    assert _apply(cluster, with_storage(prefix=f"out/{namespace}/campaign"))[0] == 0
+    code, out = _apply(cluster, with_storage(prefix=f"out/{namespace}/campaign"))
+    assert code == 0, out
     for storage, message in (
         ({"prefix": "out/another-team"}, "spec.storage.prefix out/another-team is outside"),
         ({"prefix": "out", "bucket": "another-bucket"}, "spec.storage.bucket another-bucket is not allowed"),
