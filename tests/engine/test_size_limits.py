@@ -25,6 +25,7 @@ from reelkube.api.renderjob import RenderJobSpec
 from reelkube.engine.inputs import fetch_one
 from reelkube.engine.plan import build_plan
 from reelkube.engine.probe import MediaInfo, ResolvedInput, check_pixels, probe_media
+from reelkube.engine.render import render_timeline
 from reelkube.errors import InputTooLarge, OutputTooLong, SpecError
 from support.timelines import plan_for, timeline
 
@@ -258,3 +259,32 @@ def test_a_picture_within_the_limit_probes_as_before(tmp_path: Path) -> None:
     # A limit below the picture refuses it even though ffmpeg could decode it.
     with pytest.raises(InputTooLarge, match=r"64x48 pixels \(3,072\), over inputLimits\.maxPixels=3,000"):
         probe_media(small, max_pixels=3000)
+
+
+@pytest.mark.slow
+def test_a_stream_that_grows_its_picture_mid_stream_is_refused_while_rendering(tmp_path: Path) -> None:
+    """The probe sees the first frames (160x96); from the second second the stream is 1280x720.
+    The render's decoder refuses those frames (never decoded) and the render fails InputTooLarge
+    instead of finishing with a frozen picture."""
+    parts = []
+    for number, size in enumerate(("160x96", "1280x720")):
+        part = tmp_path / f"part{number}.ts"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc=s={size}:r=10:d=1",
+             "-c:v", "libx264", "-preset", "ultrafast", str(part)],
+            check=True,
+        )  # fmt: skip
+        parts.append(part.read_bytes())
+    (tmp_path / "grows.ts").write_bytes(b"".join(parts))
+    limits = InputLimits(maxPixels=160 * 96 * 2)
+    assert probe_media(tmp_path / "grows.ts", max_pixels=limits.maxPixels).width == 160  # passes the probe
+    spec = render_spec(
+        [{"type": "video", "src": "grows.ts"}], {"preset": "ultrafast"}, width=160, height=96, duration=2
+    )
+    job = RenderJobSpec.model_validate(spec)
+    assert job.timeline is not None
+    with pytest.raises(
+        InputTooLarge, match=r"mid-stream to 1280x720 pixels \(921,600\), over inputLimits\.maxPixels"
+    ):
+        render_timeline(job.timeline, job.output, tmp_path / "out", base_dir=tmp_path, limits=limits)
+    assert not list((tmp_path / "out").glob("*.mp4"))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from reelkube.api.status import Step
 from reelkube.engine.plan import RenderPlan
-from reelkube.engine.probe import with_input_protocols
-from reelkube.errors import RenderFailed, RenderOutOfMemory, UnsupportedCodec
+from reelkube.engine.probe import REFUSED_PICTURE, with_input_protocols
+from reelkube.errors import InputTooLarge, RenderFailed, RenderOutOfMemory, UnsupportedCodec
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ def run_ffmpeg(
     argv = with_input_protocols([plan.argv[0], "-progress", "pipe:1", "-nostats", *plan.argv[1:]])
     started = time.monotonic()
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+    refused: list[re.Match[str]] = []
     log.info(
         "event=ffmpeg_start output=%s frames=%d encoder=%s", plan.output, plan.total_frames, plan.encoder
     )
@@ -99,7 +100,7 @@ def run_ffmpeg(
             text=True, errors="replace", start_new_session=True, preexec_fn=_die_with_parent,
         )  # fmt: skip
         try:
-            reader = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
+            reader = threading.Thread(target=_drain, args=(proc.stderr, tail, refused), daemon=True)
             reader.start()
             frame = _follow_progress(proc, plan, on_progress, started, interval)
             returncode = proc.wait()
@@ -112,6 +113,16 @@ def run_ffmpeg(
         raise
     wall = time.monotonic() - started
     lines = [line for line in tail if line.strip()]
+    if refused:
+        # The decoder skipped frames over -max_pixels (exit 0, a frozen picture in their place):
+        # a stream that grew its picture size after the frames the probe saw.
+        plan.output.unlink(missing_ok=True)
+        width, height = int(refused[0].group(1)), int(refused[0].group(2))
+        raise InputTooLarge(
+            f"an input changes its picture size mid-stream to {width}x{height} pixels "
+            f"({width * height:,}), over inputLimits.maxPixels; those frames were not decoded and "
+            "the render is refused"
+        )
     if returncode != 0:
         plan.output.unlink(missing_ok=True)
         detail = "\n".join(lines[-STDERR_LINES:]) or "(no error output)"
@@ -164,9 +175,12 @@ def _follow_progress(
     return frame
 
 
-def _drain(stream: object, tail: collections.deque[str]) -> None:
+def _drain(stream: object, tail: collections.deque[str], refused: list[re.Match[str]]) -> None:
+    """Keep the last lines of ffmpeg's stderr, and the first -max_pixels refusal wherever it is."""
     for line in stream:  # type: ignore[attr-defined]
         tail.append(line.rstrip("\n"))
+        if not refused and (match := REFUSED_PICTURE.search(line)):
+            refused.append(match)
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

@@ -169,7 +169,7 @@ def fetch_one(
     log.info(
         "event=input_ready src=%s kind=%s bytes=%d seconds=%.2f", src, kind, size, time.monotonic() - started
     )
-    return ResolvedInput(src=src, path=path, kind=kind, size=size, info=info)
+    return ResolvedInput(src=src, path=path, kind=kind, size=size, info=info, max_pixels=limits.maxPixels)
 
 
 def _local_path(

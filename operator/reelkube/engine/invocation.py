@@ -89,7 +89,13 @@ class Invocation:
         if trim_start > 0:
             options += ["-ss", format_number(trim_start)]
         options += ["-t", format_number(seconds)]
-        return self.add_input(self.resolved(src).path, *options)
+        return self.add_input(self.resolved(src).path, *self.decoder_limits(src), *options)
+
+    def decoder_limits(self, src: str) -> list[str]:
+        """`-max_pixels` for `src`'s decoder when its input carries the limit: a frame over it is
+        never decoded, even when the stream changes its picture size after the frames probed."""
+        limit = self.resolved(src).max_pixels
+        return ["-max_pixels", str(limit)] if limit else []
 
     def add_file(self, name: str, content: str) -> Path:
         """Register a text file for the graph to read; written by `RenderPlan.write_files`."""

@@ -31,7 +31,7 @@ _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "t
 _IMAGE_CODECS = {"png", "mjpeg", "webp", "bmp", "tiff", "jpeg2000", "jpegls", "qoi"}
 # What ffmpeg's image checks print when a frame's declared size is over -max_pixels (or over
 # what it can allocate at all): the header was read, the picture never decoded.
-_REFUSED_PICTURE = re.compile(r"Picture size (\d+)x(\d+) (?:exceeds|is invalid)")
+REFUSED_PICTURE = re.compile(r"Picture size (\d+)x(\d+) (?:exceeds|is invalid)")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class ResolvedInput:
     size: int
     info: MediaInfo | None = None
     """Probed facts; None for subtitle files (parsed by the planner instead)."""
+    max_pixels: int | None = None
+    """The render's decoder refuses any frame of this input over this many pixels: the probe saw
+    the first frames only, and a stream may change its picture size later."""
 
 
 @functools.cache
@@ -121,7 +124,7 @@ def ffprobe_json(path: Path, *, timeout: float = 60.0, max_pixels: int | None = 
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise InputUnreadable(f"ffprobe timed out reading {path.name}") from exc
-    if max_pixels is not None and (refused := _REFUSED_PICTURE.search(proc.stderr)):
+    if max_pixels is not None and (refused := REFUSED_PICTURE.search(proc.stderr)):
         check_pixels(path.name, int(refused.group(1)), int(refused.group(2)), max_pixels)
     if proc.returncode != 0 and "Format not on whitelist" in proc.stderr:
         raise InputForbidden(f"{path.name} is a playlist or list that names other files or URLs")

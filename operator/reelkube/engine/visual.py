@@ -418,7 +418,7 @@ def _still_frame(
 ) -> str:
     """The image decoded once, fitted to its box, with folded tints composed over it."""
     info = ctx.media(clip.src)
-    index = ctx.add_input(ctx.resolved(clip.src).path)
+    index = ctx.add_input(ctx.resolved(clip.src).path, *ctx.decoder_limits(clip.src))
     fit = clip.fit
     if clip.kenBurns is not None and fit == Fit.CONTAIN:
         fit = Fit.COVER  # a pan/zoom needs picture everywhere in its box
