@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -41,6 +41,7 @@ from urllib.parse import urlparse
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the support package
 
 from kubernetes import client, config, watch  # noqa: E402
+from urllib3.exceptions import ProtocolError  # noqa: E402
 
 from support.operator_process import operator_process  # noqa: E402
 from support.reelkube_cluster import (  # noqa: E402
@@ -85,8 +86,13 @@ class Timeline:
         self._core = client.CoreV1Api(api)
         self._streams: list[watch.Watch] = []
         for target in (self._resources, self._jobs, self._pods):
-            threading.Thread(target=target, daemon=True).start()
+            threading.Thread(target=self._quietly, args=(target,), daemon=True).start()
         time.sleep(1.0)  # the watches are established
+
+    def _quietly(self, target: Callable[[], None]) -> None:
+        # stop() ends a stream mid-read; the connection's abrupt end is expected then.
+        with suppress(ProtocolError):
+            target()
 
     def _stream(self, function: Callable[..., Any], *args: Any) -> Any:
         stream = watch.Watch()
