@@ -130,3 +130,15 @@ def test_webhook_events_are_the_ones_the_operator_sends() -> None:
     assert set(errors) == {"spec.webhook.events[0]"}
     errors = paths("RenderJob", {"template": "static-ad", "webhook": {**hook, "progressStep": 5}})
     assert set(errors) == {"spec.webhook.progressStep"}
+
+
+@pytest.mark.parametrize("template", ["narrated", "explainer", "listicle", "comparison", "shorts"])
+def test_a_narrating_template_is_not_split_into_chunks(template: str) -> None:
+    # Each chunk pod expands the template; speech synthesis differs between runs.
+    _, errors = validate_spec("RenderJob", {"template": template, "output": {"chunks": 2}})
+    assert any("render in one pod" in str(error) for error in errors), errors
+    for chunks in ("auto", 1):
+        _, errors = validate_spec("RenderJob", {"template": template, "output": {"chunks": chunks}})
+        assert not [e for e in errors if "render in one pod" in str(e)], errors
+    _, errors = validate_spec("RenderJob", {"template": "slideshow", "output": {"chunks": 2}})
+    assert not [e for e in errors if "render in one pod" in str(e)], errors

@@ -25,6 +25,10 @@ class TemplateName(StrEnum):
     COMPARISON = "comparison"
 
 
+NARRATING_TEMPLATES = ("narrated", "explainer", "listicle", "comparison", "shorts")
+"""Templates that synthesize speech while they expand."""
+
+
 class RenderJobSpec(JobSettings):
     """What to render and where the result goes."""
 
@@ -32,6 +36,15 @@ class RenderJobSpec(JobSettings):
         "json_schema_extra": spec_rules(
             cel("has(self.template) != has(self.timeline)", "give exactly one of template or timeline"),
             cel("!has(self.props) || has(self.template)", "props need a template"),
+            # Every chunk pod expands the template; speech synthesis differs from run to run, so
+            # pods narrating on their own would disagree on the timeline they split.
+            cel(
+                f"!has(self.template) || !(self.template in {list(NARRATING_TEMPLATES)!r})"
+                " || !has(self.output) || !has(self.output.chunks)"
+                " || type(self.output.chunks) == string || self.output.chunks == 1",
+                "output.chunks: the narrated and scene-based templates synthesize their narration, which"
+                " differs from one run to the next, so they render in one pod: leave chunks out or use auto",
+            ),
             verb="re-render",
         )
     }
