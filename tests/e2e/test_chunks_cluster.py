@@ -187,6 +187,11 @@ def test_a_chunked_render_succeeds_with_the_single_pass_frames(
     assert "CHUNKS" in table and "2/2 chunks" in table, table
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect, seen twice on this cluster: the window's pod deleted mid-render finishes its"
+    " window instead of stopping, so the render succeeds without a re-run; not yet understood",
+)
 def test_a_deleted_chunk_pod_reruns_only_its_window(
     cluster: Cluster, space: str, bucket: str, tmp_path: Path
 ) -> None:
