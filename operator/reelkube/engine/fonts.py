@@ -87,14 +87,16 @@ def wrap_text(text: str, max_width: float, measure: TextMeasure) -> list[str]:
                 lines.append(current)
                 current = word
             while measure.width(current) > max_width and len(current) > 1:
-                cut = _fit_chars(current, max_width, measure)
+                cut = fit_chars(current, max_width, measure)
                 lines.append(current[:cut])
                 current = current[cut:]
         lines.append(current)
     return lines
 
 
-def _fit_chars(text: str, max_width: float, measure: TextMeasure) -> int:
+def fit_chars(text: str, max_width: float, measure: TextMeasure) -> int:
+    """How many leading characters of `text` fit in `max_width` (at least one): where a word
+    longer than its line is cut."""
     cut = len(text) - 1
     while cut > 1 and measure.width(text[:cut]) > max_width:
         cut -= 1

@@ -32,7 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from reelkube.engine.emoji_text import has_emoji
-from reelkube.engine.fonts import TextMeasure, resolve_font
+from reelkube.engine.fonts import TextMeasure, fit_chars, resolve_font
 from reelkube.errors import SpecError
 
 log = logging.getLogger(__name__)
@@ -114,18 +114,11 @@ def wrap_lines(text: str, max_width: float, measure: TextMeasure) -> list[str]:
                 lines.append(current)
                 current = token
             while measure.width(current) > max_width and len(current) > 1:
-                cut = _fit_chars(current, max_width, measure)
+                cut = fit_chars(current, max_width, measure)
                 lines.append(current[:cut])
                 current = current[cut:]
         lines.append(current)
     return lines
-
-
-def _fit_chars(text: str, max_width: float, measure: TextMeasure) -> int:
-    cut = len(text) - 1
-    while cut > 1 and measure.width(text[:cut]) > max_width:
-        cut -= 1
-    return max(cut, 1)
 
 
 # --- fonts ---------------------------------------------------------------------------------
