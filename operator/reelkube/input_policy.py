@@ -14,6 +14,7 @@ so a name cannot resolve to something else between the check and the connect.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import socket
@@ -408,6 +409,14 @@ class _PinnedBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """The system's trusted CAs, loaded once per process. Loading them takes about 50 ms, and
+    every input, webhook and speech request opens its own transport; an SSLContext is safe to
+    share between connections and threads."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class PinnedTransport(httpx.HTTPTransport):
     """An httpx transport whose connections go to a checked address.
 
@@ -417,10 +426,11 @@ class PinnedTransport(httpx.HTTPTransport):
     """
 
     def __init__(self, host: str, address: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
-        super().__init__(trust_env=False)
+        context = ssl_context or default_ssl_context()
+        super().__init__(verify=context, trust_env=False)
         # httpx does not expose httpcore's network_backend; its pool is swapped for one that has it.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
+            ssl_context=context,
             max_connections=1,
             network_backend=_PinnedBackend(host, address),
         )

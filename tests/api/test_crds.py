@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from reelkube.api.crd import crd_files
+from support import yamls
 
 REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN_KEYS = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "title", "const", "discriminator"}
@@ -34,7 +34,7 @@ def test_committed_crds_match_the_models(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(GENERATED))
 def test_schema_is_structural_and_documented(name: str) -> None:
-    crd = yaml.safe_load(GENERATED[name])
+    crd = yamls.load(GENERATED[name])
     version = crd["spec"]["versions"][0]
     root = version["schema"]["openAPIV3Schema"]
     undocumented = []
@@ -58,14 +58,14 @@ def test_schema_is_structural_and_documented(name: str) -> None:
 
 def test_short_names() -> None:
     names = {
-        yaml.safe_load(text)["spec"]["names"]["kind"]: yaml.safe_load(text)["spec"]["names"]["shortNames"]
+        yamls.load(text)["spec"]["names"]["kind"]: yamls.load(text)["spec"]["names"]["shortNames"]
         for text in GENERATED.values()
     }
     assert names == {"RenderJob": ["rj"], "TTSJob": ["ttsj"]}
 
 
 def test_clip_union_is_merged_with_per_kind_rules() -> None:
-    crd = yaml.safe_load(GENERATED["renderjobs.reelkube.io.yaml"])
+    crd = yamls.load(GENERATED["renderjobs.reelkube.io.yaml"])
     spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     clip = spec["properties"]["timeline"]["properties"]["tracks"]["items"]["properties"]["clips"]["items"]
     assert clip["properties"]["type"]["enum"] == ["video", "image", "color", "text", "subtitles", "audio"]
@@ -75,7 +75,7 @@ def test_clip_union_is_merged_with_per_kind_rules() -> None:
 
 
 def test_h264_defaults_are_in_the_schema() -> None:
-    crd = yaml.safe_load(GENERATED["renderjobs.reelkube.io.yaml"])
+    crd = yamls.load(GENERATED["renderjobs.reelkube.io.yaml"])
     output = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
         "output"
     ]
@@ -93,7 +93,7 @@ YAML11_BOOLS = {"y", "Y", "n", "N", "yes", "Yes", "no", "No", "on", "On", "off",
 @pytest.mark.parametrize("name", sorted(GENERATED))
 def test_no_field_name_that_yaml_1_1_reads_as_a_boolean(name: str) -> None:
     # kubectl and helm parse YAML 1.1: a bare `y:` key becomes `true` (as Box.y once did).
-    crd = yaml.safe_load(GENERATED[name])
+    crd = yamls.load(GENERATED[name])
     root = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     names = {path.rsplit(".", 1)[-1] for path, _ in walk(root)}
     assert not names & YAML11_BOOLS

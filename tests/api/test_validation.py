@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from reelkube.api.validation import validate_spec
+from support import yamls
 
 
 def paths(kind: str, spec: dict) -> dict[str, str]:
@@ -118,7 +118,7 @@ def test_defaults_the_api_server_applies_break_no_rule() -> None:
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml")))
 def test_every_example_is_valid(path: Path) -> None:
-    document = yaml.safe_load(path.read_text())
+    document = yamls.load(path.read_text())
     assert paths(document["kind"], document["spec"]) == {}
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from tests.chart.test_chart import find, helm_binary, needs_helm, template
 from tests.support.admission_cel import parse_quantity, refusals
+
+from support import yamls
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE_LABEL = "reelkube.io/admission-profile"
@@ -110,9 +111,7 @@ def test_disabled_renders_nothing() -> None:
 def _examples() -> list[dict[str, Any]]:
     out = []
     for path in sorted((ROOT / "examples").glob("*.yaml")):
-        out += [
-            d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") in ("RenderJob", "TTSJob")
-        ]
+        out += [d for d in yamls.load_all(path.read_text()) if d and d.get("kind") in ("RenderJob", "TTSJob")]
     return out
 
 

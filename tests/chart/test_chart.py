@@ -6,6 +6,8 @@ helm is ``$REELKUBE_HELM``, else looked up on PATH, then in the cluster toolchai
 
 from __future__ import annotations
 
+import copy
+import functools
 import glob
 import os
 import shutil
@@ -14,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from reelkube.api.crd import crd_files
 from reelkube.controller.job_manifests import build_job, build_role
 from reelkube.controller.settings import settings_from_env
 from reelkube.input_policy import InputPolicy
+from support import yamls
 from support.resources import render_job
 from support.tools import require_tool
 
@@ -68,10 +70,16 @@ def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def template(*sets: str) -> list[dict[str, Any]]:
+    """The chart rendered with these --set values (a fresh copy: tests may change it)."""
+    return copy.deepcopy(_template(sets))
+
+
+@functools.cache
+def _template(sets: tuple[str, ...]) -> list[dict[str, Any]]:
     args = ["template", "reelkube", str(CHART), "--namespace", "reelkube-system", "--kube-version", "1.35.0"]
     for item in sets:
         args += ["--set", item]
-    return [d for d in yaml.safe_load_all(helm(*args).stdout) if d]
+    return [d for d in yamls.load_all(helm(*args).stdout) if d]
 
 
 def find(

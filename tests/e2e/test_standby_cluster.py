@@ -137,14 +137,26 @@ def test_deleting_the_active_operator_while_renders_run_loses_nothing(
         assert {r.phase for r in batch.outcomes} == {"Succeeded"}
         assert batch.count("conflicting_events") == 0 and batch.count("bad_signatures") == 0
 
-        # The standby never reconciled: only the active replica writes job_created lines.
-        for pod in cluster.kubectl_json(
-            "-n", SYSTEM_NS, "get", "pods", "-l", "app.kubernetes.io/component=operator"
-        )["items"]:
+        # The standby never reconciled: only the active replica writes job_created lines. The
+        # replacement of the force-deleted pod may still be starting: wait until it is Ready and
+        # has logged that it stands by (an empty log is a pod not yet started, not a failure).
+        wait_for_standby(cluster)
+        holder = lease_holder(cluster)
+        for pod in operator_pods(cluster):
             name = pod["metadata"]["name"]
-            if name == lease_holder(cluster):
+            if name == holder or pod["metadata"].get("deletionTimestamp"):
                 continue
-            log = cluster.kubectl("-n", SYSTEM_NS, "logs", name, check=False).stdout
+            log = _log_once_it_mentions(cluster, name, "event=standby", timeout=60)
             assert "event=standby" in log and "event=job_created" not in log, f"{name} acted as a standby"
     finally:
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def _log_once_it_mentions(cluster: Cluster, pod: str, text: str, *, timeout: float) -> str:
+    """The pod's whole log, read again until it contains ``text`` or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = cluster.kubectl("-n", SYSTEM_NS, "logs", pod, check=False).stdout
+        if text in log or time.monotonic() > deadline:
+            return log
+        time.sleep(1)

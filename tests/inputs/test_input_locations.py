@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from reelkube.api.common import CLUSTER_INPUT_LOCATION_PATTERN
 from reelkube.api.timeline import AudioClip, ImageClip, SubtitlesClip, VideoClip
 from reelkube.api.ttsjob import TTSJobSpec
+from support import yamls
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
 
@@ -68,7 +68,7 @@ def _patterns(schema: Any, path: str = "") -> dict[str, str]:
 def test_the_crds_refuse_unknown_schemes_and_pod_files() -> None:
     fields = {}
     for name in ("renderjobs.reelkube.io.yaml", "ttsjobs.reelkube.io.yaml"):
-        fields.update(_patterns(yaml.safe_load((CRDS / name).read_text())))
+        fields.update(_patterns(yamls.load((CRDS / name).read_text())))
     assert any(key.endswith(".script") for key in fields) and any(key.endswith(".src") for key in fields)
     assert set(fields.values()) == {CLUSTER_INPUT_LOCATION_PATTERN}, fields
     pattern = re.compile(CLUSTER_INPUT_LOCATION_PATTERN)

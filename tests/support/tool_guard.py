@@ -67,6 +67,7 @@ def pytest_runtest_protocol(
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", f"{_stand_ins}{os.pathsep}{os.environ.get('PATH', '')}")
         patch.setattr(sys, "meta_path", [_PiperBlocker(), *sys.meta_path])
-        for name in [m for m in sys.modules if m == GUARDED_MODULE or m.startswith(GUARDED_MODULE + ".")]:
-            patch.delitem(sys.modules, name)
+        if GUARDED_MODULE in sys.modules:  # a submodule is never loaded without its package
+            for name in [m for m in sys.modules if m == GUARDED_MODULE or m.startswith(GUARDED_MODULE + ".")]:
+                patch.delitem(sys.modules, name)
         return (yield)

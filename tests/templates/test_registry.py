@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from reelkube.api import OutputSpec, RenderJob
 from reelkube.api.renderjob import TemplateName
 from reelkube.errors import SpecError
 from reelkube.templates import TEMPLATES, TemplateContext, expand_template, get_template
+from support import yamls
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OWN_EXAMPLES = ["captioned-reel.yaml", "slideshow.yaml", "static-ad.yaml", "timeline.yaml"]
@@ -47,7 +47,7 @@ def asset_paths(value: object) -> list[str]:
 
 @pytest.mark.parametrize("name", OWN_EXAMPLES)
 def test_example_is_a_valid_render_job_with_small_existing_assets(name: str) -> None:
-    raw = yaml.safe_load((EXAMPLES / name).read_text())
+    raw = yamls.load((EXAMPLES / name).read_text())
     job = RenderJob.model_validate(raw)
     assert job.apiVersion == "reelkube.io/v1alpha1" and job.kind == "RenderJob"
     assert job.metadata.name.endswith("-example")

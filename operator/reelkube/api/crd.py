@@ -9,6 +9,8 @@ required fields kept as CEL rules.
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 import yaml
@@ -131,7 +133,14 @@ def structural(schema: Schema, defs: dict[str, Schema]) -> Schema:
 
 
 def model_schema(model: type[BaseModel]) -> Schema:
-    """Structural schema of one pydantic model."""
+    """Structural schema of one pydantic model (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_model_schema(model))
+
+
+@functools.cache
+def _model_schema(model: type[BaseModel]) -> Schema:
+    # pydantic builds a model's JSON schema anew on every call (about 70 ms for a RenderJob);
+    # the models do not change while the process runs.
     raw = model.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
     defs = raw.pop("$defs", {})
     return structural(raw, defs)

@@ -97,7 +97,13 @@ def wrap_text(text: str, max_width: float, measure: TextMeasure) -> list[str]:
 def fit_chars(text: str, max_width: float, measure: TextMeasure) -> int:
     """How many leading characters of `text` fit in `max_width` (at least one): where a word
     longer than its line is cut."""
-    cut = len(text) - 1
-    while cut > 1 and measure.width(text[:cut]) > max_width:
-        cut -= 1
-    return max(cut, 1)
+    # Widths grow with the prefix, so the longest prefix that fits is found by bisection: a
+    # 2,000-character word takes 11 measurements instead of up to 2,000.
+    fits, too_wide = 1, len(text)
+    while too_wide - fits > 1:
+        middle = (fits + too_wide) // 2
+        if measure.width(text[:middle]) <= max_width:
+            fits = middle
+        else:
+            too_wide = middle
+    return fits

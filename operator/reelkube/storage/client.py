@@ -13,6 +13,7 @@ The endpoint is the spec's ``endpointUrl``; without one (or without a spec, as f
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from reelkube.api.common import StorageSpec
@@ -128,5 +131,14 @@ def make_s3_client(
         }
     # A private session: boto3's default session is shared module state that another
     # caller may have configured differently.
-    session = boto3.session.Session(region_name=resolve_region(storage), **keys)
+    # Its botocore session shares one loader, so the service model (JSON of several MB) is read
+    # once per process instead of once per client.
+    core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader())
+    session = boto3.session.Session(region_name=resolve_region(storage), botocore_session=core, **keys)
     return session.client("s3", endpoint_url=endpoint, config=config)
+
+
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
