@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +38,8 @@ from reelkube.controller.decision import (
     decide,
     needs_job_lookup,
 )
-from reelkube.controller.job_observation import ChunkView, JobObservation
+from reelkube.controller.job_manifests import KUEUE_QUEUE_LABEL
+from reelkube.controller.job_observation import SUSPENDED_FOR_KUEUE, ChunkView, JobObservation
 from support.resources import (
     CHUNK_JOB_NAME,
     JOB_NAME,
@@ -169,6 +170,30 @@ def chunk_job(conditions: list[dict[str, Any]] | None = None, **status: Any) -> 
 
 def merge_job(conditions: list[dict[str, Any]] | None = None, **status: Any) -> dict[str, Any]:
     return job(conditions, name=MERGE_JOB_NAME, **status)
+
+
+KUEUE = {"queueName": "team-a"}
+WAITING_FOR_KUEUE = JobObservation(
+    phase=Phase.QUEUED,
+    reason=SUSPENDED_FOR_KUEUE,
+    message=(
+        f"waiting for Kueue admission on queue team-a (Job {JOB_NAME} is suspended until its"
+        " ClusterQueue has quota for it)"
+    ),
+    job_name=JOB_NAME,
+    attempts=0,
+)
+
+
+def kueue_job(*, suspend: bool = True, **status: Any) -> dict[str, Any]:
+    """A Job handed to Kueue (queue label), suspended until Kueue admits it; a suspended Job has
+    no start time."""
+    built = job(**status)
+    built["metadata"]["labels"][KUEUE_QUEUE_LABEL] = "team-a"
+    built["spec"]["suspend"] = suspend
+    if suspend:
+        built["status"].pop("startTime")
+    return built
 
 
 @dataclass(frozen=True)
@@ -597,6 +622,52 @@ CASES: dict[str, Case] = {
             ),
             chunks=BOTH_DONE,
         ),
+    ),
+    # spec.queueName: Kueue admits the Job (created suspended with its queue label); Reelkube's
+    # limits step aside, and the phase follows the Job's suspension.
+    "kueue-starts-past-full-limits-without-counting": Case(
+        observed(resource_body(spec=KUEUE), limit=1, namespace_limit=1), Start()
+    ),
+    "kueue-starts-even-when-counted-over-the-limit": Case(
+        observed(
+            resource_body(spec=KUEUE),
+            limit=1,
+            running=4,
+            placement=Placement(False, "RenderJob", "media", 3, "cluster", 4, 1),
+        ),
+        Start(),
+    ),
+    "kueue-suspended-job-waits-for-admission": Case(
+        observed(resource_body(status=CREATED, spec=KUEUE), trigger="sync", job=kueue_job()),
+        Observe(WAITING_FOR_KUEUE),
+    ),
+    "kueue-suspended-job-waits-on-reconcile-too": Case(
+        observed(resource_body(status=CREATED, spec=KUEUE), job=kueue_job(), limit=1, running=9),
+        Observe(WAITING_FOR_KUEUE),
+    ),
+    "kueue-admitted-job-runs": Case(
+        observed(
+            resource_body(status=CREATED, spec=KUEUE),
+            trigger="sync",
+            job=kueue_job(suspend=False, active=1),
+            pods=(pod("p1", "Running", running()),),
+        ),
+        Observe(RENDERING),
+    ),
+    "kueue-evicted-job-waits-again": Case(
+        observed(
+            resource_body(status=RUNNING, spec=KUEUE),
+            trigger="sync",
+            job=kueue_job(active=1),
+            pods=(pod("p1", "Running", running()),),
+        ),
+        Observe(replace(WAITING_FOR_KUEUE, attempts=1)),
+    ),
+    "kueue-suspended-job-canceled-is-deleted": Case(
+        observed(resource_body(status=CREATED, spec={**KUEUE, **CANCEL}), job=kueue_job()), Cancel(JOB_NAME)
+    ),
+    "kueue-job-gone-before-admission": Case(
+        observed(resource_body(status=CREATED, spec=KUEUE)), MarkJobDeleted(JOB_NAME)
     ),
 }
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 GROUP = "reelkube.io"
 VERSION = "v1alpha1"
@@ -50,6 +50,14 @@ ONE_WAY_SPEC_FIELDS = ("cancel",)
 """Spec fields the immutability rules leave out: each has a one-way rule of its own."""
 
 
+QUEUE_PRIORITY_RULE = "!has(self.queueName) || !has(self.priority) || self.priority == 0"
+QUEUE_PRIORITY_MESSAGE = (
+    "spec.priority orders Reelkube's own queue and has no effect with spec.queueName, where Kueue"
+    " orders the Jobs: leave priority out (or 0)"
+)
+"""Both kinds: a priority that would silently do nothing is refused at apply."""
+
+
 def spec_rules(*rules: dict[str, Any], verb: str) -> Callable[[dict[str, Any]], None]:
     """``json_schema_extra`` of a kind's spec: its own CEL ``rules``, then one immutability rule
     per field, generated from the schema's properties so that no field can be forgotten.
@@ -61,7 +69,7 @@ def spec_rules(*rules: dict[str, Any], verb: str) -> Callable[[dict[str, Any]], 
     """
 
     def extra(schema: dict[str, Any]) -> None:
-        validations = list(rules)
+        validations = [*rules, cel(QUEUE_PRIORITY_RULE, QUEUE_PRIORITY_MESSAGE)]
         for name in schema.get("properties", {}):
             if name in ONE_WAY_SPEC_FIELDS:
                 continue
@@ -78,6 +86,10 @@ def spec_rules(*rules: dict[str, Any], verb: str) -> Callable[[dict[str, Any]], 
         schema["x-kubernetes-validations"] = validations
 
     return extra
+
+
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+"""An RFC 1123 label: what Kubernetes accepts as the name of most namespaced objects."""
 
 
 class ApiModel(BaseModel):
@@ -232,6 +244,19 @@ class JobSettings(ApiModel):
     priority: int = Field(default=0, ge=-1000, le=1000)
     """Place in the queue when a concurrency limit holds resources back: higher starts first;
     equal priorities start oldest first."""
+    queueName: str | None = Field(default=None, min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)
+    """Kueue LocalQueue (in the resource's namespace) that admits the Job. Set, the Job is created
+    suspended with the `kueue.x-k8s.io/queue-name` label, Kueue decides when it runs, and
+    Reelkube's own concurrency limits and `priority` do not apply to it; the phase stays Queued
+    until Kueue admits it. Empty means Reelkube's own queue. Needs Kueue installed in the cluster."""
+
+    @model_validator(mode="after")
+    def _priority_without_kueue(self) -> JobSettings:
+        """The CRD's rule (:data:`QUEUE_PRIORITY_RULE`) for files checked outside a cluster."""
+        if self.queueName and self.priority != 0:
+            raise ValueError(QUEUE_PRIORITY_MESSAGE)
+        return self
+
     cancel: bool = False
     """Set to true to stop the resource, queued or running: its Job and pods are deleted and the
     phase becomes Canceled (reason CanceledByUser). One way: it cannot be set back to false, and

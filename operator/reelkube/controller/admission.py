@@ -10,6 +10,8 @@ none):
 - per namespace, in each queue: the chart's ``jobs.maxRunningPerNamespace``, overridden by the
   Namespace's ``reelkube.io/max-running`` annotation (no redeploy).
 
+A resource with ``spec.queueName`` is Kueue's: it neither waits here nor holds a slot.
+
 A resource held back by its namespace's limit does not block the queue: the next resource of
 another namespace starts in its place.
 
@@ -34,7 +36,7 @@ from kubernetes.client.exceptions import ApiException
 
 from reelkube.api.kinds import KINDS, ResourceKind
 from reelkube.api.status import Phase
-from reelkube.controller.job_manifests import KIND_LABEL, UID_LABEL
+from reelkube.controller.job_manifests import KIND_LABEL, KUEUE_QUEUE_LABEL, UID_LABEL
 from reelkube.controller.job_observation import job_finished
 
 if TYPE_CHECKING:
@@ -95,7 +97,7 @@ def waiting_item(kind: ResourceKind, body: Mapping[str, Any]) -> Waiting:
 
 def waiting(kind: ResourceKind, bodies: Iterable[Mapping[str, Any]]) -> list[Waiting]:
     """The resources among ``bodies`` (of ``kind``) that wait for a Job: not started, not done,
-    not canceled and not being deleted."""
+    not canceled, not being deleted and not Kueue's (``spec.queueName``)."""
     found: list[Waiting] = []
     for body in bodies:
         status = body.get("status") or {}
@@ -103,6 +105,8 @@ def waiting(kind: ResourceKind, bodies: Iterable[Mapping[str, Any]]) -> list[Wai
             continue
         if (body.get("spec") or {}).get("cancel") is True or body["metadata"].get("deletionTimestamp"):
             continue
+        if (body.get("spec") or {}).get("queueName"):
+            continue  # Kueue's to admit, not held in Reelkube's queue
         found.append(waiting_item(kind, body))
     return found
 
@@ -157,7 +161,8 @@ def count_running(jobs: Iterable[Mapping[str, Any]]) -> Running:
     """The resources with an unfinished Job among ``jobs`` (the operator's), counted by their
     kind label. A chunked render counts once, whatever its Jobs (the chunk Job, then the merge
     Job, by the resource's uid label) and however many windows render at once: its pods are
-    capped by the chart's jobs.maxChunks instead."""
+    capped by the chart's jobs.maxChunks instead. A Job handed to Kueue (its queue label) holds
+    no slot: Kueue's quota holds it."""
     by_queue: Counter[str] = Counter()
     by_namespace: Counter[tuple[str, str]] = Counter()
     seen: set[str] = set()
@@ -165,6 +170,8 @@ def count_running(jobs: Iterable[Mapping[str, Any]]) -> Running:
         if job_finished(job):
             continue
         meta = job.get("metadata") or {}
+        if KUEUE_QUEUE_LABEL in (meta.get("labels") or {}):
+            continue  # Kueue's quota holds it, not a Reelkube slot
         uid = (meta.get("labels") or {}).get(UID_LABEL)
         if uid:
             if uid in seen:

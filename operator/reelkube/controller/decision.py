@@ -18,6 +18,9 @@ rendering the windows, then the merge Job. When every index has succeeded the de
 the merge Job's deterministic name makes a repeated create a 409); the merge Job's outcome is the
 resource's.
 
+A resource with ``spec.queueName`` is Kueue's to admit: it starts at once, its Job suspended
+with Kueue's queue label, and it stays Queued (reason WaitingForKueue) until Kueue unsuspends it.
+
 A start under a concurrency limit is decided in two rounds: the first says :class:`CountRunning`,
 and the reconciler decides again with the running count and the resource's place among every
 waiting one (:func:`reelkube.controller.admission.place`: priority, then age), both taken under
@@ -297,6 +300,10 @@ def decide(observed: Observed) -> Action:
         if status.step == Step.DONE and status.outputs:
             return KeepPodOutcome(status.jobName)
         return MarkJobDeleted(status.jobName)
+    if observed.resource.spec.queueName:
+        # Kueue decides when it runs (the Job is created suspended): Reelkube's own limits and
+        # queue step aside, and the admission selection neither counts nor holds it.
+        return Start()
     if not observed.limit and not observed.namespace_limit:
         return Start()
     if observed.running is None:

@@ -54,6 +54,9 @@ KIND_LABEL = "reelkube.io/kind"
 UID_LABEL = "reelkube.io/uid"
 RESOURCE_ANNOTATION = "reelkube.io/resource"
 """The resource's full name (labels stop at 63 characters; names may be longer)."""
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+"""Kueue's label naming the LocalQueue of a Job (``spec.queueName``): Kueue manages only the
+Jobs that carry it."""
 
 RUNNER_UID = 10001
 
@@ -420,7 +423,17 @@ def _job_metadata(resource: Resource, name: str) -> dict[str, Any]:
     metadata = _metadata(resource)
     metadata["name"] = name
     metadata["annotations"] = {**metadata["annotations"], **CHECKOV_SKIPS}
+    if resource.spec.queueName:
+        metadata["labels"][KUEUE_QUEUE_LABEL] = resource.spec.queueName
     return metadata
+
+
+def _kueue_suspension(resource: Resource) -> dict[str, Any]:
+    """The Job spec's ``suspend`` of a resource handed to Kueue (``spec.queueName``): created
+    suspended, with Kueue's label (:func:`_job_metadata`), no pod exists until Kueue admits the
+    Job by unsuspending it. Kueue's webhook would suspend a labelled Job itself; creating it
+    suspended keeps pods Kueue never counted from starting while its webhook is unavailable."""
+    return {"suspend": True} if resource.spec.queueName else {}
 
 
 def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
@@ -436,6 +449,7 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
             "completions": 1,
             "parallelism": 1,
             "podFailurePolicy": {"rules": _failure_rules("FailJob")},
+            **_kueue_suspension(resource),
             "template": _pod_template(resource, settings, []),
         },
     }
@@ -456,7 +470,8 @@ def build_chunk_job(resource: Resource, settings: OperatorSettings, chunks: int)
     re-runs alone. A permanent exit fails its index at once (FailIndex), and one failed index
     fails the Job (``maxFailedIndexes: 0``), stopping the other pods: the render cannot succeed
     without every window. Parallelism is every window at once; ``jobs.maxChunks`` caps the
-    count, and the whole render holds one slot of the concurrency limits.
+    count, and the whole render holds one slot of the concurrency limits. Under Kueue
+    (``spec.queueName``) it is admitted as one workload of ``chunks`` pods.
     """
     return {
         "apiVersion": "batch/v1",
@@ -473,6 +488,7 @@ def build_chunk_job(resource: Resource, settings: OperatorSettings, chunks: int)
             # outlive the merge, which runs for at most spec.timeoutSeconds after it.
             "ttlSecondsAfterFinished": settings.job_ttl_seconds + resource.spec.timeoutSeconds,
             "podFailurePolicy": {"rules": _failure_rules("FailIndex")},
+            **_kueue_suspension(resource),
             "template": _pod_template(resource, settings, _chunk_env(CHUNK_ROLE_SEGMENT, chunks, settings)),
         },
     }
@@ -488,7 +504,8 @@ def build_merge_job(
     A Job of its own rather than a last step of index 0: no pod sits idle waiting for the
     others, and the merge retries (spec.retries) without re-rendering any window. It is owned by
     the resource (its controller) and by the chunk Job, so deleting the chunk Job (cancel,
-    stall) stops the merge too."""
+    stall) stops the merge too. Under Kueue it waits for its own admission, in the same queue.
+    """
     metadata = _job_metadata(resource, merge_job_name(resource))
     chunk_meta = chunk_job["metadata"]
     metadata["ownerReferences"] = [
@@ -506,6 +523,7 @@ def build_merge_job(
             "completions": 1,
             "parallelism": 1,
             "podFailurePolicy": {"rules": _failure_rules("FailJob")},
+            **_kueue_suspension(resource),
             "template": _pod_template(resource, settings, _chunk_env(CHUNK_ROLE_MERGE, chunks, settings)),
         },
     }

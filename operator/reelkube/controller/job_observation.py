@@ -16,6 +16,7 @@ from typing import Any
 
 from reelkube.api.pod_contract import CHUNK_INDEX_LABEL, CONTAINER_NAME, EXIT_KILLED, TerminationMessage
 from reelkube.api.status import Phase
+from reelkube.controller.job_manifests import KUEUE_QUEUE_LABEL
 
 Obj = Mapping[str, Any]
 
@@ -250,6 +251,17 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
         previous = f"; attempt {len(failed_pods)} failed: {cause[0]}: {cause[1]}"
         if _disrupted(failed_pods[-1]) and cause[0] != "Disrupted":
             previous += " (stopped by the cluster: not counted against spec.retries)"
+    if job.get("spec", {}).get("suspend") is True:
+        # Before any pod: Kueue admits the Job by unsuspending it (and suspends it again when it
+        # evicts or preempts it, deleting its pods). Checked before the pods: a pod still
+        # terminating after an eviction is not a render.
+        return JobObservation(
+            phase=Phase.QUEUED,
+            reason=SUSPENDED_FOR_KUEUE if kueue_queue(job) else JOB_SUSPENDED,
+            message=suspended_message(job) + previous,
+            job_name=name,
+            attempts=attempts,
+        )
     current = ordered[-1] if ordered else None
     if current is not None and current.get("status", {}).get("phase") == "Running":
         running = (_container_status(current).get("state") or {}).get("running") or {}
@@ -280,6 +292,31 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
         attempts=attempts,
         start_time=start,
     )
+
+
+SUSPENDED_FOR_KUEUE = "WaitingForKueue"
+"""Reason of a resource whose Job waits, suspended, for Kueue to admit it (``spec.queueName``)."""
+JOB_SUSPENDED = "JobSuspended"
+"""Reason of a resource whose Job someone else suspended (no Kueue label)."""
+SUSPENDED_REASONS = frozenset({SUSPENDED_FOR_KUEUE, JOB_SUSPENDED})
+"""Reasons of a resource whose Job is suspended (``spec.suspend``): it waits, pod-less."""
+
+
+def kueue_queue(job: Obj) -> str | None:
+    """The Kueue LocalQueue a Job was handed to (its ``kueue.x-k8s.io/queue-name`` label)."""
+    return ((job.get("metadata") or {}).get("labels") or {}).get(KUEUE_QUEUE_LABEL)
+
+
+def suspended_message(job: Obj) -> str:
+    """What a suspended Job waits for: Kueue's admission on its queue, or whoever suspended it."""
+    name = job["metadata"]["name"]
+    queue = kueue_queue(job)
+    if queue:
+        return (
+            f"waiting for Kueue admission on queue {queue} (Job {name} is suspended until its"
+            " ClusterQueue has quota for it)"
+        )
+    return f"Job {name} is suspended: it starts when someone sets its spec.suspend to false"
 
 
 # --- chunked renders ----------------------------------------------------------------------

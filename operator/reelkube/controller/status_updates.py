@@ -17,7 +17,7 @@ from reelkube.controller.conditions import (
     mark_stalled,
     now_rfc3339,
 )
-from reelkube.controller.job_observation import JobObservation
+from reelkube.controller.job_observation import SUSPENDED_REASONS, JobObservation
 
 
 def _conditions_for(
@@ -106,8 +106,11 @@ def _behind(current: ResourceStatus, observed: JobObservation) -> bool:
     """Whether the observation would take the status back to an earlier phase within the same
     attempt. The Job's view lags its pod's: a pod that has just finished, with its Job not yet
     Complete, reads as "waiting for its pod to run", and a watcher would see Running go back to
-    Queued one poll before Succeeded. Only a new attempt (a retry's pod) may go back."""
+    Queued one poll before Succeeded. Only a new attempt (a retry's pod) may go back, or a Job
+    suspended again (Kueue evicted or preempted it: it truly waits for admission again)."""
     if current.phase not in _PHASE_ORDER or observed.phase not in _PHASE_ORDER:
+        return False
+    if observed.reason in SUSPENDED_REASONS:
         return False
     same_attempt = observed.attempts <= (current.attempts or 0)
     return same_attempt and _PHASE_ORDER[observed.phase] < _PHASE_ORDER[current.phase]
