@@ -207,3 +207,68 @@ def test_in_cluster_writer_turns_a_429_into_a_throttle_with_retry_after(
     answers.append(client.ApiException(status=500, reason="Internal Server Error"))
     with pytest.raises(client.ApiException):  # other failures stay what they are
         write({"progress": 5})
+
+
+VOICEOVER = {"voiceover": {"uri": "s3://bucket/media/x-1234abcd/voiceover.wav", "size": 100}}
+
+
+def test_publish_writes_at_once_with_the_pending_progress_despite_the_pacing() -> None:
+    recorder = Recorder()
+    reporter = ProgressReporter(RENDER_JOB, recorder, label="media/x", min_interval=60)
+    reporter(ProgressEvent(step=Step.DOWNLOADING, percent=100))
+    deadline = time.monotonic() + 10
+    while not recorder.patches and time.monotonic() < deadline:
+        time.sleep(0.01)  # the first write goes out at once; the next would wait 60 s
+    reporter(ProgressEvent(step=Step.NARRATING, percent=100))
+    assert reporter.publish(outputs=VOICEOVER)
+    # Written in the caller's thread before publish returned, the progress with it.
+    assert [p for _, p in recorder.patches][-1]["outputs"] == VOICEOVER
+    assert recorder.patches[-1][1]["step"] == "narrating"
+    assert len(recorder.patches) == 2
+    reporter.close(final={"step": "done", "progress": 100})
+    assert recorder.patches[-1][1] == {"step": "done", "progress": 100}
+
+
+def test_a_publish_that_fails_leaves_its_fields_for_the_next_write() -> None:
+    flaky = Recorder(fail_times=1)
+    reporter = ProgressReporter(RENDER_JOB, flaky, label="media/x", min_interval=60, retry_delay=0.01)
+    assert not reporter.publish(outputs=VOICEOVER)
+    assert flaky.patches == []
+    reporter.close(final={"progress": 100})
+    assert flaky.patches[-1][1] == {"outputs": VOICEOVER, "progress": 100}
+
+
+def test_publish_waits_for_a_write_in_flight_so_the_status_never_goes_back() -> None:
+    class Slow(Recorder):
+        """Holds its first write until released, as a busy API server would."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.writing = threading.Event()
+            self.release = threading.Event()
+
+        def __call__(self, patch: dict[str, Any]) -> None:
+            if not self.writing.is_set():
+                self.writing.set()
+                assert self.release.wait(10)
+            super().__call__(patch)
+
+    slow = Slow()
+    reporter = ProgressReporter(RENDER_JOB, slow, label="media/x", min_interval=0.0)
+    reporter(ProgressEvent(step=Step.DOWNLOADING, percent=50))
+    assert slow.writing.wait(10)  # the writer thread is inside its first write
+    reporter(ProgressEvent(step=Step.NARRATING, percent=100))
+    published = threading.Thread(target=reporter.publish, kwargs={"outputs": VOICEOVER})
+    published.start()
+    published.join(0.3)
+    assert published.is_alive(), "publish must wait for the write in flight"
+    slow.release.set()
+    published.join(10)
+    reporter.close()
+    patches = [p for _, p in slow.patches]
+    # The write in flight landed first; the newer step (written by publish, or by the writer
+    # thread just before it) after it, never the other way round.
+    assert patches[0]["step"] == "downloading" and "outputs" not in patches[0]
+    assert [p.get("outputs") for p in patches[1:] if "outputs" in p] == [VOICEOVER], patches
+    steps = [p["step"] for p in patches if "step" in p]
+    assert steps == ["downloading", "narrating"], patches

@@ -71,6 +71,20 @@ CASES = {
         ["voiceover_uploaded"],
         recorded=["started"],
     ),
+    # The pod's final write (the audio listed) seen before its Job completes.
+    "a TTSJob's audio listed while running": Case(
+        Phase.RUNNING,
+        {"phase": "Running", "outputs": {"audio": {"uri": "s3://b/a.wav"}}},
+        ["voiceover_uploaded"],
+        recorded=["queued", "started"],
+        kind="TTSJob",
+    ),
+    "a narrated render's subtitles are not its voice-over": Case(
+        Phase.RUNNING,
+        {"phase": "Running", "outputs": {"subtitles": {"uri": "s3://b/s.ass"}}},
+        [],
+        recorded=["queued", "started"],
+    ),
     "voice-over told once": Case(
         Phase.RUNNING,
         {"phase": "Succeeded", "outputs": {"voiceover": {"uri": "s3://b/a"}}},

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from reelkube.api.renderjob import RenderJob
-from reelkube.api.status import Step
+from reelkube.api.status import OutputArtifact, Step
 from reelkube.api.ttsjob import TTSJob
 from reelkube.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from reelkube.errors import Canceled, ReelkubeError, SpecError
@@ -105,6 +105,16 @@ class ProgressDisplay:
             print(f"{event.step.value} {int(event.percent)}%{frames}", file=self.stream, flush=True)
             self.next_percent = (event.percent // 10 + 1) * 10
 
+    def output_ready(self, name: str, artifact: OutputArtifact) -> None:
+        """One line for an output ready before the run ends (a narrated render's voice-over:
+        uploaded, or written to the output directory, while the video still renders)."""
+        size = f" ({artifact.size} bytes)" if artifact.size is not None else ""
+        line = f"{name} ready: {artifact.uri}{size}"
+        if self._bars is not None:
+            self._bars.console.print(line, markup=False, highlight=False)
+        else:
+            print(line, file=self.stream, flush=True)
+
     def _draw(self, bars: Progress, event: ProgressEvent) -> None:
         if event.step not in self._tasks:
             if self.step is not None:  # steps run one after the other: the last one is over
@@ -168,6 +178,7 @@ def run_manifest(args: argparse.Namespace, kind: type[Job], summary: Callable[[A
                 progress=display,
                 uid_fallback="local",
                 policy=input_policy_named(args.input_policy),
+                on_output=display.output_ready,
             )
     except SpecError as exc:
         print(f"error: invalid manifest {args.manifest}:\n{exc.message}", file=sys.stderr)

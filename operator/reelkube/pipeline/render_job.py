@@ -5,11 +5,12 @@ with the engine, and collect the template's extra files; and the exact ffmpeg ru
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from reelkube.api.output import STILL_FORMATS
 from reelkube.api.renderjob import RenderJob
-from reelkube.engine.artifacts import describe_file
+from reelkube.engine.artifacts import LocalArtifact, describe_file
 from reelkube.engine.encoders import EXTENSIONS
 from reelkube.engine.inputs import fetch_inputs
 from reelkube.engine.plan import RenderPlan, build_plan
@@ -20,6 +21,14 @@ from reelkube.progress_events import ProgressCallback, ignore_progress
 from reelkube.templates import get_template
 from reelkube.templates.base import Expansion, TemplateContext
 
+VOICEOVER_ARTIFACT = "voiceover"
+"""The artifact a narrating template makes first: the narration track, ready before the video
+(the output ``reelkube.webhooks.milestones.VOICEOVER_OUTPUTS`` names for a RenderJob)."""
+
+VoiceoverReady = Callable[[str, LocalArtifact], None]
+"""Told the voice-over's artifact name and its file (already in the output directory) as soon as
+the template has made it, before the video renders; what it raises stops the render."""
+
 
 def render_job(
     job: RenderJob,
@@ -28,10 +37,13 @@ def render_job(
     base_dir: Path,
     on_progress: ProgressCallback = ignore_progress,
     policy: InputPolicy | None = None,
+    on_voiceover: VoiceoverReady | None = None,
 ) -> RenderResult:
     """Render a RenderJob: expand its template (or take its timeline), render, and add the
     template's extra artifacts (voiceover, subtitles...) to the outputs. Every input the
-    template or the timeline names is fetched under ``policy`` (default: the local one)."""
+    template or the timeline names is fetched under ``policy`` (default: the local one).
+    A template's voice-over is put in ``out_dir`` and given to ``on_voiceover`` before the
+    video renders (the pipeline uploads and reports it at once)."""
     spec = job.spec
     if spec.timeline is not None:
         name = "image" if spec.output.format in STILL_FORMATS else "video"
@@ -42,18 +54,29 @@ def render_job(
     out_dir.mkdir(parents=True, exist_ok=True)
     with scratch_dir(out_dir) as workdir:
         expansion = expand_job(job, workdir, on_progress, base_dir=base_dir, policy=policy)
+        kept: dict[str, LocalArtifact] = {}
+        voiceover = expansion.artifacts.get(VOICEOVER_ARTIFACT)
+        if voiceover is not None:
+            kept[VOICEOVER_ARTIFACT] = _keep(voiceover, out_dir)
+            if on_voiceover is not None:
+                on_voiceover(VOICEOVER_ARTIFACT, kept[VOICEOVER_ARTIFACT])
         output = expansion.output or spec.output
         name = "image" if output.format in STILL_FORMATS else "video"
         result = render_into(expansion.timeline, output, out_dir, workdir, base_dir, spec.inputLimits,
                          on_progress, name, spec.storage, policy)  # fmt: skip
-        # Template media (e.g. narration) lives in the workdir, which is about to go.
         for artifact, path in expansion.artifacts.items():
-            kept = out_dir / path.name
-            if path.resolve() != kept.resolve():
-                shutil.copy2(path, kept)
-            result.outputs[artifact] = describe_file(kept)
+            result.outputs[artifact] = kept.get(artifact) or _keep(path, out_dir)
     result.info.update(expansion.info)
     return result
+
+
+def _keep(path: Path, out_dir: Path) -> LocalArtifact:
+    """A template's file copied into ``out_dir`` and described: template media (e.g. narration)
+    lives in the workdir, which goes when the render is done."""
+    kept = out_dir / path.name
+    if path.resolve() != kept.resolve():
+        shutil.copy2(path, kept)
+    return describe_file(kept)
 
 
 def expand_job(

@@ -20,8 +20,10 @@ Writes go out on a background thread, so the engine's progress callback never wa
 network, at most one per second, and the latest values win. The spacing widens while the API
 server answers slowly or throttles (:class:`reelkube.pipeline.pacing.WritePacer`): past what the
 API server can take, every pod writing once a second would only queue every write behind the
-others. The final state (outputs, ``progress: 100``) is always flushed, with retries. Outside a
-cluster (no service account token) the same updates are logged instead.
+others. An output ready before the end (a narrated render's voice-over) is published at once, in
+the pipeline's own thread (:meth:`ProgressReporter.publish`), so the operator can announce it
+while the video still renders. The final state (outputs, ``progress: 100``) is always flushed,
+with retries. Outside a cluster (no service account token) the same updates are logged instead.
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ class ProgressReporter:
         self._clock = clock
         self._retry_delay = retry_delay
         self._lock = threading.Condition()
+        # Held while a patch is taken and written: a publish() in the pipeline's thread and the
+        # background writer never have two patches in flight, so an older patch cannot land
+        # after a newer one and take the status back.
+        self._emit_lock = threading.Lock()
         self._pending: dict[str, Any] = {}
         self._percent = 0.0
         self._last_advance: tuple[Step, int, int | None] | None = None
@@ -162,6 +168,34 @@ class ProgressReporter:
             self._pending.update(fields)
             self._lock.notify()
 
+    def publish(self, **fields: Any) -> bool:
+        """Write ``fields`` (with whatever progress is pending) now, before returning, outside
+        the pacing: for what the operator should know while the work goes on (an output already
+        uploaded). One attempt: when it fails, the fields stay pending and go out with the next
+        paced write (or the final one), as any progress does. True when the write succeeded."""
+        with self._emit_lock:
+            with self._lock:
+                if self._closed:
+                    self._pending.update(fields)
+                    return False
+                patch = {**self._pending, **fields}
+                self._pending = {}
+                self._last_write = self._clock()
+            sent = self._clock()
+            try:
+                self._emit(patch)
+            except Exception as exc:  # noqa: BLE001 - kept pending, retried by the writer thread
+                log.warning("event=publish_failed resource=%s error=%s", self._label, exc)
+                retry_after = exc.retry_after if isinstance(exc, StatusWriteThrottled) else 0.0
+                with self._lock:
+                    self._pending = {**patch, **self._pending}
+                    self.pacer.record(self._clock() - sent, throttled=True, retry_after=retry_after)
+                    self._lock.notify()
+                return False
+            with self._lock:
+                self.pacer.record(self._clock() - sent)
+            return True
+
     # --- output ---------------------------------------------------------------------------
 
     def _emit(self, patch: dict[str, Any]) -> None:
@@ -195,20 +229,26 @@ class ProgressReporter:
                     # Let more updates coalesce; close() may take over meanwhile.
                     self._lock.wait(wait)
                     continue
-                patch, self._pending = self._pending, {}
-                self._last_write = self._clock()
-            sent = self._clock()
-            try:
-                self._emit(patch)
-            except Exception as exc:  # noqa: BLE001 - live progress is best effort
-                log.warning("event=progress_write_failed resource=%s error=%s", self._label, exc)
-                retry_after = exc.retry_after if isinstance(exc, StatusWriteThrottled) else 0.0
+            with self._emit_lock:
                 with self._lock:
-                    self._pending = {**patch, **self._pending}
-                    self.pacer.record(self._clock() - sent, throttled=True, retry_after=retry_after)
-                continue
-            with self._lock:
-                self.pacer.record(self._clock() - sent)
+                    if self._closed:
+                        return  # close() writes what is pending
+                    if not self._pending:
+                        continue  # a publish() wrote it meanwhile
+                    patch, self._pending = self._pending, {}
+                    self._last_write = self._clock()
+                sent = self._clock()
+                try:
+                    self._emit(patch)
+                except Exception as exc:  # noqa: BLE001 - live progress is best effort
+                    log.warning("event=progress_write_failed resource=%s error=%s", self._label, exc)
+                    retry_after = exc.retry_after if isinstance(exc, StatusWriteThrottled) else 0.0
+                    with self._lock:
+                        self._pending = {**patch, **self._pending}
+                        self.pacer.record(self._clock() - sent, throttled=True, retry_after=retry_after)
+                    continue
+                with self._lock:
+                    self.pacer.record(self._clock() - sent)
 
     def close(self, *, final: dict[str, Any] | None = None) -> None:
         """Stop the writer thread and flush everything pending (plus ``final``), with retries.
