@@ -41,5 +41,8 @@ if [ "${REELKUBE_SKIP_CLUSTER:-0}" != 1 ]; then
 fi
 
 echo "== tests"
+# Two workers (pytest-xdist): the cluster tests run one after the other in one of them (they share
+# the cluster and its operator release; tests/support/cluster.py groups them), the unit and media
+# tests in the other meanwhile. REELKUBE_TEST_WORKERS=0 runs everything in this process.
 # The slowest tests are printed at the end: where the run's minutes go.
-$PYTHON -m pytest -ra -p no:cacheprovider --durations=30 "$@"
+$PYTHON -m pytest -n "${REELKUBE_TEST_WORKERS:-2}" --dist loadgroup -ra -p no:cacheprovider --durations=30 "$@"

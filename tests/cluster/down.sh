@@ -54,7 +54,13 @@ if running containerd; then
   sleep 1
   for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$t" >/dev/null 2>&1; done
 fi
+# The root (and its images) stays in the cache for the next start; the containers go, so the
+# next kubelet starts with no pods of this one.
+if running containerd; then
+  for c in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$c" >/dev/null 2>&1; done
+fi
 stop containerd
+rm -rf "$CTRD_ROOT/io.containerd.grpc.v1.cri/containers" "$CTRD_ROOT/io.containerd.grpc.v1.cri/sandboxes"
 # Shims outlive containerd; ours are the ones started with our socket.
 for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $CTRD_SOCK" 2>/dev/null); do
   log "killing leftover shim $pid"

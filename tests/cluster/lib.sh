@@ -8,6 +8,10 @@ LOGS="$CLUSTER_DIR/logs"
 PIDS="$CLUSTER_DIR/pids"
 CTRD_DIR="$CLUSTER_DIR/containerd"
 CTRD_SOCK="$CTRD_DIR/containerd.sock"
+# containerd's root (its images and their unpacked layers) lives in the cache, not in the cluster
+# directory: down.sh removes the cluster's containers but keeps the images, so the next start does
+# not load the renderer and operator images again (about 90 s per start on a 2-core machine).
+CTRD_ROOT="$CACHE_DIR/containerd-root"
 KUBELET_DIR="$CLUSTER_DIR/kubelet"
 CNI_DIR="$CLUSTER_DIR/cni"
 ADMIN_KUBECONFIG="$CLUSTER_DIR/admin.kubeconfig"

@@ -119,8 +119,13 @@ class Cluster:
         )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test that uses the cluster carries the ``cluster`` mark; honour REELKUBE_SKIP_CLUSTER=1."""
+    """Every test that uses the cluster carries the ``cluster`` mark; honour REELKUBE_SKIP_CLUSTER=1.
+
+    Under pytest-xdist (``-n N --dist loadgroup``, as tests/run-all.sh runs) every cluster test
+    is in one group, so they run one after the other in one worker (they share one cluster, one
+    operator release and its cluster-wide objects) while the other workers run the rest."""
     unmarked = [
         item.nodeid
         for item in items
@@ -131,12 +136,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "these tests use the cluster fixture but are not marked cluster "
             f"(add pytestmark = pytest.mark.cluster): {', '.join(unmarked)}"
         )
+    for item in items:
+        if item.get_closest_marker("cluster") is not None:
+            item.add_marker(pytest.mark.xdist_group(CLUSTER_GROUP))
     if os.environ.get(SKIP_ENV) != "1":
         return
     skip = pytest.mark.skip(reason=f"{SKIP_ENV}=1: cluster tests skipped")
     for item in items:
         if item.get_closest_marker("cluster") is not None:
             item.add_marker(skip)
+
+
+CLUSTER_GROUP = "cluster"
+"""The pytest-xdist group of every cluster test."""
 
 
 def run_script(*args: str, timeout: float) -> str:
