@@ -3,6 +3,8 @@
 #   kube (one multi-call binary: kube-apiserver, kube-controller-manager,
 #         kube-scheduler, kubelet, kube-proxy, kubectl), etcd, kwok, helm,
 #   reelkube-s3server (tests/s3server: gofakes3 behind SigV4 verification).
+# Optional, not in the default set: kueue (sigs.k8s.io/kueue's manager, for
+#   tests/e2e/test_kueue_cluster.py; `make kueue-test`).
 # Output: ${REELKUBE_CACHE:-$HOME/.cache/reelkube}/k8s-<version>/bin/
 # Each component has a version stamp; a component is rebuilt only when its
 # stamp differs (version bump or a change of this script's build recipe).
@@ -169,6 +171,7 @@ go_install() {
   case "$name" in
     helm) ld+=" -X helm.sh/helm/v3/internal/version.version=$version" ;;
     kwok) ld+=" -X sigs.k8s.io/kwok/pkg/consts.Version=$version" ;;
+    kueue) ld+=" -X sigs.k8s.io/kueue/pkg/version.GitVersion=$version" ;;
   esac
   (cd "$WORK" && GOBIN="$BIN_DIR/.gobin" run_logged "$name" \
     go install -trimpath -ldflags "$ld" "$pkg@$version")
@@ -218,6 +221,18 @@ build_s3server() {
   log "reelkube-s3server built in $((SECONDS - start))s"
 }
 
+# Kueue's Helm chart (CRDs, RBAC, webhook configurations, the manager's Deployment and config)
+# from the same module version: tests/e2e/test_kueue_cluster.py renders it with `helm template`.
+kueue_config() {
+  local dir out="$CACHE_DIR/kueue-$KUEUE_VERSION"
+  dir="$(cd "$WORK" && go mod download -json "sigs.k8s.io/kueue@$KUEUE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  [[ -d "$dir" ]] || { echo "could not download sigs.k8s.io/kueue@$KUEUE_VERSION" >&2; exit 1; }
+  rm -rf "$out.new"; mkdir -p "$out.new"
+  cp -r "$dir/charts/kueue" "$out.new/chart"
+  chmod -R u+w "$out.new"
+  rm -rf "$out"; mv "$out.new" "$out"
+}
+
 components=("$@")
 [[ ${#components[@]} -gt 0 ]] || components=(kube etcd kwok helm s3server)
 for c in "${components[@]}"; do
@@ -230,6 +245,11 @@ for c in "${components[@]}"; do
       ;;
     helm) go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" ;;
     s3server) build_s3server ;;
+    # Not in the default set: only the Kueue cluster test needs it (a cold build takes minutes).
+    kueue)
+      go_install kueue sigs.k8s.io/kueue/cmd/kueue "$KUEUE_VERSION"
+      [[ -f "$CACHE_DIR/kueue-$KUEUE_VERSION/chart/Chart.yaml" ]] || kueue_config
+      ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
 done

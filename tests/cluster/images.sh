@@ -5,7 +5,8 @@
 #   renderer  reelkube/renderer:dev   (Dockerfile.renderer)
 #   operator  reelkube/operator:dev   (Dockerfile.operator)
 #   storage   reelkube/storage:dev    (tests/s3server/Dockerfile around the binary build.sh makes)
-# Usage: tests/cluster/images.sh [base|renderer|operator|storage|all]...   (default: all)
+#   kueue     reelkube/kueue:dev      (Kueue's manager from `build.sh kueue`; only when named)
+# Usage: tests/cluster/images.sh [base|renderer|operator|storage|kueue|all]...   (default: all)
 # A private dockerd (own data root under the cache, own socket) is started when
 # needed and stopped again at the end. Images are loaded into the cluster's
 # containerd when it runs (skipped when the same image ID is already there).
@@ -21,6 +22,7 @@ BASE_IMAGE="${REELKUBE_BASE_IMAGE:-reelkube/base:bookworm}"
 RENDERER_IMAGE="${REELKUBE_RENDERER_IMAGE:-reelkube/renderer:dev}"
 OPERATOR_IMAGE="${REELKUBE_OPERATOR_IMAGE:-reelkube/operator:dev}"
 STORAGE_IMAGE="${REELKUBE_STORAGE_IMAGE:-reelkube/storage:dev}"
+KUEUE_IMAGE="${REELKUBE_KUEUE_IMAGE:-reelkube/kueue:dev}"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DOCKER_ROOT="$CACHE_DIR/docker"
 DOCKER_RUN="/run/reelkube-docker"
@@ -136,6 +138,26 @@ build_storage() {
   log "built $STORAGE_IMAGE in $((SECONDS - t))s"
 }
 
+# build_kueue: Kueue's manager as an image, the same way as the storage image: an empty image
+# around the static binary build.sh makes from the Go module proxy (Kueue's own image cannot be
+# pulled here). Kueue's chart runs it as /manager, as a non-root user, on a read-only root.
+build_kueue() {
+  local t=$SECONDS logf="$IMG_LOGS/build-${KUEUE_IMAGE//[\/:]/_}.log" ctx bin_dir
+  "$HERE/build.sh" kueue
+  bin_dir="$("$HERE/build.sh" --print-bin-dir)"
+  ctx="$(mktemp -d)"
+  cp "$bin_dir/kueue" "$ctx/manager"
+  printf '%s\n' 'FROM scratch' 'COPY manager /manager' 'USER 65532:65532' \
+    'ENTRYPOINT ["/manager"]' >"$ctx/Dockerfile"
+  log "building $KUEUE_IMAGE (log: $logf)"
+  if ! docker_ build -t "$KUEUE_IMAGE" "$ctx" >"$logf" 2>&1; then
+    rm -rf "$ctx"
+    fail "building $KUEUE_IMAGE failed" "$logf"
+  fi
+  rm -rf "$ctx"
+  log "built $KUEUE_IMAGE in $((SECONDS - t))s"
+}
+
 # load IMAGE: copy the image into the cluster's containerd unless it has it.
 load() {
   local image="$1" id marker
@@ -163,4 +185,6 @@ want base && load "$BASE_IMAGE"
 if want renderer; then build_image "$RENDERER_IMAGE" Dockerfile.renderer; load "$RENDERER_IMAGE"; fi
 if want operator; then build_image "$OPERATOR_IMAGE" Dockerfile.operator; load "$OPERATOR_IMAGE"; fi
 if want storage; then build_storage; load "$STORAGE_IMAGE"; fi
+# Only when named: the optional Kueue test needs it, `all` does not.
+if [[ " ${targets[*]} " == *" kueue "* ]]; then build_kueue; load "$KUEUE_IMAGE"; fi
 log "done in $((SECONDS - T0))s"

@@ -4,6 +4,8 @@ K8S_VERSION="${K8S_VERSION:-v1.35.4}"   # newest 1.35 patch on proxy.golang.org
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+# Kueue (optional: `build.sh kueue`, `make kueue-test`), the job-queueing controller.
+KUEUE_VERSION="${KUEUE_VERSION:-v0.15.0}"
 # The S3 server of tests/s3server (its go.mod must require the same version).
 GOFAKES3_VERSION="${GOFAKES3_VERSION:-v1.2.0}"
 # Go used when PATH has none new enough (etcd, kwok and helm need Go >= 1.26).
