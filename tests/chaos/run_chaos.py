@@ -267,7 +267,7 @@ class Run:
         subprocess.run([script, "stop"], check=True, capture_output=True, timeout=60)
         time.sleep(outage)
         subprocess.run([script, "start"], check=True, capture_output=True, timeout=120)
-        # moto keeps buckets in memory: the restarted server has none.
+        # A newly started test S3 server begins empty (tests/cluster/s3.sh): the bucket is gone.
         host_s3_client(self.cluster).create_bucket(Bucket=self.bucket)
         took = wait_terminal(self.cluster, namespace, names, timeout=900)
         text, ok = self.verdict(self.settle(namespace, names))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import textwrap
-import urllib.request
 import uuid
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from support.cluster import Cluster
+from support.reelkube_cluster import CREDENTIALS, host_s3_client
 
 pytestmark = pytest.mark.cluster
 
@@ -122,13 +124,28 @@ def test_gpu_pod_lands_on_kwok_node_plain_pod_on_real_node(
 
 def test_s3_reachable_from_pod(cluster: Cluster, namespace: str, base_image: str) -> None:
     bucket = f"smoke-{uuid.uuid4().hex[:8]}"
-    # moto accepts unsigned requests: create a bucket from the host, list it from a pod.
-    urllib.request.urlopen(
-        urllib.request.Request(f"{cluster.s3_host_endpoint}/{bucket}", method="PUT"), timeout=10
+    # The server verifies signatures: the host writes with the suite's credentials, the pod reads
+    # through a URL presigned for the address pods use (the signature covers the host), and the
+    # same object without a signature is refused.
+    host_s3_client(cluster).create_bucket(Bucket=bucket)
+    host_s3_client(cluster).put_object(Bucket=bucket, Key="hello.txt", Body=b"hello from the host")
+    pod_side = boto3.client(
+        "s3",
+        endpoint_url=cluster.s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(s3={"addressing_style": "path"}),
     )
+    signed = pod_side.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "hello.txt"})
     script = (
-        "import urllib.request; "
-        f"print(urllib.request.urlopen('{cluster.s3_endpoint}/', timeout=10).read().decode())"
+        "import urllib.request, urllib.error; "
+        f"print(urllib.request.urlopen('{signed}', timeout=10).read().decode())\n"
+        "try:\n"
+        f"    urllib.request.urlopen('{cluster.s3_endpoint}/{bucket}/hello.txt', timeout=10)\n"
+        "except urllib.error.HTTPError as refused:\n"
+        "    print('unsigned', refused.code, refused.read().decode())"
     )
     log = run_to_completion(cluster, namespace, pod("s3", base_image, f'python3 -c "{script}"'))
-    assert f"<Name>{bucket}</Name>" in log
+    assert "hello from the host" in log
+    assert "unsigned 403" in log and "<Code>AccessDenied</Code>" in log, log

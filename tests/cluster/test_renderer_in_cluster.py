@@ -15,6 +15,7 @@ import yaml
 
 from support.cluster import Cluster
 from support.media import probe
+from support.reelkube_cluster import CREDENTIALS
 
 pytestmark = pytest.mark.cluster
 
@@ -44,9 +45,11 @@ def test_crds_apply_and_the_api_server_enforces_the_schema(cluster: Cluster, nam
 
 
 def _s3(cluster: Cluster) -> Any:
+    # The credentials the test S3 server verifies (tests/cluster/s3.sh).
     return boto3.client(
         "s3", endpoint_url=cluster.s3_host_endpoint, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )  # fmt: skip
 
 
@@ -74,8 +77,7 @@ def test_renderer_pod_renders_the_captioned_reel_to_s3(
             "containers": [{
                 "name": "render", "image": project_images["renderer"], "imagePullPolicy": "Never",
                 "args": ["render", "/job/job.yaml", "-o", "/work/out", "--json"],
-                "env": [{"name": "AWS_ACCESS_KEY_ID", "value": "test"},
-                        {"name": "AWS_SECRET_ACCESS_KEY", "value": "test"}],
+                "env": [{"name": name, "value": value} for name, value in CREDENTIALS.items()],
                 "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False},
                 "volumeMounts": [{"name": "job", "mountPath": "/job"}, {"name": "work", "mountPath": "/work"},
                                  {"name": "tmp", "mountPath": "/tmp"}],

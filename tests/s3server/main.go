@@ -44,6 +44,7 @@ func run() error {
 	buckets := flag.String("buckets", "", "comma-separated buckets to create at start when missing")
 	region := flag.String("region", "us-east-1", "region a signature's scope must name (empty: any)")
 	credentialsDir := flag.String("credentials-dir", "", "directory with files AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (default: the environment)")
+	logRequests := flag.Bool("access-log", false, "log every verified request (method, path, query parameter names, status)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -102,7 +103,11 @@ func run() error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /-/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.Handle("/", verified)
+	if *logRequests {
+		mux.Handle("/", verifiedAndLogged(verified))
+	} else {
+		mux.Handle("/", verified)
+	}
 
 	server := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	stop := make(chan os.Signal, 1)
@@ -119,6 +124,12 @@ func run() error {
 		defer cancel()
 		return server.Shutdown(ctx)
 	}
+}
+
+// verifiedAndLogged logs the requests the verifier lets through (it logs its refusals itself).
+func verifiedAndLogged(v *verifier) http.Handler {
+	v.next = accessLog{next: v.next}
+	return v
 }
 
 // readCredentials reads the one key pair every signature is checked against.

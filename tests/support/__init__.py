@@ -6,7 +6,7 @@ reach every folder without an import.
 
 Servers and their fixtures
     network          free_port; closed_port_url
-    s3               S3Server (moto, or REELKUBE_S3_ENDPOINT_URL); s3_server
+    s3               S3Server (reelkube-s3server, or REELKUBE_S3_ENDPOINT_URL); s3_server
     webhooks         WebhookReceiver; webhook_receiver, webhook_receiver_factory
     file_server      serve_files: a loopback file server that can also stall or trickle
 The cluster (tests marked ``cluster``)
