@@ -14,6 +14,7 @@ from reelkube.api.pod_contract import (
     CHUNK_RENDER_SHARE,
     CHUNK_ROLE_ENV,
     EXIT_BAD_INPUT,
+    EXIT_CANCELED,
     EXIT_KILLED,
 )
 from reelkube.api.status import ResourceStatus
@@ -109,10 +110,15 @@ def test_the_chunk_job_is_indexed_with_retries_per_index() -> None:
     assert "backoffLimit" not in spec  # with backoffLimitPerIndex it would cap all indexes together
     assert spec["maxFailedIndexes"] == 0  # one window lost for good fails the render at once
     rules = spec["podFailurePolicy"]["rules"]
-    assert [r["action"] for r in rules] == ["FailIndex", "Ignore", "FailIndex"]
+    assert [r["action"] for r in rules] == ["FailIndex", "Ignore", "FailIndex", "Ignore"]
     assert rules[0]["onExitCodes"]["values"] == [EXIT_BAD_INPUT]
     assert rules[1]["onPodConditions"] == [{"type": "DisruptionTarget"}]
     assert rules[2]["onExitCodes"]["values"] == [EXIT_KILLED]
+    # A window stopped by SIGTERM (its pod deleted) renders again, even with no retries left.
+    assert rules[3]["onExitCodes"]["values"] == [EXIT_CANCELED]
+    # Only the chunk Job: a single render's Job keeps counting a SIGTERM as an attempt.
+    single_rules = build_job(resource, SETTINGS)["spec"]["podFailurePolicy"]["rules"]
+    assert [EXIT_CANCELED] not in [r.get("onExitCodes", {}).get("values") for r in single_rules]
     # The merge Job is its dependent: it must outlive the merge's deadline.
     assert spec["ttlSecondsAfterFinished"] == 900 + resource.spec.timeoutSeconds
     env = env_of(manifest)

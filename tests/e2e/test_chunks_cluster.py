@@ -3,15 +3,17 @@
 The chart installed with the local images (built from the working tree) and the test S3 server;
 each test renders a small timeline split into two windows (500m of CPU per pod, so both run at
 once on the test node's two cores) and checks, through the resource's status and its output:
-the merged video holds the single pass's frames; a deleted chunk pod re-runs only its window; a
-window's permanent failure fails the resource with that window's cause; a change that touches
-one window re-renders that window only and gives the same video as a fresh render.
+the merged video holds the single pass's frames; a chunk pod deleted mid-window stops (143) and
+its window alone renders again, even with no retries; a window's permanent failure fails the
+resource with that window's cause; a change that touches one window re-renders that window only
+and gives the same video as a fresh render.
 """
 
 from __future__ import annotations
 
 import hashlib
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -85,9 +87,11 @@ def chunked(
     cache: bool = True,
     image: str = "inputs/slide-1.jpg",
     size: tuple[int, int] = (320, 180),
+    preset: str = "ultrafast",
+    retries: int | None = None,
 ) -> dict[str, Any]:
     """A RenderJob of a slide panned under a title shown in the first second, in two windows."""
-    return {
+    body: dict[str, Any] = {
         "apiVersion": "reelkube.io/v1alpha1",
         "kind": "RenderJob",
         "metadata": {"name": name, "namespace": namespace},
@@ -113,11 +117,14 @@ def chunked(
                     {"clips": [{"type": "text", "text": title, "start": 0, "duration": 1, "fontSize": 24}]},
                 ],
             },
-            "output": {"chunks": 2, "chunkCache": cache, "preset": "ultrafast", "thumbnail": False},
+            "output": {"chunks": 2, "chunkCache": cache, "preset": preset, "thumbnail": False},
             "resources": POD_RESOURCES,
             "timeoutSeconds": 600,
         },
     }
+    if retries is not None:
+        body["spec"]["retries"] = retries
+    return body
 
 
 def finish(cluster: Cluster, namespace: str, name: str, timeout: float = 480) -> dict[str, Any]:
@@ -158,6 +165,46 @@ def chunk_pods(
     return list(cluster.kubectl_json("-n", namespace, "get", "pods", "-l", selector)["items"])
 
 
+def delete_and_read_exit_code(cluster: Cluster, namespace: str, pod: str, timeout: float = 90) -> str:
+    """Delete ``pod`` and return its container's exit code ("" when none was seen).
+
+    Read from a watch started before the delete: once the pod has ended, the Job controller
+    lets the object go within about a second, too soon for polling to see how it ended.
+    """
+    state = "{.status.containerStatuses[0].state.terminated.exitCode}"
+    watch = subprocess.Popen(
+        [
+            str(cluster.kubectl_path),
+            "-n",
+            namespace,
+            "get",
+            "pod",
+            pod,
+            "-w",
+            "-o",
+            "jsonpath=" + state + '{"\\n"}',
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=cluster.env,
+    )
+    timer = threading.Timer(timeout, watch.kill)
+    timer.start()
+    try:
+        assert watch.stdout is not None
+        watch.stdout.readline()  # the pod as it is now: the watch is established
+        cluster.kubectl("-n", namespace, "delete", "pod", pod, "--wait=false")
+        for line in watch.stdout:
+            if line.strip():
+                return line.strip()
+        return ""
+    finally:
+        timer.cancel()
+        watch.kill()
+        watch.wait()
+
+
 def test_a_chunked_render_succeeds_with_the_single_pass_frames(
     cluster: Cluster, space: str, bucket: str, tmp_path: Path
 ) -> None:
@@ -187,18 +234,26 @@ def test_a_chunked_render_succeeds_with_the_single_pass_frames(
     assert "CHUNKS" in table and "2/2 chunks" in table, table
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect, seen twice on this cluster: the window's pod deleted mid-render finishes its"
-    " window instead of stopping, so the render succeeds without a re-run; not yet understood",
-)
 def test_a_deleted_chunk_pod_reruns_only_its_window(
     cluster: Cluster, space: str, bucket: str, tmp_path: Path
 ) -> None:
-    # Long enough (750 frames of 640x360 panned, 500m of CPU per window) to delete a pod midway.
-    seconds = 30
+    # Each window must still be rendering when the delete lands, which is a second or two after
+    # its first frames show in the status (the pod writes at most once a second). At 640x360 with
+    # ultrafast a 15 s window took 1.8 s at 500m of CPU here, and the delete found the window
+    # done and uploaded (the pod exited 0: nothing to re-run). 30 s windows of 1280x720 with
+    # veryfast take about 15 s of CPU each, over 20 s at 500m.
+    # No retries: a deleted pod is not the window's failure, the chunk Job re-runs it uncounted.
+    seconds = 60
     body = chunked(
-        "lose-a-pod", space, bucket, seconds=seconds, cache=False, title="Deleted", size=(640, 360)
+        "lose-a-pod",
+        space,
+        bucket,
+        seconds=seconds,
+        cache=False,
+        title="Deleted",
+        size=(1280, 720),
+        preset="veryfast",
+        retries=0,
     )
     cluster.apply(body)
 
@@ -213,7 +268,13 @@ def test_a_deleted_chunk_pod_reruns_only_its_window(
     [victim] = chunk_pods(cluster, space, 1, "lose-a-pod")
     assert victim["status"]["phase"] == "Running", "window 1 finished before it could be deleted"
     pods: dict[int, set[str]] = {index: pod_names(cluster, space, index, "lose-a-pod") for index in (0, 1)}
-    cluster.kubectl("-n", space, "delete", "pod", victim["metadata"]["name"], "--wait=false")
+    frames_then = seen[-1]["chunks"]["1"]
+    exit_code = delete_and_read_exit_code(cluster, space, victim["metadata"]["name"])
+    # 143: the runner took the SIGTERM mid-window, stopped its ffmpeg and exited for a re-run.
+    # 0 would mean the window had already been rendered and stored before the delete landed.
+    assert exit_code == "143", (
+        f"the deleted pod exited {exit_code or '(not seen)'}; window 1 then: {frames_then}"
+    )
 
     def note_pods_until_done(body: dict[str, Any]) -> bool:
         # The chunk Job and its pods go once the merge is done: note them while they exist.
@@ -227,11 +288,12 @@ def test_a_deleted_chunk_pod_reruns_only_its_window(
         )["status"]
     )
     assert status["phase"] == "Succeeded", f"{status.get('reason')}: {status.get('message')}"
-    # Window 1 ran again in a new pod; window 0 ran once. A pod deleted through the API is retried
-    # without counting an attempt (the Job counts only pods that failed by themselves).
+    # Window 1 ran again in a new pod (its second attempt, though spec.retries is 0: the chunk
+    # Job ignores a SIGTERM's exit); window 0 ran once.
     assert pods[1] - {victim["metadata"]["name"]}, pods
     assert len(pods[0]) == 1, pods
     assert status["chunks"]["0"]["attempts"] == 1, status["chunks"]
+    assert status["chunks"]["1"]["attempts"] == 2, status["chunks"]
     video = download(status["outputs"]["video"], tmp_path / "video.mp4")
     assert count_video_frames(video) == FPS * seconds
     # One progress for the whole render, summed over the windows by the operator.

@@ -31,6 +31,7 @@ from reelkube.api.pod_contract import (
     CHUNK_ROLE_SEGMENT,
     CONTAINER_NAME,
     EXIT_BAD_INPUT,
+    EXIT_CANCELED,
     EXIT_KILLED,
     NAMESPACE_ENV,
     RESOURCE_FILE,
@@ -419,6 +420,26 @@ def _failure_rules(permanent: str) -> list[dict[str, Any]]:
     ]
 
 
+def _chunk_failure_rules() -> list[dict[str, Any]]:
+    """The chunk Job's podFailurePolicy: :func:`_failure_rules` with FailIndex, and a window
+    stopped by SIGTERM (exit 143: its pod deleted) re-run without counting against
+    ``backoffLimitPerIndex``.
+
+    A SIGTERM is never the window's own failure. Whoever ends the whole render does so through
+    the Job (the operator deletes it on cancel or stall; a deadline or a failed index fails it),
+    and then nothing is re-run; any other SIGTERM, such as a chunk pod deleted by hand, leaves a
+    running render one window short, and that window must render again even with
+    ``spec.retries: 0``. The Job's ``activeDeadlineSeconds`` still bounds the re-runs.
+    """
+    return [
+        *_failure_rules("FailIndex"),
+        {
+            "action": "Ignore",
+            "onExitCodes": {"containerName": CONTAINER_NAME, "operator": "In", "values": [EXIT_CANCELED]},
+        },
+    ]
+
+
 def _job_metadata(resource: Resource, name: str) -> dict[str, Any]:
     metadata = _metadata(resource)
     metadata["name"] = name
@@ -467,10 +488,11 @@ def build_chunk_job(resource: Resource, settings: OperatorSettings, chunks: int)
     """The Indexed Job rendering ``resource``'s ``chunks`` windows, one pod per index.
 
     Retries are per index (``backoffLimitPerIndex`` = spec.retries): a chunk lost with a node
-    re-runs alone. A permanent exit fails its index at once (FailIndex), and one failed index
-    fails the Job (``maxFailedIndexes: 0``), stopping the other pods: the render cannot succeed
-    without every window. Parallelism is every window at once; ``jobs.maxChunks`` caps the
-    count, and the whole render holds one slot of the concurrency limits. Under Kueue
+    re-runs alone, and so does a window whose pod was deleted (exit 143, not counted: see
+    :func:`_chunk_failure_rules`). A permanent exit fails its index at once (FailIndex), and one
+    failed index fails the Job (``maxFailedIndexes: 0``), stopping the other pods: the render
+    cannot succeed without every window. Parallelism is every window at once; ``jobs.maxChunks``
+    caps the count, and the whole render holds one slot of the concurrency limits. Under Kueue
     (``spec.queueName``) it is admitted as one workload of ``chunks`` pods.
     """
     return {
@@ -487,7 +509,7 @@ def build_chunk_job(resource: Resource, settings: OperatorSettings, chunks: int)
             # The merge Job is owned by this one (so deleting it stops the merge too): it must
             # outlive the merge, which runs for at most spec.timeoutSeconds after it.
             "ttlSecondsAfterFinished": settings.job_ttl_seconds + resource.spec.timeoutSeconds,
-            "podFailurePolicy": {"rules": _failure_rules("FailIndex")},
+            "podFailurePolicy": {"rules": _chunk_failure_rules()},
             **_kueue_suspension(resource),
             "template": _pod_template(resource, settings, _chunk_env(CHUNK_ROLE_SEGMENT, chunks, settings)),
         },
