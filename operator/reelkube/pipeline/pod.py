@@ -5,7 +5,8 @@ resource, run it with its status written in-cluster, and answer the operator in 
 Exit codes: 0 done; 1 failed, worth a retry (ffmpeg, storage, timeouts); 2 failed in a way a
 retry cannot fix (the error says ``retryable = False``: a bad spec, an input missing, too
 large, unreadable or forbidden: the Job's podFailurePolicy then fails at once); 143 canceled by
-SIGTERM. On failure the cause is written as JSON ``{"reason", "message"}`` to the termination
+SIGTERM (ffmpeg stopped first; a chunked render's Job re-runs such a window without counting an
+attempt). On failure the cause is written as JSON ``{"reason", "message"}`` to the termination
 log, where the operator reads it.
 """
 
