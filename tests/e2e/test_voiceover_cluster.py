@@ -7,7 +7,7 @@ webhook receiver notes when each event arrives; when ``voiceover_uploaded`` arri
 the resource's phase from the API server at that moment. The event must find the resource still
 Running, its payload listing the voice-over without the video, the object in the bucket, and
 ``succeeded`` must come a render's length later (the gap is printed: the figure the README
-quotes).
+quotes). A TTSJob, whose audio is its one output, still tells it before ``succeeded``.
 
 Run under the cluster lock, one module at a time::
 
@@ -22,6 +22,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import yaml
 from standardwebhooks import Webhook
 
 from support.cluster import Cluster
-from support.operator_process import operator_process
+from support.operator_process import OperatorProcess, operator_process
 from support.reelkube_cluster import (
     CREDENTIALS,
     ROOT,
@@ -73,6 +74,8 @@ class TimedReceiver(WebhookReceiver):
 
     cluster: Cluster | None = None
     namespace: str = ""
+    watched: tuple[str, str] = ("renderjobs", "narrated-example")
+    """The resource (plural, name) whose phase is read when the voice-over is told."""
     arrivals: list[tuple[float, str]] = field(default_factory=list)
     """(monotonic time, event) of each request, as it arrived."""
     phase_at_voiceover: str | None = None
@@ -83,7 +86,7 @@ class TimedReceiver(WebhookReceiver):
         arrived = time.monotonic()
         event = str(json.loads(body or b"{}").get("event", ""))
         if event == "voiceover_uploaded" and self.cluster is not None and self.phase_at_voiceover is None:
-            live = get_resource(self.cluster, "renderjobs", self.namespace, "narrated-example") or {}
+            live = get_resource(self.cluster, self.watched[0], self.namespace, self.watched[1]) or {}
             self.phase_at_voiceover = str((live.get("status") or {}).get("phase"))
         with self._lock:
             self.arrivals.append((arrived, event))
@@ -98,16 +101,44 @@ def receiver(cluster: Cluster, namespace: str) -> Iterator[TimedReceiver]:
     timed.stop()
 
 
-def narrated_example(namespace: str, webhook_url: str) -> dict[str, Any]:
+@contextmanager
+def operator_with_storage(
+    cluster: Cluster, namespace: str, bucket: str, log: Path
+) -> Iterator[OperatorProcess]:
+    """The operator watching ``namespace``, whose pods upload to ``bucket`` on the cluster's S3
+    server (the credentials and the webhook's signing secret made in the namespace first)."""
+    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
+    cluster.kubectl("-n", namespace, "create", "secret", "generic", "reelkube-s3", *literals)
+    cluster.kubectl("-n", namespace, "create", "secret", "generic", "hook", f"--from-literal=secret={SECRET}")
+    with operator_process(
+        cluster,
+        (namespace,),
+        log,
+        placement="cluster",
+        REELKUBE_STORAGE_ENDPOINT=cluster.s3_endpoint,
+        REELKUBE_STORAGE_BUCKET=bucket,
+        REELKUBE_STORAGE_PREFIX=PREFIX,
+        REELKUBE_STORAGE_CREDENTIALS_SECRET="reelkube-s3",
+        # The receiver listens on this machine's loopback, as the operator process does.
+        REELKUBE_INPUTS_ALLOWED_CIDRS="127.0.0.0/8",
+    ) as running:
+        yield running
+
+
+def webhook_to(receiver: WebhookReceiver) -> dict[str, Any]:
+    return {
+        "url": f"{receiver.url}/hooks",
+        "events": ["started", "voiceover_uploaded", "succeeded", "failed"],
+        "secretRef": "hook",
+    }
+
+
+def narrated_example(namespace: str, webhook: dict[str, Any]) -> dict[str, Any]:
     """examples/narrated.yaml as it is, in ``namespace``, with a webhook and pod resources that
     fit the test node."""
     body = yaml.safe_load((ROOT / "examples" / "narrated.yaml").read_text())
     body["metadata"]["namespace"] = namespace
-    body["spec"]["webhook"] = {
-        "url": f"{webhook_url}/hooks",
-        "events": ["started", "voiceover_uploaded", "succeeded", "failed"],
-        "secretRef": "hook",
-    }
+    body["spec"]["webhook"] = webhook
     body["spec"]["resources"] = {"cpu": "1500m", "memory": "2Gi", "ephemeralStorage": "2Gi"}
     body["spec"]["timeoutSeconds"] = 600
     return dict(body)
@@ -122,22 +153,8 @@ def test_voiceover_uploaded_arrives_while_the_narrated_render_is_still_running(
     receiver: TimedReceiver,
     tmp_path: Path,
 ) -> None:
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", namespace, "create", "secret", "generic", "reelkube-s3", *literals)
-    cluster.kubectl("-n", namespace, "create", "secret", "generic", "hook", f"--from-literal=secret={SECRET}")
-    with operator_process(
-        cluster,
-        (namespace,),
-        tmp_path / "operator.log",
-        placement="cluster",
-        REELKUBE_STORAGE_ENDPOINT=cluster.s3_endpoint,
-        REELKUBE_STORAGE_BUCKET=bucket,
-        REELKUBE_STORAGE_PREFIX=PREFIX,
-        REELKUBE_STORAGE_CREDENTIALS_SECRET="reelkube-s3",
-        # The receiver listens on this machine's loopback, as the operator process does.
-        REELKUBE_INPUTS_ALLOWED_CIDRS="127.0.0.0/8",
-    ) as running:
-        cluster.apply(narrated_example(namespace, receiver.url))
+    with operator_with_storage(cluster, namespace, bucket, tmp_path / "operator.log") as running:
+        cluster.apply(narrated_example(namespace, webhook_to(receiver)))
         body = wait_for_resource(
             cluster,
             "renderjobs",
@@ -182,3 +199,33 @@ def test_voiceover_uploaded_arrives_while_the_narrated_render_is_still_running(
         if e.get("source", {}).get("component") == "reelkube-operator"
     ]
     assert "VoiceoverUploaded" in reasons, reasons
+
+
+def test_a_ttsjobs_audio_is_told_as_its_voiceover_before_succeeded(
+    cluster: Cluster,
+    crds: None,
+    project_images: dict[str, str],
+    namespace: str,
+    bucket: str,
+    receiver: TimedReceiver,
+    tmp_path: Path,
+) -> None:
+    # The audio is a TTSJob's one output, uploaded at the end: told before succeeded, as before.
+    receiver.watched = ("ttsjobs", "tts-example")
+    body = yaml.safe_load((ROOT / "examples" / "tts.yaml").read_text())
+    body["metadata"]["namespace"] = namespace
+    body["spec"]["webhook"] = webhook_to(receiver)
+    body["spec"]["resources"] = {"cpu": "1", "memory": "1Gi", "ephemeralStorage": "1Gi"}
+    with operator_with_storage(cluster, namespace, bucket, tmp_path / "operator.log") as running:
+        cluster.apply(body)
+        done = wait_for_resource(
+            cluster, "ttsjobs", namespace, "tts-example", phase_is("Succeeded", "Failed"), timeout=300
+        )
+        assert done["status"]["phase"] == "Succeeded", (done["status"], running.tail())
+        receiver.wait_for(3, timeout=60)
+    events = [r.json()["event"] for r in receiver.requests]
+    assert events == ["started", "voiceover_uploaded", "succeeded"], events
+    told = receiver.requests[1].json()
+    assert told["outputs"]["audio"]["uri"] == done["status"]["outputs"]["audio"]["uri"]
+    for request in receiver.requests:
+        Webhook(SECRET).verify(request.body, request.headers)
