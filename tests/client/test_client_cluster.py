@@ -172,7 +172,8 @@ def test_submit_uploads_the_manifests_local_files_once(
 def test_a_failing_resource_ends_1_with_its_reason(
     cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
 ) -> None:
-    missing = f"{cluster.s3_endpoint}/{bucket}/examples/assets/no-such-background.jpg"
+    # An s3:// URI the pod reads with its credentials (the test S3 server refuses unsigned URLs).
+    missing = f"s3://{bucket}/examples/assets/no-such-background.jpg"
     path = write_manifest(tmp_path, captioned_reel(bucket, "missing", backgroundUrl=missing))
     proc = reelkube(cluster, "submit", str(path), "-n", client_namespace, "--wait", "--timeout", "5m")
     assert proc.returncode == 1, proc.stdout + proc.stderr

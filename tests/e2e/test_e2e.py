@@ -236,7 +236,8 @@ def test_invalid_resource_is_rejected_at_apply(cluster: Cluster, e2e_namespace: 
 
 
 def test_missing_input_fails_with_input_not_found(cluster: Cluster, e2e_namespace: str, bucket: str) -> None:
-    missing = f"{cluster.s3_endpoint}/{bucket}/examples/assets/no-such-background.jpg"
+    # An s3:// URI the pod reads with its credentials (the test S3 server refuses unsigned URLs).
+    missing = f"s3://{bucket}/examples/assets/no-such-background.jpg"
     cluster.apply(
         {
             "apiVersion": "reelkube.io/v1alpha1",
