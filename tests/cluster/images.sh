@@ -160,23 +160,25 @@ build_kueue() {
 
 # load IMAGE: copy the image into the cluster's containerd unless it has it.
 load() {
-  local image="$1" id marker
+  local image="$1" id listing tag_digest id_digest
   if [[ ! -S "$CTRD_SOCK" ]] || ! ctr -a "$CTRD_SOCK" version >/dev/null 2>&1; then
     log "cluster containerd not running; not loading $image (run make cluster-up, then this again)"
     return
   fi
   id="$(docker_ image inspect -f '{{.Id}}' "$image")"
-  marker="$CLUSTER_DIR/images/${image//[\/:]/_}.id"
-  if [[ "$(cat "$marker" 2>/dev/null)" == "$id" ]] &&
-    ctr -a "$CTRD_SOCK" -n k8s.io images ls -q | grep -qx "docker.io/$image"; then
+  # containerd keeps its images across cluster restarts (lib.sh CTRD_ROOT). The CRI plugin names
+  # each image also by its ID (docker's config digest): the tag is current when both names point
+  # at the same manifest.
+  listing="$(ctr -a "$CTRD_SOCK" -n k8s.io images ls)"
+  tag_digest="$(awk -v r="docker.io/$image" '$1 == r {print $3}' <<<"$listing")"
+  id_digest="$(awk -v r="$id" '$1 == r {print $3}' <<<"$listing")"
+  if [[ -n "$tag_digest" && "$tag_digest" == "$id_digest" ]]; then
     log "$image already in the cluster"
     return
   fi
   local t=$SECONDS
   docker_ save "$image" | ctr -a "$CTRD_SOCK" -n k8s.io images import - >/dev/null ||
     fail "loading $image into containerd failed"
-  mkdir -p "$(dirname "$marker")"
-  echo "$id" >"$marker"
   log "loaded $image into the cluster in $((SECONDS - t))s"
 }
 
