@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PYTHON
 
-.PHONY: help deps demo render test test-fast lint crds bench bench-tts bench-operator chaos
+.PHONY: help deps demo render test test-fast test-faults lint crds bench bench-tts bench-operator chaos
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,6 +21,9 @@ test: deps  ## Everything: lint, unit, media, S3, then the real cluster and the 
 
 test-fast: deps  ## Everything that needs no cluster
 	REELKUBE_SKIP_CLUSTER=1 tests/run-all.sh
+
+test-faults: deps  ## The fault-injection tests on the real cluster (operator killed, standby takeover, render pod deleted)
+	REELKUBE_TEST_MARKS=faults tests/run-all.sh
 
 lint:  ## ruff, mypy, the layer contracts (import-linter) and the CRD drift check
 	ruff check operator tests

@@ -45,4 +45,7 @@ echo "== tests"
 # the cluster and its operator release; tests/support/cluster.py groups them), the unit and media
 # tests in the other meanwhile. REELKUBE_TEST_WORKERS=0 runs everything in this process.
 # The slowest tests are printed at the end: where the run's minutes go.
-$PYTHON -m pytest -n "${REELKUBE_TEST_WORKERS:-2}" --dist loadgroup -ra -p no:cacheprovider --durations=30 "$@"
+# The fault-injection tests (mark `faults`: a killed operator, a deleted render pod) are a suite of
+# their own, `make test-faults` (REELKUBE_TEST_MARKS=faults).
+$PYTHON -m pytest -n "${REELKUBE_TEST_WORKERS:-2}" --dist loadgroup -m "${REELKUBE_TEST_MARKS:-not faults}" \
+  -ra -p no:cacheprovider --durations=30 "$@"

@@ -234,6 +234,7 @@ def test_a_chunked_render_succeeds_with_the_single_pass_frames(
     assert "CHUNKS" in table and "2/2 chunks" in table, table
 
 
+@pytest.mark.faults
 def test_a_deleted_chunk_pod_reruns_only_its_window(
     cluster: Cluster, space: str, bucket: str, tmp_path: Path
 ) -> None:

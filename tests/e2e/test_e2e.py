@@ -153,6 +153,12 @@ def test_every_example_renders_in_the_cluster(
     manifests = example_manifests(bucket, e2e_namespace)
     assert len(manifests) >= 5, "the examples directory lost its manifests"
     for manifest in manifests:
+        # The point here is the path through the cluster (operator, Job, pod, inputs from S3,
+        # outputs and status); each example's own encoder settings are rendered by the template
+        # tests on the host. x264's ultrafast preset takes about 40% less CPU than veryfast,
+        # which on this 2-core node is most of the run's time.
+        if manifest["kind"] == "RenderJob":
+            manifest["spec"].setdefault("output", {})["preset"] = "ultrafast"
         cluster.apply(manifest)
     seen = watch_until_terminal(
         cluster, e2e_namespace, {m["metadata"]["name"] for m in manifests}, timeout=1500
@@ -257,6 +263,7 @@ def test_missing_input_fails_with_input_not_found(cluster: Cluster, e2e_namespac
     assert conditions["Ready"]["status"] == "False" and conditions["Ready"]["reason"] == "InputNotFound"
 
 
+@pytest.mark.faults
 def test_render_survives_the_operator_being_killed(
     cluster: Cluster, e2e_namespace: str, bucket: str, tmp_path: Path
 ) -> None:

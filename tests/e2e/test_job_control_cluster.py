@@ -236,6 +236,7 @@ def records(body: dict[str, Any]) -> list[dict[str, Any]]:
     return list(((body.get("status") or {}).get("webhook") or {}).get("deliveries") or [])
 
 
+@pytest.mark.faults
 def test_deliveries_pending_when_the_operator_is_killed_arrive_once_after_restart(
     cluster: Cluster, crds: None, namespace: str, tmp_path: Path
 ) -> None:

@@ -95,6 +95,7 @@ def test_the_lease_has_one_holder_hands_over_and_expires(cluster: Cluster, names
     assert not second.try_acquire_or_renew(), "the old holder sees it lost"
 
 
+@pytest.mark.faults
 def test_deleting_the_active_operator_while_renders_run_loses_nothing(
     cluster: Cluster, release: str, receiver: WebhookReceiver
 ) -> None:
