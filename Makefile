@@ -61,7 +61,7 @@ cluster-up:  ## Start the single-node test cluster (idempotent); last line: expo
 cluster-down:  ## Stop the test cluster and remove everything it created
 	$(CLUSTER_SCRIPTS)/down.sh
 
-cluster-s3:  ## Start the moto S3 server for pods (prints the endpoint pods use)
+cluster-s3:  ## Start the tests' SigV4-verifying S3 server (reelkube-s3server) for pods (prints the endpoint pods use)
 	$(CLUSTER_SCRIPTS)/s3.sh start
 
 cluster-s3-stop:

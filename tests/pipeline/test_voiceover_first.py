@@ -2,7 +2,7 @@
 
 The run pipeline as a render pod runs it (:func:`reelkube.pipeline.run.run_resource` with a
 :class:`~reelkube.pipeline.status_reporter.ProgressReporter` as its status), with real Piper,
-real ffmpeg and the real S3 server (moto, ``support.s3``). One journal takes, in the order they
+real ffmpeg and the real S3 server (reelkube-s3server, ``support.s3``). One journal takes, in the order they
 happen, the status writes (from the reporter, in whichever thread writes them) and the engine's
 progress events: the write that lists the voice-over must come before ffmpeg reports its first
 frame, and at that moment the object must already be in the bucket with the listed checksum
