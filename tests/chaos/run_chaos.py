@@ -169,6 +169,9 @@ class Run:
         wait_until_running(self.cluster, namespace, 1)
         takeovers, flights = [], []
         for i in range(kills):
+            # Failover is measured from a running standby: a kill while the last one's
+            # replacement is still starting measures a pod start, not a hand-over.
+            wait_for_standby(self.cluster)
             flights.append(len(in_flight(self.cluster, namespace)))
             force = i % 3 == 2  # every third kill gives no grace: the Lease is not handed over
             old, killed = kill_active_operator(self.cluster, force=force)
@@ -185,7 +188,7 @@ class Run:
             f"new active after a graceful kill: median {statistics.median(graceful):.1f} s,"
             f" max {max(graceful):.1f} s; after a forced one: max {max(forced, default=0):.1f} s"
         )
-        ok = ok and max(graceful) <= 15
+        ok = ok and max(t for t, _ in takeovers) <= 15  # the failover target, forced kills too
         wait_for_standby(self.cluster)
         return Row("operator killed (active replica)", f"{kills} kills ({len(forced)} forced)",
                    f"{min(flights)}-{max(flights)} of {renders}", text, recovery, ok)  # fmt: skip

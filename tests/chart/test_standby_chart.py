@@ -48,7 +48,7 @@ def test_default_is_two_replicas_one_lease_and_a_budget() -> None:
         env["REELKUBE_LEASE_DURATION_SECONDS"],
         env["REELKUBE_LEASE_RENEW_DEADLINE_SECONDS"],
         env["REELKUBE_LEASE_RETRY_SECONDS"],
-    ) == ("15", "10", "2")
+    ) == ("10", "7", "2")
     assert env["REELKUBE_LEASE_NAMESPACE"] == "reelkube-system"
     anti = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
     term = anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]

@@ -123,7 +123,7 @@ def test_deleting_the_active_operator_while_renders_run_loses_nothing(
         old, killed = kill_active_operator(cluster, force=True)
         new = wait_for_leader(cluster, other_than=old, timeout=90)
         forced = time.monotonic() - killed
-        report.append(f"forced delete: new active {new} after {forced:.1f} s (lease 15 s)")
+        report.append(f"forced delete: new active {new} after {forced:.1f} s (lease 10 s)")
 
         took = wait_terminal(cluster, namespace, names, timeout=600)
         print("\n".join(report) + f"\nall terminal {took:.0f} s after the second kill")

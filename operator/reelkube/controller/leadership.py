@@ -5,8 +5,9 @@ the chart (``operator.leaderElection``); the holder renews it every ``retry_seco
 takes the Lease when the holder releases it (a graceful stop: after kopf and its cleanup have
 finished) or when it has not been renewed for ``lease_seconds``. A holder that cannot renew
 within ``renew_deadline_seconds`` (shorter than the lease) stops acting at once, by exiting, so
-two operators never reconcile together: the same rule as client-go's leader election, with its
-default timings (15 s, 10 s, 2 s).
+two operators never reconcile together: the same rule as client-go's leader election, with
+shorter timings (10 s, 7 s, 2 s against client-go's 15 s, 10 s, 2 s) so that a replica killed
+without grace is replaced within 15 s.
 
 Why a Lease rather than kopf's peering: peering is presence, not a lock (operators of the same
 priority all pause; a new one acts before it has seen the others), and it pauses only kopf's
@@ -43,8 +44,8 @@ EXIT_LEADERSHIP_LOST = 75
 class LeaseTiming:
     """How long a Lease lasts unrenewed, how long a holder keeps trying to renew, how often."""
 
-    lease_seconds: int = 15
-    renew_deadline_seconds: int = 10
+    lease_seconds: int = 10
+    renew_deadline_seconds: int = 7
     retry_seconds: int = 2
 
     def check(self) -> None:

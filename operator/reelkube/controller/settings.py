@@ -103,8 +103,8 @@ class LeaderElectionSettings:
     identity: str = "reelkube-operator"
     """This replica's name in the Lease: ``REELKUBE_POD_NAME``, else the host name (in a pod, the
     pod's name)."""
-    lease_seconds: int = 15
-    renew_deadline_seconds: int = 10
+    lease_seconds: int = 10
+    renew_deadline_seconds: int = 7
     retry_seconds: int = 2
 
 
@@ -266,8 +266,8 @@ def leader_election_from_env(env: Mapping[str, str]) -> LeaderElectionSettings:
         lease_name=_str(env, "LEASE_NAME", "reelkube-operator") or "reelkube-operator",
         namespace=_str(env, "LEASE_NAMESPACE"),
         identity=_str(env, "POD_NAME") or env.get("HOSTNAME", "").strip() or "reelkube-operator",
-        lease_seconds=_int(env, "LEASE_DURATION_SECONDS", 15),
-        renew_deadline_seconds=_int(env, "LEASE_RENEW_DEADLINE_SECONDS", 10),
+        lease_seconds=_int(env, "LEASE_DURATION_SECONDS", 10),
+        renew_deadline_seconds=_int(env, "LEASE_RENEW_DEADLINE_SECONDS", 7),
         retry_seconds=_int(env, "LEASE_RETRY_SECONDS", 2),
     )
     if not election.enabled:
