@@ -57,7 +57,9 @@ def bucket(cluster: Cluster) -> str:
 @pytest.fixture(scope="module")
 def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> Iterator[None]:
     install_crds(cluster)  # helm installs CRDs once and never upgrades them
-    install_release(cluster, bucket)
+    # Two renders at a time on the 2-core node (the suite's default is one): the examples' pods
+    # start, fetch and upload beside each other's rendering.
+    install_release(cluster, bucket, "--set-string", "jobs.defaultResources.renderJob.cpu=750m")
     yield
     logs = cluster.kubectl("-n", SYSTEM_NS, "logs", "deploy/reelkube", "--tail=200", check=False).stdout
     print("--- operator log (tail) ---\n" + logs)
