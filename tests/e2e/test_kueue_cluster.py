@@ -415,10 +415,7 @@ def test_a_cpu_quota_of_one_runs_two_renders_one_after_the_other(
     assert all(samples[-1][name][0] == "Succeeded" for name in names), (samples[-1], running.tail())
     # Never both rendering; and one seen rendering while Kueue held the other back.
     assert not [s for s in samples if all(phase == "Running" for phase, _ in s.values())], samples
-    held = [
-        s for s in samples
-        if sorted(s.values()) == sorted([("Queued", "WaitingForKueue"), ("Running", "Running")])
-    ]  # fmt: skip
+    held = [s for s in samples if set(s.values()) == {("Queued", "WaitingForKueue"), ("Running", "Running")}]
     assert held, samples
     jobs = sorted((the_job(cluster, ns, name) for name in names), key=lambda j: j["status"]["startTime"])
     earlier, later = (j["status"] for j in jobs)
