@@ -38,6 +38,9 @@ if [ "${REELKUBE_SKIP_CLUSTER:-0}" != 1 ]; then
   export REELKUBE_HELM
   # A tool a test needs is a failure from here on, not a skip.
   export REELKUBE_REQUIRE_TOOLS=1
+else
+  # The tests' S3 server (Go, about 2 min cold) is built here too, not inside a test's time limit.
+  timeout 900 tests/cluster/build.sh s3server >/dev/null
 fi
 
 echo "== tests"
