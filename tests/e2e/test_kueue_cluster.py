@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
-from support.cluster import Cluster, run_script
+from support.cluster import CLUSTER_GROUP, Cluster, run_script
 from support.operator_process import operator_process
 from support.reelkube_cluster import (
     CLUSTER_TESTS,
@@ -43,7 +43,9 @@ from support.reelkube_cluster import (
     wait_for_resource,
 )
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+# One worker for the whole module (pytest-xdist): its Kueue install is module-scoped and
+# cluster-wide, so two workers would install and remove it under each other.
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.xdist_group(CLUSTER_GROUP)]
 
 KUEUE_NS = "kueue-system"
 KUEUE_IMAGE = "reelkube/kueue:dev"
