@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PYTHON
 
-.PHONY: help deps demo render test test-fast test-faults lint crds bench bench-tts bench-operator chaos
+.PHONY: help deps demo render test test-fast test-faults kueue-test lint crds bench bench-tts bench-operator chaos
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,6 +24,10 @@ test-fast: deps  ## Everything that needs no cluster
 
 test-faults: deps  ## The fault-injection tests on the real cluster (operator killed, standby takeover, render pod deleted)
 	REELKUBE_TEST_MARKS=faults tests/run-all.sh
+
+kueue-test: deps  ## Build Kueue from the Go module proxy, then prove RenderJobs admitted by it on the real cluster
+	tests/cluster/build.sh kueue
+	REELKUBE_TEST_MARKS=kueue tests/run-all.sh tests/e2e/test_kueue_cluster.py
 
 lint:  ## ruff, mypy, the layer contracts (import-linter) and the CRD drift check
 	ruff check operator tests

@@ -49,6 +49,8 @@ echo "== tests"
 # tests in the other meanwhile. REELKUBE_TEST_WORKERS=0 runs everything in this process.
 # The slowest tests are printed at the end: where the run's minutes go.
 # The fault-injection tests (mark `faults`: a killed operator, a deleted render pod) are a suite of
-# their own, `make test-faults` (REELKUBE_TEST_MARKS=faults).
-$PYTHON -m pytest -n "${REELKUBE_TEST_WORKERS:-2}" --dist loadgroup -m "${REELKUBE_TEST_MARKS:-not faults}" \
+# their own, `make test-faults` (REELKUBE_TEST_MARKS=faults); so are the tests with Kueue itself
+# running (mark `kueue`, `make kueue-test`: Kueue's build takes about 20 min cold).
+$PYTHON -m pytest -n "${REELKUBE_TEST_WORKERS:-2}" --dist loadgroup \
+  -m "${REELKUBE_TEST_MARKS:-not faults and not kueue}" \
   -ra -p no:cacheprovider --durations=30 "$@"

@@ -35,8 +35,10 @@ from support.cluster import CLUSTER_GROUP, Cluster, run_script
 from support.operator_process import operator_process
 from support.reelkube_cluster import (
     CLUSTER_TESTS,
+    CREDENTIALS,
     ensure_kwok_ephemeral_storage,
     get_resource,
+    host_s3_client,
     install_crds,
     managed_jobs,
     phase_is,
@@ -46,6 +48,10 @@ from support.reelkube_cluster import (
 # One worker for the whole module (pytest-xdist): its Kueue install is module-scoped and
 # cluster-wide, so two workers would install and remove it under each other.
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.xdist_group(CLUSTER_GROUP)]
+
+# The tests with Kueue itself running: outside the default run (Kueue's build takes about 20 min
+# cold), run by `make kueue-test`. The suspend contract without Kueue is in the default run.
+REAL_KUEUE = pytest.mark.kueue
 
 KUEUE_NS = "kueue-system"
 KUEUE_IMAGE = "reelkube/kueue:dev"
@@ -346,6 +352,7 @@ def test_the_suspend_contract_without_kueue(cluster: Cluster, namespace: str, tm
     assert "ConcurrencyLimit" not in reasons, reasons
 
 
+@REAL_KUEUE
 def test_a_render_waits_for_kueue_admission_then_succeeds_past_reelkubes_own_limit(
     cluster: Cluster, queue_namespace: str, tmp_path: Path
 ) -> None:
@@ -390,6 +397,7 @@ def test_a_render_waits_for_kueue_admission_then_succeeds_past_reelkubes_own_lim
         assert running.process.poll() is None, running.tail()
 
 
+@REAL_KUEUE
 @pytest.mark.usefixtures("project_images")
 def test_a_cpu_quota_of_one_runs_two_renders_one_after_the_other(
     cluster: Cluster, queue_namespace: str, tmp_path: Path
@@ -400,7 +408,19 @@ def test_a_cpu_quota_of_one_runs_two_renders_one_after_the_other(
     set_cpu_quota(cluster, "1")
     names = ("first", "second")
     samples: list[dict[str, tuple[str | None, str | None]]] = []
-    with operator_process(cluster, (ns,), tmp_path / "operator.log", placement="cluster") as running:
+    # The pods upload their video: the cluster's S3 server, its key pair as the namespace's Secret.
+    bucket = f"kueue-{ns}"
+    host_s3_client(cluster).create_bucket(Bucket=bucket)
+    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
+    cluster.kubectl("-n", ns, "create", "secret", "generic", "reelkube-s3", *literals)
+    storage = {
+        "REELKUBE_STORAGE_ENDPOINT": cluster.s3_endpoint,
+        "REELKUBE_STORAGE_BUCKET": bucket,
+        "REELKUBE_STORAGE_CREDENTIALS_SECRET": "reelkube-s3",
+    }
+    with operator_process(
+        cluster, (ns,), tmp_path / "operator.log", placement="cluster", **storage
+    ) as running:
         for name in names:
             cluster.apply(render(name, ns, cpu="1", queueName=LOCAL_QUEUE))
         deadline = time.monotonic() + 300
@@ -430,6 +450,7 @@ def test_a_cpu_quota_of_one_runs_two_renders_one_after_the_other(
     ), [w.get("status") for w in workloads]
 
 
+@REAL_KUEUE
 def test_canceling_a_render_that_waits_for_kueue_deletes_its_job(
     cluster: Cluster, queue_namespace: str, tmp_path: Path
 ) -> None:
