@@ -194,10 +194,16 @@ class Run:
                    f"{min(flights)}-{max(flights)} of {renders}", text, recovery, ok)  # fmt: skip
 
     def pod_deleted(self, count: int = 5) -> Row:
-        namespace, names = self.batch("poddel", count, seconds=40)
+        # One render applied at a time, each just before its pod is deleted: applied together,
+        # the later ones had finished before their turn came. A minute at a slow preset under a
+        # quarter of a core: still rendering when its pod is deleted.
+        namespace = create_namespace(self.cluster, "poddel")
+        names = [f"poddel-{i:02d}" for i in range(count)]
         recoveries = []
         flights = []
         for name in names:
+            url = f"{self.receiver.url}/{namespace}/{name}"
+            self.cluster.apply(tiny_render(name, namespace, url, seconds=60, preset="slower"))
             status = self._wait_phase(namespace, name, "Running")
             job = status["jobName"]
             pods = self.cluster.kubectl_json("-n", namespace, "get", "pods", "-l", f"job-name={job}")["items"]
