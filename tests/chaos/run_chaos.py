@@ -54,6 +54,8 @@ from tests.chaos.fleet import (  # noqa: E402
 from support.cluster import Cluster  # noqa: E402
 from support.reelkube_cluster import (  # noqa: E402
     CLUSTER_TESTS,
+    RELEASE,
+    SYSTEM_NS,
     build_project_images,
     connect_cluster,
     host_s3_client,
@@ -458,6 +460,9 @@ def main() -> int:
         print(f"{utc_now()} {name}: {verdict} in {time.monotonic() - t0:.0f} s: {row.outcome}")
         print_table(rows[-1:])
     receiver.stop()
+    # Leave no operator behind: the test suite installs its own, and an old active replica would
+    # hold the Lease with this run's settings.
+    cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", check=False)
     print(f"\nfault-injection run: {len(rows)} faults in {time.monotonic() - started:.0f} s")
     print_table(rows)
     if args.json:

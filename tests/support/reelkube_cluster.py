@@ -205,6 +205,9 @@ def install_release(cluster: Cluster, bucket: str, *extra: str) -> None:
     for key, value in sets.items():
         args += ["--set-string" if key.endswith(("tag", "cpu")) else "--set", f"{key}={value}"]
     cluster.helm(*args, *extra, "--wait", "--timeout", "5m", timeout=400)
+    # An upgrade (a release left by an earlier run, or a test's second install) returns while
+    # the old replica may still hold the Lease with the old settings.
+    wait_for_operator_rollout(cluster)
 
 
 def wait_for_operator_rollout(cluster: Cluster, timeout: float = 300) -> None:
