@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -154,6 +156,8 @@ def test_every_example_renders_in_the_cluster(
 ) -> None:
     manifests = example_manifests(bucket, e2e_namespace)
     assert len(manifests) >= 5, "the examples directory lost its manifests"
+    (tmp_path / "manifests").mkdir()
+    files = []
     for manifest in manifests:
         # The point here is the path through the cluster (operator, Job, pod, inputs from S3,
         # outputs and status); each example's own encoder settings are rendered by the template
@@ -161,10 +165,28 @@ def test_every_example_renders_in_the_cluster(
         # which on this 2-core node is most of the run's time.
         if manifest["kind"] == "RenderJob":
             manifest["spec"].setdefault("output", {})["preset"] = "ultrafast"
-        cluster.apply(manifest)
-    seen = watch_until_terminal(
-        cluster, e2e_namespace, {m["metadata"]["name"] for m in manifests}, timeout=1500
-    )
+        path = tmp_path / "manifests" / f"{manifest['metadata']['name']}.yaml"
+        path.write_text(yaml.safe_dump(manifest))
+        files.append(str(path))
+    # Submitted as a user does: `reelkube submit --wait --download` of every example at once,
+    # while this test reads the statuses the client shows.
+    downloads = tmp_path / "downloads"
+    with (tmp_path / "submit.out").open("w") as out, (tmp_path / "submit.err").open("w") as err:
+        submit = subprocess.Popen(
+            [sys.executable, "-m", "reelkube.cli", "submit", *files, "-n", e2e_namespace,
+             "--wait", "--download", str(downloads), "--timeout", "25m"],
+            env=cluster.env, stdout=out, stderr=err, text=True,
+        )  # fmt: skip
+        try:
+            seen = watch_until_terminal(
+                cluster, e2e_namespace, {m["metadata"]["name"] for m in manifests}, timeout=1500
+            )
+            code = submit.wait(timeout=300)
+        finally:
+            if submit.poll() is None:
+                submit.kill()
+    printed = (tmp_path / "submit.out").read_text() + (tmp_path / "submit.err").read_text()[-3000:]
+    assert code == 0, printed
     report = []
     for manifest in manifests:
         name = manifest["metadata"]["name"]
@@ -175,6 +197,8 @@ def test_every_example_renders_in_the_cluster(
         assert final["outputs"], name
         for output_name, output in final["outputs"].items():
             check_output(f"{name}-{output_name}", output, tmp_path)
+            fetched = (downloads / name / Path(output["uri"]).name).read_bytes()
+            assert hashlib.sha256(fetched).hexdigest() == output["sha256"], f"{name}: submit --download"
         running = [
             s.get("progress")
             for s in seen[name]
