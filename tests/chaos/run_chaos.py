@@ -197,7 +197,7 @@ class Run:
 
     def pod_deleted(self, count: int = 5) -> Row:
         # One render applied at a time, each just before its pod is deleted: applied together,
-        # the later ones had finished before their turn came. A minute at a slow preset under a
+        # the later ones had finished before their turn came. Three minutes at a slow preset under a
         # quarter of a core: still rendering when its pod is deleted.
         namespace = create_namespace(self.cluster, "poddel")
         names = [f"poddel-{i:02d}" for i in range(count)]
@@ -205,7 +205,7 @@ class Run:
         flights = []
         for name in names:
             url = f"{self.receiver.url}/{namespace}/{name}"
-            self.cluster.apply(tiny_render(name, namespace, url, seconds=60, preset="slower"))
+            self.cluster.apply(tiny_render(name, namespace, url, seconds=180, preset="slower"))
             status = self._wait_phase(namespace, name, "Running")
             job = status["jobName"]
             pods = self.cluster.kubectl_json("-n", namespace, "get", "pods", "-l", f"job-name={job}")["items"]
