@@ -19,7 +19,7 @@ from typing import Any
 
 from reelkube.webhooks.signing import signing_key, standard_signature
 from support.cluster import Cluster
-from support.reelkube_cluster import CREDENTIALS, SYSTEM_NS, managed_jobs
+from support.reelkube_cluster import SYSTEM_NS, create_storage_secret, managed_jobs
 from support.webhooks import WebhookReceiver
 
 TERMINAL = ("Succeeded", "Failed", "Canceled")
@@ -72,8 +72,7 @@ def create_namespace(cluster: Cluster, prefix: str = "chaos") -> str:
     """A fresh namespace with the S3 credentials and the webhook signing Secret."""
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", name, "create", "secret", "generic", "reelkube-s3", *literals)
+    create_storage_secret(cluster, name)
     cluster.kubectl(
         "-n", name, "create", "secret", "generic", HOOK_SECRET_NAME,
         f"--from-literal=secret={WEBHOOK_SECRET.decode()}",

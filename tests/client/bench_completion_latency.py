@@ -41,11 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the supp
 import yaml  # noqa: E402
 from kubernetes import client, config, watch  # noqa: E402
 
-from support.reelkube_cluster import (  # noqa: E402
-    CREDENTIALS,
+from support.reelkube_cluster import (
     ROOT,
     build_project_images,
     connect_cluster,
+    create_storage_secret,  # noqa: E402
     host_s3_client,
     install_crds,
     install_release,
@@ -179,8 +179,7 @@ def main() -> int:
     custom = client.CustomObjectsApi()
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", namespace)
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", namespace, "create", "secret", "generic", "reelkube-s3", *literals)
+    create_storage_secret(cluster, namespace)
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / namespace
     folder.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -31,14 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the supp
 import httpx  # noqa: E402
 
 from reelkube.engine.merge import count_video_frames  # noqa: E402
-from support.reelkube_cluster import (  # noqa: E402
-    CREDENTIALS,
+from support.reelkube_cluster import (
     RELEASE,
     ROOT,
     SYSTEM_NS,
     Cluster,
     build_project_images,
     connect_cluster,
+    create_storage_secret,  # noqa: E402
     host_s3_client,
     install_crds,
     install_release,
@@ -163,8 +163,7 @@ def main() -> None:
     wait_for_operator_rollout(cluster)
     namespace = f"bench-chunks-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", namespace)
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", namespace, "create", "secret", "generic", "reelkube-s3", *literals)
+    create_storage_secret(cluster, namespace)
     scratch = Path(
         subprocess.run(["mktemp", "-d"], capture_output=True, text=True, check=True).stdout.strip()
     )

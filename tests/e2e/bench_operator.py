@@ -36,14 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the supp
 import yaml  # noqa: E402
 from kubernetes import client, config, watch  # noqa: E402
 
-from support.reelkube_cluster import (  # noqa: E402
-    CREDENTIALS,
+from support.reelkube_cluster import (
     KWOK_SELECTOR,
     KWOK_TOLERATIONS,
     ROOT,
     Cluster,
     build_project_images,
     connect_cluster,
+    create_storage_secret,  # noqa: E402
     ensure_kwok_ephemeral_storage,
     host_s3_client,
     install_release,
@@ -95,8 +95,7 @@ def make_bucket(cluster: Cluster) -> str:
 def namespace_with_credentials(cluster: Cluster) -> str:
     name = f"bench-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", name, "create", "secret", "generic", "reelkube-s3", *literals)
+    create_storage_secret(cluster, name)
     return name
 
 

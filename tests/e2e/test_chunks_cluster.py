@@ -25,11 +25,11 @@ import pytest
 
 from reelkube.engine.merge import count_video_frames
 from support.reelkube_cluster import (
-    CREDENTIALS,
     RELEASE,
     ROOT,
     SYSTEM_NS,
     Cluster,
+    create_storage_secret,
     get_resource,
     host_s3_client,
     install_crds,
@@ -71,8 +71,7 @@ def space(cluster: Cluster, release: None) -> Iterator[str]:
     """A fresh namespace with the storage credentials the pods read."""
     name = f"chunks-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", name, "create", "secret", "generic", "reelkube-s3", *literals)
+    create_storage_secret(cluster, name)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 

@@ -24,11 +24,11 @@ import yaml
 
 from reelkube.engine.probe import probe_media
 from support.reelkube_cluster import (
-    CREDENTIALS,
     RELEASE,
     ROOT,
     SYSTEM_NS,
     Cluster,
+    create_storage_secret,
     get_resource,
     host_s3_client,
     install_crds,
@@ -73,8 +73,7 @@ def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> It
 def e2e_namespace(cluster: Cluster, release: None) -> Iterator[str]:
     name = f"e2e-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", name, "create", "secret", "generic", "reelkube-s3", *literals)
+    create_storage_secret(cluster, name)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 

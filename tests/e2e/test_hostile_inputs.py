@@ -25,6 +25,7 @@ from support.reelkube_cluster import (
     RELEASE,
     SYSTEM_NS,
     Cluster,
+    create_storage_secret,
     get_resource,
     host_s3_client,
     install_crds,
@@ -109,8 +110,7 @@ def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> It
 def tenant(cluster: Cluster, release: None) -> Iterator[str]:
     name = f"tenant-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", name, "create", "secret", "generic", "reelkube-s3", *literals)
+    create_storage_secret(cluster, name)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 

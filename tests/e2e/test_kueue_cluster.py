@@ -35,7 +35,7 @@ from support.cluster import CLUSTER_GROUP, Cluster, run_script
 from support.operator_process import operator_process
 from support.reelkube_cluster import (
     CLUSTER_TESTS,
-    CREDENTIALS,
+    create_storage_secret,
     ensure_kwok_ephemeral_storage,
     get_resource,
     host_s3_client,
@@ -411,8 +411,7 @@ def test_a_cpu_quota_of_one_runs_two_renders_one_after_the_other(
     # The pods upload their video: the cluster's S3 server, its key pair as the namespace's Secret.
     bucket = f"kueue-{ns}"
     host_s3_client(cluster).create_bucket(Bucket=bucket)
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", ns, "create", "secret", "generic", "reelkube-s3", *literals)
+    create_storage_secret(cluster, ns)
     storage = {
         "REELKUBE_STORAGE_ENDPOINT": cluster.s3_endpoint,
         "REELKUBE_STORAGE_BUCKET": bucket,

@@ -34,8 +34,8 @@ from standardwebhooks import Webhook
 from support.cluster import Cluster
 from support.operator_process import OperatorProcess, operator_process
 from support.reelkube_cluster import (
-    CREDENTIALS,
     ROOT,
+    create_storage_secret,
     ensure_kwok_ephemeral_storage,
     get_resource,
     host_s3_client,
@@ -107,8 +107,7 @@ def operator_with_storage(
 ) -> Iterator[OperatorProcess]:
     """The operator watching ``namespace``, whose pods upload to ``bucket`` on the cluster's S3
     server (the credentials and the webhook's signing secret made in the namespace first)."""
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", namespace, "create", "secret", "generic", "reelkube-s3", *literals)
+    create_storage_secret(cluster, namespace)
     cluster.kubectl("-n", namespace, "create", "secret", "generic", "hook", f"--from-literal=secret={SECRET}")
     with operator_process(
         cluster,

@@ -164,6 +164,13 @@ def input_sets(cluster: Cluster) -> dict[str, str]:
     }
 
 
+def create_storage_secret(cluster: Cluster, namespace: str) -> None:
+    """The Secret ``reelkube-s3`` in ``namespace``: the cluster S3 server's key pair, as the
+    render pods of a release (or an operator process) read it."""
+    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
+    cluster.kubectl("-n", namespace, "create", "secret", "generic", "reelkube-s3", *literals)
+
+
 def install_release(cluster: Cluster, bucket: str, *extra: str) -> None:
     """helm upgrade --install the chart with the local images and the test S3 server (the one
     private address inputs may reach: :func:`input_sets`)."""

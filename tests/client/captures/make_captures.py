@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the supp
 
 import yaml  # noqa: E402
 
-from support.reelkube_cluster import (  # noqa: E402
-    CREDENTIALS,
+from support.reelkube_cluster import (
     ROOT,
     Cluster,
     build_project_images,
     connect_cluster,
+    create_storage_secret,  # noqa: E402
     host_s3_client,
     install_crds,
     install_release,
@@ -80,8 +80,7 @@ def main() -> int:
     namespace = "demo"
     cluster.kubectl("delete", "namespace", namespace, "--wait=true", check=False, timeout=300)
     cluster.kubectl("create", "namespace", namespace)
-    literals = [f"--from-literal={k}={v}" for k, v in CREDENTIALS.items()]
-    cluster.kubectl("-n", namespace, "create", "secret", "generic", "reelkube-s3", *literals)
+    create_storage_secret(cluster, namespace)
     work = Path("/tmp") / f"captures-{uuid.uuid4().hex[:6]}"
     work.mkdir()
     python = f"{sys.executable} -m reelkube.cli"
