@@ -107,7 +107,7 @@ def run_resource(
         if storage is None:
             listed = local_outputs({name: artifact})
         else:
-            listed = _upload_quietly({name: artifact}, storage, resource, uid_fallback)
+            listed = _upload({name: artifact}, storage, resource, uid_fallback, None)
         early.update(listed)
         if status is not None:
             status.publish(outputs=_status_outputs(early))
@@ -175,28 +175,24 @@ def _upload(
     storage: StorageSpec,
     resource: Resource,
     uid_fallback: str,
-    progress: ProgressCallback,
+    progress: ProgressCallback | None,
 ) -> dict[str, OutputArtifact]:
-    progress(ProgressEvent(step=Step.UPLOADING, percent=0.0))
+    """Upload ``files``, telling ``progress`` the upload step. With None (the voice-over, uploaded
+    while the work goes on) nothing is told: the step would jump the overall percent to the
+    upload's share before the video has rendered."""
+    on_fraction = None
+    if progress is not None:
+        report = progress
+        report(ProgressEvent(step=Step.UPLOADING, percent=0.0))
+
+        def on_fraction(fraction: float) -> None:
+            report(ProgressEvent(step=Step.UPLOADING, percent=100 * fraction))
+
     return upload_outputs(
         files,
         storage=storage,
         namespace=resource.metadata.namespace,
         name=resource.metadata.name,
         uid=resource.metadata.uid or uid_fallback,
-        on_fraction=lambda f: progress(ProgressEvent(step=Step.UPLOADING, percent=100 * f)),
-    )
-
-
-def _upload_quietly(
-    files: dict[str, LocalArtifact], storage: StorageSpec, resource: Resource, uid_fallback: str
-) -> dict[str, OutputArtifact]:
-    """Upload ``files`` while the work goes on: no progress events, whose step would jump the
-    overall percent to the upload's share before the video has rendered."""
-    return upload_outputs(
-        files,
-        storage=storage,
-        namespace=resource.metadata.namespace,
-        name=resource.metadata.name,
-        uid=resource.metadata.uid or uid_fallback,
+        on_fraction=on_fraction,
     )
