@@ -30,12 +30,12 @@ from support.reelkube_cluster import (
     ROOT,
     SYSTEM_NS,
     Cluster,
-    create_storage_secret,
     get_resource,
     host_s3_client,
-    install_crds,
-    install_release,
+    new_bucket,
+    operator_release,
     phase_is,
+    tenant_namespace,
     wait_for_resource,
 )
 
@@ -49,32 +49,21 @@ SMALL_OUTPUT = {"width": 270, "height": 480, "fps": 15, "preset": "veryfast", "t
 @pytest.fixture(scope="module")
 def bucket(cluster: Cluster) -> str:
     """A fresh bucket holding the captioned reel's background."""
-    name = f"client-{uuid.uuid4().hex[:8]}"
-    s3 = host_s3_client(cluster)
-    s3.create_bucket(Bucket=name)
-    s3.upload_file(str(ROOT / BACKGROUND), name, BACKGROUND)
-    return name
+    return new_bucket(cluster, "client", {BACKGROUND: ROOT / BACKGROUND})
 
 
 @pytest.fixture(scope="module")
 def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> Iterator[None]:
-    install_crds(cluster)
     # The client's renders are tiny (2 s at a small size): three at a time instead of the suite's
     # one, so the 20-row batch waits on pod starts side by side rather than one after another.
-    install_release(cluster, bucket, "--set-string", "jobs.defaultResources.renderJob.cpu=500m")
-    yield
-    logs = cluster.kubectl("-n", SYSTEM_NS, "logs", "deploy/reelkube", "--tail=200", check=False).stdout
-    print("--- operator log (tail) ---\n" + logs)
-    cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", check=False)
+    with operator_release(cluster, bucket, "--set-string", "jobs.defaultResources.renderJob.cpu=500m"):
+        yield
 
 
 @pytest.fixture(scope="module")
 def client_namespace(cluster: Cluster, release: None) -> Iterator[str]:
-    name = f"client-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", name)
-    create_storage_secret(cluster, name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with tenant_namespace(cluster, "client") as name:
+        yield name
 
 
 def reelkube(cluster: Cluster, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:

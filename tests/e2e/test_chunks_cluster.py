@@ -15,7 +15,6 @@ import hashlib
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,16 +24,13 @@ import pytest
 
 from reelkube.engine.merge import count_video_frames
 from support.reelkube_cluster import (
-    RELEASE,
     ROOT,
-    SYSTEM_NS,
     Cluster,
-    create_storage_secret,
     get_resource,
-    host_s3_client,
-    install_crds,
-    install_release,
+    new_bucket,
+    operator_release,
     phase_is,
+    tenant_namespace,
     wait_for_resource,
 )
 
@@ -48,32 +44,21 @@ POD_RESOURCES = {"cpu": "500m", "memory": "1Gi", "ephemeralStorage": "1Gi"}
 @pytest.fixture(scope="module")
 def bucket(cluster: Cluster) -> str:
     """A fresh bucket holding one slide the timelines pan over."""
-    name = f"chunks-{uuid.uuid4().hex[:8]}"
-    client = host_s3_client(cluster)
-    client.create_bucket(Bucket=name)
-    client.upload_file(str(ROOT / "examples" / "assets" / "slide-1.jpg"), name, "inputs/slide-1.jpg")
-    return name
+    return new_bucket(cluster, "chunks", {"inputs/slide-1.jpg": ROOT / "examples" / "assets" / "slide-1.jpg"})
 
 
 @pytest.fixture(scope="module")
 def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> Iterator[None]:
-    install_crds(cluster)
     # One operator (no standby) and windows of a few seconds: the tests' timelines are short.
-    install_release(cluster, bucket, "--set", "operator.replicas=1", "--set", "jobs.minChunkSeconds=1")
-    yield
-    logs = cluster.kubectl("-n", SYSTEM_NS, "logs", "deploy/reelkube", "--tail=200", check=False).stdout
-    print("--- operator log (tail) ---\n" + logs)
-    cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", check=False)
+    with operator_release(cluster, bucket, "--set", "operator.replicas=1", "--set", "jobs.minChunkSeconds=1"):
+        yield
 
 
 @pytest.fixture
 def space(cluster: Cluster, release: None) -> Iterator[str]:
     """A fresh namespace with the storage credentials the pods read."""
-    name = f"chunks-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", name)
-    create_storage_secret(cluster, name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with tenant_namespace(cluster, "chunks") as name:
+        yield name
 
 
 def chunked(

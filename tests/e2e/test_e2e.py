@@ -13,7 +13,6 @@ import json
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,13 @@ from support.reelkube_cluster import (
     ROOT,
     SYSTEM_NS,
     Cluster,
-    create_storage_secret,
     get_resource,
-    host_s3_client,
-    install_crds,
     install_release,
     managed_jobs,
+    new_bucket,
+    operator_release,
     phase_is,
+    tenant_namespace,
     wait_for_resource,
 )
 
@@ -47,35 +46,22 @@ TERMINAL = ("Succeeded", "Failed", "Canceled")
 @pytest.fixture(scope="module")
 def bucket(cluster: Cluster) -> str:
     """A fresh bucket holding the examples' assets under ``examples/``."""
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
-    client = host_s3_client(cluster)
-    client.create_bucket(Bucket=name)
-    for path in (EXAMPLES / "assets").rglob("*"):
-        if path.is_file():
-            client.upload_file(str(path), name, f"examples/{path.relative_to(EXAMPLES).as_posix()}")
-    return name
+    assets = (path for path in (EXAMPLES / "assets").rglob("*") if path.is_file())
+    return new_bucket(cluster, "e2e", {f"examples/{p.relative_to(EXAMPLES).as_posix()}": p for p in assets})
 
 
 @pytest.fixture(scope="module")
 def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> Iterator[None]:
-    install_crds(cluster)  # helm installs CRDs once and never upgrades them
     # Two renders at a time on the 2-core node (the suite's default is one): the examples' pods
     # start, fetch and upload beside each other's rendering.
-    install_release(cluster, bucket, "--set-string", "jobs.defaultResources.renderJob.cpu=750m")
-    yield
-    logs = cluster.kubectl("-n", SYSTEM_NS, "logs", "deploy/reelkube", "--tail=200", check=False).stdout
-    print("--- operator log (tail) ---\n" + logs)
-    # Leave no operator behind: later tests run their own and two would both reconcile.
-    cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", check=False)
+    with operator_release(cluster, bucket, "--set-string", "jobs.defaultResources.renderJob.cpu=750m"):
+        yield
 
 
 @pytest.fixture(scope="module")
 def e2e_namespace(cluster: Cluster, release: None) -> Iterator[str]:
-    name = f"e2e-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", name)
-    create_storage_secret(cluster, name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with tenant_namespace(cluster, "e2e") as name:
+        yield name
 
 
 def localize(value: Any, bucket: str) -> Any:

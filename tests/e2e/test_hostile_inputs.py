@@ -25,11 +25,10 @@ from support.reelkube_cluster import (
     RELEASE,
     SYSTEM_NS,
     Cluster,
-    create_storage_secret,
     get_resource,
     host_s3_client,
-    install_crds,
-    install_release,
+    operator_release,
+    tenant_namespace,
     wait_for_resource,
 )
 from support.webhooks import WebhookReceiver
@@ -98,21 +97,14 @@ def bucket(cluster: Cluster) -> str:
 
 @pytest.fixture(scope="module")
 def release(cluster: Cluster, project_images: dict[str, str], bucket: str) -> Iterator[None]:
-    install_crds(cluster)
-    install_release(cluster, bucket)
-    yield
-    logs = cluster.kubectl("-n", SYSTEM_NS, "logs", "deploy/reelkube", "--tail=200", check=False).stdout
-    print("--- operator log (tail) ---\n" + logs)
-    cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", check=False)
+    with operator_release(cluster, bucket):
+        yield
 
 
 @pytest.fixture(scope="module")
 def tenant(cluster: Cluster, release: None) -> Iterator[str]:
-    name = f"tenant-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", name)
-    create_storage_secret(cluster, name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with tenant_namespace(cluster, "tenant") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

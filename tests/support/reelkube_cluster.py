@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -250,3 +252,44 @@ def host_s3_client(cluster: Cluster) -> Any:
         aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         config=Config(s3={"addressing_style": "path"}),
     )
+
+
+def new_bucket(cluster: Cluster, prefix: str, uploads: Mapping[str, Path] | None = None) -> str:
+    """A fresh bucket named ``prefix-<random>`` on the cluster's S3 server, holding ``uploads``
+    (key -> local file)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    client = host_s3_client(cluster)
+    client.create_bucket(Bucket=name)
+    for key, path in (uploads or {}).items():
+        client.upload_file(str(path), name, key)
+    return name
+
+
+@contextmanager
+def operator_release(cluster: Cluster, bucket: str, *extra: str) -> Iterator[None]:
+    """The chart-installed operator for one module's tests (``extra``: more helm arguments).
+
+    Afterwards the operator's log tail is printed (pytest shows it when a test failed) and the
+    release is uninstalled: the next module installs its own, and two would both reconcile.
+    """
+    install_crds(cluster)  # helm installs CRDs once and never upgrades them
+    install_release(cluster, bucket, *extra)
+    try:
+        yield
+    finally:
+        logs = cluster.kubectl("-n", SYSTEM_NS, "logs", f"deploy/{RELEASE}", "--tail=200", check=False).stdout
+        print("--- operator log (tail) ---\n" + logs)
+        cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", check=False)
+
+
+@contextmanager
+def tenant_namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
+    """A fresh namespace ``prefix-<random>`` holding the storage Secret its render pods read;
+    deleted afterwards (without waiting)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", name)
+    create_storage_secret(cluster, name)
+    try:
+        yield name
+    finally:
+        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
