@@ -5,7 +5,6 @@ Kubernetes Events, for phase changes (``sync`` of a Job) and for the live fields
 from __future__ import annotations
 
 import copy
-import hashlib
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -20,30 +19,25 @@ from reelkube.controller.notify import REDELIVER_ANNOTATION, WebhookNotifier
 from reelkube.controller.reconcile import Reconciler
 from reelkube.controller.settings import OperatorSettings
 from reelkube.input_policy import InputPolicy
-from support.resources import JOB_NAME, UID, condition, job, pod, resource_body, running, terminated
-from support.webhooks import WebhookReceiver
+from support.resources import (
+    JOB_NAME,
+    UID,
+    condition,
+    job,
+    merge_patch,
+    pod,
+    resource_body,
+    running,
+    terminated,
+)
+from support.webhooks import WebhookReceiver, documented_event_id
 
 SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cw=="
 
 
 def eid(name: str) -> str:
     """The documented id of ``event`` or ``event@occurrence``."""
-    event, _, occurrence = name.partition("@")
-    key = f"{UID}/{event}" + (f"/{occurrence}" if occurrence else "")
-    return "evt_" + hashlib.sha256(key.encode()).hexdigest()[:24]
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
+    return documented_event_id(UID, name)
 
 
 class MemoryApi:

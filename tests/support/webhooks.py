@@ -9,6 +9,7 @@ webhook_receiver_factory   session: ``factory(host="127.0.0.1", port=0)`` for re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import deque
@@ -18,6 +19,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+
+def documented_event_id(uid: str, name: str) -> str:
+    """The documented webhook id of ``event`` or ``event@occurrence`` for the resource ``uid``,
+    computed here rather than by Reelkube (tests/webhooks/test_standard_webhooks.py pins the
+    derivation itself)."""
+    event, _, occurrence = name.partition("@")
+    key = f"{uid}/{event}" + (f"/{occurrence}" if occurrence else "")
+    return "evt_" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from reelkube.api.common import WebhookSpec
 from reelkube.api.status import Phase, ResourceStatus
 from reelkube.webhooks.milestones import due_events
+from support.webhooks import documented_event_id
 
 UID = "0b5e-uid"
 EVERY = ["queued", "started", "voiceover_uploaded", "progress", "succeeded", "failed", "canceled"]
@@ -18,9 +18,7 @@ EVERY = ["queued", "started", "voiceover_uploaded", "progress", "succeeded", "fa
 
 def eid(name: str) -> str:
     """The documented id of ``event`` or ``event@occurrence``, computed here, not by Reelkube."""
-    event, _, occurrence = name.partition("@")
-    key = f"{UID}/{event}" + (f"/{occurrence}" if occurrence else "")
-    return "evt_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    return documented_event_id(UID, name)
 
 
 @dataclass

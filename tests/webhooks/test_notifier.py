@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 import threading
 from typing import Any
 
@@ -24,6 +23,8 @@ from reelkube.controller.notify import (
     redelivery_targets,
 )
 from reelkube.input_policy import InputPolicy
+from support.resources import merge_patch
+from support.webhooks import documented_event_id
 
 RENDERJOB = kind_named("RenderJob")
 UID = "5e0c1a2b-0000-4000-8000-00000000abcd"
@@ -33,20 +34,7 @@ SECRET_WHSEC = "whsec_" + base64.b64encode(SECRET.encode()).decode()
 
 def expected_id(event: str, uid: str = UID) -> str:
     """The documented event id, computed here rather than by Reelkube."""
-    return "evt_" + hashlib.sha256(f"{uid}/{event}".encode()).hexdigest()[:24]
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
+    return documented_event_id(uid, event)
 
 
 class FakeCluster:
@@ -407,9 +395,8 @@ def recorded(*events: str, state: str = "Delivered") -> dict[str, Any]:
     """A status whose deliveries hold these events (progress as progress@30)."""
     records = []
     for name in events:
-        event, _, occurrence = name.partition("@")
-        key = f"{UID}/{event}" + (f"/{occurrence}" if occurrence else "")
-        eid = "evt_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+        event = name.partition("@")[0]
+        eid = documented_event_id(UID, name)
         records.append({"event": event, "id": eid, "state": state, "attempts": 1})
     return {"phase": "Succeeded", "webhook": {"event": "succeeded", "state": state, "deliveries": records}}
 
