@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from reelkube.api.kinds import RENDER_JOB
 from reelkube.controller.job_manifests import CHILD_BUILDERS, build_job, child_name
 from reelkube.controller.settings import settings_from_env
+from support.network import StallingServer
 from support.reelkube_cluster import (
     KWOK_SELECTOR,
     KWOK_TOLERATIONS,
@@ -323,36 +323,6 @@ def test_gpu_output_requests_a_gpu_and_lands_on_the_gpu_node(
     assert "nvidia.com/gpu" not in plain_spec["containers"][0]["resources"]["limits"]
     assert "nodeSelector" not in plain_spec
     assert not any(t.get("key") == "nvidia.com/gpu" for t in plain_spec.get("tolerations") or [])
-
-
-class StallingServer:
-    """A TCP server that accepts connections and never answers (a download that hangs)."""
-
-    def __init__(self, host: str) -> None:
-        self._socket = socket.create_server((host, 0))
-        self._socket.settimeout(0.5)
-        self.host, self.port = host, self._socket.getsockname()[1]
-        self.connections: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._socket.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        for conn in self.connections:
-            conn.close()
-        self._socket.close()
 
 
 def test_pod_outliving_its_deadline_fails_with_deadline_exceeded(

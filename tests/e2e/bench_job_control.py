@@ -26,7 +26,6 @@ import argparse
 import http.server
 import json
 import math
-import socket
 import statistics
 import sys
 import threading
@@ -43,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the supp
 from kubernetes import client, config, watch  # noqa: E402
 from urllib3.exceptions import ProtocolError  # noqa: E402
 
+from support.network import StallingServer  # noqa: E402
 from support.operator_process import operator_process  # noqa: E402
 from support.reelkube_cluster import (  # noqa: E402
     Cluster,
@@ -148,34 +148,6 @@ class Timeline:
     def stop(self) -> None:
         for stream in self._streams:
             stream.stop()
-
-
-class StallingServer:
-    """Accepts connections and never answers: a render pod downloading from it stays Running."""
-
-    def __init__(self, host: str) -> None:
-        self._socket = socket.create_server((host, 0))
-        self._socket.settimeout(0.5)
-        self.host, self.port = host, self._socket.getsockname()[1]
-        self._held: list[socket.socket] = []
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._socket.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._held.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        for conn in self._held:
-            conn.close()
-        self._socket.close()
 
 
 class Receiver:
