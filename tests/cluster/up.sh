@@ -105,6 +105,29 @@ fi
 wait_until etcd 60 curl -fsS "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
 
 # --- kube-apiserver ---------------------------------------------------------------
+# The audit log (tests/cluster/audit-policy.yaml: Events, RenderJob/TTSJob and Secret writes with
+# their bodies) is what tests/e2e/test_secret_audit_cluster.py searches. The policy is copied
+# into the cluster directory; an apiserver started without it, or with an older copy, is
+# restarted once so the flags and the policy take effect (a warm start is otherwise untouched).
+AUDIT_DIR="$CLUSTER_DIR/audit"
+mkdir -p "$AUDIT_DIR"
+chmod 700 "$AUDIT_DIR"
+if ! cmp -s "$HERE/audit-policy.yaml" "$AUDIT_DIR/policy.yaml"; then
+  cp "$HERE/audit-policy.yaml" "$AUDIT_DIR/policy.yaml.new"
+  mv "$AUDIT_DIR/policy.yaml.new" "$AUDIT_DIR/policy.yaml"
+  audit_changed=1
+fi
+if running kube-apiserver; then
+  apiserver_pid="$(pid_of kube-apiserver)"
+  if [[ -n "${audit_changed:-}" ]] ||
+    ! tr '\0' '\n' <"/proc/$apiserver_pid/cmdline" | grep -qx -- "--audit-policy-file"; then
+    log "restarting kube-apiserver (pid $apiserver_pid) with the audit policy"
+    kill "$apiserver_pid"
+    for _ in $(seq 300); do kill -0 "$apiserver_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$apiserver_pid" 2>/dev/null && kill -9 "$apiserver_pid"
+    rm -f "$PIDS/kube-apiserver.pid"
+  fi
+fi
 if ! running kube-apiserver; then
   start kube-apiserver "$BIN_DIR/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
@@ -120,7 +143,9 @@ if ! running kube-apiserver; then
     --kubelet-preferred-address-types InternalIP,Hostname \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
     --allow-privileged=true --profiling=false --event-ttl 1h \
-    --storage-media-type application/vnd.kubernetes.protobuf
+    --storage-media-type application/vnd.kubernetes.protobuf \
+    --audit-policy-file "$AUDIT_DIR/policy.yaml" --audit-log-path "$AUDIT_DIR/audit.log" \
+    --audit-log-maxsize 100 --audit-log-maxbackup 3
 fi
 wait_until kube-apiserver 120 kubectl_admin get --raw /readyz
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from support.secret_audit import order_secret_audit_last
+
 BASE_IMAGE = os.environ.get("REELKUBE_BASE_IMAGE", "reelkube/base:bookworm")
 RENDERER_IMAGE = os.environ.get("REELKUBE_RENDERER_IMAGE", "reelkube/renderer:dev")
 OPERATOR_IMAGE = os.environ.get("REELKUBE_OPERATOR_IMAGE", "reelkube/operator:dev")
@@ -139,6 +141,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("cluster") is not None:
             item.add_marker(pytest.mark.xdist_group(CLUSTER_GROUP))
+    # The secret audit searches what every cluster test before it wrote: it runs last, and its
+    # capture starts at the first cluster test.
+    order_secret_audit_last(config, items, capture=os.environ.get(SKIP_ENV) != "1")
     if os.environ.get(SKIP_ENV) != "1":
         return
     skip = pytest.mark.skip(reason=f"{SKIP_ENV}=1: cluster tests skipped")
