@@ -17,10 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reelkube.webhooks.signing import signing_key, standard_signature
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from reelkube.webhooks.signing import whsec
 from support.cluster import Cluster
 from support.reelkube_cluster import SYSTEM_NS, create_storage_secret, managed_jobs
-from support.webhooks import WebhookReceiver
+from support.webhooks import ReceivedRequest, WebhookReceiver
 
 TERMINAL = ("Succeeded", "Failed", "Canceled")
 EVENTS = ("queued", "started", "succeeded", "failed")
@@ -40,9 +43,11 @@ def tiny_render(
     memory: str = "384Mi",
     retries: int = 3,
     preset: str = "medium",
+    max_attempts: int | None = 12,
 ) -> dict[str, Any]:
     """A RenderJob of a few seconds of 160x90 video (one colour clip with a moving title), sized
-    so several run at once on the 2-core test node."""
+    so several run at once on the 2-core test node. ``max_attempts``: the webhook's
+    ``maxAttempts`` (12 spans about six minutes of backoff); None leaves the CRD's default."""
     spec: dict[str, Any] = {
         "timeline": {
             "width": 160,
@@ -58,8 +63,9 @@ def tiny_render(
             "url": webhook_url,
             "events": list(EVENTS),
             "secretRef": HOOK_SECRET_NAME,
-            "maxAttempts": 12,
         }
+        if max_attempts is not None:
+            spec["webhook"]["maxAttempts"] = max_attempts
     return {
         "apiVersion": "reelkube.io/v1alpha1",
         "kind": "RenderJob",
@@ -202,17 +208,64 @@ class BatchReport:
 
 
 def valid_signature(headers: dict[str, str], body: bytes) -> bool:
-    """The Standard Webhooks signature of one request, checked with the batch's secret."""
+    """Whether one request carries a Standard Webhooks signature that the reference library
+    (``standardwebhooks``) computes for its id, timestamp and body with the batch's secret.
+
+    The library's own ``verify`` also rejects a timestamp more than five minutes from now, which
+    holds only at arrival: :class:`VerifyingReceiver` checks that way as requests come in; this
+    check is for requests looked at later."""
     lowered = {k.lower(): v for k, v in headers.items()}
     message_id, timestamp, signature = (
         lowered.get("webhook-id"),
         lowered.get("webhook-timestamp"),
         lowered.get("webhook-signature"),
     )
-    if not (message_id and timestamp and signature):
+    if not (message_id and timestamp and signature and timestamp.isdigit()):
         return False
-    expected = standard_signature(signing_key(WEBHOOK_SECRET), message_id, int(timestamp), body)
+    when = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
+    expected = Webhook(whsec(WEBHOOK_SECRET)).sign(message_id, when, body.decode())
     return any(part.strip() == expected for part in signature.split(" "))
+
+
+@dataclass
+class VerifyingReceiver(WebhookReceiver):
+    """The webhook receiver a customer would run: each request is checked as it arrives with
+    ``standardwebhooks.Webhook.verify`` (signature, and a timestamp within five minutes of now:
+    a delivery retried after a long outage must be signed afresh). The verdicts line up with
+    ``requests``: None for a valid request, else why the library refused it. It still answers
+    200 either way, so that a refusal shows in the table rather than as retries."""
+
+    verdicts: list[str | None] = field(default_factory=list)
+
+    def _record(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str]]:
+        try:
+            Webhook(whsec(WEBHOOK_SECRET)).verify(body, headers)
+            verdict = None
+        except (WebhookVerificationError, ValueError) as exc:
+            verdict = f"{type(exc).__name__}: {exc}"
+        with self._lock:  # a reentrant lock: the verdict is appended beside its request
+            answer = super()._record(method, path, headers, body)
+            self.verdicts.append(verdict)
+            return answer
+
+    def verified(self) -> list[tuple[ReceivedRequest, str | None]]:
+        """Every request so far with its verdict."""
+        with self._lock:
+            return list(zip(self.requests, self.verdicts, strict=True))
+
+
+def received(receiver: WebhookReceiver | None) -> list[tuple[ReceivedRequest, str | None]]:
+    """The receiver's requests, each with None when its signature is valid, else why not: the
+    verdict taken at arrival where the receiver verifies, else the signature checked now."""
+    if receiver is None:
+        return []
+    if isinstance(receiver, VerifyingReceiver):
+        return receiver.verified()
+    return [
+        (r, None if valid_signature(r.headers, r.body) else "bad signature") for r in list(receiver.requests)
+    ]
 
 
 def expected_events(status: dict[str, Any]) -> list[str]:
@@ -236,23 +289,23 @@ def check_batch(
         for i in cluster.kubectl_json("-n", namespace, "get", "renderjobs.reelkube.io")["items"]
     }
     jobs = Counter(j["metadata"]["labels"].get("reelkube.io/name") for j in managed_jobs(cluster, namespace))
-    requests = list(receiver.requests) if receiver else []
+    requests = received(receiver)
     report = BatchReport()
     for name in names:
         status = (items.get(name) or {}).get("status") or {}
-        mine = [r for r in requests if r.path.rstrip("/").endswith("/" + name)]
+        mine = [(r, v) for r, v in requests if r.path.rstrip("/").endswith("/" + name)]
         ids_by_event: dict[str, set[str]] = {}
         first_seen: list[str] = []
         seen_ids: Counter[str] = Counter()
         bad = 0
-        for request in mine:
+        for request, verdict in mine:
             payload = request.json()
             event, eid = payload.get("event"), payload.get("id")
             seen_ids[eid] += 1
             ids_by_event.setdefault(event, set()).add(eid)
             if event not in first_seen:
                 first_seen.append(event)
-            if not valid_signature(request.headers, request.body):
+            if verdict is not None:
                 bad += 1
         due = expected_events(status) if receiver else []
         order = [e for e in EVENTS if e in first_seen]

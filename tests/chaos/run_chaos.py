@@ -1,7 +1,7 @@
 """The fault-injection run: real renders through the chart-installed operator while its parts
 are killed and cut, then every resource and every webhook delivery checked; one table.
 
-    flock /tmp/reelkube-cluster.lock make chaos          # every fault, about 15 minutes
+    flock /tmp/reelkube-cluster.lock make chaos          # every fault, about 30 minutes
     python tests/chaos/run_chaos.py --faults pod,oom     # some of them
 
 It restarts cluster components (kube-apiserver, etcd) and the S3 server, so it must hold the
@@ -14,6 +14,7 @@ leaves the release installed for a look afterwards. Exit status 1 when any row i
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import random
@@ -37,6 +38,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]  # support/ and tests.chaos
 from tests.chaos.fleet import (  # noqa: E402
     TERMINAL,
     BatchReport,
+    RenderOutcome,
+    VerifyingReceiver,
     check_batch,
     create_namespace,
     in_flight,
@@ -50,6 +53,7 @@ from tests.chaos.fleet import (  # noqa: E402
     wait_terminal,
     wait_until_running,
 )
+from tests.chaos.kwok_node import ChaosKwok  # noqa: E402
 
 from support.cluster import Cluster  # noqa: E402
 from support.reelkube_cluster import (  # noqa: E402
@@ -65,7 +69,11 @@ from support.reelkube_cluster import (  # noqa: E402
 )
 from support.webhooks import WebhookReceiver  # noqa: E402
 
-PIDS = Path(os.environ.get("REELKUBE_CLUSTER_DIR", "/tmp/reelkube-cluster")) / "pids"
+CLUSTER_DIR = Path(os.environ.get("REELKUBE_CLUSTER_DIR", "/tmp/reelkube-cluster"))
+PIDS = CLUSTER_DIR / "pids"
+LOST_NODE = "kwok-chaos-lost-0"
+GENERIC_FAILURES = ("Failed", "BackoffLimitExceeded", "PodFailurePolicy", None)
+"""Failure reasons that name no cause a user could act on."""
 
 
 @dataclass
@@ -108,7 +116,12 @@ class Run:
             time.sleep(3)
 
     @staticmethod
-    def verdict(report: BatchReport, want: str = "Succeeded") -> tuple[str, bool]:
+    def verdict(
+        report: BatchReport, want: str = "Succeeded", accept: Callable[[RenderOutcome], bool] | None = None
+    ) -> tuple[str, bool]:
+        """The outcome cell, and whether it is right: every render ``want`` (or ``accept``-ed),
+        none lost, no duplicate Job, no missing, conflicting or out-of-order event, no bad
+        signature."""
         phases_seen: dict[str, int] = {}
         for r in report.outcomes:
             key = f"{r.phase}" + (f"/{r.reason}" if r.reason and r.phase != "Succeeded" else "")
@@ -117,7 +130,7 @@ class Run:
             k: report.count(k)
             for k in ("lost", "duplicate_jobs", "missing_events", "conflicting_events", "out_of_order")
         }
-        wrong = sum(1 for r in report.outcomes if r.phase != want)
+        wrong = sum(1 for r in report.outcomes if not (accept(r) if accept else r.phase == want))
         text = (
             ", ".join(f"{n} {k}" for k, n in sorted(phases_seen.items()))
             + f"; lost {counts['lost']}, duplicate Jobs {counts['duplicate_jobs']},"
@@ -236,20 +249,69 @@ class Run:
         return Row("render pod deleted mid-render", f"{count} times", f"{min(flights)}-{max(flights)}", text,
                    recovery, ok)  # fmt: skip
 
-    def receiver_down(self, outage: float = 60) -> Row:
+    def receiver_down(self, outage: float = 300) -> list[Row]:
+        """The receiver stopped for ``outage`` seconds while a batch renders, announces and ends.
+
+        Two rows. The batch's webhooks ask for 12 attempts (backoff 1, 2, 4 ... 60 s: the last
+        attempt about 6 min after the first), so every event must arrive once the receiver is
+        back, in order, once per id, each signature valid when it arrives. One more render keeps
+        the CRD's default ``maxAttempts`` (5: the last attempt 15 s after the first): what a user
+        who sets nothing gets, and whether ``reelkube.io/redeliver=all`` then brings the events.
+        """
         self.receiver.stop()
         down = time.monotonic()
         namespace, names = self.batch("hookdown", 5, seconds=5)
+        default = "hookdown-default"
+        url = f"{self.receiver.url}/{namespace}/{default}"
+        self.cluster.apply(tiny_render(default, namespace, url, seconds=5, max_attempts=None))
         flights = len(in_flight(self.cluster, namespace))
-        wait_terminal(self.cluster, namespace, names, timeout=600)
+        wait_terminal(self.cluster, namespace, [*names, default], timeout=600)
         time.sleep(max(0.0, outage - (time.monotonic() - down)))
         self.restart_receiver()
         back = time.monotonic()
         report = self.settle(namespace, names, timeout=240)
+        delivered = time.monotonic() - back
         text, ok = self.verdict(report)
-        delivered = f"every event delivered {time.monotonic() - back:.0f} s after it came back"
-        how = f"{outage:.0f} s outage (not 5 min: run time)"
-        return Row("webhook receiver down", how, f"{flights}", text, delivered, ok)
+        ok = ok and report.count("duplicate_deliveries") == 0  # nothing reached it twice: once per id
+        how = f"{outage / 60:g} min outage; webhook.maxAttempts 12"
+        recovery = f"every event delivered {delivered:.0f} s after it came back"
+        row = Row("webhook receiver down", how, f"{flights}", text, recovery, ok)
+        return [row, self._default_attempts_after_outage(namespace, default, down)]
+
+    def _default_attempts_after_outage(self, namespace: str, name: str, down: float) -> Row:
+        """The default-attempts render of :meth:`receiver_down`, once the receiver is back: its
+        events given up (when, after how many attempts), then asked for again."""
+        report = check_batch(self.cluster, namespace, [name], self.receiver)
+        missing = report.outcomes[0].missing_events
+        body = self.cluster.kubectl_json("-n", namespace, "get", "renderjob", name)
+        records = ((body.get("status") or {}).get("webhook") or {}).get("deliveries") or []
+        failed = [r for r in records if r.get("state") == "Failed"]
+        created = dt.datetime.fromisoformat(body["metadata"]["creationTimestamp"])
+        last_tries = [
+            dt.datetime.fromisoformat(r["lastAttemptTime"]) for r in failed if r.get("lastAttemptTime")
+        ]
+        gave_up = max(((t - created).total_seconds() for t in last_tries), default=float("nan"))
+        outcome = (
+            f"{len(records)} events recorded, {len(failed)} Failed after"
+            f" {sorted({r.get('attempts') for r in failed})} attempts, the last attempt {gave_up:.0f} s after"
+            f" the render was created (receiver down {time.monotonic() - down:.0f} s ago);"
+            f" {len(missing)} of the due events missing once it was back ({', '.join(missing) or 'none'})"
+        )
+        if not missing:
+            return Row("webhook receiver down, default maxAttempts", "the same outage; 1 render", "1",
+                       outcome, "-", True)  # fmt: skip
+        asked = time.monotonic()
+        self.cluster.kubectl("-n", namespace, "annotate", "renderjob", name, "reelkube.io/redeliver=all")
+        again = self.settle(namespace, [name], timeout=60)
+        text, _ = self.verdict(again)
+        recovery = (
+            f"not without a hand: `reelkube.io/redeliver=all` delivered them {time.monotonic() - asked:.0f} s"
+            f" after it was set; then {text}"
+            if not again.problems()
+            else f"`reelkube.io/redeliver=all` did not bring them within 60 s: {'; '.join(again.problems())}"
+        )
+        how = "the same outage; 1 render at the default (5)"
+        return Row("webhook receiver down, default maxAttempts", how, "1", outcome, recovery, False)
 
     def operator_killed_receiver_down(self) -> Row:
         self.receiver.stop()
@@ -319,9 +381,12 @@ class Run:
                    "-", ok)  # fmt: skip
 
     def scratch_full(self) -> Row:
-        """Three minutes of a 720p zoom over a photo at CRF 10 (megabytes a second) into a work
-        volume of 8Mi. The kubelet measures volumes about once a minute (du), so the render must
-        outlast that: a short one finishes before anyone notices (the first run: Succeeded)."""
+        """Fifteen minutes of a 720p zoom over a photo at CRF 10 (megabytes a second) under a
+        quarter of a core, into a work volume of 8Mi: over its limit within seconds and still
+        rendering minutes later. The kubelet measures each pod's volumes (du) every 1-2 minutes
+        (volumeStatsAggPeriod 1 min, jittered up to twice that) and evicts at the next check of
+        its eviction loop; a render that ends before that is never noticed (the first runs: a
+        17 s render Succeeded)."""
         namespace = create_namespace(self.cluster, "scratch")
         name = "scratch-00"
         manifest = tiny_render(name, namespace, f"{self.receiver.url}/{namespace}/{name}", retries=2)
@@ -329,12 +394,13 @@ class Run:
             "width": 1280,
             "height": 720,
             "tracks": [{"clips": [{
-                "type": "image", "src": "assets/reel-background.jpg", "duration": 180,
+                "type": "image", "src": "assets/reel-background.jpg", "duration": 900,
                 "kenBurns": {"zoomStart": 1.0, "zoomEnd": 2.0},
             }]}],
         }  # fmt: skip
         manifest["spec"]["output"] = {"thumbnail": False, "crf": 10, "preset": "ultrafast"}
-        manifest["spec"]["resources"] = {"cpu": "500m", "memory": "1Gi", "ephemeralStorage": "8Mi"}
+        manifest["spec"]["resources"] = {"cpu": "250m", "memory": "1Gi", "ephemeralStorage": "8Mi"}
+        how = "1 render, 8Mi work volume"
         self.cluster.apply(manifest)
         started = time.monotonic()
         try:
@@ -344,23 +410,90 @@ class Run:
             pods = self.cluster.kubectl_json("-n", namespace, "get", "pods")["items"]
             evicted = [p["status"].get("message", "") for p in pods if p["status"].get("reason") == "Evicted"]
             stuck = (
-                f"NOT terminal after 300 s ({exc}); status {status.get('phase')}/{status.get('reason')},"
-                f" attempts {status.get('attempts')}, {len(evicted)} evicted pods: {evicted[:1]}"
+                f"NOT terminal after 420 s ({exc}); status {status.get('phase')}/{status.get('reason')},"
+                f" progress {status.get('progress')}, attempts {status.get('attempts')},"
+                f" {len(evicted)} evicted pods: {evicted[:1]}"
             )
-            return Row("scratch volume full", "1 render, 8Mi work volume", "1", stuck, "-", False)
+            # Stop it: a quarter-hour render left behind would hold the node's CPU.
+            self.cluster.kubectl("-n", namespace, "delete", "renderjob", name, "--wait=false", check=False)
+            return Row("scratch volume full", how, "1", stuck, "-", False)
         took = time.monotonic() - started
         report = self.settle(namespace, [name])
         text, _ = self.verdict(report, want="Failed")
         status = phases(self.cluster, namespace)[name]
         message = status.get("message") or ""
+        # The kubelet's Event, not the pod: the operator deletes the Job (and its pods) at once.
+        events = self.cluster.kubectl_json("-n", namespace, "get", "events")["items"]
+        evictions = [e.get("message", "").strip() for e in events if e.get("reason") == "Evicted"]
         ok = (
             status.get("phase") == "Failed"
-            and ("work" in message or "disk" in message.lower())
+            and status.get("reason") == "ScratchFull"
+            and "spec.resources.ephemeralStorage" in message
+            and len(evictions) >= 1
             and not report.problems()
         )
-        return Row("scratch volume full", "1 render, 8Mi work volume", "1",
-                   f"{text}; attempts {status.get('attempts')}; message: {message[:200]}",
+        return Row("scratch volume full", how, "1",
+                   f"{text}; attempts {status.get('attempts')};"
+                   f" progress when evicted {status.get('progress')}%; the kubelet said: {evictions[:1]};"
+                   f" message: {message[:240]}",
                    f"Failed {took:.0f} s after apply", ok)  # fmt: skip
+
+    def node_lost(self, renders: int = 4) -> Row:
+        """Renders bound to a kwok node that is then deleted (kwok_node.py): the pod garbage
+        collector marks their pods Failed with DisruptionTarget (DeletionByPodGC) and deletes
+        them, the Job controller makes new pods without counting the lost ones, and those land
+        on the real node and render.
+
+        The real node is cordoned while the renders are placed, so that the kwok node is the only
+        place for them, and uncordoned before the kwok node is deleted."""
+        kwok = ChaosKwok(self.cluster, CLUSTER_DIR / "chaos")
+        namespace = create_namespace(self.cluster, "nodelost")
+        names = [f"nodelost-{i:02d}" for i in range(renders)]
+        real = self.cluster.node_name
+        cordoned = False
+        try:
+            kwok.start()
+            kwok.add_node(LOST_NODE)
+            self.cluster.kubectl("cordon", real)
+            cordoned = True
+            for name in names:
+                self.cluster.apply(
+                    tiny_render(name, namespace, f"{self.receiver.url}/{namespace}/{name}", seconds=20)
+                )
+            bound = self._wait_bound(namespace, names, LOST_NODE)
+            flights = len(in_flight(self.cluster, namespace))
+            self.cluster.kubectl("uncordon", real)
+            cordoned = False
+            print(f"   {utc_now()} {len(bound)} renders Running on {LOST_NODE}; deleting it")
+            kwok.delete_node(LOST_NODE)
+            lost_at = time.monotonic()
+            gone, back = self._wait_recovered(namespace, bound, real, lost_at)
+        finally:
+            if cordoned:
+                self.cluster.kubectl("uncordon", real, check=False)
+            kwok.delete_node(LOST_NODE)
+            kwok.stop()
+        took = wait_terminal(self.cluster, namespace, names, timeout=600)
+
+        def accept(r: RenderOutcome) -> bool:  # Succeeded, or Failed naming its cause
+            return r.phase == "Succeeded" or (r.phase == "Failed" and r.reason not in GENERIC_FAILURES)
+
+        report = self.settle(namespace, names)
+        text, ok = self.verdict(report, accept=accept)
+        statuses = phases(self.cluster, namespace)
+        attempts = [statuses[n].get("attempts") for n in names]
+        pods = self.cluster.kubectl_json("-n", namespace, "get", "pods")["items"]
+        left = [p["metadata"]["name"] for p in pods if p["spec"].get("nodeName") == LOST_NODE]
+        ok = ok and attempts == [1] * renders and not left
+        text += f"; attempts {attempts} (the lost pod not counted); pods left on the lost node: {len(left)}"
+        recovery = (
+            f"lost pods removed by the pod GC {min(gone):.0f}-{max(gone):.0f} s after the node was deleted;"
+            f" every render running again on the real node within {max(back):.0f} s;"
+            f" all terminal {took:.0f} s after that"
+        )
+        return Row(
+            "a node lost (kwok node deleted with pods bound)", "1 node", f"{flights}", text, recovery, ok
+        )
 
     # --- waiting -------------------------------------------------------------------------------
 
@@ -374,6 +507,64 @@ class Run:
                 raise RuntimeError(f"{namespace}/{name} ended {status.get('phase')} before {phase}")
             time.sleep(0.3)
         raise TimeoutError(f"{namespace}/{name} not {phase} after {timeout:g} s")
+
+    def _wait_bound(
+        self, namespace: str, names: list[str], node: str, timeout: float = 180
+    ) -> dict[str, str]:
+        """Wait until every render is Running with its pod Running on ``node``; its pod by name."""
+        deadline = time.monotonic() + timeout
+        bound: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            statuses = phases(self.cluster, namespace)
+            pods = self.cluster.kubectl_json("-n", namespace, "get", "pods")["items"]
+            for name in names:
+                job = statuses.get(name, {}).get("jobName")
+                if statuses.get(name, {}).get("phase") != "Running" or not job:
+                    continue
+                for pod in pods:
+                    if (
+                        pod["metadata"].get("labels", {}).get("job-name") == job
+                        and pod["spec"].get("nodeName") == node
+                        and pod["status"].get("phase") == "Running"
+                    ):
+                        bound[name] = pod["metadata"]["name"]
+            if len(bound) == len(names):
+                return bound
+            time.sleep(1)
+        raise TimeoutError(f"only {sorted(bound)} of {names} Running on {node} after {timeout:g} s")
+
+    def _wait_recovered(
+        self, namespace: str, bound: dict[str, str], node: str, since: float, timeout: float = 300
+    ) -> tuple[list[float], list[float]]:
+        """For each render whose pod was lost: seconds until that pod is gone, and until a new
+        pod runs on ``node`` (or the render has ended)."""
+        gone: dict[str, float] = {}
+        back: dict[str, float] = {}
+        while time.monotonic() - since < timeout:
+            statuses = phases(self.cluster, namespace)
+            pods = self.cluster.kubectl_json("-n", namespace, "get", "pods")["items"]
+            names_now = {p["metadata"]["name"] for p in pods}
+            now = time.monotonic() - since
+            for name, lost in bound.items():
+                if name not in gone and lost not in names_now:
+                    gone[name] = now
+                job = statuses.get(name, {}).get("jobName")
+                running = any(
+                    p["metadata"].get("labels", {}).get("job-name") == job
+                    and p["metadata"]["name"] != lost
+                    and p["spec"].get("nodeName") == node
+                    and p["status"].get("phase") in ("Running", "Succeeded")
+                    for p in pods
+                )
+                if name not in back and (running or statuses.get(name, {}).get("phase") in TERMINAL):
+                    back[name] = now
+            if len(gone) == len(back) == len(bound):
+                return list(gone.values()), list(back.values())
+            time.sleep(0.5)
+        raise TimeoutError(
+            f"{timeout:g} s after the node was deleted: lost pods gone for {sorted(gone)},"
+            f" running again for {sorted(back)} of {sorted(bound)}"
+        )
 
     def _wait_new_pod_running(self, namespace: str, job: str, old: set[str], since: float) -> float | None:
         """Seconds until a new pod of ``job`` runs; None when the render ended instead."""
@@ -389,7 +580,7 @@ class Run:
         raise TimeoutError(f"no new pod of {namespace}/{job} ran within 300 s")
 
 
-FAULTS: dict[str, Callable[[Run], Row]] = {
+FAULTS: dict[str, Callable[[Run], Row | list[Row]]] = {
     "operator": Run.operator_killed,
     "pod": Run.pod_deleted,
     "receiver": Run.receiver_down,
@@ -399,6 +590,7 @@ FAULTS: dict[str, Callable[[Run], Row]] = {
     "etcd": lambda run: run.component_restarted("etcd"),
     "oom": Run.out_of_memory,
     "scratch": Run.scratch_full,
+    "node": Run.node_lost,
 }
 
 
@@ -430,44 +622,53 @@ def main() -> int:
     bucket = f"chaos-{uuid.uuid4().hex[:8]}"
     host_s3_client(cluster).create_bucket(Bucket=bucket)
     install_crds(cluster)
-    install_release(cluster, bucket)
-    wait_for_operator_rollout(cluster)
-    wait_for_standby(cluster)
-    gateway = urlsplit(cluster.s3_endpoint).hostname or ""
-    receiver = WebhookReceiver(host=gateway).start()
-    run = Run(cluster, bucket, receiver)
-    print(f"{utc_now()} release installed, receiver at {receiver.url}; faults: {', '.join(chosen)}")
-
     rows: list[Row] = []
-    for name in chosen:
-        print(f"{utc_now()} fault: {name}", flush=True)
-        t0 = time.monotonic()
-        try:
-            row = FAULTS[name](run)
-        except (Exception, pytest.fail.Exception) as exc:  # a broken fault: the others still run
-            row = Row(
-                name, "-", "-", f"the run itself failed: {type(exc).__name__}: {str(exc)[:300]}", "-", False
-            )
+    try:
+        install_release(cluster, bucket)
+        wait_for_operator_rollout(cluster)
+        wait_for_standby(cluster)
+        gateway = urlsplit(cluster.s3_endpoint).hostname or ""
+        receiver = VerifyingReceiver(host=gateway).start()
+        run = Run(cluster, bucket, receiver)
+        print(f"{utc_now()} release installed, receiver at {receiver.url}; faults: {', '.join(chosen)}")
+        for name in chosen:
+            print(f"{utc_now()} fault: {name}", flush=True)
+            t0 = time.monotonic()
             try:
-                run.up()  # whatever was stopped comes back before the next fault
-                subprocess.run([str(CLUSTER_TESTS / "s3.sh"), "start"], capture_output=True, timeout=120)
-                if receiver._server is None:
-                    run.restart_receiver()
-            except Exception as again:
-                print(f"   could not bring the cluster back: {again}")
-        rows.append(row)
-        verdict = "right" if row.ok else "NOT RIGHT"
-        print(f"{utc_now()} {name}: {verdict} in {time.monotonic() - t0:.0f} s: {row.outcome}")
-        print_table(rows[-1:])
-    receiver.stop()
-    # Leave no operator behind: the test suite installs its own, and an old active replica would
-    # hold the Lease with this run's settings.
-    cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", check=False)
-    print(f"\nfault-injection run: {len(rows)} faults in {time.monotonic() - started:.0f} s")
+                result = FAULTS[name](run)
+                these = result if isinstance(result, list) else [result]
+            except (Exception, pytest.fail.Exception) as exc:  # a broken fault: the others still run
+                these = [
+                    Row(
+                        name,
+                        "-",
+                        "-",
+                        f"the run itself failed: {type(exc).__name__}: {str(exc)[:300]}",
+                        "-",
+                        False,
+                    )
+                ]
+                try:
+                    run.up()  # whatever was stopped comes back before the next fault
+                    subprocess.run([str(CLUSTER_TESTS / "s3.sh"), "start"], capture_output=True, timeout=120)
+                    if receiver._server is None:
+                        run.restart_receiver()
+                except Exception as again:
+                    print(f"   could not bring the cluster back: {again}")
+            rows += these
+            verdict = "right" if all(r.ok for r in these) else "NOT RIGHT"
+            print(f"{utc_now()} {name}: {verdict} in {time.monotonic() - t0:.0f} s", flush=True)
+            print_table(these)
+        receiver.stop()
+    finally:
+        # Leave no operator behind, even when the run breaks: the test suite installs its own,
+        # and an old active replica would hold the Lease with this run's settings.
+        cluster.helm("uninstall", RELEASE, "-n", SYSTEM_NS, "--wait", check=False)
+    print(f"\nfault-injection run: {len(rows)} rows in {time.monotonic() - started:.0f} s")
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
-    return 0 if all(r.ok for r in rows) else 1
+    return 0 if rows and all(r.ok for r in rows) else 1
 
 
 if __name__ == "__main__":
