@@ -6,9 +6,10 @@ are killed and cut, then every resource and every webhook delivery checked; one 
 
 It restarts cluster components (kube-apiserver, etcd) and the S3 server, so it must hold the
 cluster lock for its whole run, and it is not a pytest module (not collected by the test run).
-It installs the chart with the local images (tests/support/reelkube_cluster.py), a webhook
+It installs the chart with the local images (tests/support/reelkube_cluster.py) and a webhook
 receiver at the CNI gateway (the one private address the release lets webhooks reach), and
-leaves the release installed for a look afterwards. Exit status 1 when any row is not right.
+uninstalls the release at the end, also when the run breaks. Exit status 1 when any row is not
+right. With --json the rows so far are written after each fault.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ from support.webhooks import WebhookReceiver  # noqa: E402
 CLUSTER_DIR = Path(os.environ.get("REELKUBE_CLUSTER_DIR", "/tmp/reelkube-cluster"))
 PIDS = CLUSTER_DIR / "pids"
 LOST_NODE = "kwok-chaos-lost-0"
+WEBHOOK_WORKERS = 8
+"""Threads the operator delivers webhooks on (reelkube.controller.notify.WebhookNotifier)."""
 GENERIC_FAILURES = ("Failed", "BackoffLimitExceeded", "PodFailurePolicy", None)
 """Failure reasons that name no cause a user could act on."""
 
@@ -106,11 +109,14 @@ class Run:
             self.cluster.apply(tiny_render(name, namespace, url, **render))
         return namespace, names
 
-    def settle(self, namespace: str, names: list[str], timeout: float = 120) -> BatchReport:
-        """Check the batch, giving deliveries in backoff time to arrive."""
+    def settle(
+        self, namespace: str, names: list[str], timeout: float = 120, receiver: WebhookReceiver | None = None
+    ) -> BatchReport:
+        """Check the batch, giving deliveries in backoff time to arrive (at ``receiver``, by
+        default the run's)."""
         deadline = time.monotonic() + timeout
         while True:
-            report = check_batch(self.cluster, namespace, names, self.receiver)
+            report = check_batch(self.cluster, namespace, names, receiver or self.receiver)
             if not report.problems() or time.monotonic() > deadline:
                 return report
             time.sleep(3)
@@ -249,34 +255,76 @@ class Run:
         return Row("render pod deleted mid-render", f"{count} times", f"{min(flights)}-{max(flights)}", text,
                    recovery, ok)  # fmt: skip
 
-    def receiver_down(self, outage: float = 300) -> list[Row]:
+    def receiver_down(self, outage: float = 300, renders: int = WEBHOOK_WORKERS) -> list[Row]:
         """The receiver stopped for ``outage`` seconds while a batch renders, announces and ends.
 
-        Two rows. The batch's webhooks ask for 12 attempts (backoff 1, 2, 4 ... 60 s: the last
+        Three rows. The batch's webhooks ask for 12 attempts (backoff 1, 2, 4 ... 60 s: the last
         attempt about 6 min after the first), so every event must arrive once the receiver is
-        back, in order, once per id, each signature valid when it arrives. One more render keeps
-        the CRD's default ``maxAttempts`` (5: the last attempt 15 s after the first): what a user
-        who sets nothing gets, and whether ``reelkube.io/redeliver=all`` then brings the events.
+        back, in order, once per id, each signature valid when it arrives. One render, applied
+        first, keeps the CRD's default ``maxAttempts`` (5: the last attempt 15 s after the
+        first): what a user who sets nothing gets, and whether ``reelkube.io/redeliver=all``
+        then brings the events. One more render, applied last, posts to a second receiver that
+        stays up: the operator delivers on a pool of 8 threads and a delivery waits out its
+        backoff on its thread, so with 8 resources retrying, does anyone else still hear?
         """
         self.receiver.stop()
         down = time.monotonic()
-        namespace, names = self.batch("hookdown", 5, seconds=5)
-        default = "hookdown-default"
+        namespace = create_namespace(self.cluster, "hookdown")
+        default, bystander = "hookdown-default", "hookdown-bystander"
         url = f"{self.receiver.url}/{namespace}/{default}"
         self.cluster.apply(tiny_render(default, namespace, url, seconds=5, max_attempts=None))
-        flights = len(in_flight(self.cluster, namespace))
-        wait_terminal(self.cluster, namespace, [*names, default], timeout=600)
-        time.sleep(max(0.0, outage - (time.monotonic() - down)))
-        self.restart_receiver()
-        back = time.monotonic()
-        report = self.settle(namespace, names, timeout=240)
-        delivered = time.monotonic() - back
+        # Its deliveries on a thread before the batch takes them all (else they would wait, untried,
+        # until the receiver is back).
+        self._wait_first_attempt(namespace, default)
+        names = [f"hookdown-{i:02d}" for i in range(renders)]
+        for name in names:
+            self.cluster.apply(
+                tiny_render(name, namespace, f"{self.receiver.url}/{namespace}/{name}", seconds=5)
+            )
+        other = VerifyingReceiver(host=self.receiver.host).start()
+        try:
+            self.cluster.apply(
+                tiny_render(bystander, namespace, f"{other.url}/{namespace}/{bystander}", seconds=5)
+            )
+            applied = time.monotonic()
+            flights = len(in_flight(self.cluster, namespace))
+            heard: float | None = None
+            while time.monotonic() - down < outage:
+                if heard is None and other.requests:
+                    heard = time.monotonic() - applied
+                time.sleep(0.5)
+            wait_terminal(self.cluster, namespace, [*names, default, bystander], timeout=600)
+            self.restart_receiver()
+            back = time.monotonic()
+            report = self.settle(namespace, names, timeout=240)
+            delivered = time.monotonic() - back
+            if heard is None:  # still waiting for a thread: give it the settle's time
+                self.settle(namespace, [bystander], timeout=120, receiver=other)
+                if other.requests:
+                    heard = time.monotonic() - applied  # (late by up to the settle's 3 s poll)
+            bystander_report = check_batch(self.cluster, namespace, [bystander], other)
+        finally:
+            other.stop()
         text, ok = self.verdict(report)
         ok = ok and report.count("duplicate_deliveries") == 0  # nothing reached it twice: once per id
         how = f"{outage / 60:g} min outage; webhook.maxAttempts 12"
         recovery = f"every event delivered {delivered:.0f} s after it came back"
-        row = Row("webhook receiver down", how, f"{flights}", text, recovery, ok)
-        return [row, self._default_attempts_after_outage(namespace, default, down)]
+        rows = [Row("webhook receiver down", how, f"{flights}", text, recovery, ok)]
+        rows.append(self._default_attempts_after_outage(namespace, default, down))
+        by_text, by_ok = self.verdict(bystander_report)
+        waited = "never" if heard is None else f"{heard:.0f} s after it was applied"
+        by_ok = by_ok and heard is not None and heard < 30  # a live receiver hears within seconds
+        rows.append(
+            Row(
+                "another receiver, up, while the first is down",
+                f"1 render; {renders} renders' deliveries retrying",
+                f"{flights}",
+                f"its first event arrived {waited}; {by_text}",
+                "-",
+                by_ok,
+            )
+        )
+        return rows
 
     def _default_attempts_after_outage(self, namespace: str, name: str, down: float) -> Row:
         """The default-attempts render of :meth:`receiver_down`, once the receiver is back: its
@@ -508,6 +556,16 @@ class Run:
             time.sleep(0.3)
         raise TimeoutError(f"{namespace}/{name} not {phase} after {timeout:g} s")
 
+    def _wait_first_attempt(self, namespace: str, name: str, timeout: float = 60) -> None:
+        """Wait until the operator has tried to deliver one of the render's webhook events."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            webhook = phases(self.cluster, namespace).get(name, {}).get("webhook") or {}
+            if any((r.get("attempts") or 0) >= 1 for r in webhook.get("deliveries") or []):
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"no webhook attempt for {namespace}/{name} in {timeout:g} s")
+
     def _wait_bound(
         self, namespace: str, names: list[str], node: str, timeout: float = 180
     ) -> dict[str, str]:
@@ -651,6 +709,9 @@ def main() -> int:
                 try:
                     run.up()  # whatever was stopped comes back before the next fault
                     subprocess.run([str(CLUSTER_TESTS / "s3.sh"), "start"], capture_output=True, timeout=120)
+                    s3 = host_s3_client(cluster)  # a restarted S3 server starts empty
+                    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+                        s3.create_bucket(Bucket=bucket)
                     if receiver._server is None:
                         run.restart_receiver()
                 except Exception as again:
@@ -659,6 +720,8 @@ def main() -> int:
             verdict = "right" if all(r.ok for r in these) else "NOT RIGHT"
             print(f"{utc_now()} {name}: {verdict} in {time.monotonic() - t0:.0f} s", flush=True)
             print_table(these)
+            if args.json:
+                args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
         receiver.stop()
     finally:
         # Leave no operator behind, even when the run breaks: the test suite installs its own,
