@@ -133,7 +133,7 @@ def test_the_capture_finds_a_planted_secret_in_a_deleted_pod_and_a_deleted_statu
     (cluster_dir / "audit").mkdir(parents=True)
     (cluster_dir / "logs").mkdir()
     (cluster_dir / "kubelet.yaml").write_text(f"kind: KubeletConfiguration\npodLogsDir: {pods}\n")
-    (cluster_dir / "logs" / "kubelet.log").write_text("old line before the window\n")
+    (cluster_dir / "logs" / "kubelet.log").write_text("old line before the window\n")  # before the start
     capture = RunCapture(cluster_dir=cluster_dir, cache_dir=tmp_path / "cache", interval=0.05)
     assert capture.pod_logs == pods
     capture.start()
@@ -156,6 +156,12 @@ def test_the_capture_finds_a_planted_secret_in_a_deleted_pod_and_a_deleted_statu
             audit_event("events", {"metadata": {"name": "old"}, "note": HOOK}, at=now - timedelta(hours=2)),
         ]
         (cluster_dir / "audit" / "audit.log").write_text("".join(json.dumps(e) + "\n" for e in events))
+        (cluster_dir / "logs" / "kubelet.log").write_text("old line before the window\nclean line\n")
+        host_operator = tmp_path / "test-a" / "operator.log"  # an operator process on the host
+        host_operator.parent.mkdir()
+        host_operator.write_text(f"signed with {HOOK}\n")
+        capture.test_folders.append(host_operator.parent)
+        capture.test_outputs.append(("test-b call: Captured stdout call", "all clean"))
         captured = capture.collect()
     finally:
         capture.stop()
@@ -166,4 +172,6 @@ def test_the_capture_finds_a_planted_secret_in_a_deleted_pod_and_a_deleted_statu
     assert sorted((leak.where.split(" at ")[0], leak.what) for leak in leaks) == [
         ("audit: patch renderjobs/status t-1/job", "a service-account token (JWT)"),
         ("log t-1/render-abc/render", "Secret t-1/hook key secret"),
+        (f"test log {host_operator}", "Secret t-1/hook key secret"),
     ]
+    assert ("host log " + str(cluster_dir / "logs" / "kubelet.log"), "clean line\n") in captured.texts

@@ -13,8 +13,9 @@ Covered
   the chart's storage), kept by hard links from the session's first cluster test on, even when
   the pod, its Job or its namespace was deleted;
 - the cluster components' logs (apiserver, kubelet, ...) and the S3 server's access log, from
-  their size at the start on; the ``*.log`` files under this session's pytest temporary folder
-  (the operator processes some modules run on the host); each cluster test's captured output.
+  their size at the start on; the ``*.log`` files in each cluster test's ``tmp_path`` (the
+  operator processes some modules run on the host log there); each cluster test's captured
+  output.
 
 Searched for: the S3 keys the suite uses, every value of every Secret written during the run (the
 webhook secrets of each module, the chart's generated storage keys; base64 and the key inside a
@@ -45,7 +46,7 @@ SUITE_SECRETS = [KnownSecret(CREDENTIALS["AWS_SECRET_ACCESS_KEY"], "the suite's 
 
 
 def test_no_secret_in_a_log_an_event_or_a_status_the_run_wrote(
-    cluster: Cluster, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    cluster: Cluster, request: pytest.FixtureRequest
 ) -> None:
     plugin = audit_plugin(request.config)
     if plugin is None or plugin.capture.started is None or plugin.cluster_tests == 0:
@@ -59,7 +60,7 @@ def test_no_secret_in_a_log_an_event_or_a_status_the_run_wrote(
         f"the apiserver keeps no audit log under {plugin.capture.cluster_dir / 'audit'}: "
         "tests/cluster/up.sh restarts it with --audit-policy-file"
     )
-    captured = plugin.capture.collect(tmp_path_factory.getbasetemp())
+    captured = plugin.capture.collect()
     # A capture that holds nothing after other cluster tests ran is broken, not clean.
     assert captured.audit_events > 0, f"{plugin.cluster_tests} cluster tests ran, no write was audited"
     assert not captured.started_pods or captured.pod_log_files > 0, (

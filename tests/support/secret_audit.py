@@ -15,8 +15,8 @@ captured as the run goes:
   on. A link keeps the file's content after the kubelet deletes the pod's folder, including what
   the container wrote after the link.
 - **Host-side logs**: the cluster components' and the S3 server's logs (from their size at the
-  start on), the ``*.log`` files under the session's pytest temporary folder (the operator
-  processes some modules run on the host write there) and each cluster test's captured output.
+  start on), the ``*.log`` files in each cluster test's ``tmp_path`` (where the operator
+  processes some modules run on the host write) and each cluster test's captured output.
 
 :class:`SecretAuditPlugin` does the capturing; tests/support/cluster.py registers it, and moves the
 search (tests/e2e/test_secret_audit_cluster.py, whose module sets
@@ -402,6 +402,8 @@ class RunCapture:
         self.started: datetime | None = None
         self.host_offsets: dict[Path, int] = {}
         self.test_outputs: list[tuple[str, str]] = []
+        self.test_folders: list[Path] = []
+        """The cluster tests' ``tmp_path`` folders, whose ``*.log`` files are searched."""
 
     def start(self) -> None:
         """Begin the window: note the host logs' sizes and start keeping container logs."""
@@ -433,10 +435,10 @@ class RunCapture:
         with contextlib.suppress(OSError):
             self.kept_root.rmdir()  # only when no other session keeps logs there
 
-    def collect(self, tmp_root: Path | None = None) -> Captured:
+    def collect(self) -> Captured:
         """Everything captured since :meth:`start`: a last scan of the pod logs, then the audit
         log's window, the kept container logs, the host logs past their starting sizes, the
-        ``*.log`` files under ``tmp_root`` and the tests' captured output."""
+        ``*.log`` files in the cluster tests' ``tmp_path`` and the tests' captured output."""
         assert self.started is not None, "the capture was not started"
         since = self.started
         self.keeper.scan()
@@ -452,9 +454,9 @@ class RunCapture:
             texts.append((label, container_log_messages(path, since)))
         for path, offset in self.host_offsets.items():
             texts.append((f"host log {path}", read_from(path, offset)))
-        if tmp_root is not None:
-            for path in sorted(tmp_root.rglob("*.log")):
-                if path.is_file() and path.stat().st_mtime >= since.timestamp():
+        for folder in self.test_folders:
+            for path in sorted(folder.rglob("*.log")):
+                if path.is_file():
                     texts.append((f"test log {path}", path.read_text(errors="replace")))
         texts.extend(self.test_outputs)
         return Captured(
@@ -501,6 +503,12 @@ class SecretAuditPlugin:
         if self.capture.started is None:
             self.capture.start()
         self.cluster_tests += 1
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+        if self.capture.started is not None and item.get_closest_marker("cluster") and tmp_path:
+            self.capture.test_folders.append(Path(tmp_path))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.capture.started is None or "cluster" not in report.keywords:
