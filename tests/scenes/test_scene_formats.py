@@ -75,7 +75,8 @@ def test_listicle_number_badges(tmp_path: Path) -> None:
 
 def test_comparison_columns(tmp_path: Path) -> None:
     """While the rows show, A's picture (the orange desert) fills the left half and B's (the teal
-    ocean) the right half, a light divider between them; each row's values sit in their halves."""
+    ocean) the right half, a light divider between them; each row's values sit in their halves,
+    and the rows appear one at a time, each with its narration."""
     video, storyboard = render_example("comparison.yaml", tmp_path, 480, 270)
     subjects = {s["side"]: s["visual"].get("assetId") for s in storyboard["subjects"]}
     assert subjects == {"a": "desert", "b": "ocean"}
@@ -96,6 +97,17 @@ def test_comparison_columns(tmp_path: Path) -> None:
     yellow = np.all(np.abs(band - hex_rgb("#ffd400")) <= 50, axis=2)
     assert white[:, 60:180].sum() > 20 and white[:, 300:420].sum() > 20
     assert yellow[:, 200:280].sum() > 10 and yellow[:, :180].sum() == 0 and yellow[:, 300:].sum() == 0
+    # The rows are revealed one at a time: while row k is narrated, rows up to k show their
+    # attribute (yellow, in the middle) and the rows after it show nothing yet.
+    rows = storyboard["scenes"][1:-1]
+    assert len(rows) == 3
+    frames = frames_at(video, [middle_frame(row) for row in rows])
+    for shown, row in enumerate(rows):
+        frame = frames[middle_frame(row)].astype(float)
+        for number in range(len(rows)):
+            band = frame[top + number * height : top + (number + 1) * height, 200:280]
+            attribute = int(np.all(np.abs(band - hex_rgb("#ffd400")) <= 50, axis=2).sum())
+            assert (attribute > 10) == (number <= shown), (shown, number, attribute)
 
 
 def test_shorts_hook_progress_bar_and_cta(tmp_path: Path) -> None:

@@ -80,6 +80,12 @@ def test_outputs_list_the_storyboard(explainer: tuple[Path, dict[str, Any], dict
     assert [s["visual"]["source"] for s in storyboard["scenes"]] == ["library", "fallback", "library"]
     assert [s["visual"].get("assetId") for s in storyboard["scenes"]] == ["ocean", None, "mountain"]
     assert storyboard["scenes"][0]["visual"]["attribution"]
+    # Each scene: its times, narration, on-screen text and the chosen asset with its score.
+    for scene, sentence in zip(storyboard["scenes"], SCRIPT.split("\n\n"), strict=True):
+        assert 0 < scene["start"] < scene["speechStart"] < scene["end"] <= storyboard["duration"]
+        assert scene["narration"] == sentence and scene["text"]["heading"]
+        if scene["visual"]["source"] == "library":
+            assert scene["visual"]["score"] > 0 and scene["visual"]["src"].startswith("assets/library/")
 
 
 def test_cuts_in_the_video_are_the_storyboards_boundaries(
@@ -168,3 +174,45 @@ def test_storyboard_command_plans_without_rendering(tmp_path: Path) -> None:
     assert storyboard["scenes"][0]["visual"]["src"].endswith("assets/library/ocean.jpg")
     assert (tmp_path / "plan" / "storyboard.png").stat().st_size > 0
     assert not list((tmp_path / "plan").glob("*.mp4"))
+
+
+def test_a_scene_entering_by_a_fade_starts_it_on_its_planned_frame(tmp_path: Path) -> None:
+    """Two silent fallback cards, the second entering by a fade: the first card holds to the cut,
+    the fade runs from the second scene's planned start for the transition's length, and the
+    video is as long as the plan."""
+    job = RenderJob.model_validate(
+        {
+            "metadata": {"name": "fade"},
+            "spec": {
+                "template": "explainer",
+                "props": {
+                    "scenes": [{"duration": 1.9, "layout": "card"},
+                               {"duration": 1.7, "layout": "card", "transition": "fade"}],
+                    "outro": None,
+                    "style": {"primaryColor": "#80c0ff", "captions": False},
+                },
+                "output": {"width": 320, "height": 180, "fps": FPS, "preset": "ultrafast"},
+            },
+        }
+    )  # fmt: skip
+    result = render_job(job, tmp_path, base_dir=tmp_path)
+    storyboard = json.loads((tmp_path / "storyboard.json").read_text())
+    first, second = storyboard["scenes"]
+    assert (first["start"], second["start"], storyboard["duration"]) == (0.0, 1.9, 3.6)
+    assert video_facts(result.outputs["video"].path).frames == round(3.6 * FPS)
+    colours = [
+        np.array([int(s["visual"]["color"][i : i + 2], 16) for i in (1, 3, 5)]) for s in (first, second)
+    ]
+    cut, overlap = round(1.9 * FPS), round(0.4 * FPS)
+    frames = frames_at(result.outputs["video"].path, [cut - 1, cut + overlap // 2, cut + overlap + 1])
+
+    def top(number: int) -> np.ndarray:
+        return region_mean(frames[number], 0.02, 0.15, 0.02, 0.98)
+
+    assert np.all(np.abs(top(cut - 1) - colours[0]) <= 10), top(cut - 1)
+    assert np.all(np.abs(top(cut + overlap + 1) - colours[1]) <= 10), top(cut + overlap + 1)
+    # Halfway through the fade: between the two colours, near their mean.
+    assert np.all(
+        np.abs(top(cut + overlap // 2) - (colours[0] + colours[1]) / 2)
+        <= 0.3 * np.abs(colours[0] - colours[1]) + 6
+    )

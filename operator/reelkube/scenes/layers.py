@@ -40,7 +40,8 @@ LOGO_SHARE = 0.1
 
 def picture_track(plan: ScenePlan, canvas: SceneFrame, style: Style) -> Track:
     """Cards and scene visuals back to back from 0: a cut between scenes, or the scene's
-    transition (the earlier clip is lengthened by the overlap so every scene starts on time)."""
+    transition (the earlier clip is lengthened by the overlap so every scene starts on time).
+    Clips are placed in whole frames: each starts on its planned frame."""
     entries: list[tuple[float, float, Clip]] = []
     for card in plan.storyboard.cards:
         entries.append((card.start, card.end, ColorClip(color=style.primaryColor, start=0, duration=1)))
@@ -61,15 +62,24 @@ def picture_track(plan: ScenePlan, canvas: SceneFrame, style: Style) -> Track:
             clip = ImageClip(src=visual.src, fit=Fit.COVER, kenBurns=kenburns, transition=transition)
         entries.append((scene.start, scene.end, clip))
     entries.sort(key=lambda entry: entry[0])
+
+    def frame(seconds: float) -> int:
+        return round(seconds * canvas.fps)
+
     clips: list[Clip] = []
     for position, (start, end, clip) in enumerate(entries):
         following = entries[position + 1][2] if position + 1 < len(entries) else None
         overlap = following.transition.duration if following and following.transition else 0.0  # type: ignore[union-attr]
-        update: dict[str, object] = {"duration": round(end - start + overlap, 3)}
-        # Explicit starts keep every cut on its planned frame (summed rounded durations drift);
-        # a clip entering by a transition follows its predecessor instead, overlapping it.
-        entering = position > 0 and clip.transition is not None  # type: ignore[union-attr]
-        update["start"] = None if entering else start
+        # Starts and lengths in frames: a clip following its predecessor, or lengths in seconds
+        # rounded one by one, would land a frame off its planned start (the frames of rounded
+        # durations do not add up to the rounded sum). The clip under a transition ends
+        # `overlap` frames into the next one, which the engine reads as the transition.
+        update: dict[str, object] = {
+            "start": None,
+            "duration": None,
+            "startFrame": frame(start),
+            "durationFrames": frame(end) - frame(start) + frame(overlap),
+        }
         if position == 0 and clip.transition is not None:  # type: ignore[union-attr]
             update["transition"] = None
         clips.append(clip.model_copy(update=update))
