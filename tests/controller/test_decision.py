@@ -145,6 +145,20 @@ def stuck(
     )
 
 
+def deleted(built: dict[str, Any]) -> dict[str, Any]:
+    """``built`` (a pod) deleted by someone: its deletionTimestamp set, with the grace period the
+    tests' chart gives render pods."""
+    built["metadata"]["deletionTimestamp"] = "2025-01-01T00:00:50Z"
+    built["spec"]["terminationGracePeriodSeconds"] = 10
+    return built
+
+
+def no_retries(built: dict[str, Any]) -> dict[str, Any]:
+    """``built`` (a Job) of a resource with spec.retries 0."""
+    built["spec"]["backoffLimit"] = 0
+    return built
+
+
 def failed_input(message: str) -> dict[str, Any]:
     return terminated(2, json.dumps({"reason": "InputNotFound", "message": message}))
 
@@ -277,6 +291,103 @@ CASES: dict[str, Case] = {
                 phase=Phase.FAILED,
                 reason="InputNotFound",
                 message="https://example.com/bg.jpg returned 404",
+                job_name=JOB_NAME,
+                attempts=1,
+                start_time=STARTED,
+                completion_time="2025-01-01T00:01:00Z",
+            )
+        ),
+    ),
+    # A pod stopped from outside (deleted by hand) on the last allowed attempt: Failed with a
+    # reason the user can act on, never Canceled (only spec.cancel cancels).
+    "pod-deleted-with-no-retries-left-fails-pod-stopped": Case(
+        observed(
+            resource_body(status=RUNNING, spec={"retries": 0}),
+            trigger="sync",
+            job=no_retries(job([condition("Failed", "BackoffLimitExceeded")], failed=1)),
+            pods=(deleted(pod("p1", "Failed", terminated(143, STOPPED))),),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.FAILED,
+                reason="PodStopped",
+                message=(
+                    "render pod p1 was deleted (SIGTERM, exit 143) before it finished; spec.retries"
+                    " is 0, so it was not retried: apply the resource again to render it"
+                ),
+                job_name=JOB_NAME,
+                attempts=1,
+                start_time=STARTED,
+                completion_time="2025-01-01T00:01:00Z",
+            )
+        ),
+    ),
+    "pod-stopped-past-its-grace-is-not-out-of-memory": Case(
+        observed(
+            resource_body(status=RUNNING),
+            trigger="sync",
+            job=job([condition("Failed", "PodFailurePolicy")], failed=1),
+            pods=(deleted(pod("p1", "Failed", terminated(137))),),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.FAILED,
+                reason="PodStopped",
+                message=(
+                    "render pod p1 was deleted and did not stop within its grace period of 10s, so the"
+                    " kubelet killed it (SIGKILL, exit 137); exit 137 fails the Job at once (it is also"
+                    " the code of an out-of-memory kill), so it was not retried: apply the resource"
+                    " again to render it, and give the render pods a longer grace period (the chart's"
+                    " jobs.terminationGracePeriodSeconds)"
+                ),
+                job_name=JOB_NAME,
+                attempts=1,
+                start_time=STARTED,
+                completion_time="2025-01-01T00:01:00Z",
+            )
+        ),
+    ),
+    # The user's cancel wins over what the pods say: the reconciler writes CanceledByUser.
+    "cancel-requested-while-the-pod-reports-canceled": Case(
+        observed(
+            resource_body(status=RUNNING, spec=CANCEL),
+            trigger="sync",
+            job=job([condition("Failed", "BackoffLimitExceeded")], failed=1),
+            pods=(deleted(pod("p1", "Failed", terminated(143, STOPPED))),),
+        ),
+        Cancel(JOB_NAME),
+    ),
+    # The operator's own stops wrote their phase before the pod's exit arrives.
+    "stopped-pod-after-a-user-cancel-changes-nothing": Case(
+        observed(
+            resource_body(status={"phase": "Canceled", "reason": "CanceledByUser"}, spec=CANCEL),
+            trigger="sync",
+            job=job([condition("Failed", "BackoffLimitExceeded")], failed=1),
+            pods=(deleted(pod("p1", "Failed", terminated(143, STOPPED))),),
+        ),
+        Nothing(Phase.CANCELED),
+    ),
+    "stopped-pod-after-a-stall-changes-nothing": Case(
+        observed(
+            resource_body(status={"phase": "Failed", "reason": "NoProgress"}),
+            trigger="sync",
+            job=job([condition("Failed", "BackoffLimitExceeded")], failed=1),
+            pods=(deleted(pod("p1", "Failed", terminated(143, STOPPED))),),
+        ),
+        Nothing(Phase.FAILED),
+    ),
+    "stopped-pod-at-the-deadline-is-the-deadline": Case(
+        observed(
+            resource_body(status=RUNNING),
+            trigger="sync",
+            job=job([condition("Failed", "DeadlineExceeded")], failed=1),
+            pods=(deleted(pod("p1", "Failed", terminated(143, STOPPED))),),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.FAILED,
+                reason="DeadlineExceeded",
+                message="the render did not finish within its deadline of 600s (spec.timeoutSeconds)",
                 job_name=JOB_NAME,
                 attempts=1,
                 start_time=STARTED,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from reelkube.api.status import Phase
-from reelkube.controller.job_observation import job_finished, status_from_job
-from support.resources import JOB_NAME, condition, job, pod, terminated
+from reelkube.controller.job_observation import job_finished, status_from_chunk_job, status_from_job
+from support.resources import JOB_NAME, chunk_pod, condition, job, pod, terminated
 
 
 def test_running_pod_means_running() -> None:
@@ -136,16 +137,6 @@ def test_plain_logs_fall_back_to_exit_code_and_tail() -> None:
     assert "exited with code 1" in patch.message and "ValueError: nope" in patch.message
 
 
-def test_canceled_cause_gives_canceled_phase() -> None:
-    canceled = pod(
-        "p1",
-        "Failed",
-        terminated(143, json.dumps({"reason": "Canceled", "message": "stopped by signal SIGTERM"})),
-    )
-    patch = status_from_job(job([condition("Failed", "BackoffLimitExceeded")], failed=1), [canceled])
-    assert (patch.phase, patch.reason) == (Phase.CANCELED, "Canceled")
-
-
 def test_job_condition_alone_when_no_pod_explains() -> None:
     patch = status_from_job(
         job([condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]), []
@@ -262,5 +253,107 @@ def test_disrupted_attempt_says_it_was_not_counted() -> None:
         pod("p2", "Running", {"running": {"startedAt": "2025-01-01T00:00:40Z"}}, "2025-01-01T00:00:30Z"),
     ]
     patch = status_from_job(job(active=1), pods)
-    assert "attempt 1 failed: Canceled" in patch.message
+    assert "attempt 1 failed: PodStopped: render pod p1 was stopped (SIGTERM, exit 143)" in patch.message
     assert "not counted against spec.retries" in patch.message
+
+
+def deleted(built: dict[str, Any], grace: int = 10) -> dict[str, Any]:
+    """``built`` (a pod) deleted by someone, with the pod's grace period."""
+    built["metadata"]["deletionTimestamp"] = "2025-01-01T00:00:50Z"
+    built["spec"]["terminationGracePeriodSeconds"] = grace
+    return built
+
+
+def with_retries(built: dict[str, Any], retries: int) -> dict[str, Any]:
+    """``built`` (a Job) of a resource with ``spec.retries`` = ``retries``."""
+    built["spec"]["backoffLimit"] = retries
+    return built
+
+
+NO_RETRIES_LEFT = "; spec.retries is 0, so it was not retried: apply the resource again to render it"
+DELETED_P1 = "render pod p1 was deleted (SIGTERM, exit 143) before it finished"
+
+
+@pytest.mark.parametrize(
+    ("retries", "pods", "expected"),
+    [
+        pytest.param(
+            0,
+            [deleted(pod("p1", "Failed", terminated(143, CANCELED_MESSAGE)))],
+            ("PodStopped", DELETED_P1 + NO_RETRIES_LEFT),
+            id="deleted-runner-said-canceled",
+        ),
+        pytest.param(
+            0,
+            # SIGTERM's default action before the runner's handler: no message, the log tail.
+            [deleted(pod("p1", "Failed", terminated(143, "INFO event=start")))],
+            ("PodStopped", DELETED_P1 + NO_RETRIES_LEFT),
+            id="deleted-before-the-runner-set-its-handler",
+        ),
+        pytest.param(
+            0,
+            [pod("p1", "Failed", terminated(143, CANCELED_MESSAGE))],
+            ("PodStopped", DELETED_P1.replace("deleted", "stopped") + NO_RETRIES_LEFT),
+            id="stopped-without-a-delete",
+        ),
+        pytest.param(
+            2,
+            [
+                pod("p1", "Failed", terminated(1, BAD_INPUT_MESSAGE), "2025-01-01T00:00:06Z"),
+                pod("p2", "Failed", terminated(1, BAD_INPUT_MESSAGE), "2025-01-01T00:00:20Z"),
+                deleted(pod("p3", "Failed", terminated(143, CANCELED_MESSAGE), "2025-01-01T00:00:40Z")),
+            ],
+            (
+                "PodStopped",
+                "render pod p3 was deleted (SIGTERM, exit 143) before it finished; it was the last of 3"
+                " attempts (spec.retries is 2): apply the resource again",
+            ),
+            id="deleted-on-the-last-of-its-retries",
+        ),
+    ],
+)
+def test_a_pod_stopped_on_its_last_attempt_fails_the_resource_never_cancels_it(
+    retries: int, pods: list, expected: tuple
+) -> None:
+    failed = with_retries(job([condition("Failed", "BackoffLimitExceeded")], failed=len(pods)), retries)
+    patch = status_from_job(failed, pods)
+    assert (patch.phase, patch.reason, patch.message) == (Phase.FAILED, *expected)
+    assert patch.attempts == len(pods)
+
+
+def test_a_deleted_pod_killed_after_its_grace_period_is_not_out_of_memory() -> None:
+    killed = deleted(pod("p1", "Failed", terminated(137)), grace=10)
+    patch = status_from_job(job([condition("Failed", "PodFailurePolicy")], failed=1), [killed])
+    assert (patch.phase, patch.reason, patch.attempts) == (Phase.FAILED, "PodStopped", 1)
+    assert patch.message.startswith(
+        "render pod p1 was deleted and did not stop within its grace period of 10s, so the kubelet"
+        " killed it (SIGKILL, exit 137); exit 137 fails the Job at once"
+    )
+    assert "jobs.terminationGracePeriodSeconds" in patch.message
+    assert "memory" not in patch.message.split(";")[0]
+
+
+def test_an_oom_kill_of_a_deleted_pod_is_still_out_of_memory() -> None:
+    oom = deleted(pod("p1", "Failed", terminated(137, "", reason="OOMKilled")))
+    patch = status_from_job(job([condition("FailureTarget", "PodFailurePolicy")], failed=1), [oom])
+    assert (patch.phase, patch.reason, patch.attempts) == (Phase.FAILED, "OutOfMemory", 1)
+
+
+def test_a_sigkill_whose_pod_is_gone_says_what_cannot_be_told() -> None:
+    said = "Container reelkube for pod media/p1 failed with exit code 137 matching FailJob rule at index 2"
+    patch = status_from_job(job([condition("Failed", "PodFailurePolicy", said)], failed=1), [])
+    assert (patch.phase, patch.reason) == (Phase.FAILED, "Killed")
+    assert "is gone" in patch.message and "spec.resources.memory" in patch.message and said in patch.message
+
+
+def test_a_failed_chunk_window_killed_after_its_grace_names_its_window() -> None:
+    # 137 fails its index (FailIndex), unlike 143: the window's own pod is the cause, while a
+    # window stopped by the Job's failure (143) is skipped.
+    killed = deleted(chunk_pod("c1", 1, "Failed", terminated(137), created="2025-01-01T00:00:07Z"))
+    stopped = deleted(
+        chunk_pod("c0", 0, "Failed", terminated(143, CANCELED_MESSAGE), created="2025-01-01T00:00:08Z")
+    )
+    failed = job([condition("Failed", "FailedIndexes")], failed=2, failedIndexes="1")
+    patch = status_from_chunk_job(failed, [killed, stopped], 2)
+    assert (patch.phase, patch.reason) == (Phase.FAILED, "PodStopped")
+    assert patch.message.startswith("chunk 1 of 2: render pod c1 was deleted and did not stop")

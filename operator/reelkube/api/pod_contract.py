@@ -24,7 +24,10 @@ EXIT_BAD_INPUT = 2
 """Failed in a way a retry cannot fix (bad spec, input missing, too large or unreadable): the
 Job's podFailurePolicy fails the Job at once on this code."""
 EXIT_CANCELED = 143
-"""Stopped by SIGTERM (resource deleted, deadline reached, node drained)."""
+"""Stopped by SIGTERM (pod or Job deleted, deadline reached, node drained): the runner's own exit
+(termination message reason ``Canceled``), or the signal's default action before the runner set
+its handler (no message). Not the user's cancel, which the operator decides and reports itself: a
+Job that fails on this exit is reported as reason ``PodStopped``."""
 EXIT_KILLED = 137
 """SIGKILL, never written by the runner: the kernel's OOM kill (the kubelet says OOMKilled), or
 a pod that outlived its grace period. The Job fails at once on it (an OOM recurs under the same

@@ -2,10 +2,16 @@
 
 Turning an observation into a status patch is :mod:`reelkube.controller.status_updates`.
 The operator writes the phase and its cause; the pod writes the live progress fields. A failure
-is explained by what the user can act on, in this order: the Job's deadline; the runner's
-termination message (JSON ``{"reason", "message"}`` from a ``ReelkubeError``); the kernel's
-OOM kill; the container's exit; only then the Job's own condition ("BackoffLimitExceeded" alone
-tells nobody anything).
+is explained by what the user can act on, in this order: the Job's deadline; the kernel's OOM
+kill; a pod stopped from outside (SIGTERM, or SIGKILL after the grace period of a deleted pod);
+the runner's termination message (JSON ``{"reason", "message"}`` from a ``ReelkubeError``); the
+container's exit; only then the Job's own condition ("BackoffLimitExceeded" alone tells nobody
+anything).
+
+A stopped pod is never a cancel: a user's cancel (``spec.cancel``) and the operator's own stops
+(stall, scratch full) are decided by the operator, which deletes the Job and writes their phase
+itself, so a Job that *fails* on a stopped pod was stopped by someone else (a pod deleted by
+hand, a node shut down) on its last allowed attempt: Failed, reason :data:`POD_STOPPED`.
 """
 
 from __future__ import annotations
@@ -14,7 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reelkube.api.pod_contract import CHUNK_INDEX_LABEL, CONTAINER_NAME, EXIT_KILLED, TerminationMessage
+from reelkube.api.pod_contract import (
+    CHUNK_INDEX_LABEL,
+    CONTAINER_NAME,
+    EXIT_CANCELED,
+    EXIT_KILLED,
+    TerminationMessage,
+)
 from reelkube.api.status import Phase
 from reelkube.controller.job_manifests import KUEUE_QUEUE_LABEL
 
@@ -79,6 +91,12 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MESSAGE_LIMIT else "…" + text[-_MESSAGE_LIMIT:]
 
 
+def _exit_code(pod: Obj) -> int | None:
+    terminated = (_container_status(pod).get("state") or {}).get("terminated") or {}
+    code = terminated.get("exitCode")
+    return code if isinstance(code, int) else None
+
+
 def failure_cause(pod: Obj) -> tuple[str, str] | None:
     """(reason, message) explaining why ``pod``'s render container ended unsuccessfully."""
     terminated = (_container_status(pod).get("state") or {}).get("terminated")
@@ -94,20 +112,64 @@ def failure_cause(pod: Obj) -> tuple[str, str] | None:
     # The kubelet's word first: a runner killed mid-write may leave a message that is not why.
     if terminated.get("reason") == "OOMKilled":
         return OUT_OF_MEMORY, out_of_memory_message(_container_limits(pod).get("memory"))
+    code = terminated.get("exitCode")
+    if code == EXIT_CANCELED:
+        # SIGTERM: the runner's own exit (its message says "Canceled", which is not the user's
+        # cancel: see the module docstring), or the signal's default action before the runner
+        # had installed its handler (no message at all).
+        return POD_STOPPED, f"{_pod_said(pod)} (SIGTERM, exit {code}) before it finished"
     written = TerminationMessage.parse(raw)
     if written is not None:
         return written.reason, _clip(written.message)
-    code = terminated.get("exitCode")
     tail = f": {_clip(raw)}" if raw.strip() else ""
     if code == EXIT_KILLED:
         if _disrupted(pod):
             return "Disrupted", f"the pod was stopped by the cluster (exit code {code}): retried, not counted"
+        if _deleted(pod):
+            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+            within = f" of {grace}s" if grace is not None else ""
+            return POD_STOPPED, (
+                f"{_pod_said(pod)} and did not stop within its grace period{within}, so the kubelet"
+                f" killed it (SIGKILL, exit {code}){tail}"
+            )
         return "Killed", (
             f"the render was killed (exit code {code}, SIGKILL) without the kubelet naming an OOM; "
             "it did not stop within its grace period or ran out of memory: raise spec.resources.memory"
             f"{tail}"
         )
     return "RenderFailed", f"the render exited with code {code}{tail}"
+
+
+POD_STOPPED = "PodStopped"
+"""Reason of a render pod stopped from outside before it finished (deleted, its node shut down):
+exit 143 after SIGTERM, or 137 when a deleted pod outlived its grace period."""
+
+
+def _pod_said(pod: Obj) -> str:
+    """``render pod NAME was deleted`` (it has a deletionTimestamp) or ``... was stopped``."""
+    how = "deleted" if _deleted(pod) else "stopped"
+    return f"render pod {pod.get('metadata', {}).get('name', '?')} was {how}"
+
+
+def _deleted(pod: Obj) -> bool:
+    """Whether someone deleted the pod (the API server set its deletionTimestamp)."""
+    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def stopped_on_last_attempt(job: Obj, cause: str, attempts: int) -> str:
+    """Why a Job that failed on a stopped pod (:data:`POD_STOPPED`) did not start another: what
+    follows the pod's cause in the message, with what the user can do about it."""
+    if "exit 137" in cause:
+        # The podFailurePolicy fails the Job at once on 137, whatever spec.retries says.
+        return (
+            "; exit 137 fails the Job at once (it is also the code of an out-of-memory kill), so"
+            " it was not retried: apply the resource again to render it, and give the render"
+            " pods a longer grace period (the chart's jobs.terminationGracePeriodSeconds)"
+        )
+    retries = (job.get("spec") or {}).get("backoffLimit")
+    if not retries:
+        return "; spec.retries is 0, so it was not retried: apply the resource again to render it"
+    return f"; it was the last of {attempts} attempts (spec.retries is {retries}): apply the resource again"
 
 
 OUT_OF_MEMORY = "OutOfMemory"
@@ -216,14 +278,14 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
                 completion_time=finished,
             )
         cause = failure_cause(failed_pods[-1]) if failed_pods else None
-        reason, message = cause or (
-            failed.get("reason") or "Failed",
-            _clip(failed.get("message") or "the Job failed"),
-        )
-        if attempts > 1 and cause:
+        reason, message = cause or _job_failure(failed)
+        if reason == POD_STOPPED:
+            message += stopped_on_last_attempt(job, message, attempts)
+        elif attempts > 1 and cause:
             message = f"{message} (after {attempts} attempts)"
         return JobObservation(
-            phase=Phase.CANCELED if reason == "Canceled" else Phase.FAILED,
+            # Never Canceled: only the operator cancels (see the module docstring).
+            phase=Phase.FAILED,
             reason=reason,
             message=message,
             job_name=name,
@@ -292,6 +354,20 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
         attempts=attempts,
         start_time=start,
     )
+
+
+def _job_failure(failed: Obj) -> tuple[str, str]:
+    """The Job's own failure condition, when no pod is left to explain it (a deleted pod goes as
+    soon as the Job controller has counted it)."""
+    reason = failed.get("reason") or "Failed"
+    said = _clip(failed.get("message") or "the Job failed")
+    if reason == "PodFailurePolicy" and f"exit code {EXIT_KILLED}" in said:
+        return "Killed", (
+            f"the render pod was killed (exit code {EXIT_KILLED}, SIGKILL) and is gone, so whether it"
+            " ran out of memory or was deleted and outlived its grace period cannot be read; if it"
+            f" ran out of memory, raise spec.resources.memory ({said})"
+        )
+    return reason, said
 
 
 SUSPENDED_FOR_KUEUE = "WaitingForKueue"
@@ -438,8 +514,8 @@ def status_from_chunk_job(job: Obj, pods: Sequence[Obj], count: int) -> JobObser
             cause = failure_cause(pod)
             if index is None or cause is None or (failed and index not in failed):
                 continue
-            if cause[0] == "Canceled":
-                continue  # stopped because another index failed
+            if _exit_code(pod) == EXIT_CANCELED:
+                continue  # stopped because another index failed (143 never fails an index)
             tries = view.attempts.get(index, 1)
             after = f" (after {tries} attempts)" if tries > 1 else ""
             return replace(
