@@ -11,7 +11,9 @@ import pytest
 from reelkube.api.kinds import RENDER_JOB, TTS_JOB, PodResources
 from reelkube.api.pod_contract import RESOURCE_PATH
 from reelkube.controller.job_manifests import (
+    build_chunk_job,
     build_job,
+    build_merge_job,
     build_role,
     build_role_binding,
     build_service_account,
@@ -160,6 +162,16 @@ def test_pod_failure_policy_ignores_disruptions_before_failing_on_sigkill() -> N
     ]
     assert rules[1]["onPodConditions"] == [{"type": "DisruptionTarget"}]
     assert all(r["onExitCodes"]["containerName"] == "reelkube" for r in rules if "onExitCodes" in r)
+
+
+def test_the_runner_is_not_the_pods_pid_1_in_every_render_pod() -> None:
+    # A PID 1 drops a SIGTERM it has no handler for (the runner's first seconds): the pod would
+    # render on until the kubelet's SIGKILL, whose 137 fails the Job as out of memory.
+    chunk = build_chunk_job(render_job(output={"chunks": 2}), SETTINGS, 2)
+    created = {**chunk, "metadata": {**chunk["metadata"], "uid": "4f1c0000-0000-0000-0000-000000000002"}}
+    merge = build_merge_job(render_job(output={"chunks": 2}), SETTINGS, 2, created)
+    for job in (build_job(render_job(), SETTINGS), build_job(tts_job(), SETTINGS), chunk, merge):
+        assert pod_spec(job)["shareProcessNamespace"] is True, job["metadata"]["name"]
 
 
 def test_job_resources_default_per_kind_then_chart_then_spec() -> None:

@@ -367,6 +367,12 @@ def _pod_template(
         "automountServiceAccountToken": True,
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": settings.termination_grace_seconds,
+        # The pause container is the pod's PID 1, not the runner. A PID 1 drops every signal it
+        # has no handler for, and the runner has none during its first seconds (Python starting,
+        # its imports: 1-4 s at a quarter core): a pod deleted then rendered on until the
+        # kubelet's SIGKILL, exit 137, which the podFailurePolicy fails as out of memory. As an
+        # ordinary process the runner ends at once on such a SIGTERM, exit 143, and is retried.
+        "shareProcessNamespace": True,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUNNER_UID,
@@ -411,8 +417,9 @@ def _failure_rules(permanent: str) -> list[dict[str, Any]]:
         {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
         # The kernel's OOM kill (137, reason OOMKilled, which a rule cannot match) recurs under
         # the same limit, so it is not retried. 137 is also SIGKILL after the grace period; the
-        # runner stops within it on SIGTERM (exit 143), so outside a disruption (ignored above)
-        # 137 means the limit.
+        # runner exits within a second of SIGTERM (exit 143: it kills its tools rather than
+        # waiting for them, and it is not the pod's PID 1, which would drop a SIGTERM that came
+        # before its handler), so outside a disruption (ignored above) 137 means the limit.
         {
             "action": permanent,
             "onExitCodes": {"containerName": CONTAINER_NAME, "operator": "In", "values": [EXIT_KILLED]},

@@ -4,10 +4,11 @@ resource, run it with its status written in-cluster, and answer the operator in 
 
 Exit codes: 0 done; 1 failed, worth a retry (ffmpeg, storage, timeouts); 2 failed in a way a
 retry cannot fix (the error says ``retryable = False``: a bad spec, an input missing, too
-large, unreadable or forbidden: the Job's podFailurePolicy then fails at once); 143 canceled by
-SIGTERM (ffmpeg stopped first; a chunked render's Job re-runs such a window without counting an
-attempt). On failure the cause is written as JSON ``{"reason", "message"}`` to the termination
-log, where the operator reads it.
+large, unreadable or forbidden: the Job's podFailurePolicy then fails at once); 143 stopped by
+SIGTERM (its tools killed first, see :mod:`reelkube.pipeline.cancel`; a chunked render's Job
+re-runs such a window without counting an attempt, and a single-pod render that fails so is
+reported as ``PodStopped``, never as a cancel). On failure the cause is written as JSON
+``{"reason", "message"}`` to the termination log, where the operator reads it.
 """
 
 from __future__ import annotations
@@ -141,9 +142,16 @@ def run_in_pod(
 
 
 def _fail(error: ReelkubeError, reporter: ProgressReporter, label: str) -> int:
-    """Record the failure where the operator reads it, then flush the last progress."""
+    """Record the failure where the operator reads it, then flush the last progress (not after a
+    stop: see below)."""
     log.error("event=failed resource=%s reason=%s message=%s", label, error.reason, error.message)
     write_termination_message(error)
+    if isinstance(error, Canceled):
+        # Stopped: the pod has only its grace period left, and the final flush retries for up
+        # to a minute while the API server is away; past the grace the kubelet's SIGKILL makes
+        # it exit 137, which fails the Job as out of memory. The last progress of a stopped
+        # render tells nobody anything (the writer thread is a daemon: the exit ends it).
+        return exit_code_for(error)
     try:
         reporter.close()
     except ReelkubeError as exc:
