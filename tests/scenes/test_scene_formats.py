@@ -176,3 +176,46 @@ def test_explainer_example_renders_in_portrait(tmp_path: Path) -> None:
     # The first scene's words match the (landscape) desert and the (portrait) energy glow equally
     # well: in portrait the portrait asset wins (the landscape example shows the desert).
     assert storyboard["scenes"][0]["visual"]["assetId"] == "energy-portrait"
+
+
+@pytest.mark.parametrize(("template", "width", "height"), [("explainer", 320, 180), ("shorts", 180, 320)])
+def test_a_scenes_number_and_label_are_drawn_in_the_corners(
+    template: str, width: int, height: int, tmp_path: Path
+) -> None:
+    """A scene's `text.number` is a badge at the top left and its `text.label` a tag at the top
+    right (both in the accent colour); a scene without them shows neither. Silent scenes (no
+    Piper); the short's hook is gone after two seconds."""
+    job = RenderJob.model_validate(
+        {
+            "metadata": {"name": "corners"},
+            "spec": {
+                "template": template,
+                "props": {
+                    "scenes": [
+                        {"duration": 3.0, "text": {"heading": "One", "number": 7, "label": "NEW"}},
+                        {"duration": 1.5, "text": {"heading": "Two"}},
+                    ],
+                    "style": {"accentColor": "#ffd400", "captions": False},
+                    ("cta" if template == "shorts" else "outro"): None,
+                },
+                "output": {"width": width, "height": height, "fps": FPS, "preset": "ultrafast"},
+            },
+        }
+    )
+    result = render_job(job, tmp_path, base_dir=tmp_path)
+    storyboard = json.loads(Path(result.outputs["storyboard"].path).read_text())
+    assert storyboard["scenes"][0]["text"] == {"heading": "One", "number": 7, "label": "NEW"}
+    marked, plain = round(2.5 * FPS), middle_frame(storyboard["scenes"][1])
+    frames = frames_at(Path(result.outputs["video"].path), [marked, plain])
+    yellow = hex_rgb("#ffd400")
+
+    def yellow_pixels(frame: np.ndarray, left: int, right: int) -> int:
+        corner = frame[6 : height // 6, left:right].astype(float)  # below the short's progress bar
+        return int(np.all(np.abs(corner - yellow) <= 40, axis=2).sum())
+
+    side = width // 4
+    assert yellow_pixels(frames[marked], 0, side) > 150, "no number badge at the top left"
+    assert yellow_pixels(frames[marked], width - side, width) > 15, "no label tag at the top right"
+    assert (
+        yellow_pixels(frames[plain], 0, side) == 0 and yellow_pixels(frames[plain], width - side, width) == 0
+    )

@@ -88,9 +88,9 @@ class OnScreenText(ApiModel):
     bullet: str | None = Field(default=None, min_length=1, max_length=300)
     """A supporting line under the heading."""
     number: int | None = Field(default=None, ge=0, le=9999)
-    """A number badge (the listicle's count)."""
+    """A number badge at the top left (the listicle's count)."""
     label: str | None = Field(default=None, min_length=1, max_length=100)
-    """A small tag in the corner."""
+    """A small tag at the top right, in the accent colour (under the logo when there is one)."""
 
 
 class SceneSpec(ApiModel):

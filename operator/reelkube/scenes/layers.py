@@ -17,6 +17,8 @@ from reelkube.api.timeline import (
     ImageClip,
     KenBurns,
     Position,
+    Slide,
+    SlideFrom,
     SubtitlesClip,
     TextClip,
     Track,
@@ -36,6 +38,10 @@ ZOOM_END = 1.1
 MUSIC_FADE = 1.5
 LOGO_SHARE = 0.1
 """The logo's box, as a share of the short side."""
+BADGE_SHARE = 0.12
+"""A number badge's font size, as a share of the short side."""
+LABEL_SHARE = 0.035
+"""A label tag's font size, as a share of the short side."""
 
 
 def picture_track(plan: ScenePlan, canvas: SceneFrame, style: Style) -> Track:
@@ -212,6 +218,54 @@ def sound_tracks(plan: ScenePlan, style: Style) -> list[Track]:
         )
         tracks.append(Track(name="music", clips=[music]))
     return tracks
+
+
+def badge_geometry(canvas: SceneFrame) -> tuple[int, int, int]:
+    """(font size, padding, margin) of a number badge in the top-left corner: what is stacked
+    under it starts below `margin + size + 2 * padding` pixels from the top."""
+    size = canvas.scaled(BADGE_SHARE)
+    return size, round(size * 0.25), canvas.scaled(0.06)
+
+
+def number_badge(number: int, start: float, duration: float, canvas: SceneFrame, style: Style) -> TextClip:
+    """A scene's number, large, in an accent-coloured box at the top left, sliding in."""
+    size, padding, margin = badge_geometry(canvas)
+    return TextClip(
+        text=str(number), start=start, duration=duration, bold=True, font=style.font, color="#000000",
+        fontSize=size, position=Position.TOP_LEFT, margin=margin, offsetX=padding, offsetY=padding,
+        background=True, backgroundColor=style.accentColor, backgroundOpacity=1.0, backgroundPadding=padding,
+        shadow=False, slide=Slide(start=SlideFrom.LEFT, distance=canvas.scaled(0.05), duration=0.3),
+    )  # fmt: skip
+
+
+def label_tag(label: str, start: float, duration: float, canvas: SceneFrame, style: Style) -> TextClip:
+    """A scene's label: a small tag in the accent colour at the top right, under the logo when
+    the brief has one."""
+    size = canvas.scaled(LABEL_SHARE)
+    padding = round(size * 0.4)
+    margin = canvas.scaled(0.03) + padding
+    below_logo = canvas.scaled(LOGO_SHARE) + canvas.scaled(0.02) if style.logoUrl else 0
+    return TextClip(
+        text=label, start=start, duration=duration, fadeIn=0.2, bold=True, font=style.font, color="#000000",
+        fontSize=size, position=Position.TOP_RIGHT, margin=margin, offsetY=below_logo, maxWidth=0.4,
+        background=True, backgroundColor=style.accentColor, backgroundOpacity=1.0, backgroundPadding=padding,
+        shadow=False,
+    )  # fmt: skip
+
+
+def corner_texts(
+    plan: ScenePlan, canvas: SceneFrame, style: Style, *, numbers: bool = True
+) -> list[TextClip]:
+    """Each scene's `text.label` as a tag at the top right and, with `numbers`, its
+    `text.number` as a badge at the top left (formats that draw numbers their own way pass
+    False)."""
+    clips = []
+    for scene in plan.storyboard.scenes:
+        if numbers and scene.text.number is not None:
+            clips.append(number_badge(scene.text.number, scene.start, scene.duration, canvas, style))
+        if scene.text.label:
+            clips.append(label_tag(scene.text.label, scene.start, scene.duration, canvas, style))
+    return clips
 
 
 def watermark_track(canvas: SceneFrame, style: Style, total: float) -> Track | None:

@@ -3,8 +3,9 @@
 Layers, bottom first: the pictures (a title card, each scene's visual — library asset, URL or a
 designed fallback card — cut to the narration, an outro card), a tint over media, the fallback
 cards' text, each section's heading (and a scene's bullet under it) as a lower third of stacked
-blocks, the card titles, word-highlight captions that follow the voice, the logo watermark; and
-the sound: the voice, with music ducked under it.
+blocks, a scene's `text.number` as a badge at the top left and its `text.label` as a tag at the
+top right, the card titles, word-highlight captions that follow the voice, the logo watermark;
+and the sound: the voice, with music ducked under it.
 
 Expansion makes media (the narration, captions, storyboard and its contact sheet) and reports it
 as artifacts: `voiceover`, `timings`, `subtitles`, `storyboard` (storyboard.json) and
@@ -21,6 +22,7 @@ from reelkube.scenes.brief import BriefCommon, BriefFields, Orientation
 from reelkube.scenes.layers import (
     caption_track,
     card_text,
+    corner_texts,
     fallback_texts,
     picture_track,
     sound_tracks,
@@ -107,6 +109,7 @@ def explainer_timeline(
         *lower_thirds(plan, canvas, props),
     ]
     texts += [card_text(card, canvas, style) for card in plan.storyboard.cards]
+    texts += corner_texts(plan, canvas, style)
     if texts:
         tracks.append(Track(name="text", clips=sorted(texts, key=lambda c: c.start or 0)))
     captions = caption_track(plan, canvas, style, context.workdir.resolve())

@@ -3,22 +3,26 @@ down), the item's title and visual, narration per item, an outro card.
 
 Layers, bottom first: the pictures (the intro as a brand card, each item's visual — library
 asset, URL or fallback card — then the outro card), a tint over media, the intro's title, for
-each item its number badge (accent box, top left) with the title stacked under it, the card
-texts, word-highlight captions, the logo; the voice with music ducked under it. 16:9 by default,
-9:16 with `orientation: portrait`. Artifacts as for every scene-based format.
+each item its number badge (accent box, top left) with the title stacked under it and its
+`text.label` as a tag at the top right, the card texts, word-highlight captions, the logo; the
+voice with music ducked under it. 16:9 by default, 9:16 with `orientation: portrait`.
+Artifacts as for every scene-based format.
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from reelkube.api.timeline import Clip, Position, Slide, SlideFrom, TextClip, Timeline, Track
+from reelkube.api.timeline import Clip, Position, TextClip, Timeline, Track
 from reelkube.engine.text_layout import Align, TextBlock, TextBox, stack_blocks
 from reelkube.scenes.brief import BriefCommon, OnScreenText, SceneSpec, Visual
 from reelkube.scenes.layers import (
+    badge_geometry,
     caption_track,
     card_text,
+    corner_texts,
     fallback_texts,
+    number_badge,
     picture_track,
     sound_tracks,
     tint_track,
@@ -31,8 +35,6 @@ from reelkube.templates.explainer import explainer_canvas, plan_info
 from reelkube.templates.layout import line_clip
 
 OUTRO_SECONDS = 2.5
-BADGE_SHARE = 0.12
-"""The number's font size, as a share of the short side."""
 TITLE_BOTTOM = 0.6
 """Where an item's title box ends, as a share of the frame's height (the captions are below)."""
 
@@ -121,6 +123,7 @@ def expand_listicle(props: ListicleProps, context: TemplateContext) -> Expansion
     texts.append(card_text_for(intro.text.heading or props.title, intro.start, intro.duration, canvas, props))
     for scene in plan.storyboard.scenes[1:]:
         texts += badge_and_title(scene.text, scene.start, scene.duration, canvas, props)
+    texts += corner_texts(plan, canvas, style, numbers=False)
     tracks.append(Track(name="text", clips=sorted(texts, key=lambda c: c.start or 0)))
     captions = caption_track(plan, canvas, style, context.workdir.resolve())
     if captions:
@@ -146,13 +149,6 @@ def card_text_for(text: str, start: float, duration: float, canvas: Canvas, prop
     )  # fmt: skip
 
 
-def badge_geometry(canvas: Canvas) -> tuple[int, int, int]:
-    """(font size, padding, margin) of the number badge: the title is stacked below
-    `margin + size + 2 * padding` pixels from the top, so it never overlaps the badge."""
-    size = canvas.scaled(BADGE_SHARE)
-    return size, round(size * 0.25), canvas.scaled(0.06)
-
-
 def badge_and_title(
     text: OnScreenText, start: float, duration: float, canvas: Canvas, props: ListicleProps
 ) -> list[TextClip]:
@@ -161,27 +157,7 @@ def badge_and_title(
     size, padding, margin = badge_geometry(canvas)
     clips = []
     if text.number is not None:
-        clips.append(
-            TextClip(
-                text=str(text.number),
-                start=start,
-                duration=duration,
-                bold=True,
-                font=style.font,
-                color="#000000",
-                fontSize=size,
-                position=Position.TOP_LEFT,
-                margin=margin,
-                offsetX=padding,
-                offsetY=padding,
-                background=True,
-                backgroundColor=style.accentColor,
-                backgroundOpacity=1.0,
-                backgroundPadding=padding,
-                shadow=False,
-                slide=Slide(start=SlideFrom.LEFT, distance=canvas.scaled(0.05), duration=0.3),
-            )  # fmt: skip
-        )
+        clips.append(number_badge(text.number, start, duration, canvas, style))
     if text.heading:
         # The title stacks under the badge, in a box that ends above the captions: a long one
         # wraps downwards and shrinks before it would reach them.

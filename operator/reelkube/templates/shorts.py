@@ -4,8 +4,9 @@ the top and a call-to-action end card.
 
 Layers, bottom first: the pictures (each scene's visual, cut to the narration, then the CTA
 card), a tint over media, the fallback cards' text, the hook line (the first HOOK_SECONDS), the
-CTA text, the captions (larger than the explainer's; the current word coloured and enlarged),
-the progress bar, the logo watermark; the voice with music ducked under it.
+CTA text, a scene's `text.number` badge (top left) and `text.label` tag (top right), the
+captions (larger than the explainer's; the current word coloured and enlarged), the progress
+bar, the logo watermark; the voice with music ducked under it.
 
 Artifacts as for every scene-based format: `voiceover`, `timings`, `subtitles`, `storyboard`,
 `storyboardSheet`; plus the progress bar's clip is made in the workdir.
@@ -20,6 +21,7 @@ from reelkube.scenes.brief import BriefFields
 from reelkube.scenes.layers import (
     caption_track,
     card_text,
+    corner_texts,
     fallback_texts,
     picture_track,
     progress_bar_track,
@@ -93,6 +95,7 @@ def expand_shorts(props: ShortsProps, context: TemplateContext) -> Expansion:
     if hook:
         texts.append(hook_text(hook, canvas, props, min(HOOK_SECONDS, total)))
     texts += [card_text(card, canvas, style, size=0.09) for card in plan.storyboard.cards]
+    texts += corner_texts(plan, canvas, style)
     if texts:
         tracks.append(Track(name="text", clips=sorted(texts, key=lambda c: c.start or 0)))
     captions = caption_track(plan, canvas, style, workdir, scale=CAPTION_SCALE, emphasis=True)
