@@ -164,6 +164,17 @@ def test_pod_failure_policy_ignores_disruptions_before_failing_on_sigkill() -> N
     assert all(r["onExitCodes"]["containerName"] == "reelkube" for r in rules if "onExitCodes" in r)
 
 
+def test_without_retries_a_stopped_pod_fails_the_job_by_a_rule_that_names_it() -> None:
+    # The Job would fail on it anyway; the rule's condition names the pod after it is gone.
+    stopped = {"containerName": "reelkube", "operator": "In", "values": [143]}
+    for resource in (render_job(retries=0), tts_job(retries=0)):
+        rules = build_job(resource, SETTINGS)["spec"]["podFailurePolicy"]["rules"]
+        assert rules[-1] == {"action": "FailJob", "onExitCodes": stopped}
+        assert rules[1]["onPodConditions"] == [{"type": "DisruptionTarget"}]  # a drain is still retried
+    retried = build_job(render_job(retries=1), SETTINGS)["spec"]["podFailurePolicy"]["rules"]
+    assert all(143 not in r.get("onExitCodes", {}).get("values", []) for r in retried)
+
+
 def test_the_runner_is_not_the_pods_pid_1_in_every_render_pod() -> None:
     # A PID 1 drops a SIGTERM it has no handler for (the runner's first seconds): the pod would
     # render on until the kubelet's SIGKILL, whose 137 fails the Job as out of memory.

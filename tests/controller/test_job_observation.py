@@ -357,3 +357,19 @@ def test_a_failed_chunk_window_killed_after_its_grace_names_its_window() -> None
     patch = status_from_chunk_job(failed, [killed, stopped], 2)
     assert (patch.phase, patch.reason) == (Phase.FAILED, "PodStopped")
     assert patch.message.startswith("chunk 1 of 2: render pod c1 was deleted and did not stop")
+
+
+def test_a_stopped_pod_gone_before_the_job_failed_is_named_by_the_jobs_condition() -> None:
+    # With spec.retries 0 the podFailurePolicy fails the Job on 143 by a rule, whose condition
+    # names the pod: a deleted pod is gone once the Job controller has counted it.
+    said = (
+        "Container reelkube for pod media/summer-reel-4f1c-x7k2p failed with exit code 143 matching"
+        " FailJob rule at index 3"
+    )
+    failed = with_retries(job([condition("Failed", "PodFailurePolicy", said)], failed=1), 0)
+    patch = status_from_job(failed, [])
+    assert (patch.phase, patch.reason) == (Phase.FAILED, "PodStopped")
+    assert patch.message == (
+        "render pod summer-reel-4f1c-x7k2p was stopped (SIGTERM, exit 143) before it finished"
+        + NO_RETRIES_LEFT
+    )

@@ -427,6 +427,26 @@ def _failure_rules(permanent: str) -> list[dict[str, Any]]:
     ]
 
 
+def _single_pod_rules(resource: Resource) -> list[dict[str, Any]]:
+    """The podFailurePolicy of a Job of one pod (a render, a TTS job, a merge):
+    :func:`_failure_rules`, and with ``spec.retries: 0`` FailJob on a stopped pod's exit 143.
+
+    Without retries the Job fails on that pod either way; the rule only makes the Job's condition
+    name the pod and its exit code (reason PodFailurePolicy). A pod deleted by hand is gone as
+    soon as the Job controller has counted it, often before the operator sees the Job fail, and
+    BackoffLimitExceeded alone does not say why (see job_observation's POD_STOPPED).
+    """
+    rules = _failure_rules("FailJob")
+    if resource.spec.retries == 0:
+        rules.append(
+            {
+                "action": "FailJob",
+                "onExitCodes": {"containerName": CONTAINER_NAME, "operator": "In", "values": [EXIT_CANCELED]},
+            }
+        )
+    return rules
+
+
 def _chunk_failure_rules() -> list[dict[str, Any]]:
     """The chunk Job's podFailurePolicy: :func:`_failure_rules` with FailIndex, and a window
     stopped by SIGTERM (exit 143: its pod deleted) re-run without counting against
@@ -476,7 +496,7 @@ def build_job(resource: Resource, settings: OperatorSettings) -> Manifest:
             "ttlSecondsAfterFinished": settings.job_ttl_seconds,
             "completions": 1,
             "parallelism": 1,
-            "podFailurePolicy": {"rules": _failure_rules("FailJob")},
+            "podFailurePolicy": {"rules": _single_pod_rules(resource)},
             **_kueue_suspension(resource),
             "template": _pod_template(resource, settings, []),
         },
@@ -551,7 +571,7 @@ def build_merge_job(
             "ttlSecondsAfterFinished": settings.job_ttl_seconds,
             "completions": 1,
             "parallelism": 1,
-            "podFailurePolicy": {"rules": _failure_rules("FailJob")},
+            "podFailurePolicy": {"rules": _single_pod_rules(resource)},
             **_kueue_suspension(resource),
             "template": _pod_template(resource, settings, _chunk_env(CHUNK_ROLE_MERGE, chunks, settings)),
         },

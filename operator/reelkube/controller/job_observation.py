@@ -16,6 +16,7 @@ hand, a node shut down) on its last allowed attempt: Failed, reason :data:`POD_S
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -356,11 +357,22 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
     )
 
 
+_RULE_MATCHED = re.compile(r"for pod [^/\s]+/(?P<pod>\S+) failed with exit code (?P<code>\d+)")
+
+
 def _job_failure(failed: Obj) -> tuple[str, str]:
     """The Job's own failure condition, when no pod is left to explain it (a deleted pod goes as
     soon as the Job controller has counted it)."""
     reason = failed.get("reason") or "Failed"
     said = _clip(failed.get("message") or "the Job failed")
+    # "Container reelkube for pod NS/NAME failed with exit code 143 matching FailJob rule at
+    # index 3": the Job controller's words when a rule of the podFailurePolicy failed the Job.
+    matched = _RULE_MATCHED.search(said) if reason == "PodFailurePolicy" else None
+    if matched and int(matched["code"]) == EXIT_CANCELED:
+        return (
+            POD_STOPPED,
+            f"render pod {matched['pod']} was stopped (SIGTERM, exit {EXIT_CANCELED}) before it finished",
+        )
     if reason == "PodFailurePolicy" and f"exit code {EXIT_KILLED}" in said:
         return "Killed", (
             f"the render pod was killed (exit code {EXIT_KILLED}, SIGKILL) and is gone, so whether it"
