@@ -17,6 +17,7 @@ from reelkube.api.output import OutputSpec
 from reelkube.manifest import load_manifest
 from reelkube.pipeline.render_job import render_job
 from support.media import frames_at, region_mean, video_facts
+from support.video_cuts import detected_cuts
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +113,7 @@ def test_comparison_columns(tmp_path: Path) -> None:
 
 def test_shorts_hook_progress_bar_and_cta(tmp_path: Path) -> None:
     """The hook is on screen in the first two seconds only, the bar along the top grows with the
-    video, and the last card is the call to action."""
+    video, the picture cuts at every scene, and the last card is the call to action."""
     video, storyboard = render_example("shorts.yaml", tmp_path, 270, 480)
     assert [c["kind"] for c in storyboard["cards"]] == ["cta"]
     early, late = round(1.0 * FPS), round(storyboard["duration"] * FPS) - 3
@@ -130,6 +131,19 @@ def test_shorts_hook_progress_bar_and_cta(tmp_path: Path) -> None:
     hook_yellow = [float(np.mean(np.all(np.abs(frames[n][hook_band].astype(float) - yellow) <= 40, axis=2)))
                    for n in (early, after_hook)]  # fmt: skip
     assert hook_yellow[0] > 0.1 and hook_yellow[1] < 0.02, hook_yellow
+    # A cut on every scene: each scene's start and the end card's are cuts in the video.
+    scenes = storyboard["scenes"]
+    assert len(scenes) == 3 and len({s["visual"].get("assetId") for s in scenes}) == 3
+    cuts = detected_cuts(video)
+    for scene in scenes[1:]:
+        assert any(abs(cut - scene["start"]) <= 1 / FPS + 1e-6 for cut in cuts), (scene["start"], cuts)
+    # The end card follows the busy pattern clip, whose every frame scores as a cut: the frame
+    # after the cut is the brand colour (under the progress bar, above the text), the one before is not.
+    end_card = round(storyboard["cards"][0]["start"] * FPS)
+    around = frames_at(video, [end_card - 1, end_card + 1])
+    brand = hex_rgb("#1f3a5f")  # the style's default primaryColor
+    assert np.all(np.abs(region_mean(around[end_card + 1], 0.05, 0.12, 0.05, 0.95) - brand) <= 10)
+    assert np.abs(region_mean(around[end_card - 1], 0.05, 0.12, 0.05, 0.95) - brand).max() > 30
 
 
 def test_sentences_cut_where_the_voiceover_sentences_start(tmp_path: Path) -> None:
