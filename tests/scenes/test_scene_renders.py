@@ -152,10 +152,14 @@ def test_contact_sheet_has_one_tile_per_scene(explainer: tuple[Path, dict[str, A
     assert sheet.shape[:2] == (2 * margin + rows * height + (rows - 1) * padding,
                                2 * margin + columns * width + (columns - 1) * padding)  # fmt: skip
     lit = 0
+    band = max(18, height // 9)
     for column in range(columns):
         left = margin + column * (width + padding)
         tile = sheet[margin : margin + height, left : left + width]
         lit += int(np.abs(tile.astype(int) - [32, 32, 32]).mean() > 10)  # not the sheet's background
+        # Each tile is labelled: white text (its number, times and words) in its bottom band.
+        label = tile[height - band :]
+        assert int(np.all(label > 200, axis=2).sum()) > 30, f"tile {column + 1} has no label"
     assert lit == len(storyboard["scenes"])
 
 
