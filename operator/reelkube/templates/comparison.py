@@ -3,11 +3,11 @@ revealed one at a time with the narration, and a verdict card.
 
 Layers, bottom first: the pictures (the intro and verdict as brand cards; under the rows the
 fallback colour, covered by the split), the split screen (A's visual in the left half, B's in the
-right, over the whole run of rows, each picked like any scene's: URL, library match or fallback
-colour), a tint, a divider, the two names, each row (a dark band with the attribute in the middle
-and A's and B's values in their halves) appearing with its narration and staying to the verdict,
-the intro and verdict texts, word-highlight captions, the logo; the voice and ducked music.
-16:9 by default. The storyboard also lists the two subjects and their visuals (`subjects`).
+right, over the whole run of rows, each picked like any scene's: URL, library match, stock
+media or fallback colour), a tint, a divider, the two names, each row (a dark band with the
+attribute in the middle and A's and B's values in their halves) appearing with its narration and
+staying to the verdict, the intro and verdict texts, word-highlight captions, the logo; the voice
+and ducked music. 16:9 by default. The storyboard also lists the two subjects and their visuals (`subjects`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from reelkube.scenes.layers import caption_track, picture_track, sound_tracks, w
 from reelkube.scenes.library import ChosenVisual, choose_visuals
 from reelkube.scenes.planning import ScenePlan, load_library, orientation_of, plan_scenes
 from reelkube.scenes.splitting import SceneDraft, drafts_from_scenes
+from reelkube.scenes.stock import stock_provider
 from reelkube.scenes.storyboard import StoryboardScene
 from reelkube.templates.base import Canvas, Expansion, Template, TemplateContext
 from reelkube.templates.explainer import explainer_canvas, plan_info
@@ -113,21 +114,31 @@ def comparison_scenes(props: ComparisonProps) -> list[SceneSpec]:
 
 
 def subject_visuals(props: ComparisonProps, context: TemplateContext, canvas: Canvas) -> list[ChosenVisual]:
-    """A's and B's pictures, chosen like scene visuals (a half is portrait-ish: fit is not preferred)."""
+    """A's and B's pictures, chosen like scene visuals: a URL, the library's best match for the
+    query (or the name), stock media where the brief asks for it, else a fallback colour. The
+    output's orientation is preferred, as for scenes."""
     drafts = [
         SceneDraft(index=i, sentences=(), visual=subject.visual or Visual(query=subject.name))
         for i, subject in enumerate((props.a, props.b))
     ]
     assets = load_library(props.library, context)
-    return choose_visuals(drafts, assets, orientation_of(canvas), props.style.primaryColor)
+    provider = stock_provider(props.stock)
+    search = provider.search if provider is not None else None
+    return choose_visuals(drafts, assets, orientation_of(canvas), props.style.primaryColor, search)
 
 
 def plan_comparison(
-    props: ComparisonProps, context: TemplateContext, *, estimate: bool = False, render: bool = True
+    props: ComparisonProps,
+    context: TemplateContext,
+    *,
+    estimate: bool = False,
+    render: bool = True,
+    sides: list[ChosenVisual] | None = None,
 ) -> ScenePlan:
-    """The plan: intro, rows, verdict; the storyboard also names the subjects and their visuals."""
+    """The plan: intro, rows, verdict; the storyboard also names the subjects and their visuals
+    (`sides`, when the caller has chosen them already)."""
     canvas = explainer_canvas(props, context)
-    sides = subject_visuals(props, context, canvas)
+    sides = sides if sides is not None else subject_visuals(props, context, canvas)
     extras = {
         "subjects": [
             {"side": side, "name": subject.name, "visual": visual.to_dict()}
@@ -148,13 +159,14 @@ def plan_comparison(
 
 def expand_comparison(props: ComparisonProps, context: TemplateContext) -> Expansion:
     """Plan the scenes, then lay out the split screen, names, rows, cards, captions and sound."""
-    plan = plan_comparison(props, context)
     canvas = explainer_canvas(props, context)
+    # Chosen once: the plan's storyboard and the split screen show the same pictures.
+    sides = subject_visuals(props, context, canvas)
+    plan = plan_comparison(props, context, sides=sides)
     style = props.style
     scenes = plan.storyboard.scenes
     intro, rows, verdict = scenes[0], scenes[1:-1], scenes[-1]
     start, end = rows[0].start, rows[-1].end
-    sides = subject_visuals(props, context, canvas)
     half = canvas.width // 2
     tracks = [picture_track(plan, canvas, style)]
     split = [
