@@ -1,6 +1,7 @@
-"""Each scene-based example renders offline from the project's asset library (scaled down), and
-its format's layout is where it should be: the listicle's number badges, the comparison's two
-columns, the short's progress bar and hook, the sentences' cuts at the voice-over's sentences."""
+"""Each scene-based example renders offline from the project's asset library (scaled down), no
+scene silent or black, and its format's layout is where it should be: the listicle's number
+badges, the comparison's two columns, the short's progress bar, hook and cuts, the sentences'
+cuts at the voice-over's sentences; a scene's number and label in the corners."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from reelkube.api import RenderJob
 from reelkube.api.output import OutputSpec
 from reelkube.manifest import load_manifest
 from reelkube.pipeline.render_job import render_job
-from support.media import frames_at, region_mean, video_facts
+from support.media import audio_rms, frames_at, region_mean, video_facts
 from support.video_cuts import detected_cuts
 
 pytestmark = pytest.mark.slow
@@ -37,6 +38,15 @@ def render_example(name: str, out: Path, width: int, height: int) -> tuple[Path,
     facts = video_facts(video)
     assert (facts.width, facts.height) == (width, height)
     assert facts.frames == round(storyboard["duration"] * FPS)
+    # No scene is silent or black: each is heard after its first word and lit in its middle.
+    middles = {s["index"]: middle_frame(s) for s in storyboard["scenes"]}
+    frames = frames_at(video, list(middles.values()))
+    for scene in storyboard["scenes"]:
+        assert frames[middles[scene["index"]]].mean() > 25, f"{name}: scene {scene['index']} is black"
+        speech = scene["speechStart"]
+        assert speech is not None, f"{name}: scene {scene['index']} has no narration"
+        loud = audio_rms(video, speech, min(1.0, scene["end"] - speech))
+        assert loud > 0.01, f"{name}: scene {scene['index']} is silent ({loud:.4f})"
     return video, storyboard
 
 
