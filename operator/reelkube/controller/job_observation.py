@@ -157,10 +157,11 @@ def _deleted(pod: Obj) -> bool:
     return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
 
 
-def stopped_on_last_attempt(job: Obj, cause: str, attempts: int) -> str:
+def stopped_on_last_attempt(job: Obj, attempts: int, *, killed: bool) -> str:
     """Why a Job that failed on a stopped pod (:data:`POD_STOPPED`) did not start another: what
-    follows the pod's cause in the message, with what the user can do about it."""
-    if "exit 137" in cause:
+    follows the pod's cause in the message, with what the user can do about it. ``killed``: the
+    pod ended with SIGKILL after its grace period (137), not with its own exit on SIGTERM."""
+    if killed:
         # The podFailurePolicy fails the Job at once on 137, whatever spec.retries says.
         return (
             "; exit 137 fails the Job at once (it is also the code of an out-of-memory kill), so"
@@ -281,7 +282,8 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
         cause = failure_cause(failed_pods[-1]) if failed_pods else None
         reason, message = cause or _job_failure(failed)
         if reason == POD_STOPPED:
-            message += stopped_on_last_attempt(job, message, attempts)
+            killed = bool(failed_pods) and _exit_code(failed_pods[-1]) == EXIT_KILLED
+            message += stopped_on_last_attempt(job, attempts, killed=killed)
         elif attempts > 1 and cause:
             message = f"{message} (after {attempts} attempts)"
         return JobObservation(

@@ -11,9 +11,9 @@ their own.
 Why SIGKILL and not a graceful stop: what a stopped tool would still write is thrown away, and
 a pod has only its grace period (10 s in the tests, 30 s by default) before the kubelet kills
 it with SIGKILL, exit 137, which the Job's podFailurePolicy reads as out of memory. ffmpeg
-stopped by SIGTERM flushes its encoder first; at a quarter of a core that took longer than the
-engine's 5 s wait, and the runner exited 5.9 s after the signal
-(``tests/pipeline/bench_sigterm_exit.py``).
+stopped by SIGTERM flushes its encoder first: at a quarter of a core, 1080p at a slow preset,
+that outlasted the engine's 5 s wait, and the runner exited about 6 s after the signal instead
+of well under one (``tests/pipeline/bench_sigterm_exit.py``).
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ def stop_signals_cancel() -> Iterator[None]:
     """Within the block, SIGTERM or SIGINT kills the child processes started in it and raises
     Canceled (once); the previous handlers come back after.
 
-    The pod's runner may be PID 1 in its container, where an unhandled SIGTERM is ignored, so
-    without this a canceled pod would render on until the kubelet kills it. Python lets only
-    the main thread set handlers; elsewhere the block runs without them.
+    A runner that is PID 1 of its container (the operator's pods share their process namespace,
+    so there it is not; a plain ``docker run`` is) ignores a SIGTERM it has no handler for, and
+    would render on until it is killed. Python lets only the main thread set handlers; elsewhere
+    the block runs without them.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
