@@ -22,6 +22,8 @@ import pytest
 import yaml
 
 from reelkube.engine.probe import probe_media
+from reelkube.scenes.contact_sheet import grid, tile_size
+from reelkube.templates.storyboards import STORYBOARD_PLANNERS
 from support.reelkube_cluster import (
     RELEASE,
     ROOT,
@@ -136,6 +138,45 @@ def check_output(name: str, output: dict[str, Any], tmp_path: Path) -> None:
         assert info.duration is not None and abs(info.duration - output["duration"]) < 0.25, name
 
 
+def check_storyboard(name: str, template: str, outputs: dict[str, Any], bucket: str, tmp_path: Path) -> None:
+    """A scene-based example's storyboard outputs, fetched from their presigned URLs: the plan
+    (`storyboard.json`) describes the video the status lists, its library visuals come from the
+    index read under the bucket's s3:// prefix, and the contact sheet (`storyboard.png`) has the
+    size of one tile per scene."""
+    assert {"storyboard", "storyboardSheet"} <= set(outputs), f"{name}: {sorted(outputs)}"
+    plan, sheet = outputs["storyboard"], outputs["storyboardSheet"]
+    assert Path(plan["uri"]).name == "storyboard.json" and Path(sheet["uri"]).name == "storyboard.png", name
+    response = httpx.get(plan["url"], timeout=60)
+    assert response.status_code == 200, f"{name}: {plan['url']} -> {response.status_code}"
+    assert hashlib.sha256(response.content).hexdigest() == plan["sha256"], name
+    storyboard = json.loads(response.content)
+    video = outputs["video"]
+    assert storyboard["format"] == template, name
+    assert (storyboard["width"], storyboard["height"]) == (video["width"], video["height"]), name
+    assert abs(storyboard["duration"] - video["duration"]) < 0.25, name
+    scenes = storyboard["scenes"]
+    assert scenes, name
+    for scene in scenes:
+        assert 0 <= scene["start"] < scene["end"] <= storyboard["duration"] + 1e-3, (name, scene)
+        assert scene["visual"]["source"] in ("url", "library", "stock", "fallback"), (name, scene)
+        if scene["visual"]["source"] == "library":
+            # The index's relative srcs resolved against its s3:// location.
+            assert scene["visual"]["src"].startswith(f"s3://{bucket}/examples/assets/library/"), (name, scene)
+            assert scene["visual"]["score"] > 0 and scene["visual"]["assetId"], (name, scene)
+    assert any(s["visual"]["source"] == "library" for s in scenes + storyboard.get("subjects", [])), name
+    image = tmp_path / f"{name}-storyboard.png"
+    response = httpx.get(sheet["url"], timeout=60)
+    assert response.status_code == 200, f"{name}: {sheet['url']} -> {response.status_code}"
+    image.write_bytes(response.content)
+    assert hashlib.sha256(response.content).hexdigest() == sheet["sha256"], name
+    width, height = tile_size(storyboard["width"], storyboard["height"])
+    columns, rows = grid(len(scenes))
+    info = probe_media(image)
+    # The tile filter's margin and padding are 6 px (scenes/contact_sheet.py).
+    assert (info.width, info.height) == (12 + columns * width + (columns - 1) * 6,
+                                         12 + rows * height + (rows - 1) * 6), name  # fmt: skip
+
+
 def test_every_example_renders_in_the_cluster(
     cluster: Cluster, e2e_namespace: str, bucket: str, tmp_path: Path
 ) -> None:
@@ -173,6 +214,7 @@ def test_every_example_renders_in_the_cluster(
     printed = (tmp_path / "submit.out").read_text() + (tmp_path / "submit.err").read_text()[-3000:]
     assert code == 0, printed
     report = []
+    storyboards: list[str] = []
     for manifest in manifests:
         name = manifest["metadata"]["name"]
         final = seen[name][-1]
@@ -184,6 +226,10 @@ def test_every_example_renders_in_the_cluster(
             check_output(f"{name}-{output_name}", output, tmp_path)
             fetched = (downloads / name / Path(output["uri"]).name).read_bytes()
             assert hashlib.sha256(fetched).hexdigest() == output["sha256"], f"{name}: submit --download"
+        template = manifest["spec"].get("template")
+        if template in STORYBOARD_PLANNERS:
+            check_storyboard(name, template, final["outputs"], bucket, tmp_path)
+            storyboards.append(name)
         running = [
             s.get("progress")
             for s in seen[name]
@@ -200,6 +246,9 @@ def test_every_example_renders_in_the_cluster(
             if j["metadata"]["labels"]["reelkube.io/name"] == name
         ]
         assert [j["metadata"]["name"] for j in jobs] == [final["jobName"]], name
+    # Every scene-based format among the examples had its storyboard checked.
+    expected = {m["metadata"]["name"] for m in manifests if m["spec"].get("template") in STORYBOARD_PLANNERS}
+    assert len(expected) == len(STORYBOARD_PLANNERS) and sorted(storyboards) == sorted(expected)
     print("\n".join(report))
 
 
