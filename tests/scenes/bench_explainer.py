@@ -1,6 +1,6 @@
 """Explainer benchmark: a 150-word script as an explainer at 1080x1920 (about a minute of video).
 
-    python tests/scenes/bench_explainer.py [--keep DIR]
+    python tests/scenes/bench_explainer.py [--keep DIR] [--workers auto|N]
 
 Measures, each in its own child process (`reelkube render` and `reelkube storyboard`):
 - end-to-end wall time of the render (Piper, planning, contact sheet, ffmpeg), and as a multiple
@@ -131,6 +131,12 @@ def timed(command: list[str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="keep the outputs in this folder")
+    parser.add_argument(
+        "--workers",
+        default="auto",
+        help="reelkube render --workers (auto: two windows at once on two cores; 1: one ffmpeg, as "
+        "in a render pod, where a scene-based template always renders in one pod)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-explainer-"))
     load = [round(x, 2) for x in os.getloadavg()]
@@ -139,7 +145,7 @@ def main() -> None:
     reelkube = [sys.executable, "-m", "reelkube.cli"]
     board = timed([*reelkube, "storyboard", str(job), "-o", str(work / "storyboard")])
     estimate = timed([*reelkube, "storyboard", str(job), "-o", str(work / "estimate"), "--estimate"])
-    render = timed([*reelkube, "render", str(job), "-o", str(work / "render")])
+    render = timed([*reelkube, "render", str(job), "-o", str(work / "render"), "--workers", args.workers])
     storyboard = json.loads((work / "render" / "storyboard.json").read_text())
     duration = storyboard["duration"]
     words = len(SCRIPT.split())
@@ -148,7 +154,8 @@ def main() -> None:
         "scenes": len(storyboard["scenes"]),
         "videoSeconds": duration,
         "size": "1080x1920",
-        "render": render | {"wallPerVideoSecond": round(render["wallSeconds"] / duration, 2)},
+        "render": render
+        | {"workers": args.workers, "wallPerVideoSecond": round(render["wallSeconds"] / duration, 2)},
         "storyboard": board,
         "storyboardEstimated": estimate,
         "cpus": os.cpu_count(),
