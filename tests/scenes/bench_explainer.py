@@ -14,11 +14,17 @@ Measures, each in its own child process (`reelkube render` and `reelkube storybo
 
 Prints one JSON object. Linux only (reads /proc).
 
-Measured once on the project's 2-core machine while other work ran (load average 8-10), so the
-wall times are pessimistic: 150 words -> 12 scenes, 59.2 s of 1080x1920 video. Render end to end
-92.6 s wall (1.56x the video's duration), 80.0 CPU s (1.35x), peak 1,113 MiB for the process tree
-(python with Piper loaded, and ffmpeg), 665 MiB the largest single process. `reelkube storyboard`
-for the same brief: 15.4 s with Piper measuring the speech, 5.4 s with --estimate.
+Measured on the project's 2-core machine (150 words -> 12 scenes, about 59.2 s of 1080x1920
+video), with the load average printed before each run:
+- session 6, load 0.72: `--workers 1` 45.2 s wall (0.76x the video's duration), 66.9 CPU s,
+  peak 1,366 MiB for the process tree (1,118 MiB in a second sampling: python with Piper loaded
+  447 MiB beside ffmpeg 671 MiB), 672 MiB the largest process; `reelkube storyboard` 6.6 s with
+  Piper measuring the speech, 3.2 s with --estimate.
+- session 6, load 1.34: `--workers auto` (two windows at once, two ffmpeg) 48.9 s (0.82x), 73.7
+  CPU s, peak 1,454 MiB (both ffmpeg processes at once); storyboard 9.0 s, 3.3 s estimated. Two
+  windows on two cores gain nothing here.
+- session 6, load 8.7: `--workers 1` 76.2 s (1.29x), 67.3 CPU s; storyboard 25.3 s, 4.9 s.
+- session 3, load 8-10: 92.6 s (1.56x), 80.0 CPU s, peak 1,113 MiB; storyboard 15.4 s, 5.4 s.
 """
 
 from __future__ import annotations
