@@ -2,8 +2,9 @@
 ``kubectl apply`` with the cap's message, per namespace (a profile chosen by the Namespace's
 label), the examples are admitted, the API server's type check finds nothing to warn about, and
 an admitted resource's metadata and spec.cancel may still change after its caps were lowered.
-Each test applies and removes the policies again: the uninstall-install cycle that leaves
-parameter-based bindings refusing everything (kubernetes/kubernetes#133827) must not matter.
+Each test applies and removes the policies and their parameters (an AdmissionLimits object)
+again; test_admission_reinstall_cluster.py runs that cycle through helm itself
+(kubernetes/kubernetes#133827 broke it for ConfigMap parameters).
 
 Only the admission objects are applied (``helm template --show-only``), under their own release
 name, and removed afterwards; no operator runs, so nothing is rendered.
@@ -80,6 +81,7 @@ def _applied(cluster: Cluster, namespace: str) -> Iterator[str]:
     """The admission policies and bindings, applied and removed again; a second namespace,
     labelled with the profile ``small``, is yielded."""
     install_crds(cluster)
+    cluster.kubectl("wait", "--for=condition=Established", "crd/admissionlimits.reelkube.io", "--timeout=60s")
     small = f"small-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", small)
     cluster.kubectl("label", "namespace", small, f"{PROFILE_LABEL}=small")
@@ -105,7 +107,9 @@ def test_over_a_cap_is_refused_at_apply_naming_the_cap(
     code, out = _apply(cluster, _render_job("greedy", namespace, GREEDY))
     print(out)
     assert code != 0 and "spec.retries 9 is over the cap maxRetries=5" in out
-    assert "(the cluster default, chart value admission.limits)" in out
+    assert (
+        f"(the cluster default: spec.limits of AdmissionLimits {PREFIX}, chart value admission.limits)" in out
+    )
     code, out = _apply(
         cluster, _render_job("big", namespace, {"template": "slideshow", "resources": {"memory": "65Gi"}})
     )
@@ -123,7 +127,10 @@ def test_a_profile_caps_its_namespace(cluster: Cluster, namespace: str, policies
     code, out = _apply(cluster, _render_job("gpu", policies, gpu))
     print(out)
     assert code != 0 and "spec.output.gpu is not allowed in this namespace" in out
-    assert f"(profile small of namespace {policies}, chart value admission.profiles.small)" in out
+    assert (
+        f"(profile small of namespace {policies}: spec.profiles.small of AdmissionLimits {PREFIX},"
+        " chart value admission.profiles.small)"
+    ) in out
     assert _apply(cluster, _render_job("long", namespace, LONG))[0] == 0
     code, out = _apply(cluster, _render_job("long", policies, LONG))
     print(out)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +46,11 @@ def _refusals(
 ) -> list[str]:
     namespace = _namespace(profile)
     policies = _policies(docs)
+    (params,) = find(docs, "AdmissionLimits")
     names = ["reelkube-limits"] + (["reelkube-render-limits"] if obj["kind"] == "RenderJob" else [])
-    return [message for name in names for message in refusals(policies[name], obj, namespace, **kw)]
+    return [
+        message for name in names for message in refusals(policies[name], obj, namespace, params=params, **kw)
+    ]
 
 
 __all__ = ["helm_binary"]  # the fixture needs_helm names
@@ -78,28 +80,54 @@ def test_policies_and_bindings_render(docs: list[dict[str, Any]]) -> None:
     assert set(policies) == {"reelkube-limits", "reelkube-render-limits", "reelkube-storage"}
     for policy in policies.values():
         assert policy["apiVersion"] == "admissionregistration.k8s.io/v1"
-        # No parameter objects: see the template's comment (kubernetes/kubernetes#133827).
-        assert "paramKind" not in policy["spec"]
         assert policy["spec"]["failurePolicy"] == "Fail"
         assert all(v.get("messageExpression") for v in policy["spec"]["validations"])
+    # The caps are the parameters of the two cap policies: a cluster-scoped custom resource, not a
+    # ConfigMap (see the template's comment, kubernetes/kubernetes#133827).
+    for name in ("reelkube-limits", "reelkube-render-limits"):
+        kind = policies[name]["spec"]["paramKind"]
+        assert kind == {"apiVersion": "reelkube.io/v1alpha1", "kind": "AdmissionLimits"}
+    assert "paramKind" not in policies["reelkube-storage"]["spec"]
     bindings = {d["metadata"]["name"]: d["spec"] for d in find(docs, "ValidatingAdmissionPolicyBinding")}
-    assert bindings == {name: {"policyName": name, "validationActions": ["Deny"]} for name in policies}
+    params = {"name": "reelkube", "parameterNotFoundAction": "Deny"}
+    assert bindings == {
+        name: {"policyName": name, "validationActions": ["Deny"]}
+        | ({"paramRef": params} if name != "reelkube-storage" else {})
+        for name in policies
+    }
+    assert [d["metadata"]["name"] for d in find(docs, "AdmissionLimits")] == ["reelkube"]
     assert not find(docs, "ConfigMap")
 
 
 @needs_helm
-def test_a_profile_changes_only_what_it_names(docs: list[dict[str, Any]]) -> None:
-    policy = _policies(docs)["reelkube-limits"]
-    caps_expression = next(v for v in policy["spec"]["variables"] if v["name"] == "caps")["expression"]
-    caps = json.loads(caps_expression.removesuffix("[variables.profile]"))
-    assert caps["small"] == {
-        **caps["default"],
-        "maxDurationSeconds": "600",
-        "allowGpu": "false",
-        "maxCpu": "2",
-        "maxMemory": "4Gi",
+def test_the_parameters_hold_the_default_and_each_profile_as_set(docs: list[dict[str, Any]]) -> None:
+    (params,) = find(docs, "AdmissionLimits")
+    assert params["apiVersion"] == "reelkube.io/v1alpha1"
+    assert params["spec"]["profiles"] == {
+        "small": {"maxDurationSeconds": "600", "allowGpu": "false", "maxCpu": "2", "maxMemory": "4Gi"}
     }
-    assert caps["default"]["maxPixels"] == "8294400"
+    assert params["spec"]["limits"]["maxPixels"] == "8294400"
+    assert all(isinstance(v, str) for v in params["spec"]["limits"].values())
+
+
+@needs_helm
+def test_a_profile_changes_only_what_it_names(docs: list[dict[str, Any]]) -> None:
+    """A cap the profile does not name is the default's (maxPixels, maxRetries), one it names is
+    the profile's."""
+    source = (
+        "(profile small of namespace team-a: spec.profiles.small of AdmissionLimits reelkube,"
+        " chart value admission.profiles.small)"
+    )
+    wide = _render({"template": "x", "retries": 6, "output": {"width": 3841, "height": 2160}})
+    assert _refusals(docs, wide, profile="small") == [
+        f"spec.retries 6 is over the cap maxRetries=5 {source}",
+        f"spec.output width x height 3841x2160 is over the cap maxPixels=8294400 {source}",
+    ]
+    long = _render({"template": "x", "output": {"maxDurationSeconds": 601}})
+    assert _refusals(docs, long, profile="small") == [
+        "spec.output.maxDurationSeconds 601s (3600 unless set) is over the cap maxDurationSeconds=600"
+        f" {source}: set spec.output.maxDurationSeconds within it"
+    ]
 
 
 @needs_helm
@@ -164,7 +192,10 @@ def test_over_a_default_cap_is_refused_naming_the_cap(docs: list[dict[str, Any]]
     messages = _refusals(docs, _render(spec))
     assert len(messages) == 1, messages
     assert expected in messages[0]
-    assert "(the cluster default, chart value admission.limits)" in messages[0]
+    assert (
+        "(the cluster default: spec.limits of AdmissionLimits reelkube, chart value admission.limits)"
+        in (messages[0])
+    )
 
 
 @needs_helm
@@ -194,7 +225,8 @@ def test_a_profile_caps_its_namespaces_only(docs: list[dict[str, Any]]) -> None:
     tts = _render({"text": "hi", "resources": {"memory": "5Gi"}}, kind="TTSJob")
     assert _refusals(docs, tts, profile="small") == [
         "spec.resources.memory 5Gi is over the cap maxMemory=4Gi"
-        " (profile small of namespace team-a, chart value admission.profiles.small)"
+        " (profile small of namespace team-a: spec.profiles.small of AdmissionLimits reelkube,"
+        " chart value admission.profiles.small)"
     ]
 
 
@@ -214,7 +246,8 @@ def test_a_lower_duration_cap_asks_for_an_explicit_output_cap(docs: list[dict[st
     messages = _refusals(docs, _render({"template": "x", "output": {"maxDurationSeconds": 3600}}), "small")
     assert messages == [
         "spec.output.maxDurationSeconds 3600s (3600 unless set) is over the cap maxDurationSeconds=600"
-        " (profile small of namespace team-a, chart value admission.profiles.small):"
+        " (profile small of namespace team-a: spec.profiles.small of AdmissionLimits reelkube,"
+        " chart value admission.profiles.small):"
         " set spec.output.maxDurationSeconds within it"
     ]
     assert _refusals(docs, _render({"template": "x", "output": {"maxDurationSeconds": 600}}), "small") == []

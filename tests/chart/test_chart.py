@@ -58,7 +58,10 @@ def test_chart_crds_equal_the_repository_crds_and_the_models() -> None:
     repo = {p.name: p.read_text() for p in (ROOT / "crds").glob("*.yaml")}
     fix = "run: reelkube crds && reelkube crds --dir charts/reelkube/crds"
     assert chart == repo, f"charts/reelkube/crds differs from crds/ ({fix})"
-    assert chart == generated, f"the CRDs differ from the models ({fix})"
+    # The admission policies' parameters (AdmissionLimits) are written by hand: no model.
+    assert {n: t for n, t in chart.items() if n != "admissionlimits.reelkube.io.yaml"} == generated, (
+        f"the CRDs differ from the models ({fix})"
+    )
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -77,15 +77,17 @@ def refusals(
     namespace: dict[str, Any],
     *,
     operation: str = "CREATE",
+    params: dict[str, Any] | None = None,
 ) -> list[str]:
     """The messages ``policy`` refuses ``obj`` with (empty: admitted), in the Namespace object
-    ``namespace`` (the policies read its labels)."""
+    ``namespace`` (the policies read its labels), with ``params`` its binding's parameters."""
     spec = policy["spec"]
     request_namespace = obj["metadata"].get("namespace", namespace["metadata"]["name"])
     activation: dict[str, Any] = {
         "object": celpy.json_to_cel(obj),
         "namespaceObject": celpy.json_to_cel(namespace),
         "request": celpy.json_to_cel({"operation": operation, "namespace": request_namespace}),
+        "params": celpy.json_to_cel(params),
     }
     for condition in spec.get("matchConditions", []):
         if not _evaluate(condition["expression"], activation):

@@ -74,7 +74,7 @@ def install_crds(cluster: Cluster) -> None:
     for path in sorted((ROOT / "crds").glob("*.yaml")):
         crd = json.dumps(yaml.safe_load(path.read_text()))
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=crd)
-    for plural in ("renderjobs", "ttsjobs"):
+    for plural in ("renderjobs", "ttsjobs", "admissionlimits"):
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{plural}.reelkube.io", "--timeout=60s")
 
 
