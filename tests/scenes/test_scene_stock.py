@@ -1,13 +1,14 @@
 """The Pexels stock provider, tested against a local server that answers in Pexels' published
 response format (tests/support/pexels_server.py): Pexels itself cannot be reached from the test
 machines. Search parameters, the key header, photo and video mapping with attribution, the stock
-step in visual choice, and the refusals (no key here, a wrong key). No ffmpeg."""
+step in visual choice, and the refusals (no key here, a wrong key; a failed search transient
+or permanent as its status says). No ffmpeg."""
 
 from __future__ import annotations
 
 import pytest
 
-from reelkube.errors import SpecError
+from reelkube.errors import InputError, InputRejected, SpecError
 from reelkube.scenes.brief import AssetKind, LibraryAsset, Orientation, StockMediaKind, StockSpec, Visual
 from reelkube.scenes.library import choose_visuals
 from reelkube.scenes.splitting import SceneDraft
@@ -72,6 +73,24 @@ def test_stock_answers_what_the_library_cannot() -> None:
 def test_a_wrong_key_is_a_spec_error() -> None:
     with serve_pexels() as server, pytest.raises(SpecError, match="refused the API key"):
         PexelsClient(api_key="wrong", base_url=server.url).search("ocean", Orientation.LANDSCAPE)
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(429, True), (503, True), (500, True), (400, False)])
+def test_a_failed_search_is_transient_or_permanent_as_its_status_says(status: int, retryable: bool) -> None:
+    with serve_pexels() as server, pytest.raises(InputError, match=f"HTTP {status}") as raised:
+        PexelsClient(api_key=API_KEY, spec=StockSpec(), base_url=server.url).search(
+            f"status-{status} waves", Orientation.PORTRAIT
+        )
+    assert raised.value.retryable is retryable
+    assert isinstance(raised.value, InputRejected) is not retryable
+
+
+def test_an_unreachable_stock_service_is_transient(closed_port_url: str) -> None:
+    with pytest.raises(InputError, match="stock search on Pexels failed") as raised:
+        PexelsClient(api_key=API_KEY, spec=StockSpec(), base_url=closed_port_url).search(
+            "waves", Orientation.PORTRAIT
+        )
+    assert raised.value.retryable
 
 
 def test_provider_needs_the_installations_key(monkeypatch: pytest.MonkeyPatch) -> None:

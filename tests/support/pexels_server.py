@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,6 +80,12 @@ def serve_pexels() -> Iterator[PexelsServer]:
             )
             if self.headers.get("Authorization") != API_KEY:
                 self._send(401, {"error": "Unauthorized"})
+                return
+            # A query "status-NNN ..." is answered with that status: Pexels' 429 when the rate
+            # limit is spent, a 5xx when it is down, a 400 for a request it cannot take.
+            forced = re.match(r"status-(\d{3})", params.get("query", ""))
+            if forced:
+                self._send(int(forced.group(1)), {"error": f"forced {forced.group(1)}"})
                 return
             empty = "nothing" in params.get("query", "")
             per_page = int(params.get("per_page", 15))

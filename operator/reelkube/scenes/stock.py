@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reelkube.api.provider_secrets import PEXELS_API_KEY_ENV, PEXELS_URL_ENV
-from reelkube.errors import InputUnreadable, SpecError
+from reelkube.errors import InputError, InputRejected, SpecError
 from reelkube.scenes.brief import AssetKind, LibraryAsset, Orientation, StockMediaKind, StockSpec
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,19 @@ class PexelsClient:
                 timeout=TIMEOUT_SECONDS,
             )
         except httpx.HTTPError as error:
-            raise InputUnreadable(f"stock search on Pexels failed: {error}") from error
-        if response.status_code in (401, 403):
-            raise SpecError(f"Pexels refused the API key (HTTP {response.status_code})")
-        if response.status_code != 200:
-            raise InputUnreadable(f"stock search on Pexels failed: HTTP {response.status_code}")
+            # The network, not the brief: another attempt may get through.
+            raise InputError(f"stock search on Pexels failed: {error}") from error
+        status = response.status_code
+        if status in (401, 403):
+            raise SpecError(
+                f"Pexels refused the API key (HTTP {status}): check the key in the Secret named by "
+                "the chart's stock.pexels.secretName"
+            )
+        if status == 429 or status >= 500:
+            # Rate limit spent or Pexels down: transient, retried as spec.retries allows.
+            raise InputError(f"stock search on Pexels failed: HTTP {status}")
+        if status != 200:
+            raise InputRejected(f"stock search on Pexels refused the request: HTTP {status}")
         data = response.json()
         items = data.get("videos" if videos else "photos") or []
         assets = [
