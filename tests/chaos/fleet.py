@@ -170,6 +170,9 @@ class BatchReport:
     """The checks over a batch: counts of everything that went wrong."""
 
     outcomes: list[RenderOutcome] = field(default_factory=list)
+    jobs_deleted: bool = False
+    """Whether the operator deletes these renders' Jobs on purpose (a ScratchFull render's Job
+    is deleted, else it would run again): then 0 Jobs is right, more than 1 still is not."""
 
     def count(self, what: str) -> int:
         """How many renders have ``what``: lost, wrong, duplicate_jobs, missing_events,
@@ -192,7 +195,7 @@ class BatchReport:
             issues = []
             if r.phase not in TERMINAL:
                 issues.append(f"not terminal ({r.phase})")
-            if r.jobs != 1:
+            if r.jobs > 1 or (r.jobs == 0 and not self.jobs_deleted):
                 issues.append(f"{r.jobs} Jobs")
             if r.missing_events:
                 issues.append(f"missing events {r.missing_events}")
@@ -281,16 +284,22 @@ def expected_events(status: dict[str, Any]) -> list[str]:
 
 
 def check_batch(
-    cluster: Cluster, namespace: str, names: Iterable[str], receiver: WebhookReceiver | None
+    cluster: Cluster,
+    namespace: str,
+    names: Iterable[str],
+    receiver: WebhookReceiver | None,
+    *,
+    jobs_deleted: bool = False,
 ) -> BatchReport:
-    """Read every resource, its Jobs and its webhook deliveries, and say what is wrong."""
+    """Read every resource, its Jobs and its webhook deliveries, and say what is wrong
+    (``jobs_deleted``: see :attr:`BatchReport.jobs_deleted`)."""
     items = {
         i["metadata"]["name"]: i
         for i in cluster.kubectl_json("-n", namespace, "get", "renderjobs.reelkube.io")["items"]
     }
     jobs = Counter(j["metadata"]["labels"].get("reelkube.io/name") for j in managed_jobs(cluster, namespace))
     requests = received(receiver)
-    report = BatchReport()
+    report = BatchReport(jobs_deleted=jobs_deleted)
     for name in names:
         status = (items.get(name) or {}).get("status") or {}
         mine = [(r, v) for r, v in requests if r.path.rstrip("/").endswith("/" + name)]

@@ -110,13 +110,20 @@ class Run:
         return namespace, names
 
     def settle(
-        self, namespace: str, names: list[str], timeout: float = 120, receiver: WebhookReceiver | None = None
+        self,
+        namespace: str,
+        names: list[str],
+        timeout: float = 120,
+        receiver: WebhookReceiver | None = None,
+        jobs_deleted: bool = False,
     ) -> BatchReport:
         """Check the batch, giving deliveries in backoff time to arrive (at ``receiver``, by
-        default the run's)."""
+        default the run's; ``jobs_deleted``: see BatchReport)."""
         deadline = time.monotonic() + timeout
         while True:
-            report = check_batch(self.cluster, namespace, names, receiver or self.receiver)
+            report = check_batch(
+                self.cluster, namespace, names, receiver or self.receiver, jobs_deleted=jobs_deleted
+            )
             if not report.problems() or time.monotonic() > deadline:
                 return report
             time.sleep(3)
@@ -466,7 +473,8 @@ class Run:
             self.cluster.kubectl("-n", namespace, "delete", "renderjob", name, "--wait=false", check=False)
             return Row("scratch volume full", how, "1", stuck, "-", False)
         took = time.monotonic() - started
-        report = self.settle(namespace, [name])
+        # The operator deletes the Job at once (else it would start the same render again).
+        report = self.settle(namespace, [name], jobs_deleted=True)
         text, _ = self.verdict(report, want="Failed")
         status = phases(self.cluster, namespace)[name]
         message = status.get("message") or ""
