@@ -156,6 +156,30 @@ CLUSTER_GROUP = "cluster"
 """The pytest-xdist group of every cluster test."""
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a cluster test that runs in a second xdist worker: the group did not hold them in one
+    (pytest 9.2.0 with pytest-xdist 3.8 does that), and two workers would share one operator
+    release and one cluster at the same time, failing far from the cause."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    workerinput = getattr(item.config, "workerinput", None)
+    if item.get_closest_marker("cluster") is None or worker is None or workerinput is None:
+        return
+    claim = Path("/tmp") / f"reelkube-cluster-worker-{workerinput['testrunuid']}"
+    try:
+        fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        owner = claim.read_text().strip()
+        if owner and owner != worker:
+            pytest.fail(
+                f"cluster tests run in workers {owner} and {worker}: the xdist group {CLUSTER_GROUP!r} "
+                "did not keep them in one (pytest and pytest-xdist versions? see pyproject.toml)",
+                pytrace=False,
+            )
+        return
+    with os.fdopen(fd, "w") as out:
+        out.write(worker)
+
+
 def run_script(*args: str, timeout: float) -> str:
     """Run a tests/cluster script; on failure show its output in the test report."""
     argv = [str(SCRIPTS / args[0]), *args[1:]]
