@@ -23,6 +23,20 @@ def test_sigterm_becomes_canceled() -> None:
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+def test_no_except_exception_inside_the_block_swallows_the_stop() -> None:
+    # A fallback such as "font unreadable: estimate its size" must not eat the stop, nor a
+    # library turn it into an error of its own.
+    went_on = []
+    with pytest.raises(Canceled, match="SIGTERM"), stop_signals_cancel():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # interrupted by the handler
+        except Exception:  # noqa: BLE001 - the catch-all under test
+            went_on.append("swallowed")
+        went_on.append("rendered on")
+    assert went_on == []
+
+
 def test_ctrl_c_becomes_canceled_and_a_second_signal_is_ignored() -> None:
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(Canceled, match="SIGINT"), stop_signals_cancel():

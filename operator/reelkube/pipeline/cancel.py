@@ -2,11 +2,11 @@
 
 Kubernetes stops a render pod with SIGTERM (resource deleted, deadline reached, node drained),
 and ``kill`` or Ctrl-C stops a local ``reelkube render``. The handler first kills the runner's
-child processes (ffmpeg, ffprobe, Piper) with SIGKILL, then raises Canceled, which unwinds
-whatever runs at that moment; each step's own cleanup runs on the way out: the engine removes
-the partial output (:func:`reelkube.engine.execute.run_ffmpeg`), downloads and scratch
-directories are removed. This is the only signal handler: the layers below install none of
-their own.
+child processes (ffmpeg, ffprobe, Piper) with SIGKILL, then raises :class:`StopSignal`, which
+unwinds whatever runs at that moment and leaves the block as Canceled; each step's own cleanup
+runs on the way out: the engine removes the partial output
+(:func:`reelkube.engine.execute.run_ffmpeg`), downloads and scratch directories are removed. This
+is the only signal handler: the layers below install none of their own.
 
 Why SIGKILL and not a graceful stop: what a stopped tool would still write is thrown away, and
 a pod has only its grace period (10 s in the tests, 30 s by default) before the kubelet kills
@@ -33,6 +33,17 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _PROC = Path("/proc")
 
 
+class StopSignal(BaseException):
+    """What the handler raises inside the block; it leaves the block as Canceled.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way swallows
+    the stop or turns it into another error (the font measurement's fallback in
+    :mod:`reelkube.engine.fonts` is one such catch-all). On the cluster one of three pods deleted
+    as they started ended with exit 1, InternalError, instead of 143
+    (``tests/pipeline/bench_pod_stop_cluster.py``).
+    """
+
+
 @contextmanager
 def stop_signals_cancel() -> Iterator[None]:
     """Within the block, SIGTERM or SIGINT kills the child processes started in it and raises
@@ -54,11 +65,13 @@ def stop_signals_cancel() -> Iterator[None]:
         for stop in STOP_SIGNALS:  # one cancellation is enough: a second must not cut cleanup short
             signal.signal(stop, signal.SIG_IGN)
         stop_children(spare=earlier)
-        raise Canceled(f"stopped by signal {signal.Signals(signum).name}")
+        raise StopSignal(f"stopped by signal {signal.Signals(signum).name}")
 
     previous = {stop: signal.signal(stop, handle) for stop in STOP_SIGNALS}
     try:
         yield
+    except StopSignal as stopped:
+        raise Canceled(str(stopped)) from None
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
