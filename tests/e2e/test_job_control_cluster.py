@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -226,6 +227,187 @@ def test_a_permanent_input_failure_fails_after_one_attempt(
     assert not [e for e in events if e["reason"] == "Retry"]
     pods = cluster.kubectl_json("-n", namespace, "get", "pods")["items"]
     assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
+
+
+GRACE = "10"
+"""The render pods' grace period the tests' chart sets (jobs.terminationGracePeriodSeconds)."""
+
+
+def throttled_render(name: str, namespace: str, *, seconds: int, retries: int) -> dict[str, Any]:
+    """A timeline render (no inputs, no storage: outputs stay in the pod) at a quarter of a core,
+    as the fault-injection run's renders are."""
+    return {
+        "apiVersion": "reelkube.io/v1alpha1",
+        "kind": "RenderJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "timeline": {
+                "width": 320,
+                "height": 180,
+                "fps": 25,
+                "duration": seconds,
+                "tracks": [
+                    {"clips": [{"type": "color", "color": "#204060", "start": 0, "duration": seconds}]},
+                    {"clips": [{"type": "text", "text": name, "start": 0, "duration": seconds}]},
+                ],
+            },
+            "output": {"preset": "ultrafast", "thumbnail": False},
+            "resources": {"cpu": "250m", "memory": "512Mi", "ephemeralStorage": "200Mi"},
+            "timeoutSeconds": 300,
+            "retries": retries,
+        },
+    }
+
+
+def job_pods(cluster: Cluster, namespace: str, job: str) -> list[dict[str, Any]]:
+    return list(cluster.kubectl_json("-n", namespace, "get", "pods", "-l", f"job-name={job}")["items"])
+
+
+def first_pod_running(cluster: Cluster, namespace: str, name: str, timeout: float = 120) -> str:
+    """The name of the render pod of resource ``name``, polled until its container runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pods = cluster.kubectl_json("-n", namespace, "get", "pods", "-l", f"reelkube.io/name={name}")["items"]
+        for pod in pods:
+            if pod["status"].get("phase") == "Running":
+                return str(pod["metadata"]["name"])
+        time.sleep(0.1)
+    pytest.fail(f"no render pod of {name} ran within {timeout}s", pytrace=False)
+
+
+def delete_pod_and_read_its_end(cluster: Cluster, namespace: str, pod: str, timeout: float = 60) -> str:
+    """Delete ``pod`` and return its container's exit code ("" when none was seen), read from a
+    watch started before the delete: once the pod has ended, the Job controller lets it go
+    within about a second, too soon for polling to see how it ended."""
+    state = "{.status.containerStatuses[0].state.terminated.exitCode}"
+    watching = subprocess.Popen(
+        [
+            str(cluster.kubectl_path),
+            "-n",
+            namespace,
+            "get",
+            "pod",
+            pod,
+            "-w",
+            "-o",
+            f'jsonpath={state}{{"\\n"}}',
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=cluster.env,
+    )
+    timer = threading.Timer(timeout, watching.kill)
+    timer.start()
+    try:
+        assert watching.stdout is not None
+        watching.stdout.readline()  # the pod as it is now: the watch is established
+        cluster.kubectl("-n", namespace, "delete", "pod", pod, "--wait=false")
+        for line in watching.stdout:
+            if line.strip():
+                return line.strip()
+        return ""
+    finally:
+        timer.cancel()
+        watching.kill()
+        watching.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.faults
+def test_a_render_pod_deleted_with_no_retries_left_fails_as_stopped_not_canceled(
+    cluster: Cluster, crds: None, project_images: dict[str, str], namespace: str, tmp_path: Path
+) -> None:
+    # A 10-minute timeline: far from done when its pod is deleted, seconds into its encode.
+    with operator_process(
+        cluster,
+        (namespace,),
+        tmp_path / "operator.log",
+        placement="cluster",
+        REELKUBE_TERMINATION_GRACE_SECONDS=GRACE,
+    ) as running:
+        cluster.apply(throttled_render("unretried", namespace, seconds=600, retries=0))
+        wait_for_resource(
+            cluster,
+            "renderjobs",
+            namespace,
+            "unretried",
+            lambda b: (b.get("status") or {}).get("step") == "rendering",
+            timeout=180,
+            interval=0.3,
+        )
+        victim = first_pod_running(cluster, namespace, "unretried")
+        deleted = time.monotonic()
+        exit_code = delete_pod_and_read_its_end(cluster, namespace, victim)
+        body = wait_for_resource(
+            cluster,
+            "renderjobs",
+            namespace,
+            "unretried",
+            phase_is("Succeeded", "Failed", "Canceled"),
+            timeout=120,
+        )
+        ended = time.monotonic() - deleted
+        events = wait_for_events(cluster, namespace, "unretried", "Failed")
+        assert running.process.poll() is None, running.tail()
+    print(f"pod {victim} exited {exit_code}; resource Failed {ended:.1f} s after the delete")
+    # 143: the runner took the SIGTERM and stopped within the grace period (137 would be the
+    # kubelet's SIGKILL after it, which the Job fails as out of memory).
+    assert exit_code == "143", exit_code
+    status = body["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "PodStopped"), status
+    assert status["attempts"] == 1, status
+    # "deleted" when the operator still saw the pod, "stopped" when only the Job's condition
+    # (the podFailurePolicy's rule for 143 without retries) was left to name it.
+    assert f"render pod {victim} was " in status["message"], status["message"]
+    assert "(SIGTERM, exit 143) before it finished" in status["message"], status["message"]
+    assert "spec.retries is 0, so it was not retried" in status["message"], status["message"]
+    assert not [e for e in events if e["reason"] in ("Retry", "Canceled")], events
+    failed = [e for e in events if e["reason"] == "Failed"]
+    assert failed and "PodStopped" in failed[-1]["message"], events
+
+
+@pytest.mark.slow
+@pytest.mark.faults
+def test_a_throttled_render_pod_deleted_as_it_starts_is_retried_and_succeeds(
+    cluster: Cluster, crds: None, project_images: dict[str, str], namespace: str, tmp_path: Path
+) -> None:
+    # Deleted the moment its container runs, at a quarter of a core: the runner is still in
+    # Python's imports, before its SIGTERM handler. As the pod's PID 1 it dropped that SIGTERM,
+    # rendered on until the kubelet's SIGKILL after the grace period, and the Job failed on
+    # 137 as out of memory (`Killed`); the fault-injection run lost two renders so.
+    with operator_process(
+        cluster,
+        (namespace,),
+        tmp_path / "operator.log",
+        placement="cluster",
+        REELKUBE_TERMINATION_GRACE_SECONDS=GRACE,
+    ) as running:
+        cluster.apply(throttled_render("retried", namespace, seconds=2, retries=1))
+        victim = first_pod_running(cluster, namespace, "retried")
+        deleted = time.monotonic()
+        exit_code = delete_pod_and_read_its_end(cluster, namespace, victim)
+        stopped = time.monotonic() - deleted
+        body = wait_for_resource(
+            cluster,
+            "renderjobs",
+            namespace,
+            "retried",
+            phase_is("Succeeded", "Failed", "Canceled"),
+            timeout=240,
+        )
+        events = wait_for_events(cluster, namespace, "retried", "Succeeded")
+        assert running.process.poll() is None, running.tail()
+    print(f"pod {victim} deleted as it started: exited {exit_code} {stopped:.1f} s after the delete")
+    assert exit_code == "143", exit_code
+    status = body["status"]
+    assert status["phase"] == "Succeeded", status
+    assert status["attempts"] == 2, status
+    # The deleted pod may be gone before the operator tells the retry; if its cause was read,
+    # it is the stop, never the memory limit.
+    retries = [e for e in events if e["reason"] == "Retry"]
+    assert len(retries) == 1, events
+    assert "OutOfMemory" not in retries[0]["message"] and "Killed" not in retries[0]["message"], retries
 
 
 def expected_id(uid: str, event: str) -> str:
