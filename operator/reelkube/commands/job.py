@@ -32,9 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _stop_before_work(signum: int, _frame: object) -> None:
     """SIGTERM while the pod is still starting: nothing to clean up yet, so stop as a canceled
-    render does (143, retried by the Job). The pod's runner is PID 1, which ignores a SIGTERM it
-    has no handler for: a pod deleted during its first seconds (imports, the API client) would
-    otherwise run on until the kubelet's SIGKILL, and 137 fails the Job as out of memory."""
+    render does (143, retried by the Job) instead of finishing the imports first. (Render pods
+    share their process namespace, so the runner is not PID 1 and a SIGTERM before this handler
+    also ends it; a runner started as PID 1 would drop that SIGTERM.)"""
     raise SystemExit(EXIT_CANCELED)
 
 
@@ -47,4 +47,11 @@ def run(args: argparse.Namespace) -> int:
         level=os.environ.get("REELKUBE_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
     )
-    return run_in_pod(args.resource, work_dir=args.work_dir, use_cluster=not args.no_status)
+    code = run_in_pod(args.resource, work_dir=args.work_dir, use_cluster=not args.no_status)
+    if code == EXIT_CANCELED:
+        # Stopped: the termination message is written and nothing is left to save. Exit now,
+        # without the interpreter's wait for threads still blocked in I/O (a download that
+        # hangs kept the process 27 s past SIGTERM, beyond a 10 s grace: SIGKILL, exit 137).
+        logging.shutdown()
+        os._exit(code)
+    return code
