@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -490,3 +491,35 @@ def test_the_notifiers_default_policy_refuses_the_loopback_receiver(
     record = api.status()["webhook"]
     assert record["state"] == "Failed" and "a loopback address" in record["message"]
     assert webhook_receiver.requests == []
+
+
+def test_a_receiver_that_is_down_does_not_hold_up_other_resources_webhooks(
+    api: FakeCluster, webhook_receiver, closed_port_url: str
+) -> None:
+    # One worker, and a down receiver whose event retries 4 times a second apart: a worker that
+    # slept through the backoff would hold the bystander's event for 4 s.
+    down = resource(closed_port_url, events=["succeeded"], maxAttempts=5)
+    bystander = copy.deepcopy(resource(webhook_receiver.url, events=["succeeded"]))
+    bystander["metadata"].update(name="bystander", uid="6f1d2c3b-0000-4000-8000-00000000beef")
+    api.put(down)
+    api.put(bystander)
+    sender = WebhookNotifier(
+        api,  # type: ignore[arg-type]
+        OperatorMetrics(),
+        workers=1,
+        base_delay=1.0,
+        max_delay=1.0,
+        policy=LOOPBACK_ALLOWED,
+    )
+    started = time.monotonic()
+    retrying = sender.submit(RENDERJOB, down, "succeeded")
+    delivered = sender.submit(RENDERJOB, bystander, "succeeded")
+    delivered.result(timeout=10)
+    assert time.monotonic() - started < 1.5, "the bystander waited for the down receiver's backoff"
+    assert not retrying.done()
+    assert len(webhook_receiver.requests) == 1
+    retrying.result(timeout=20)
+    (entry,) = api.status()["webhook"]["deliveries"]
+    assert (entry["state"], entry["attempts"]) == ("Failed", 5)
+    assert time.monotonic() - started >= 4.0  # the backoff itself was kept
+    sender.shutdown()

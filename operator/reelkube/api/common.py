@@ -183,8 +183,10 @@ class WebhookSpec(ApiModel):
     `whsec_` form is `whsec_` followed by the base64 of those bytes. The deprecated
     `X-Reelkube-Signature` header (HMAC-SHA256 of the body alone, keyed with the value's bytes
     as written) is still sent for receivers that have not moved yet."""
-    maxAttempts: int = Field(default=5, ge=1, le=20)
-    """Delivery attempts before the webhook is marked failed (exponential backoff between them)."""
+    maxAttempts: int = Field(default=12, ge=1, le=20)
+    """Delivery attempts before the webhook is marked failed, with exponential backoff between
+    them (1 s doubling, at most 60 s apart): the default 12 keep trying for about 6 minutes, 20
+    for about 15 (`reelkube.io/redeliver` sends a failed event again)."""
     forwardLabels: list[MetadataKey] | None = Field(default=None, max_length=32)
     """Label keys whose values are copied into each event's `metadata.labels` (pass-through data
     such as an order id). Empty means none: labels are never sent unless named here."""

@@ -3,11 +3,13 @@
 The phase patch that announces an event also writes ``status.webhook`` as
 ``{event, state: Pending}`` and, given the resource, a Pending record of the event in
 ``status.webhook.deliveries`` (:func:`pending_delivery`). Delivery (with its retries and
-backoff, in ``reelkube.webhooks``) runs on a worker thread, one event at a time and in order
-for each resource, and records the outcome in both places. An operator that restarts finds the
-Pending records and sends each event again (:meth:`WebhookNotifier.resume`) with the same id,
-derived from the resource's uid and the event: at-least-once, and receivers drop duplicates by
-the ``webhook-id``.
+backoff, in ``reelkube.webhooks``) runs on worker threads, one event at a time and in order
+for each resource, and records the outcome in both places. A worker makes one attempt; the wait
+before a retry is a timer (:class:`RetryClock`), not a worker asleep, so receivers that are down
+do not hold the workers through their backoff while other resources' webhooks wait. An operator
+that restarts finds the Pending records and sends each event again
+(:meth:`WebhookNotifier.resume`) with the same id, derived from the resource's uid and the
+event: at-least-once, and receivers drop duplicates by the ``webhook-id``.
 
 Which events are due is :func:`reelkube.webhooks.milestones.due_events`; the reconciler asks it
 on each status write, and on each change of the live fields the pod writes. Each failed attempt
@@ -18,12 +20,16 @@ their ids (:meth:`WebhookNotifier.redeliver_requested`); the annotation is remov
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from reelkube.api.common import WebhookSpec
@@ -39,8 +45,8 @@ from reelkube.controller.events import (
 from reelkube.controller.kube import ClusterClient
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.input_policy import InputPolicy
-from reelkube.webhooks import deliver, event_id, event_payload, forwarded, transition_time
-from reelkube.webhooks.delivery import DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY
+from reelkube.webhooks import event_id, event_payload, forwarded, transition_time
+from reelkube.webhooks.delivery import DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, Delivery
 from reelkube.webhooks.history import deliveries_of, dump, mark_pending, pending_events, record_outcome
 from reelkube.webhooks.milestones import Announcement
 
@@ -61,6 +67,17 @@ def _unserialized(kind: str, namespace: str, name: str) -> AbstractContextManage
 _ResourceKey = tuple[str, str, str]
 # One queued delivery: the kind, the resource as submitted, the event, its id, its future.
 _Queued = tuple[ResourceKind, dict[str, Any], str, str, Future[None]]
+
+
+@dataclass
+class _Sending:
+    """An event's delivery under way: the attempts (None when it could not even start, with
+    ``error`` saying why), how to record a retry, and the attempts made before this process."""
+
+    delivery: Delivery | None
+    record_retry: Callable[[WebhookDelivery], None]
+    earlier_attempts: int
+    error: str | None
 
 
 def webhook_payload(
@@ -155,6 +172,52 @@ def redelivery_targets(body: Mapping[str, Any]) -> tuple[list[tuple[str, str]], 
     return [(r.event, r.id) for r in chosen], None
 
 
+class RetryClock:
+    """Runs callbacks after their delays, on one timer thread, earliest first.
+
+    The notifier's retries wait here instead of in a worker: each callback only hands the next
+    attempt back to the worker pool."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="webhook-retry-clock", daemon=True)
+        self._thread.start()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        with self._wake:
+            heapq.heappush(self._due, (self._clock() + delay, next(self._order), callback))
+            self._wake.notify()
+
+    def pending(self) -> int:
+        """How many callbacks wait."""
+        with self._wake:
+            return len(self._due)
+
+    def stop(self) -> None:
+        """Run nothing more (what waits is dropped: its Pending records are resumed by the next
+        operator process)."""
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stopped and (not self._due or self._due[0][0] > self._clock()):
+                    self._wake.wait(None if not self._due else max(0.0, self._due[0][0] - self._clock()))
+                if self._stopped:
+                    return
+                _, _, callback = heapq.heappop(self._due)
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - one callback's failure must not stop the clock
+                log.exception("event=webhook_retry_clock_error")
+
+
 class WebhookNotifier:
     """Delivers webhook events on a small thread pool and writes the outcome to the status.
 
@@ -187,6 +250,7 @@ class WebhookNotifier:
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
+        self._retries = RetryClock()
         # A resource has a queue exactly while one worker is draining it.
         self._queues: dict[_ResourceKey, deque[_Queued]] = {}
         self._guard = threading.Lock()
@@ -276,22 +340,51 @@ class WebhookNotifier:
         return self.redeliver(adapter, body, targets)
 
     def _drain(self, key: _ResourceKey) -> None:
+        """Deliver the resource's queued events in order. An event whose attempt failed and will be
+        retried keeps the queue (later events wait behind it) and frees this worker: its next
+        attempt comes back through :meth:`_retry`."""
         while True:
             with self._guard:
                 queue = self._queues[key]
                 if not queue:
                     del self._queues[key]
                     return
-                adapter, body, event, eid, done = queue.popleft()
-            try:
-                self._deliver(adapter, body, event, eid)
-            except Exception as exc:  # noqa: BLE001 - one resource's failure must not stop its queue
-                log.exception(
-                    "event=webhook_record_error namespace=%s name=%s webhook_event=%s", key[1], key[2], event
-                )
-                done.set_exception(exc)
-            else:
-                done.set_result(None)
+                item = queue.popleft()
+            if not self._advance(key, item, None):
+                return
+
+    def _retry(self, key: _ResourceKey, item: _Queued, sending: _Sending) -> None:
+        if self._advance(key, item, sending):
+            self._drain(key)
+
+    def _advance(self, key: _ResourceKey, item: _Queued, sending: _Sending | None) -> bool:
+        """One attempt of ``item``'s delivery (starting it when ``sending`` is None). True when
+        the event is done (its future resolved); False when its next attempt is scheduled."""
+        adapter, body, event, eid, done = item
+        try:
+            sending = sending or self._start(adapter, body, event, eid)
+            delay = sending.delivery.attempt() if sending.delivery is not None else None
+            if delay is not None:
+                sending.record_retry(sending.delivery.result(final=False))  # type: ignore[union-attr]
+                self._retries.call_later(delay, lambda: self._resubmit(key, item, sending))
+                return False
+            self._finish(adapter, body, event, eid, sending)
+        except Exception as exc:  # noqa: BLE001 - one resource's failure must not stop its queue
+            log.exception(
+                "event=webhook_record_error namespace=%s name=%s webhook_event=%s", key[1], key[2], event
+            )
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+        return True
+
+    def _resubmit(self, key: _ResourceKey, item: _Queued, sending: _Sending) -> None:
+        try:
+            self._pool.submit(self._retry, key, item, sending)
+        except RuntimeError:  # shut down: the Pending record stays for the next operator process
+            log.info(
+                "event=webhook_retry_dropped namespace=%s name=%s webhook_event=%s", key[1], key[2], item[2]
+            )
 
     def _secret(self, namespace: str, name: str, webhook: WebhookSpec) -> bytes | None:
         if not webhook.secretRef:
@@ -307,7 +400,8 @@ class WebhookNotifier:
             return None
         return secret.encode()
 
-    def _deliver(self, adapter: ResourceKind, body: dict[str, Any], event: str, eid: str) -> None:
+    def _start(self, adapter: ResourceKind, body: dict[str, Any], event: str, eid: str) -> _Sending:
+        """Begin delivering ``event``: its payload, signing secret and destination check."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         # Attempts made before this delivery (by a process that died, or before a redelivery).
         before = next((r for r in deliveries_of(body.get("status")) if r.id == eid), None)
@@ -329,7 +423,7 @@ class WebhookNotifier:
         try:
             webhook = WebhookSpec.model_validate(body["spec"]["webhook"])
             status = ResourceStatus.model_validate(body.get("status") or {})
-            delivery = deliver(
+            delivery = Delivery(
                 webhook,
                 event,
                 webhook_payload(adapter, body, status, webhook, event),
@@ -337,12 +431,23 @@ class WebhookNotifier:
                 delivery_id=eid,
                 base_delay=self._base_delay,
                 max_delay=self._max_delay,
-                on_retry=record_retry,
                 policy=self._policy,
             )
         except Exception as exc:  # noqa: BLE001 - a webhook failure must not take the operator down
             log.exception("event=webhook_error namespace=%s name=%s webhook_event=%s", namespace, name, event)
-            delivery = WebhookDelivery(event=event, state="Failed", message=str(exc)[:500])
+            return _Sending(None, record_retry, earlier_attempts, str(exc)[:500])
+        return _Sending(delivery, record_retry, earlier_attempts, None)
+
+    def _finish(
+        self, adapter: ResourceKind, body: dict[str, Any], event: str, eid: str, sending: _Sending
+    ) -> None:
+        """Count, tell and record the outcome of a delivery that is over."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        if sending.delivery is None:
+            delivery = WebhookDelivery(event=event, state="Failed", message=sending.error)
+        else:
+            delivery = sending.delivery.result()
+        earlier_attempts = sending.earlier_attempts
         self._metrics.webhooks.labels(event, delivery.state).inc()
         if delivery.state == "Failed":
             self._tell_failure(body, event, eid, delivery, earlier_attempts, WEBHOOK_FAILED)
@@ -421,4 +526,5 @@ class WebhookNotifier:
         self._client.patch_status(adapter, namespace, name, {"webhook": patch})
 
     def shutdown(self) -> None:
+        self._retries.stop()
         self._pool.shutdown(wait=False, cancel_futures=False)

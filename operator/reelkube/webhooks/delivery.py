@@ -9,7 +9,8 @@ Standard Webhooks specification says (see :mod:`reelkube.webhooks.signing`): its
 
 Retried: connection errors and timeouts, HTTP 408, 429 and 5xx (``Retry-After`` in seconds is
 honoured up to ``max_delay``). Final: any other status, a redirect included (redirects are never
-followed). The attempt logic lives in :class:`_Attempts`; :func:`deliver` sends and waits.
+followed). The attempt logic lives in :class:`_Attempts`; :class:`Delivery` sends one attempt at a time;
+:func:`deliver` sends and sleeps.
 
 The operator posts from inside the cluster, so the URL is checked against a destination policy
 first (:class:`~reelkube.input_policy.InputPolicy`, the same rules as the render pod's inputs):
@@ -188,6 +189,63 @@ class _Attempts:
         )
 
 
+class Delivery:
+    """One event's delivery, one attempt at a time.
+
+    :meth:`attempt` sends once and returns the seconds to wait before the next attempt, or None
+    when the delivery is over (delivered, failed for good, out of attempts, or refused by the
+    destination policy before anything was sent). The caller decides how to wait: :func:`deliver`
+    sleeps; the operator schedules the next attempt on a timer, so a receiver that is down does
+    not hold a delivery thread through its backoff while other resources' webhooks wait.
+
+    ``policy`` decides which destinations may be reached (default: the local policy, any
+    address). The URL is checked, and its host resolved, once: every attempt connects to the
+    checked address."""
+
+    def __init__(
+        self,
+        webhook: WebhookSpec,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        secret: bytes | None,
+        delivery_id: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        base_delay: float = DEFAULT_BASE_DELAY,
+        max_delay: float = DEFAULT_MAX_DELAY,
+        clock: Callable[[], float] = time.time,
+        policy: InputPolicy | None = None,
+    ) -> None:
+        self._attempts = _Attempts(webhook, event, payload, secret, delivery_id, base_delay, max_delay, clock)
+        self._timeout = timeout
+        self._target: tuple[str, str] | None = None
+        try:
+            self._target = (policy or InputPolicy.local()).check_url(webhook.url, URL_FIELD)
+        except InputForbidden as exc:
+            self._attempts.record_refusal(exc)
+
+    def attempt(self) -> float | None:
+        """Send once; the wait before the next attempt, or None when there is none."""
+        if self._target is None:
+            return None
+        attempts = self._attempts
+        pinned = PinnedTransport(*self._target)
+        with httpx.Client(
+            transport=pinned, timeout=self._timeout, follow_redirects=False, trust_env=False
+        ) as client:
+            try:
+                response = client.post(
+                    attempts.webhook.url, content=attempts.body, headers=attempts.next_headers()
+                )
+            except httpx.HTTPError as exc:
+                return attempts.record_error(exc)
+        return attempts.record_response(response)
+
+    def result(self, final: bool = True) -> WebhookDelivery:
+        """The outcome (``final``) or the state so far (Pending) in the status model."""
+        return self._attempts.result(final)
+
+
 def deliver(
     webhook: WebhookSpec,
     event: str,
@@ -203,7 +261,8 @@ def deliver(
     on_retry: Callable[[WebhookDelivery], None] | None = None,
     policy: InputPolicy | None = None,
 ) -> WebhookDelivery:
-    """POST ``payload`` as JSON to ``webhook.url``, retrying up to ``webhook.maxAttempts``.
+    """POST ``payload`` as JSON to ``webhook.url``, retrying up to ``webhook.maxAttempts``, and
+    sleeping in between (a :class:`Delivery` in a loop).
 
     ``secret`` is the value stored in the webhook's Secret (``whsec_<base64>`` or raw bytes, see
     :mod:`reelkube.webhooks.signing`); None sends unsigned. Waits ``base_delay * 2**(n-1)``
@@ -218,23 +277,12 @@ def deliver(
     ``policy`` decides which destinations may be reached (default: the local policy, any
     address); the operator passes the cluster's. A URL it refuses (or whose host does not
     resolve) is Failed at once with 0 attempts and a message naming the rule."""
-    attempts = _Attempts(webhook, event, payload, secret, delivery_id, base_delay, max_delay, clock)
-    policy = policy or InputPolicy.local()
-    try:
-        host, address = policy.check_url(webhook.url, URL_FIELD)
-    except InputForbidden as exc:
-        attempts.record_refusal(exc)
-        return attempts.result()
-    pinned = PinnedTransport(host, address)
-    with httpx.Client(transport=pinned, timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        while True:
-            try:
-                response = client.post(webhook.url, content=attempts.body, headers=attempts.next_headers())
-                delay = attempts.record_response(response)
-            except httpx.HTTPError as exc:
-                delay = attempts.record_error(exc)
-            if delay is None:
-                return attempts.result()
-            if on_retry is not None:
-                on_retry(attempts.result(final=False))
-            sleep(delay)
+    delivery = Delivery(
+        webhook, event, payload, secret=secret, delivery_id=delivery_id, timeout=timeout,
+        base_delay=base_delay, max_delay=max_delay, clock=clock, policy=policy,
+    )  # fmt: skip
+    while (delay := delivery.attempt()) is not None:
+        if on_retry is not None:
+            on_retry(delivery.result(final=False))
+        sleep(delay)
+    return delivery.result()
