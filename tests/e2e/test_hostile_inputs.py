@@ -13,6 +13,7 @@ gateway (support.reelkube_cluster.input_sets), so a redirect starts from there.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from support.media import png_bomb
 from support.reelkube_cluster import (
     CREDENTIALS,
     RELEASE,
@@ -86,12 +88,14 @@ def tts_job(name: str, script: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def bucket(cluster: Cluster) -> str:
-    """A fresh bucket holding the disguised playlists."""
+    """A fresh bucket holding the disguised playlists and a PNG bomb."""
     name = f"hostile-{uuid.uuid4().hex[:8]}"
     client = host_s3_client(cluster)
     client.create_bucket(Bucket=name)
     client.put_object(Bucket=name, Key="disguised/playlist.mp4", Body=HLS_PLAYLIST.encode())
     client.put_object(Bucket=name, Key="disguised/concat.mp4", Body=CONCAT_LIST.encode())
+    # 30,000 x 30,000 pixels: 2.5 GiB once decoded, under 4 MiB as sent.
+    client.put_object(Bucket=name, Key="bombs/bomb.png", Body=png_bomb(30_000, 30_000))
     return name
 
 
@@ -199,6 +203,38 @@ def test_hostile_inputs_fail_at_once_with_input_forbidden(
     print("\n".join(report))
     # The redirect was followed no further than its first hop, at the allowed address.
     assert [r.path for r in redirector.requests] == ["/start.jpg"]
+
+
+def test_a_10_hour_request_is_refused_at_apply_naming_the_cap(cluster: Cluster, tenant: str) -> None:
+    manifest = render_job("ten-hours", "unused")
+    manifest["metadata"] = {"name": "ten-hours", "namespace": tenant}
+    manifest["spec"]["timeline"].update(duration=36_000)
+    manifest["spec"]["timeline"]["tracks"] = [
+        {"clips": [{"type": "color", "color": "#336699", "start": 0, "duration": 36_000}]}
+    ]
+    proc = cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest), check=False)
+    assert proc.returncode != 0, "a 10-hour render was accepted"
+    cap = r"spec\.timeline\.duration 36000(\.0)?s is over the cap maxDurationSeconds=3600"
+    assert re.search(cap, proc.stderr), proc.stderr
+    assert get_resource(cluster, "renderjobs", tenant, "ten-hours") is None
+
+
+def test_a_png_bomb_fails_at_once_with_input_too_large(cluster: Cluster, tenant: str, bucket: str) -> None:
+    manifest = render_job("png-bomb", f"s3://{bucket}/bombs/bomb.png")
+    manifest["metadata"] = {"name": "png-bomb", "namespace": tenant}
+    cluster.apply(manifest)
+    body = wait_for_resource(
+        cluster,
+        "renderjobs",
+        tenant,
+        "png-bomb",
+        lambda b: (b.get("status") or {}).get("phase") in TERMINAL,
+        timeout=300,
+    )
+    status = body["status"]
+    assert (status["phase"], status.get("reason")) == ("Failed", "InputTooLarge"), status
+    assert "30000x30000 pixels" in status["message"] and "maxPixels" in status["message"], status
+    assert status.get("attempts") == 1 and not status.get("outputs"), status
 
 
 def test_a_webhook_to_metadata_is_refused_and_the_render_still_succeeds(

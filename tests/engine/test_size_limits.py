@@ -8,11 +8,9 @@ The cap tests are pure (fake probes, no media); the picture tests run ffprobe on
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from reelkube.engine.plan import build_plan
 from reelkube.engine.probe import MediaInfo, ResolvedInput, check_pixels, probe_media
 from reelkube.engine.render import render_timeline
 from reelkube.errors import InputTooLarge, OutputTooLong, SpecError
+from support.media import png_bomb
 from support.timelines import plan_for, timeline
 
 TEN_HOURS = 36_000.0
@@ -145,26 +144,6 @@ def test_planning_within_the_caps_is_unchanged(tmp_path: Path) -> None:
 
 
 # --- picture size ------------------------------------------------------------------------------
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A PNG whose every row is black: small on disk (identical rows compress to a few bytes
-    each), `width` x `height` x 3 bytes once decoded. Built without compressing the picture: one
-    row's deflate block, after a full flush, is the same for every row."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = b"\0" * (1 + width * 3)  # filter byte, then RGB
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
-    first = deflate.compress(row) + deflate.flush(zlib.Z_FULL_FLUSH)
-    again = deflate.compress(row) + deflate.flush(zlib.Z_FULL_FLUSH)
-    adler = 1
-    for _ in range(height):
-        adler = zlib.adler32(row, adler)
-    stream = b"\x78\xda" + first + again * (height - 1) + deflate.flush() + struct.pack(">I", adler)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
 
 
 def test_check_pixels_names_the_limit() -> None:

@@ -12,8 +12,10 @@ media   session: tiny sample media made with ffmpeg (file name -> path, and "roo
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import wave
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -180,3 +182,23 @@ def region_mean(frame: np.ndarray, top: float, bottom: float, left: float, right
 def bright_mask(frame: np.ndarray, threshold: int = 200) -> np.ndarray:
     """Pixels whose every channel exceeds `threshold` (white text on a tinted background)."""
     return np.all(frame > threshold, axis=2)
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A PNG whose every row is black: small on disk (identical rows compress to a few bytes
+    each), `width` x `height` x 3 bytes once decoded. Built without compressing the picture: one
+    row's deflate block, after a full flush, is the same for every row."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" * (1 + width * 3)  # filter byte, then RGB
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = deflate.compress(row) + deflate.flush(zlib.Z_FULL_FLUSH)
+    again = deflate.compress(row) + deflate.flush(zlib.Z_FULL_FLUSH)
+    adler = 1
+    for _ in range(height):
+        adler = zlib.adler32(row, adler)
+    stream = b"\x78\xda" + first + again * (height - 1) + deflate.flush() + struct.pack(">I", adler)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
