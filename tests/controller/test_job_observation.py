@@ -373,3 +373,17 @@ def test_a_stopped_pod_gone_before_the_job_failed_is_named_by_the_jobs_condition
         "render pod summer-reel-4f1c-x7k2p was stopped (SIGTERM, exit 143) before it finished"
         + NO_RETRIES_LEFT
     )
+
+
+def test_a_job_failed_by_a_pods_exit_counts_that_pod_before_the_counters_do() -> None:
+    # Seen on the cluster: the pod deleted by hand is gone and the Job's counters still read 0
+    # (FailureTarget first, the count later); the failure itself says a pod ran.
+    said = "Container reelkube for pod media/p1 failed with exit code 143 matching FailJob rule at index 3"
+    target = with_retries(job([condition("FailureTarget", "PodFailurePolicy", said)]), 0)
+    assert status_from_job(target, []).attempts == 1
+    # Ended pods the Job controller has not counted yet are listed by uid.
+    uncounted = job([condition("Failed", "BackoffLimitExceeded")], failed=1)
+    uncounted["status"]["uncountedTerminatedPods"] = {"failed": ["uid-2"]}
+    assert status_from_job(uncounted, []).attempts == 2
+    # A Job failed by its deadline before any pod ran has no attempt.
+    assert status_from_job(job([condition("Failed", "DeadlineExceeded")]), []).attempts == 0

@@ -66,6 +66,12 @@ def job_finished(job: Obj) -> bool:
     return _condition(job, "Complete") is not None or _condition(job, "Failed") is not None
 
 
+def _failed_by_a_pod(job: Obj) -> bool:
+    """Whether a pod's exit failed the Job through its podFailurePolicy (FailJob)."""
+    failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
+    return failed is not None and failed.get("reason") == "PodFailurePolicy"
+
+
 def _condition(job: Obj, type_: str) -> Obj | None:
     for cond in job.get("status", {}).get("conditions") or []:
         if cond.get("type") == type_ and cond.get("status") == "True":
@@ -246,9 +252,16 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
     status = job.get("status", {})
     name = job["metadata"]["name"]
     ordered = _sorted(pods)
+    # Pods ended but not yet in the counters are listed by uid first: a pod deleted by hand is
+    # gone, and a Job failed by its podFailurePolicy (FailureTarget) not yet counted, when the
+    # operator may already read the failure.
+    uncounted = status.get("uncountedTerminatedPods") or {}
+    counted = sum(int(status.get(key, 0)) for key in ("succeeded", "failed", "active"))
     attempts = max(
         len(ordered),
-        int(status.get("succeeded", 0)) + int(status.get("failed", 0)) + int(status.get("active", 0)),
+        counted + len(uncounted.get("succeeded") or ()) + len(uncounted.get("failed") or ()),
+        # A pod's exit failed the Job: at least that pod ran.
+        1 if _failed_by_a_pod(job) else 0,
     )
     start = status.get("startTime")
     failed_pods = [p for p in ordered if failure_cause(p) is not None]
