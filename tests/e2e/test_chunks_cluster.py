@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from reelkube.engine.merge import count_video_frames
 from support.reelkube_cluster import (
     ROOT,
     Cluster,
+    delete_pod_and_read_exit_code,
     get_resource,
     new_bucket,
     operator_release,
@@ -149,46 +149,6 @@ def chunk_pods(
     return list(cluster.kubectl_json("-n", namespace, "get", "pods", "-l", selector)["items"])
 
 
-def delete_and_read_exit_code(cluster: Cluster, namespace: str, pod: str, timeout: float = 90) -> str:
-    """Delete ``pod`` and return its container's exit code ("" when none was seen).
-
-    Read from a watch started before the delete: once the pod has ended, the Job controller
-    lets the object go within about a second, too soon for polling to see how it ended.
-    """
-    state = "{.status.containerStatuses[0].state.terminated.exitCode}"
-    watch = subprocess.Popen(
-        [
-            str(cluster.kubectl_path),
-            "-n",
-            namespace,
-            "get",
-            "pod",
-            pod,
-            "-w",
-            "-o",
-            "jsonpath=" + state + '{"\\n"}',
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=cluster.env,
-    )
-    timer = threading.Timer(timeout, watch.kill)
-    timer.start()
-    try:
-        assert watch.stdout is not None
-        watch.stdout.readline()  # the pod as it is now: the watch is established
-        cluster.kubectl("-n", namespace, "delete", "pod", pod, "--wait=false")
-        for line in watch.stdout:
-            if line.strip():
-                return line.strip()
-        return ""
-    finally:
-        timer.cancel()
-        watch.kill()
-        watch.wait()
-
-
 def test_a_chunked_render_succeeds_with_the_single_pass_frames(
     cluster: Cluster, space: str, bucket: str, tmp_path: Path
 ) -> None:
@@ -254,7 +214,7 @@ def test_a_deleted_chunk_pod_reruns_only_its_window(
     assert victim["status"]["phase"] == "Running", "window 1 finished before it could be deleted"
     pods: dict[int, set[str]] = {index: pod_names(cluster, space, index, "lose-a-pod") for index in (0, 1)}
     frames_then = seen[-1]["chunks"]["1"]
-    exit_code = delete_and_read_exit_code(cluster, space, victim["metadata"]["name"])
+    exit_code = delete_pod_and_read_exit_code(cluster, space, victim["metadata"]["name"])
     # 143: the runner took the SIGTERM mid-window, stopped its ffmpeg and exited for a re-run.
     # 0 would mean the window had already been rendered and stored before the delete landed.
     assert exit_code == "143", (

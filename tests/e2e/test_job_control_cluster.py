@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from support.network import free_port
 from support.operator_process import operator_process
 from support.reelkube_cluster import (
     ROOT,
+    delete_pod_and_read_exit_code,
     ensure_kwok_ephemeral_storage,
     install_crds,
     phase_is,
@@ -275,44 +275,6 @@ def first_pod_running(cluster: Cluster, namespace: str, name: str, timeout: floa
     pytest.fail(f"no render pod of {name} ran within {timeout}s", pytrace=False)
 
 
-def delete_pod_and_read_its_end(cluster: Cluster, namespace: str, pod: str, timeout: float = 60) -> str:
-    """Delete ``pod`` and return its container's exit code ("" when none was seen), read from a
-    watch started before the delete: once the pod has ended, the Job controller lets it go
-    within about a second, too soon for polling to see how it ended."""
-    state = "{.status.containerStatuses[0].state.terminated.exitCode}"
-    watching = subprocess.Popen(
-        [
-            str(cluster.kubectl_path),
-            "-n",
-            namespace,
-            "get",
-            "pod",
-            pod,
-            "-w",
-            "-o",
-            f'jsonpath={state}{{"\\n"}}',
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=cluster.env,
-    )
-    timer = threading.Timer(timeout, watching.kill)
-    timer.start()
-    try:
-        assert watching.stdout is not None
-        watching.stdout.readline()  # the pod as it is now: the watch is established
-        cluster.kubectl("-n", namespace, "delete", "pod", pod, "--wait=false")
-        for line in watching.stdout:
-            if line.strip():
-                return line.strip()
-        return ""
-    finally:
-        timer.cancel()
-        watching.kill()
-        watching.wait()
-
-
 @pytest.mark.slow
 @pytest.mark.faults
 def test_a_render_pod_deleted_with_no_retries_left_fails_as_stopped_not_canceled(
@@ -338,7 +300,7 @@ def test_a_render_pod_deleted_with_no_retries_left_fails_as_stopped_not_canceled
         )
         victim = first_pod_running(cluster, namespace, "unretried")
         deleted = time.monotonic()
-        exit_code = delete_pod_and_read_its_end(cluster, namespace, victim)
+        exit_code = delete_pod_and_read_exit_code(cluster, namespace, victim)
         body = wait_for_resource(
             cluster,
             "renderjobs",
@@ -386,7 +348,7 @@ def test_a_throttled_render_pod_deleted_as_it_starts_is_retried_and_succeeds(
         cluster.apply(throttled_render("retried", namespace, seconds=2, retries=1))
         victim = first_pod_running(cluster, namespace, "retried")
         deleted = time.monotonic()
-        exit_code = delete_pod_and_read_its_end(cluster, namespace, victim)
+        exit_code = delete_pod_and_read_exit_code(cluster, namespace, victim)
         stopped = time.monotonic() - deleted
         body = wait_for_resource(
             cluster,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -293,3 +295,43 @@ def tenant_namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
         yield name
     finally:
         cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def delete_pod_and_read_exit_code(cluster: Cluster, namespace: str, pod: str, timeout: float = 90) -> str:
+    """Delete ``pod`` and return its container's exit code ("" when none was seen).
+
+    Read from a watch started before the delete: once the pod has ended, the Job controller
+    lets the object go within about a second, too soon for polling to see how it ended.
+    """
+    state = "{.status.containerStatuses[0].state.terminated.exitCode}"
+    watch = subprocess.Popen(
+        [
+            str(cluster.kubectl_path),
+            "-n",
+            namespace,
+            "get",
+            "pod",
+            pod,
+            "-w",
+            "-o",
+            "jsonpath=" + state + '{"\\n"}',
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=cluster.env,
+    )
+    timer = threading.Timer(timeout, watch.kill)
+    timer.start()
+    try:
+        assert watch.stdout is not None
+        watch.stdout.readline()  # the pod as it is now: the watch is established
+        cluster.kubectl("-n", namespace, "delete", "pod", pod, "--wait=false")
+        for line in watch.stdout:
+            if line.strip():
+                return line.strip()
+        return ""
+    finally:
+        timer.cancel()
+        watch.kill()
+        watch.wait()
