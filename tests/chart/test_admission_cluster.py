@@ -83,8 +83,15 @@ def _applied(cluster: Cluster, namespace: str) -> Iterator[str]:
     install_crds(cluster)
     cluster.kubectl("wait", "--for=condition=Established", "crd/admissionlimits.reelkube.io", "--timeout=60s")
     small = f"small-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", small)
-    cluster.kubectl("label", "namespace", small, f"{PROFILE_LABEL}=small")
+    # Created with its label in one step: the policies read namespaceObject from a cache that
+    # could otherwise hold the namespace without it.
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": small, "labels": {PROFILE_LABEL: "small"}},
+        }
+    )
     docs = _render_policies(cluster)
     try:
         for doc in docs:
@@ -93,6 +100,11 @@ def _applied(cluster: Cluster, namespace: str) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while "is over the cap" not in _apply(cluster, _render_job("probe", namespace, GREEDY))[1]:
             assert time.monotonic() < deadline, "the admission policy never took effect"
+            time.sleep(1)
+        # And the profile in the labelled namespace (seen once in CI to lag the default).
+        gpu = {"template": "slideshow", "output": {"gpu": True, "maxDurationSeconds": 60}}
+        while "is not allowed in this namespace" not in _apply(cluster, _render_job("probe", small, gpu))[1]:
+            assert time.monotonic() < deadline, "the profile small never took effect in its namespace"
             time.sleep(1)
         yield small
     finally:
