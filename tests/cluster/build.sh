@@ -2,7 +2,8 @@
 # Build the binaries of the offline test cluster from the Go module proxy:
 #   kube (one multi-call binary: kube-apiserver, kube-controller-manager,
 #         kube-scheduler, kubelet, kube-proxy, kubectl), etcd, kwok, helm,
-#   reelkube-s3server (tests/s3server: gofakes3 behind SigV4 verification).
+#   reelkube-s3server (tests/s3server: gofakes3 behind SigV4 verification),
+#   reelkube-kstatus (tests/kstatus: what kstatus says of each object a watch prints).
 # Optional, not in the default set: kueue (sigs.k8s.io/kueue's manager, for
 #   tests/e2e/test_kueue_cluster.py; `make kueue-test`).
 # Output: ${REELKUBE_CACHE:-$HOME/.cache/reelkube}/k8s-<version>/bin/
@@ -221,6 +222,29 @@ build_s3server() {
   log "reelkube-s3server built in $((SECONDS - start))s"
 }
 
+# What kstatus (sigs.k8s.io/cli-utils' status package, as Flux and kpt use it) says of each
+# object a watch prints (tests/kstatus). Stamped like reelkube-s3server: the cli-utils version
+# and a hash of the module's sources.
+build_kstatus() {
+  local src="$HERE/../kstatus" sum stamp
+  sum="$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)"
+  stamp="kstatus=$CLI_UTILS_VERSION src=$sum recipe=$RECIPE"
+  if stamp_ok kstatus "$stamp" reelkube-kstatus; then log "reelkube-kstatus up to date"; return; fi
+  grep -q "sigs.k8s.io/cli-utils $CLI_UTILS_VERSION" "$src/go.mod" ||
+    { echo "tests/kstatus/go.mod does not require sigs.k8s.io/cli-utils $CLI_UTILS_VERSION (versions.sh)" >&2; exit 1; }
+  need_go
+  local start=$SECONDS
+  log "building reelkube-kstatus (cli-utils $CLI_UTILS_VERSION); log: $LOG_DIR/kstatus.log"
+  : >"$LOG_DIR/kstatus.log"
+  # -trimpath as in the build, so the packages the tests compiled are not compiled again for it.
+  (cd "$src" && GOFLAGS=-mod=readonly run_logged kstatus go test -trimpath -count=1 .)
+  (cd "$src" && GOFLAGS=-mod=readonly run_logged kstatus go build -trimpath \
+    -ldflags "-s -w -X main.version=cli-utils-$CLI_UTILS_VERSION+$sum" -o "$BIN_DIR/reelkube-kstatus.new" .)
+  mv "$BIN_DIR/reelkube-kstatus.new" "$BIN_DIR/reelkube-kstatus"
+  write_stamp kstatus "$stamp"
+  log "reelkube-kstatus built in $((SECONDS - start))s"
+}
+
 # Kueue's Helm chart (CRDs, RBAC, webhook configurations, the manager's Deployment and config)
 # from the same module version: tests/e2e/test_kueue_cluster.py renders it with `helm template`.
 kueue_config() {
@@ -245,6 +269,7 @@ for c in "${components[@]}"; do
       ;;
     helm) go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" ;;
     s3server) build_s3server ;;
+    kstatus) build_kstatus ;;
     # Not in the default set: only the Kueue cluster test needs it (a cold build takes minutes).
     kueue)
       go_install kueue sigs.k8s.io/kueue/cmd/kueue "$KUEUE_VERSION"

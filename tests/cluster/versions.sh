@@ -8,6 +8,9 @@ HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 KUEUE_VERSION="${KUEUE_VERSION:-v0.15.0}"
 # The S3 server of tests/s3server (its go.mod must require the same version).
 GOFAKES3_VERSION="${GOFAKES3_VERSION:-v1.2.0}"
+# kstatus (sigs.k8s.io/cli-utils), the status library of Flux and kpt, in tests/kstatus'
+# reelkube-kstatus (its go.mod must require the same version).
+CLI_UTILS_VERSION="${CLI_UTILS_VERSION:-v0.37.2}"
 # Go used when PATH has none new enough (etcd, kwok and helm need Go >= 1.26).
 GO_VERSION="${GO_VERSION:-1.26.8}"
 
