@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reelkube.input_policy import PinnedTransport
+from reelkube.input_policy.pinned import PinnedTransport
 from support.tools import require_tool
 
 

@@ -7,7 +7,10 @@ an `\\N`-style escape. The two escapings differ only in what a newline becomes.
 
 from __future__ import annotations
 
-import pysubs2
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pysubs2 loads when something is drawn through libass, not with every plan
+    import pysubs2
 
 
 def escape_ass_text(text: str) -> str:
@@ -24,6 +27,8 @@ def escape_ass_line(text: str) -> str:
 
 def ass_color(hex_color: str, alpha: int = 0) -> pysubs2.Color:
     """#rrggbb as a pysubs2 colour (alpha 0 is opaque, as in ASS)."""
+    import pysubs2
+
     return pysubs2.Color(int(hex_color[1:3], 16), int(hex_color[3:5], 16), int(hex_color[5:7], 16), alpha)
 
 

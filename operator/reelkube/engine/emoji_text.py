@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pysubs2
-
 from reelkube.api.timeline import Position, SlideFrom, TextClip
 from reelkube.engine.ass import ass_color, escape_ass_text
 from reelkube.engine.filtergraph import filter_spec
@@ -46,6 +44,8 @@ class LinePlace:
 
 def emoji_line_filter(ctx: Invocation, clip: TextClip, line: str, place: LinePlace, number: int) -> str:
     """An `ass` filter drawing one line of `clip` where `drawtext` would have drawn it."""
+    import pysubs2  # loaded only when a line holds emoji
+
     subs = pysubs2.SSAFile()
     subs.info.update(
         {"PlayResX": str(ctx.width), "PlayResY": str(ctx.height), "ScaledBorderAndShadow": "yes"}

@@ -12,8 +12,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlparse
 
-import httpx
-
 from reelkube.api.common import InputLimits, StorageSpec
 from reelkube.api.status import Step
 from reelkube.api.timeline import AudioClip, ImageClip, SubtitlesClip, Timeline, VideoClip
@@ -28,7 +26,7 @@ from reelkube.errors import (
     InputTooLarge,
     InputUnreadable,
 )
-from reelkube.input_policy import InputPolicy, PinnedTransport
+from reelkube.input_policy import InputPolicy
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 from reelkube.storage.tenancy import read_scope_from_env
 
@@ -209,6 +207,9 @@ def download_http(
     Every hop (the URL and each redirect, at most `policy.max_redirects`) is checked against
     `policy` (default: the local one) and connected to the address that was checked.
     """
+    # httpx loads with the first URL: a render of local files needs none (about 0.1 s).
+    import httpx
+
     policy = policy or InputPolicy.local()
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -231,6 +232,10 @@ def download_http(
 def _download_hops(
     url: str, part: Path, policy: InputPolicy, field: str, *, max_bytes: int, deadline: float, timeout: float
 ) -> None:
+    import httpx
+
+    from reelkube.input_policy.pinned import PinnedTransport
+
     hop = url
     for redirects in range(policy.max_redirects + 1):
         host, address = policy.check_url(hop, field)

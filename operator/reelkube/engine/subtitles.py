@@ -8,7 +8,7 @@ show literally instead of becoming ASS override tags.
 
 from __future__ import annotations
 
-import pysubs2
+from typing import TYPE_CHECKING
 
 from reelkube.api.timeline import SubtitlesClip
 from reelkube.engine.ass import ass_color, escape_ass_text
@@ -18,11 +18,16 @@ from reelkube.engine.invocation import Invocation
 from reelkube.engine.placement import PlacedClip
 from reelkube.errors import InputUnreadable, SpecError
 
+if TYPE_CHECKING:  # pysubs2 loads when a timeline has subtitles, not with every plan
+    import pysubs2
+
 
 def subtitles_filter(ctx: Invocation, placed: PlacedClip, number: int) -> str | None:
     """The `ass=` filter for one subtitles clip (None when no cue falls in its window)."""
     clip = placed.clip
     assert isinstance(clip, SubtitlesClip)
+    import pysubs2
+
     try:
         resolve_font(clip.font)
     except SpecError as exc:
@@ -66,6 +71,8 @@ def subtitles_filter(ctx: Invocation, placed: PlacedClip, number: int) -> str | 
 
 
 def _apply_style(subs: pysubs2.SSAFile, clip: SubtitlesClip, ctx: Invocation) -> None:
+    import pysubs2
+
     size = clip.fontSize or max(12, round(ctx.height * (0.045 if ctx.height > ctx.width else 0.055)))
     style = pysubs2.SSAStyle(
         fontname=clip.font,

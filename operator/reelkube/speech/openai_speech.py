@@ -37,7 +37,8 @@ import numpy as np
 from reelkube.api.provider_secrets import SPEECH_API_KEY_ENV, SPEECH_URL_ENV
 from reelkube.api.ttsjob import OpenAISpeech, SpeechResponseFormat, VoiceSpec
 from reelkube.errors import ReelkubeError, RenderFailed, SpecError
-from reelkube.input_policy import InputPolicy, PinnedTransport
+from reelkube.input_policy import InputPolicy
+from reelkube.input_policy.pinned import PinnedTransport
 from reelkube.speech.script import sentence_words
 from reelkube.speech.synthesis import Narration, SentenceCallback
 from reelkube.speech.word_timing import estimate_words

@@ -34,7 +34,8 @@ import httpx
 from reelkube.api.common import WebhookSpec
 from reelkube.api.status import WebhookDelivery
 from reelkube.errors import InputForbidden
-from reelkube.input_policy import InputPolicy, PinnedTransport
+from reelkube.input_policy import InputPolicy
+from reelkube.input_policy.pinned import PinnedTransport
 from reelkube.webhooks.signing import LEGACY_SIGNATURE_HEADER, sign, signing_key, standard_headers
 
 log = logging.getLogger(__name__)

@@ -8,25 +8,20 @@ always was (local files, loopback servers).
 
 Addresses are checked after parsing every numeric spelling a resolver would accept (``127.1``,
 ``0177.0.0.1``, ``0x7f000001``, ``2130706433``, ``::ffff:127.0.0.1``) and after DNS, which is
-asked once per hop; the connection then goes to the checked address (:func:`pinned_transport`),
+asked once per hop; the connection then goes to the checked address
+(:class:`reelkube.input_policy.pinned.PinnedTransport`),
 so a name cannot resolve to something else between the check and the connect.
 """
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import os
 import socket
-import ssl
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
-
-import httpcore
-import httpx
 
 from reelkube.api import pod_contract
 from reelkube.errors import InputForbidden
@@ -354,6 +349,9 @@ class InputPolicy:
             rule := self.refusal(numeric, host_allowed=self.host_allowed(str(numeric)))
         ):
             raise InputForbidden(f"{field_name}: {url} is refused: its host is {rule}")
+        # httpx (about 0.1 s to import) loads only for a URL: a render of local files needs none.
+        import httpx
+
         try:
             host = httpx.URL(url).host
         except httpx.InvalidURL as exc:
@@ -378,59 +376,3 @@ class InputPolicy:
                 )
         # Whatever either parser made of the host, the connection goes to this checked address.
         return host, str(addresses[0])
-
-
-class _PinnedBackend(httpcore.NetworkBackend):
-    """Connects to the one address that was checked, whatever the host the request names."""
-
-    def __init__(self, host: str, address: str) -> None:
-        self._host = host
-        self._address = address
-        self._backend = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        if _normal_host(host) != _normal_host(self._host):
-            raise httpcore.ConnectError(f"{host} was not checked against the input policy")
-        return self._backend.connect_tcp(self._address, port, timeout, local_address, socket_options)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("unix sockets are not inputs")
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-@functools.cache
-def default_ssl_context() -> ssl.SSLContext:
-    """The system's trusted CAs, loaded once per process. Loading them takes about 50 ms, and
-    every input, webhook and speech request opens its own transport; an SSLContext is safe to
-    share between connections and threads."""
-    return httpx.create_ssl_context(trust_env=False)
-
-
-class PinnedTransport(httpx.HTTPTransport):
-    """An httpx transport whose connections go to a checked address.
-
-    The request keeps its URL, so the Host header, TLS SNI and certificate verification all use
-    the original name; only the TCP connection is pinned. No proxy from the environment is used:
-    a proxy would connect to the name itself, after the check.
-    """
-
-    def __init__(self, host: str, address: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
-        context = ssl_context or default_ssl_context()
-        super().__init__(verify=context, trust_env=False)
-        # httpx does not expose httpcore's network_backend; its pool is swapped for one that has it.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=context,
-            max_connections=1,
-            network_backend=_PinnedBackend(host, address),
-        )
