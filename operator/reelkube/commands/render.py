@@ -48,6 +48,10 @@ def _summary(result: RenderResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reelkube.engine.probe import list_demuxers_early
+
+    # ffprobe lists its demuxers on another core while this one reads the manifest.
+    list_demuxers_early()
     from reelkube.engine.render import LOCAL_WORKERS
 
     token = LOCAL_WORKERS.set(getattr(args, "workers", "auto"))

@@ -53,8 +53,20 @@ class LocalArtifact:
         }  # fmt: skip
 
 
-def describe_file(path: Path, content_type: str | None = None) -> LocalArtifact:
-    """Size, SHA-256, MIME type and (for media) duration and frame size of a file."""
+@dataclass(frozen=True)
+class MediaFacts:
+    """What a probe would say of a media file, when the caller already knows it."""
+
+    duration: float | None
+    width: int | None
+    height: int | None
+
+
+def describe_file(
+    path: Path, content_type: str | None = None, *, facts: MediaFacts | None = None
+) -> LocalArtifact:
+    """Size, SHA-256, MIME type and (for media) duration and frame size of a file: probed, unless
+    the caller gives the ``facts`` (a still the render made at a size it knows)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -66,7 +78,9 @@ def describe_file(path: Path, content_type: str | None = None) -> LocalArtifact:
         or "application/octet-stream"
     )
     duration = width = height = None
-    if ctype.split("/")[0] in ("video", "audio", "image"):
+    if facts is not None:
+        duration, width, height = facts.duration, facts.width, facts.height
+    elif ctype.split("/")[0] in ("video", "audio", "image"):
         try:
             info = probe_media(path)
             duration, width, height = info.duration, info.width, info.height

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,13 +71,37 @@ class ResolvedInput:
     the first frames only, and a stream may change its picture size later."""
 
 
-@functools.cache
+_DEMUXERS_LOCK = threading.Lock()
+_demuxers: str | None = None
+
+
 def allowed_demuxers() -> str:
     """Every demuxer this ffmpeg has except REFERENCE_FORMATS, as ``-format_whitelist`` wants it.
 
     ffmpeg has no format blacklist; a whitelist of all the others does the same and keeps every
     media format this build reads. Empty when ffprobe cannot list them (probing fails then too).
+    Listed once per process; a caller that comes while :func:`list_demuxers_early` lists them
+    waits for that listing.
     """
+    global _demuxers
+    with _DEMUXERS_LOCK:
+        if _demuxers is None:
+            _demuxers = _list_demuxers()
+        return _demuxers
+
+
+def list_demuxers_early() -> None:
+    """Start listing the demuxers on a thread of its own, so that the first probe finds them ready.
+
+    The listing is an ffprobe start (about 0.1 s, mostly loading its libraries) that every render
+    pays before its first probe; started where a run begins, it overlaps with reading the
+    manifest and expanding the template, which use this process's CPU and not that one's.
+    """
+    if _demuxers is None:
+        threading.Thread(target=allowed_demuxers, name="list-demuxers", daemon=True).start()
+
+
+def _list_demuxers() -> str:
     try:
         proc = subprocess.run(
             ["ffprobe", "-hide_banner", "-demuxers"], capture_output=True, text=True, timeout=30, check=False

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from reelkube.api.common import InputLimits, StorageSpec
 from reelkube.api.output import Format, OutputSpec
 from reelkube.api.status import Step
 from reelkube.api.timeline import Timeline
-from reelkube.engine.artifacts import LocalArtifact, describe_file
+from reelkube.engine.artifacts import LocalArtifact, MediaFacts, describe_file
 from reelkube.engine.chunks import chunk_count, render_chunked
 from reelkube.engine.encoders import (
     CONTENT_TYPES,
@@ -119,13 +120,24 @@ def render_into(
         command_line = "\n".join(chunked.command_lines)
         info["chunks"] = len(chunked.windows)
     else:
-        run_ffmpeg(plan, on_progress)
+        # Composing and encoding in two processes pays where two cores are there to run them.
+        run_ffmpeg(plan, on_progress, split=usable_cores() >= 2)
         command_line = plan.command_line()
-    outputs = {name: describe_file(target, CONTENT_TYPES[output.format])}
-    if output.thumbnail and output.format in (Format.MP4, Format.WEBM):
-        thumb = make_thumbnail(target, out_dir / "thumbnail.jpg", plan.duration)
-        if thumb is not None:
-            outputs["thumbnail"] = thumb
+    thumbnail: Future[LocalArtifact | None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnail") as pool:
+        if output.thumbnail and output.format in (Format.MP4, Format.WEBM):
+            # The thumbnail's ffmpeg runs while this thread hashes and probes the video.
+            thumbnail = pool.submit(
+                make_thumbnail,
+                target,
+                out_dir / "thumbnail.jpg",
+                plan.duration,
+                size=(plan.width, plan.height),
+            )
+        outputs = {name: describe_file(target, CONTENT_TYPES[output.format])}
+        thumb = thumbnail.result() if thumbnail is not None else None
+    if thumb is not None:
+        outputs["thumbnail"] = thumb
     return RenderResult(
         outputs=outputs,
         frames=plan.total_frames,
@@ -161,6 +173,29 @@ def local_workers(duration: float, output: OutputSpec, requested: int | Literal[
     return chunk_count(duration, requested, max_chunks=max(requested, 1), format=output.format)
 
 
+_CGROUP_CPU_LIMITS = (
+    (Path("/sys/fs/cgroup/cpu.max"), None),
+    (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")),
+)
+
+
+def usable_cores() -> float:
+    """The CPUs this process may keep busy: those it may run on, capped by its cgroup's CPU quota
+    (a pod's CPU limit; v2, then v1)."""
+    cores = float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    for quota_path, period_path in _CGROUP_CPU_LIMITS:
+        try:
+            fields = quota_path.read_text().split()
+            if period_path is not None:
+                fields.append(period_path.read_text().strip())
+        except OSError:
+            continue
+        if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit() and int(fields[1]) > 0:
+            return min(cores, int(fields[0]) / int(fields[1]))
+        return cores  # "max" (v2) or -1 (v1): no quota
+    return cores
+
+
 def choose_gpu_or_cpu(
     output: OutputSpec, on_progress: ProgressCallback
 ) -> tuple[OutputSpec, GpuFallback | None]:
@@ -183,8 +218,12 @@ def choose_gpu_or_cpu(
     return settled, fallback
 
 
-def make_thumbnail(video: Path, target: Path, duration: float) -> LocalArtifact | None:
-    """A JPEG from about 10% into the video (at least 1 s, never past the end); None on failure."""
+def make_thumbnail(
+    video: Path, target: Path, duration: float, *, size: tuple[int, int] | None = None
+) -> LocalArtifact | None:
+    """A JPEG from about 10% into the video (at least 1 s, never past the end); None on failure.
+    ``size``: the video's width and height when the caller knows them (the JPEG has the video's
+    size, so it is not probed for it)."""
     at = min(max(1.0, duration * 0.1), max(0.0, duration - 0.1))
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", f"{at:.3f}", "-i", str(video),
             "-frames:v", "1", "-q:v", "3", "-update", "1", str(target)]  # fmt: skip
@@ -196,7 +235,9 @@ def make_thumbnail(video: Path, target: Path, duration: float) -> LocalArtifact 
     if proc.returncode != 0 or not target.is_file():
         log.warning("event=thumbnail_failed video=%s stderr=%r", video, proc.stderr.strip()[-300:])
         return None
-    return describe_file(target, "image/jpeg")
+    if size is None:
+        return describe_file(target, "image/jpeg")
+    return describe_file(target, "image/jpeg", facts=MediaFacts(duration=None, width=size[0], height=size[1]))
 
 
 @contextmanager

@@ -22,9 +22,7 @@ the text.
 
 from __future__ import annotations
 
-import functools
 import logging
-import subprocess
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from reelkube.engine.emoji_text import has_emoji
-from reelkube.engine.fonts import TextMeasure, fit_chars, resolve_font
+from reelkube.engine.fonts import TextMeasure, fit_chars, fontconfig_match, resolve_font
 from reelkube.errors import SpecError
 
 log = logging.getLogger(__name__)
@@ -138,21 +136,12 @@ def _needs_glyph(ch: str) -> bool:
     return not (category.startswith(("Z", "C", "M")) or has_emoji(ch))
 
 
-@functools.lru_cache(maxsize=128)
 def _fc_match(pattern: str) -> tuple[str, str, Path, frozenset[tuple[int, int]]]:
     """fontconfig's answer for `pattern`: (family, style, file, covered code point ranges)."""
-    proc = subprocess.run(
-        ["fc-match", "--format", "%{family}\n%{style}\n%{file}\n%{charset}", pattern],
-        capture_output=True, text=True, timeout=10, check=False,
-    )  # fmt: skip
-    lines = proc.stdout.split("\n", 3)
-    if proc.returncode != 0 or len(lines) < 4:
+    match = fontconfig_match(pattern)
+    if match is None:
         raise SpecError(f"fontconfig found no font for {pattern!r}")
-    ranges = set()
-    for part in lines[3].split():
-        low, _, high = part.partition("-")
-        ranges.add((int(low, 16), int(high or low, 16)))
-    return lines[0].split(",")[0].strip(), lines[1], Path(lines[2]), frozenset(ranges)
+    return match.families[0], match.style, match.file, match.ranges
 
 
 def _missing(text: str, ranges: frozenset[tuple[int, int]]) -> list[str]:

@@ -155,6 +155,9 @@ def _execute(
     """Expand, fetch, plan and render a RenderJob (its voice-over to ``on_voiceover`` as soon
     as it is made); narrate a TTSJob, whose audio is its one output."""
     if isinstance(resource, RenderJob):
+        from reelkube.engine.probe import list_demuxers_early
+
+        list_demuxers_early()  # while the template expands (a no-op when already listed)
         from reelkube.pipeline.render_job import render_job
 
         return render_job(
