@@ -1,7 +1,8 @@
 """Job control on the real cluster, with the operator as a process of its own on this machine
 (``support.operator_process``): retries that know transient from permanent, for real renders
 on the real node, and webhook deliveries that survive the operator being killed while their
-receiver is down, redelivery by annotation, and the Events ``kubectl describe`` shows.
+receiver is down, redelivery by annotation, and the Events ``kubectl describe`` shows; and a
+full render's status as a watch sees it through kstatus (tests/kstatus), moving forward only.
 
 Run under the cluster lock, one module at a time::
 
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -23,14 +26,18 @@ from urllib.parse import urlparse
 import pytest
 from standardwebhooks import Webhook
 
-from support.cluster import Cluster
+from reelkube.api.kinds import RENDER_JOB
+from reelkube.api.status import Step
+from support.cluster import Cluster, run_script
 from support.network import free_port
 from support.operator_process import operator_process
 from support.reelkube_cluster import (
     ROOT,
+    create_storage_secret,
     delete_pod_and_read_exit_code,
     ensure_kwok_ephemeral_storage,
     install_crds,
+    new_bucket,
     phase_is,
     wait_for_resource,
 )
@@ -479,3 +486,172 @@ def test_deliveries_pending_when_the_operator_is_killed_arrive_once_after_restar
     assert reasons.index("Queued") < reasons.index("Succeeded"), reasons
     described = cluster.kubectl("-n", namespace, "describe", "renderjob", "told").stdout
     assert "WebhookRetrying" in described and "WebhookRedelivery" in described
+
+
+STEP_ORDER = [step.value for step, _share in RENDER_JOB.steps] + [Step.DONE.value]
+"""A RenderJob's steps in the order its pipeline goes through them (the kind's own list)."""
+WAITING_FOR_POD = "waiting for its pod to run"
+RENDERING = "is rendering"
+
+
+@pytest.fixture(scope="module")
+def kstatus_judge() -> Path:
+    """reelkube-kstatus (tests/kstatus), built by tests/cluster/build.sh when missing or stale
+    (not in build.sh's default set: a cold build takes minutes)."""
+    run_script("build.sh", "kstatus", timeout=1800)
+    return Path(run_script("build.sh", "--print-bin-dir", timeout=60).strip()) / "reelkube-kstatus"
+
+
+class KstatusWatch:
+    """``kubectl get renderjobs -w -o json --output-watch-events`` for one name, piped through
+    reelkube-kstatus: ``lines`` holds its verdict on each watch event, in order, as they come.
+    A watch, not polling: the API server sends every write, so no state in between is missed."""
+
+    def __init__(self, cluster: Cluster, judge: Path, namespace: str, name: str) -> None:
+        self.lines: list[dict[str, Any]] = []
+        self._arrived = threading.Condition()
+        # A field selector rather than the name: a watch on a name that does not exist yet fails.
+        self._watch = subprocess.Popen(
+            [str(cluster.kubectl_path), "-n", namespace, "get", "renderjobs.reelkube.io",
+             "--field-selector", f"metadata.name={name}", "-w", "-o", "json", "--output-watch-events"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=cluster.env,
+        )  # fmt: skip
+        assert self._watch.stdout is not None
+        self._judge = subprocess.Popen(
+            [str(judge)], stdin=self._watch.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self._watch.stdout.close()  # the judge holds the pipe: it reads EOF when kubectl ends
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._judge.stdout is not None
+        for raw in self._judge.stdout:
+            with self._arrived:
+                self.lines.append(json.loads(raw))
+                self._arrived.notify_all()
+
+    def wait_for(self, until: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+        """The first line for which ``until(line)`` holds, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                match = next((line for line in self.lines if until(line)), None)
+                if match is not None:
+                    return match
+                left = deadline - time.monotonic()
+                ended = self._watch.poll() is not None
+                if left <= 0 or ended:
+                    said = self._watch.stderr.read().decode() if ended and self._watch.stderr else ""
+                    pytest.fail(f"no such line in the watch ({said}): {self.lines[-5:]}", pytrace=False)
+                self._arrived.wait(min(left, 1.0))
+
+    def stop(self) -> None:
+        """End the watch; the judge then reads EOF and must exit 0 (it fails on any input that
+        is not a JSON object)."""
+        self._watch.terminate()
+        self._watch.wait(timeout=10)
+        code = self._judge.wait(timeout=10)
+        self._reader.join(timeout=10)
+        assert self._judge.stderr is not None
+        assert code == 0, f"reelkube-kstatus exited {code}: {self._judge.stderr.read()}"
+
+
+def story(lines: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The distinct consecutive (kstatus, message) pairs of a watch: what its reader was told."""
+    pairs: list[tuple[str, str]] = []
+    for line in lines:
+        pair = (line["kstatus"], line["kstatusMessage"])
+        if not pairs or pairs[-1] != pair:
+            pairs.append(pair)
+    return pairs
+
+
+def assert_only_forward(lines: list[dict[str, Any]]) -> None:
+    """One attempt's status as a watch saw it through kstatus: InProgress until Current and never
+    back; phase, step (in the pipeline's order) and progress never back; no "Job ... created,
+    waiting for its pod to run" once a pod was said to be rendering."""
+    # Before the operator's first write the resource has no status, which kstatus reads as
+    # Current (its rule for any resource without conditions or observedGeneration): the story
+    # starts at the first status.
+    written = [line for line in lines if line["phase"]]
+    assert written, lines
+    assert written[0]["kstatus"] == "InProgress", written[0]
+    current = [i for i, line in enumerate(written) if line["kstatus"] == "Current"]
+    assert current, f"never Current: {story(lines)}"
+    after = [line["kstatus"] for line in written[current[0] :]]
+    assert set(after) == {"Current"}, f"Current, then {after}: {story(lines)}"
+    assert all(line["kstatus"] == "InProgress" for line in written[: current[0]]), story(lines)
+    ranks = [PHASE_RANK[line["phase"]] for line in written]
+    assert ranks == sorted(ranks), [line["phase"] for line in written]
+    steps = [STEP_ORDER.index(line["step"]) for line in written if line["step"]]
+    assert steps == sorted(steps), [line["step"] for line in written if line["step"]]
+    progress = [line["progress"] for line in written if line["progress"] is not None]
+    assert progress == sorted(progress), progress
+    rendering = [i for i, line in enumerate(written) if RENDERING in line["message"]]
+    waiting = [i for i, line in enumerate(written) if WAITING_FOR_POD in line["message"]]
+    assert not rendering or not waiting or max(waiting) < min(rendering), [
+        (line["phase"], line["message"]) for line in written
+    ]
+    assert {line.get("attempts") for line in written} <= {None, 0, 1}, "more than one attempt"
+
+
+@pytest.mark.slow
+def test_a_watch_through_kstatus_sees_a_full_render_only_move_forward(
+    cluster: Cluster,
+    crds: None,
+    project_images: dict[str, str],
+    namespace: str,
+    scripted_input: Any,
+    pods_reach_host: str,
+    kstatus_judge: Path,
+    tmp_path: Path,
+) -> None:
+    # A captioned reel whose background is downloaded and whose outputs are uploaded: every
+    # step of the pipeline, long enough for progress writes while it renders.
+    server = scripted_input([])
+    bucket = new_bucket(cluster, "kstatus")
+    create_storage_secret(cluster, namespace)
+    body = reel("watched", namespace, server.url, retries=0)
+    body["spec"]["props"]["durationSeconds"] = 10
+    body["spec"]["output"] = {"width": 360, "height": 640, "fps": 24}
+    watch = KstatusWatch(cluster, kstatus_judge, namespace, "watched")
+    try:
+        with operator_process(
+            cluster,
+            (namespace,),
+            tmp_path / "operator.log",
+            placement="cluster",
+            REELKUBE_INPUTS_ALLOWED_CIDRS=f"{pods_reach_host}/32",
+            REELKUBE_STORAGE_ENDPOINT=cluster.s3_endpoint,
+            REELKUBE_STORAGE_BUCKET=bucket,
+            REELKUBE_STORAGE_CREDENTIALS_SECRET="reelkube-s3",
+        ) as running:
+            time.sleep(1)  # kubectl's watch is open before the resource exists
+            cluster.apply(body)
+            # Past the first line: a resource without status yet reads Current to kstatus.
+            watch.wait_for(lambda line: bool(line["phase"]) and line["kstatus"] != "InProgress", timeout=180)
+            time.sleep(3)  # any late write (the operator's or the pod's) arrives by now
+            assert running.process.poll() is None, running.tail()
+    finally:
+        watch.stop()
+    lines = watch.lines
+    print("(kstatus, message) as the watch saw them:")
+    for kstatus, message in story(lines):
+        print(f"  {kstatus:<10} {message}")
+    print("phase/step/progress:", " ".join(f"{e['phase']}/{e['step']}/{e['progress']}" for e in lines))
+    last = lines[-1]
+    assert (last["kstatus"], last["phase"], last["step"], last["progress"]) == (
+        "Current", "Succeeded", "done", 100
+    ), last  # fmt: skip
+    assert_only_forward(lines)
+    phases = [line["phase"] for line in lines if line["phase"]]
+    assert [p for i, p in enumerate(phases) if i == 0 or phases[i - 1] != p][-3:] == [
+        "Queued", "Running", "Succeeded"
+    ], phases  # fmt: skip
+    steps = {line["step"] for line in lines}
+    assert {"downloading", "rendering", "done"} <= steps, steps
+    assert any(WAITING_FOR_POD in line["message"] for line in lines), story(lines)
+    assert any(0 < (line["progress"] or 0) < 100 for line in lines if line["step"] == "rendering"), lines
