@@ -11,6 +11,7 @@ import pytest
 from reelkube.api.output import OutputSpec
 from reelkube.api.status import Step
 from reelkube.engine.execute import run_ffmpeg
+from reelkube.engine.probe import probe_media
 from reelkube.engine.render import render_timeline
 from reelkube.progress_events import ProgressEvent
 from support.media import ffmpeg, probe, video_stream
@@ -41,6 +42,9 @@ def test_reel_has_exact_frames_size_rate_and_audio(media: dict[str, Path], tmp_p
     audio = [s for s in probe(video)["streams"] if s["codec_type"] == "audio"]
     assert audio and abs(float(audio[0]["duration"]) - 1.5) < 0.05
     assert result.outputs["thumbnail"].path.is_file() and result.outputs["thumbnail"].width == WIDTH
+    # The thumbnail is described from the plan, not probed: what a probe says all the same.
+    thumb, probed = result.outputs["thumbnail"], probe_media(result.outputs["thumbnail"].path)
+    assert (thumb.width, thumb.height, thumb.duration) == (probed.width, probed.height, probed.duration)
     assert len(result.outputs["video"].sha256) == 64 and result.outputs["video"].content_type == "video/mp4"
     # The scratch directory is gone.
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["thumbnail.jpg", "video.mp4"]

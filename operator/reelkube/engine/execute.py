@@ -10,9 +10,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
-import fcntl
 import logging
-import os
 import re
 import signal
 import subprocess
@@ -78,57 +76,10 @@ class ExecResult:
     stderr_tail: list[str]
 
 
-SPLIT_ENCODERS = frozenset({"libx264"})
-"""Encoders that may run in a process of their own, fed the composed frames over a pipe: their
-file is byte for byte the one a single ffmpeg writes (``tests/engine/test_split_encode.py``)."""
-
-_PIPE_BYTES = 1 << 20
-"""The pipe between the two processes (Linux's default 64 KiB holds a fiftieth of a 1080x1920
-frame); 1 MiB is what an unprivileged process may ask for."""
-
-
-def split_encode(plan: RenderPlan) -> tuple[list[str], list[str]] | None:
-    """The plan as two ffmpeg commands: one composes the frames and writes them raw (in NUT, which
-    keeps their timestamps, aspect and colour tags), the other encodes them; None when the plan
-    does not split (audio, an encoder not in SPLIT_ENCODERS, a graph with other outputs).
-
-    ffmpeg 5.1 runs the filter graph and the calls into the encoder on one thread, so composing a
-    frame waits for the encoder to take the last one; in two processes they overlap, and x264's
-    own threads fill what composing leaves of the cores. The frames and the encoder's settings
-    are the same, and so is the file.
-    """
-    argv = plan.argv
-    prefix = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error"]
-    if plan.encoder not in SPLIT_ENCODERS or plan.audio_encoder is not None or argv[: len(prefix)] != prefix:
-        return None
-    if (
-        argv.count("-map") != 1
-        or "-an" not in argv
-        or "-frames:v" not in argv
-        or argv[-1] != str(plan.output)
-    ):
-        return None
-    at = argv.index("-map")
-    if argv[at + 1] != "[vout]":
-        return None
-    frames = argv[argv.index("-frames:v") + 1]
-    compose = [*argv[:at], "-nostats", "-map", "[vout]", "-frames:v", frames, "-c:v", "rawvideo", "-f", "nut",
-               "pipe:1"]  # fmt: skip
-    encode = [*prefix, "-f", "nut", "-i", "pipe:0", *argv[at + 2 :]]
-    return compose, encode
-
-
 def run_ffmpeg(
-    plan: RenderPlan,
-    on_progress: ProgressCallback = ignore_progress,
-    *,
-    interval: float = 0.25,
-    split: bool = False,
+    plan: RenderPlan, on_progress: ProgressCallback = ignore_progress, *, interval: float = 0.25
 ) -> ExecResult:
     """Run the plan's ffmpeg, reporting RENDERING progress at most every `interval` seconds.
-
-    With ``split``, a plan that :func:`split_encode` splits runs as two ffmpeg processes joined by
-    a pipe (composing, encoding): faster where two cores are free, the same file.
 
     Raises RenderFailed (UnsupportedCodec when the encoder is missing) with ffmpeg's last
     stderr lines. Whatever interrupts the wait (Canceled from the run pipeline's signal handler,
@@ -136,47 +87,43 @@ def run_ffmpeg(
     """
     plan.write_files()
     plan.output.parent.mkdir(parents=True, exist_ok=True)
-    parts = split_encode(plan) if split else None
-    commands = list(parts) if parts else [plan.argv]
-    # The last process writes the file, and its -progress is the render's.
-    commands[-1] = [commands[-1][0], "-progress", "pipe:1", "-nostats", *commands[-1][1:]]
-    commands = [with_input_protocols(argv) for argv in commands]
+    argv = with_input_protocols([plan.argv[0], "-progress", "pipe:1", "-nostats", *plan.argv[1:]])
     started = time.monotonic()
-    runs: list[_Process] = []
+    tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+    refused: list[re.Match[str]] = []
     log.info(
-        "event=ffmpeg_start output=%s frames=%d encoder=%s processes=%d",
-        plan.output, plan.total_frames, plan.encoder, len(commands),
-    )  # fmt: skip
+        "event=ffmpeg_start output=%s frames=%d encoder=%s", plan.output, plan.total_frames, plan.encoder
+    )
     try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, errors="replace", start_new_session=True, preexec_fn=_die_with_parent,
+        )  # fmt: skip
         try:
-            runs = _start(commands)
-            frame = _follow_progress(runs[-1].proc, plan, on_progress, started, interval)
-            for run in runs:
-                run.proc.wait()
-                run.reader.join(timeout=5)
+            reader = threading.Thread(target=_drain, args=(proc.stderr, tail, refused), daemon=True)
+            reader.start()
+            frame = _follow_progress(proc, plan, on_progress, started, interval)
+            returncode = proc.wait()
+            reader.join(timeout=5)
         finally:
-            for run in runs:
-                _stop(run.proc)
+            _stop(proc)
     except BaseException as stop:  # Canceled (a signal), KeyboardInterrupt, a failing callback
         plan.output.unlink(missing_ok=True)
         log.warning("event=ffmpeg_stopped output=%s cause=%s", plan.output, type(stop).__name__)
         raise
     wall = time.monotonic() - started
-    refused = next((run.refused[0] for run in runs if run.refused), None)
+    lines = [line for line in tail if line.strip()]
     if refused:
         # The decoder skipped frames over -max_pixels (exit 0, a frozen picture in their place):
         # a stream that grew its picture size after the frames the probe saw.
         plan.output.unlink(missing_ok=True)
-        width, height = int(refused.group(1)), int(refused.group(2))
+        width, height = int(refused[0].group(1)), int(refused[0].group(2))
         raise InputTooLarge(
             f"an input changes its picture size mid-stream to {width}x{height} pixels "
             f"({width * height:,}), over inputLimits.maxPixels; those frames were not decoded and "
             "the render is refused"
         )
-    failed = _first_failure(runs)
-    lines = [line for line in (failed or runs[-1]).tail if line.strip()]
-    if failed is not None:
-        returncode = failed.proc.returncode
+    if returncode != 0:
         plan.output.unlink(missing_ok=True)
         detail = "\n".join(lines[-STDERR_LINES:]) or "(no error output)"
         if returncode == -signal.SIGKILL:
@@ -193,69 +140,6 @@ def run_ffmpeg(
                               total_frames=plan.total_frames, eta_seconds=0.0))  # fmt: skip
     log.info("event=ffmpeg_done output=%s frames=%d seconds=%.2f", plan.output, frame, wall)
     return ExecResult(output=plan.output, frames=plan.total_frames, wall_seconds=wall, stderr_tail=lines)
-
-
-@dataclass
-class _Process:
-    """One running ffmpeg of a render, with the thread that keeps its last stderr lines."""
-
-    proc: subprocess.Popen[str]
-    reader: threading.Thread
-    tail: collections.deque[str]
-    refused: list[re.Match[str]]
-
-
-def _start(commands: list[list[str]]) -> list[_Process]:
-    """Start ``commands``, each one's stdout piped into the next one's stdin, the last one's to
-    this process (its -progress). Every process is started even when a later start fails, so
-    that the caller's cleanup finds them all; the failure is raised after."""
-    runs: list[_Process] = []
-    upstream: int | None = None
-    try:
-        for number, argv in enumerate(commands):
-            last = number == len(commands) - 1
-            read_end, write_end = (None, None) if last else os.pipe()
-            if write_end is not None:
-                with contextlib.suppress(OSError):  # a smaller pipe works too, only slower
-                    fcntl.fcntl(write_end, _F_SETPIPE_SZ, _PIPE_BYTES)
-            try:
-                proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL if upstream is None else upstream,
-                    stdout=subprocess.PIPE if last else write_end, stderr=subprocess.PIPE,
-                    text=True, errors="replace", start_new_session=True, preexec_fn=_die_with_parent,
-                )  # fmt: skip
-            finally:
-                # The children hold their ends now; this process keeps none, so each one sees
-                # end-of-file or a broken pipe when its neighbour ends.
-                for end in (upstream, write_end):
-                    if end is not None:
-                        os.close(end)
-                upstream = read_end
-            tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
-            refused: list[re.Match[str]] = []
-            reader = threading.Thread(target=_drain, args=(proc.stderr, tail, refused), daemon=True)
-            reader.start()
-            runs.append(_Process(proc, reader, tail, refused))
-    except BaseException:
-        for run in runs:
-            _stop(run.proc)
-        raise
-    return runs
-
-
-_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-
-
-def _first_failure(runs: list[_Process]) -> _Process | None:
-    """The process whose failure is the render's: the first one that failed, unless it failed only
-    because the next one stopped reading (a broken pipe), which then has the cause."""
-    failed = [run for run in runs if run.proc.returncode != 0]
-    for number, run in enumerate(failed):
-        later = failed[number + 1 :]
-        broken = run.proc.returncode == -signal.SIGPIPE or any("Broken pipe" in line for line in run.tail)
-        if not (broken and later):
-            return run
-    return failed[-1] if failed else None
 
 
 def _follow_progress(

@@ -120,8 +120,7 @@ def render_into(
         command_line = "\n".join(chunked.command_lines)
         info["chunks"] = len(chunked.windows)
     else:
-        # Composing and encoding in two processes pays where two cores are there to run them.
-        run_ffmpeg(plan, on_progress, split=usable_cores() >= 2)
+        run_ffmpeg(plan, on_progress)
         command_line = plan.command_line()
     thumbnail: Future[LocalArtifact | None] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnail") as pool:
@@ -171,29 +170,6 @@ def local_workers(duration: float, output: OutputSpec, requested: int | Literal[
         return chunk_count(duration, "auto", min_seconds=LOCAL_MIN_CHUNK_SECONDS, max_chunks=cores,
                            format=output.format)  # fmt: skip
     return chunk_count(duration, requested, max_chunks=max(requested, 1), format=output.format)
-
-
-_CGROUP_CPU_LIMITS = (
-    (Path("/sys/fs/cgroup/cpu.max"), None),
-    (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")),
-)
-
-
-def usable_cores() -> float:
-    """The CPUs this process may keep busy: those it may run on, capped by its cgroup's CPU quota
-    (a pod's CPU limit; v2, then v1)."""
-    cores = float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    for quota_path, period_path in _CGROUP_CPU_LIMITS:
-        try:
-            fields = quota_path.read_text().split()
-            if period_path is not None:
-                fields.append(period_path.read_text().strip())
-        except OSError:
-            continue
-        if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit() and int(fields[1]) > 0:
-            return min(cores, int(fields[0]) / int(fields[1]))
-        return cores  # "max" (v2) or -1 (v1): no quota
-    return cores
 
 
 def choose_gpu_or_cpu(
