@@ -6,10 +6,14 @@ Prints one table. Each measured run is its own child process, so peak RSS (ru_ma
 python process and, separately, of the largest ffmpeg it waited for) belongs to that run alone.
 
 - Reelkube: `render_job()` on examples/captioned-reel.yaml (wall time around the call).
-- Reelkube CLI: `reelkube render examples/captioned-reel.yaml` as a user runs it, end to end:
-  interpreter start, imports, manifest validation, probes, the encode and the thumbnail.
+- Reelkube CLI: the installed `reelkube render examples/captioned-reel.yaml` as a user runs it,
+  end to end: interpreter start, imports, manifest validation, probes, the encode and the
+  thumbnail.
+- CLI start: the installed `reelkube render --help`: interpreter start and the imports of the
+  command, which every `reelkube render` pays before it reads the manifest.
 - x264 floor: Reelkube's own output decoded once to raw yuv420p (in /dev/shm), then timed while
-  re-encoding those frames with the same x264 settings: no composition can be faster.
+  re-encoding those frames with the same x264 settings (preset, CRF, pixel format, faststart,
+  and x264's own thread count in both): no composition can be faster.
 - MoviePy 2: the same composition (image, zoom, tint, two text lines fading in, the title sliding)
   built from the template's own timeline, written with Debian's ffmpeg and the same x264 settings.
 
@@ -144,21 +148,53 @@ def child_moviepy(out_dir: Path) -> dict[str, Any]:
     return {"output": str(output), **usage_since(started, cpu_before)}
 
 
-def run_child(kind: str, out_dir: Path) -> dict[str, Any]:
+def code_env(code: Path | None) -> dict[str, str] | None:
+    """The environment that runs the reelkube package in ``code`` (a folder holding an older
+    version's ``reelkube`` package, e.g. ``git archive`` of a commit's operator/), None for this
+    checkout's."""
+    return None if code is None else {**os.environ, "PYTHONPATH": str(code)}
+
+
+def run_child(kind: str, out_dir: Path, code: Path | None = None) -> dict[str, Any]:
     """Run this script as `--child KIND` and read back its JSON report (last stdout line)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, __file__, "--child", kind, "--out", str(out_dir)]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=code_env(code))
     if done.returncode != 0:
         raise SystemExit(f"{kind} run failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure_cli(out_dir: Path) -> dict[str, Any]:
-    """Time `reelkube render` of the example as a user runs it, from process start to exit."""
-    command = [sys.executable, "-m", "reelkube.cli", "render", str(MANIFEST), "-o", str(out_dir)]
+def installed_reelkube() -> str:
+    """The `reelkube` program installed beside this Python (its virtual environment's), else the
+    one on PATH."""
+    beside = Path(sys.executable).parent / "reelkube"
+    found = str(beside) if beside.is_file() else shutil.which("reelkube")
+    if found is None:
+        raise SystemExit("the reelkube program is not installed (pip install -e .)")
+    return found
+
+
+def measure_start(code: Path | None = None) -> dict[str, Any]:
+    """Time `reelkube render --help`: the interpreter's start and the command's imports."""
+    command = [installed_reelkube(), "render", "--help"]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, env=code_env(code))
+    _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("reelkube render --help failed")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "python_mib": usage.ru_maxrss / 1024,
+            "ffmpeg_mib": 0.0}  # fmt: skip
+
+
+def measure_cli(out_dir: Path, code: Path | None = None) -> dict[str, Any]:
+    """Time `reelkube render` of the example as a user runs it, from process start to exit."""
+    command = [installed_reelkube(), "render", str(MANIFEST), "-o", str(out_dir)]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=code_env(code)
+    )
     _pid, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -209,6 +245,8 @@ def median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def rss_cell(run: dict[str, Any]) -> str:
+    if not run["ffmpeg_mib"]:
+        return f"py {run['python_mib']:.0f}"
     if run["python_mib"] is None:
         return f"ffmpeg {run['ffmpeg_mib']:.0f}"
     python, ffmpeg = run["python_mib"], run["ffmpeg_mib"]
@@ -220,18 +258,34 @@ def verdict(ok: bool | None) -> str:
 
 
 def print_table(
-    reelkube: dict[str, Any], cli: dict[str, Any], floor: dict[str, Any], moviepy: dict[str, Any] | None
+    reelkube: dict[str, Any],
+    cli: dict[str, Any],
+    start: dict[str, Any],
+    floor: dict[str, Any],
+    moviepy: dict[str, Any] | None,
+    load: tuple[float, float],
+    baseline: dict[str, dict[str, Any]],
 ) -> bool:
     """Print the one result table; True when every target is met."""
     floor_ratio = reelkube["wall"] / floor["wall"]
     cli_ratio = cli["wall"] / floor["wall"]
+    start_ratio = start["wall"] / floor["wall"]
     rows = [
+        ("CLI start (reelkube render --help)", start, f"{start_ratio:.2f}x floor", "", None),
         ("Reelkube (render_job)", reelkube, f"{floor_ratio:.2f}x floor", f"<= {FLOOR_TARGET}x floor",
          floor_ratio <= FLOOR_TARGET),
         ("Reelkube CLI (reelkube render, end to end)", cli, f"{cli_ratio:.2f}x floor",
          f"<= {CLI_TARGET}x floor", cli_ratio <= CLI_TARGET),
         ("x264 floor (raw YUV -> x264)", floor, "1.00x floor", "", None),
     ]  # fmt: skip
+    for name, label in (
+        ("start", "CLI start"),
+        ("reelkube", "Reelkube (render_job)"),
+        ("cli", "Reelkube CLI"),
+    ):
+        if name in baseline:
+            ratio = baseline[name]["wall"] / floor["wall"]
+            rows.append((f"baseline: {label}", baseline[name], f"{ratio:.2f}x floor", "", None))
     if moviepy is not None:
         speedup = moviepy["wall"] / reelkube["wall"]
         ratio = f"MoviePy/Reelkube {speedup:.1f}x"
@@ -242,7 +296,10 @@ def print_table(
         for name, run, ratio, target, ok in rows
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    print(f"captioned reel, 1080x1920, 300 frames, {os.cpu_count()} CPUs")
+    print(
+        f"captioned reel, 1080x1920, 300 frames, {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.2f} at the start, {load[1]:.2f} at the end"
+    )
     for number, line in enumerate(lines):
         print("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) + " |")
         if number == 0:
@@ -255,6 +312,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the median counts")
     parser.add_argument("--skip-moviepy", action="store_true", help="leave out the (slow) MoviePy run")
     parser.add_argument("--keep", type=Path, help="keep the rendered files in this directory")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help=(
+            "also measure the reelkube package in this folder (an older version, e.g. "
+            "`git archive COMMIT operator | tar -x -C DIR`, then DIR/operator), in the same rounds"
+        ),
+    )
     parser.add_argument("--child", choices=["reelkube", "moviepy"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -266,14 +331,35 @@ def main() -> int:
     # Raw 1080x1920 frames take about 1 GB: keep them in memory where /dev/shm exists.
     scratch = "/dev/shm" if Path("/dev/shm").is_dir() else None
     work = Path(tempfile.mkdtemp(prefix="reelkube-bench-", dir=scratch))
+    load_at_start = os.getloadavg()[0]
     try:
-        reelkube = median([run_child("reelkube", work / f"reelkube-{i}") for i in range(args.repeat)])
-        cli = median([measure_cli(work / f"cli-{i}") for i in range(args.repeat)])
-        floor = median([measure_floor(Path(reelkube["output"]), work) for _ in range(args.repeat)])
+        # One round of each measurement at a time, so that a change in the machine's load
+        # falls on every row alike rather than on whichever ran then.
+        names = ["reelkube", "cli", "start", "floor"] + (
+            ["base reelkube", "base cli", "base start"] if args.baseline else []
+        )
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for number in range(args.repeat):
+            rounds["reelkube"].append(run_child("reelkube", work / f"reelkube-{number}"))
+            rounds["cli"].append(measure_cli(work / f"cli-{number}"))
+            rounds["start"].append(measure_start())
+            rounds["floor"].append(measure_floor(Path(rounds["reelkube"][0]["output"]), work))
+            if args.baseline:
+                rounds["base reelkube"].append(run_child("reelkube", work / f"base-{number}", args.baseline))
+                rounds["base cli"].append(measure_cli(work / f"base-cli-{number}", args.baseline))
+                rounds["base start"].append(measure_start(args.baseline))
+            walls = ", ".join(f"{name} {runs[-1]['wall']:.2f}" for name, runs in rounds.items())
+            print(f"round {number + 1}: {walls} (load {os.getloadavg()[0]:.2f})", flush=True)
+        reelkube, cli, start, floor = (median(rounds[name]) for name in ("reelkube", "cli", "start", "floor"))
         moviepy = None
         if not args.skip_moviepy:
             moviepy = median([run_child("moviepy", work / f"moviepy-{i}") for i in range(args.repeat)])
-        passed = print_table(reelkube, cli, floor, moviepy)
+        baseline = {
+            name.removeprefix("base "): median(rounds[name]) for name in names if name.startswith("base ")
+        }
+        passed = print_table(
+            reelkube, cli, start, floor, moviepy, (load_at_start, os.getloadavg()[0]), baseline
+        )
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
             for name, run in (("reelkube.mp4", reelkube), ("moviepy.mp4", moviepy)):
