@@ -584,17 +584,18 @@ def assert_only_forward(lines: list[dict[str, Any]]) -> None:
     after = [line["kstatus"] for line in written[current[0] :]]
     assert set(after) == {"Current"}, f"Current, then {after}: {story(lines)}"
     assert all(line["kstatus"] == "InProgress" for line in written[: current[0]]), story(lines)
+    # The story first: "is rendering", then "waiting for its pod to run" before Ready.
+    rendering = [i for i, line in enumerate(written) if RENDERING in line["message"]]
+    waiting = [i for i, line in enumerate(written) if WAITING_FOR_POD in line["message"]]
+    assert not rendering or not waiting or max(waiting) < min(rendering), [
+        (line["phase"], line["message"]) for line in written
+    ]
     ranks = [PHASE_RANK[line["phase"]] for line in written]
     assert ranks == sorted(ranks), [line["phase"] for line in written]
     steps = [STEP_ORDER.index(line["step"]) for line in written if line["step"]]
     assert steps == sorted(steps), [line["step"] for line in written if line["step"]]
     progress = [line["progress"] for line in written if line["progress"] is not None]
     assert progress == sorted(progress), progress
-    rendering = [i for i, line in enumerate(written) if RENDERING in line["message"]]
-    waiting = [i for i, line in enumerate(written) if WAITING_FOR_POD in line["message"]]
-    assert not rendering or not waiting or max(waiting) < min(rendering), [
-        (line["phase"], line["message"]) for line in written
-    ]
     assert {line.get("attempts") for line in written} <= {None, 0, 1}, "more than one attempt"
 
 
