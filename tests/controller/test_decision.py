@@ -800,6 +800,8 @@ def test_an_invalid_resource_fails_with_the_validation_error() -> None:
 LOOKUPS: dict[str, tuple[Observed, bool]] = {
     # A fresh resource goes straight to the creates: a 409 on the Job sends it to the lookup.
     "fresh-skips-the-lookup": (observed(resource_body()), False),
+    # The CRD's default status (observedGeneration 0) is not a status anyone wrote.
+    "defaulted-status-is-fresh": (observed(resource_body(status={"observedGeneration": 0})), False),
     "resumed-looks-up": (observed(resource_body(), resumed=True), True),
     "started-looks-up": (observed(resource_body(status=CREATED)), True),
     "sync-always-looks-up": (observed(resource_body(), trigger="sync"), True),

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from reelkube.api.common import GROUP, VERSION
 from reelkube.api.kinds import KINDS, ResourceKind, kind_named
-from reelkube.api.status import ResourceStatus
+from reelkube.api.status import UNWRITTEN_STATUS, ResourceStatus
 
 Schema = dict[str, Any]
 
@@ -170,6 +170,10 @@ def build_crd(kind_name: str) -> dict[str, Any]:
     spec_schema = model_schema(spec_model)
     status_schema = model_schema(ResourceStatus)
     status_schema["x-kubernetes-preserve-unknown-fields"] = True
+    # Until the operator's first write a resource has no status, which kstatus (Flux, kpt, Argo's
+    # health checks) reads as Current: "ready" the moment it is applied. The API server fills
+    # this default in on every read, so a watch sees "generation 1 not observed yet" instead.
+    status_schema["default"] = dict(UNWRITTEN_STATUS)
     description = (spec_model.__doc__ or "").strip()
     return {
         "apiVersion": "apiextensions.k8s.io/v1",

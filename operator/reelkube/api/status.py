@@ -9,7 +9,10 @@ sums them into `progress` and `currentFrame`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
 
 from pydantic import Field, JsonValue
 
@@ -53,6 +56,15 @@ class Condition(ApiModel):
     """When the status last changed (RFC 3339)."""
     observedGeneration: int | None = None
     """The generation this condition was computed from."""
+
+
+UNWRITTEN_STATUS: Mapping[str, int] = MappingProxyType({"observedGeneration": 0})
+"""The CRD's default status: what the API server shows before the operator's first write."""
+
+
+def status_unwritten(status: Mapping[str, Any] | None) -> bool:
+    """No status written yet: none at all, or only the CRD's default."""
+    return not status or dict(status) == dict(UNWRITTEN_STATUS)
 
 
 class OutputArtifact(ApiModel):

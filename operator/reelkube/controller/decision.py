@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from reelkube.api.kinds import Resource
-from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus, Step
+from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus, Step, status_unwritten
 from reelkube.controller.admission import Placement
 from reelkube.controller.job_observation import (
     ChunkView,
@@ -106,8 +106,9 @@ class Observed:
 
     @property
     def fresh(self) -> bool:
-        """Never started by anyone: no status at all, and not found at the operator's start."""
-        return self.body is not None and not self.body.get("status") and not self.resumed
+        """Never started by anyone: no status written (the CRD's default aside), and not found at
+        the operator's start."""
+        return self.body is not None and status_unwritten(self.body.get("status")) and not self.resumed
 
 
 def needs_job_lookup(observed: Observed) -> bool:
