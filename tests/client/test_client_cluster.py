@@ -44,6 +44,12 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 EXAMPLES = ROOT / "examples"
 BACKGROUND = "examples/assets/reel-background.jpg"
 SMALL_OUTPUT = {"width": 270, "height": 480, "fps": 15, "preset": "veryfast", "thumbnail": False}
+HALF_SIZE = {"width": 540, "height": 960}
+"""The example reel at half its 1080x1920, where a test watches a render go by (its Running
+lines, its progress) rather than the pixels: a quarter of the composing and encoding."""
+BATCH_POD = {"cpu": "250m"}
+"""A batch row's pod: seven at a time on the test node, instead of three at the module's 500m
+(a 2 s row at 270x480 spends most of its time starting, fetching and uploading)."""
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +110,9 @@ def assert_downloaded(directory: Path, status: dict[str, Any]) -> None:
 def test_submit_wait_download_ends_0_with_matching_files(
     cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
 ) -> None:
-    path = write_manifest(tmp_path, captioned_reel(bucket, "reel"))
+    manifest = captioned_reel(bucket, "reel")
+    manifest["spec"]["output"] = {**manifest["spec"]["output"], **HALF_SIZE}
+    path = write_manifest(tmp_path, manifest)
     started = time.monotonic()
     proc = reelkube(
         cluster, "submit", str(path), "-n", client_namespace, "--wait", "--download", str(tmp_path / "out")
@@ -175,7 +183,7 @@ def test_the_python_client_renders_and_downloads(
 ) -> None:
     client = Client.from_kubeconfig(config_file=str(cluster.kubeconfig))
     manifest = captioned_reel(bucket, "python-reel")
-    manifest["spec"]["output"] = {**manifest["spec"]["output"], "width": 540, "height": 960}
+    manifest["spec"]["output"] = {**manifest["spec"]["output"], **HALF_SIZE}
     handle = client.submit(manifest, namespace=client_namespace)
     seen: list[ResourceStatus] = []
     final = handle.wait(timeout=900, on_progress=seen.append)
@@ -201,6 +209,7 @@ def test_a_20_row_batch_with_two_bad_rows(
             "template": "captioned-reel",
             "props": {"backgroundUrl": f"s3://{bucket}/{BACKGROUND}", "durationSeconds": 2},
             "output": SMALL_OUTPUT,
+            "resources": BATCH_POD,
         },
     }
     template_path = write_manifest(tmp_path, template)
@@ -267,7 +276,9 @@ def test_the_live_lines_in_a_real_terminal(
     cluster: Cluster, client_namespace: str, bucket: str, tmp_path: Path
 ) -> None:
     """`submit --wait` in tmux: the rich line is redrawn in place while the render runs."""
-    path = write_manifest(tmp_path, captioned_reel(bucket, "terminal-reel"))
+    manifest = captioned_reel(bucket, "terminal-reel")
+    manifest["spec"]["output"] = {**manifest["spec"]["output"], **HALF_SIZE}
+    path = write_manifest(tmp_path, manifest)
     session = f"reelkube-{uuid.uuid4().hex[:6]}"
     command = (
         f"env KUBECONFIG={cluster.kubeconfig} {sys.executable} -m reelkube.cli submit {path} "
