@@ -2,8 +2,9 @@
 ``kubectl apply`` with the cap's message, per namespace (a profile chosen by the Namespace's
 label), the examples are admitted, the API server's type check finds nothing to warn about, and
 an admitted resource's metadata and spec.cancel may still change after its caps were lowered.
-Each test applies and removes the policies and their parameters (an AdmissionLimits object)
-again; test_admission_reinstall_cluster.py runs that cycle through helm itself
+The module applies the policies and their parameters (an AdmissionLimits object) once and
+removes them at its end (a test that lowers a cap puts it back);
+test_admission_reinstall_cluster.py runs the remove-and-apply-again cycle through helm itself
 (kubernetes/kubernetes#133827 broke it for ConfigMap parameters).
 
 Only the admission objects are applied (``helm template --show-only``), under their own release
@@ -54,9 +55,17 @@ GREEDY = {"template": "slideshow", "retries": 9}
 STORAGE_ENDPOINT = "http://minio.example:9000"
 
 
-@pytest.fixture
-def policies(cluster: Cluster, namespace: str) -> Iterator[str]:
-    yield from _applied(cluster, namespace)
+@pytest.fixture(scope="module")
+def policies(cluster: Cluster) -> Iterator[str]:
+    """The policies in force for the module's tests (applying them and waiting until they hold
+    took 5-6 s of each test's setup when every test applied them again); yields the namespace
+    labelled with the profile ``small``."""
+    probes = f"probes-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", probes)
+    try:
+        yield from _applied(cluster, probes)
+    finally:
+        cluster.kubectl("delete", "namespace", probes, "--wait=false", check=False)
 
 
 def _render_policies(cluster: Cluster, *sets: str) -> list[dict[str, Any]]:
@@ -100,12 +109,12 @@ def _applied(cluster: Cluster, namespace: str) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while "is over the cap" not in _apply(cluster, _render_job("probe", namespace, GREEDY))[1]:
             assert time.monotonic() < deadline, "the admission policy never took effect"
-            time.sleep(1)
+            time.sleep(0.25)
         # And the profile in the labelled namespace (seen once in CI to lag the default).
         gpu = {"template": "slideshow", "output": {"gpu": True, "maxDurationSeconds": 60}}
         while "is not allowed in this namespace" not in _apply(cluster, _render_job("probe", small, gpu))[1]:
             assert time.monotonic() < deadline, "the profile small never took effect in its namespace"
-            time.sleep(1)
+            time.sleep(0.25)
         yield small
     finally:
         for doc in docs:
@@ -165,7 +174,7 @@ def test_spec_storage_outside_the_namespace_area_is_refused_at_apply(
     ):
         deadline = time.monotonic() + 30  # the storage policy may take effect after the caps'
         while (refused := _apply(cluster, with_storage(**storage)))[0] == 0 and time.monotonic() < deadline:
-            time.sleep(1)
+            time.sleep(0.25)
         print(refused[1])
         assert refused[0] != 0 and message in refused[1]
         assert "storage.allowSpecStorage=false" in refused[1] or f"use out/{namespace}/" in refused[1]
@@ -178,7 +187,7 @@ def test_the_api_server_type_checks_the_policies_without_warnings(cluster: Clust
             status = cluster.kubectl_json("get", "validatingadmissionpolicy", name).get("status", {})
             if "typeChecking" in status or time.monotonic() > deadline:
                 break
-            time.sleep(1)
+            time.sleep(0.25)
         print(name, status)
         assert status.get("typeChecking", {}).get("expressionWarnings", []) == []
 
@@ -189,14 +198,14 @@ def test_updates_of_an_admitted_resource_pass_after_the_caps_are_lowered(
     obj = _render_job("admitted", namespace, {"template": "slideshow", "retries": 4})
     code, out = _apply(cluster, obj, dry_run=False)
     assert code == 0, out
+    probe = _render_job("probe", namespace, {"template": "slideshow", "retries": 4})
     try:
         for doc in _render_policies(cluster, "admission.limits.maxRetries=3"):
             cluster.apply(doc)
         deadline = time.monotonic() + 60
-        probe = _render_job("probe", namespace, {"template": "slideshow", "retries": 4})
         while "maxRetries=3" not in _apply(cluster, probe)[1]:
             assert time.monotonic() < deadline, "the lowered cap never took effect"
-            time.sleep(1)
+            time.sleep(0.5)
         # Admitted under the old caps: the operator's finalizers and a tenant's cancel still pass.
         for patch in (
             {"metadata": {"annotations": {"example.com/seen": "yes"}}},
@@ -211,3 +220,10 @@ def test_updates_of_an_admitted_resource_pass_after_the_caps_are_lowered(
             assert proc.returncode == 0, f"{patch}: {proc.stderr}"
     finally:
         cluster.kubectl("-n", namespace, "delete", "renderjob", "admitted", "--wait=false", check=False)
+        # The module's caps back, for any test after this one.
+        for doc in _render_policies(cluster):
+            cluster.apply(doc)
+        deadline = time.monotonic() + 60
+        while _apply(cluster, probe)[0] != 0:
+            assert time.monotonic() < deadline, "the module's caps did not come back"
+            time.sleep(0.5)
