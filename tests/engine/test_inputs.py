@@ -114,3 +114,18 @@ def test_unreadable_bytes_carry_ffprobes_message(media: dict[str, Path], tmp_pat
         fetch([{"type": "video", "src": "tone.wav"}], media["root"], tmp_path)
     with pytest.raises(InputUnreadable, match="no audio"):
         fetch([{"type": "audio", "src": "silent.mp4"}], media["root"], tmp_path)
+
+
+@pytest.mark.slow
+def test_demuxers_listed_early_are_the_ones_a_probe_uses(
+    media: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reelkube.engine import probe
+
+    monkeypatch.setattr(probe, "_demuxers", None)  # as in a fresh process
+    probe.list_demuxers_early()
+    listed = probe.allowed_demuxers()  # waits for the early listing rather than starting another
+    names = set(listed.split(","))
+    assert "mov" in names and "image2" in names and not names & probe.REFERENCE_FORMATS
+    assert probe.allowed_demuxers() is listed
+    assert probe.probe_media(media["image"]).is_still

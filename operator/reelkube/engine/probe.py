@@ -85,9 +85,12 @@ def allowed_demuxers() -> str:
     """
     global _demuxers
     with _DEMUXERS_LOCK:
-        if _demuxers is None:
-            _demuxers = _list_demuxers()
-        return _demuxers
+        if _demuxers is not None:
+            return _demuxers
+        listed, complete = _list_demuxers()
+        if complete:  # an ffprobe stopped midway (a canceled run) may have listed only some
+            _demuxers = listed
+        return listed
 
 
 def list_demuxers_early() -> None:
@@ -101,19 +104,21 @@ def list_demuxers_early() -> None:
         threading.Thread(target=allowed_demuxers, name="list-demuxers", daemon=True).start()
 
 
-def _list_demuxers() -> str:
+def _list_demuxers() -> tuple[str, bool]:
+    """The whitelist, and whether ffprobe listed every demuxer (it ended normally)."""
     try:
         proc = subprocess.run(
             ["ffprobe", "-hide_banner", "-demuxers"], capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
-        return ""
+        return "", True
     names = []
     for line in proc.stdout.splitlines():
         fields = line.split()
         if len(fields) >= 2 and fields[0] in ("D", "DE"):
             names.append(fields[1])
-    return ",".join(name for name in names if not REFERENCE_FORMATS.intersection(name.split(",")))
+    listed = ",".join(name for name in names if not REFERENCE_FORMATS.intersection(name.split(",")))
+    return listed, proc.returncode == 0
 
 
 def input_restrictions() -> list[str]:
