@@ -160,19 +160,24 @@ build_kueue() {
 
 # load IMAGE: copy the image into the cluster's containerd unless it has it.
 load() {
-  local image="$1" id listing tag_digest id_digest
+  local image="$1" id listing tag_digest config_digest
   if [[ ! -S "$CTRD_SOCK" ]] || ! ctr -a "$CTRD_SOCK" version >/dev/null 2>&1; then
     log "cluster containerd not running; not loading $image (run make cluster-up, then this again)"
     return
   fi
   id="$(docker_ image inspect -f '{{.Id}}' "$image")"
-  # containerd keeps its images across cluster restarts (lib.sh CTRD_ROOT). The CRI plugin names
-  # each image also by its ID (docker's config digest): the tag is current when both names point
-  # at the same manifest.
+  # containerd keeps its images across cluster restarts (lib.sh CTRD_ROOT). The tag is current
+  # when the manifest it names has docker's image ID as its config digest. (The CRI plugin's
+  # second name for an image, its ID, is not there for every imported image: the renderer and
+  # operator were loaded again on every run, 50 s, though unchanged.)
   listing="$(ctr -a "$CTRD_SOCK" -n k8s.io images ls)"
   tag_digest="$(awk -v r="docker.io/$image" '$1 == r {print $3}' <<<"$listing")"
-  id_digest="$(awk -v r="$id" '$1 == r {print $3}' <<<"$listing")"
-  if [[ -n "$tag_digest" && "$tag_digest" == "$id_digest" ]]; then
+  config_digest=""
+  if [[ -n "$tag_digest" ]]; then
+    config_digest="$(ctr -a "$CTRD_SOCK" -n k8s.io content get "$tag_digest" 2>/dev/null | tr -d ' \n\t' |
+      grep -o '"config":{[^}]*}' | grep -o 'sha256:[0-9a-f]\{64\}' | head -n 1 || true)"
+  fi
+  if [[ -n "$config_digest" && "$config_digest" == "$id" ]]; then
     log "$image already in the cluster"
     return
   fi
