@@ -199,51 +199,39 @@ kwok_stages() {
   mv "$out.new" "$out"
 }
 
-# The project's own S3 server (tests/s3server). Its stamp is the gofakes3 version and a hash of
-# the module's sources, so an edit to them rebuilds it.
-build_s3server() {
-  local src="$HERE/../s3server" sum stamp
+# A Go program of the project's own (tests/<name>, binary reelkube-<name>), built from its
+# checked-in go.mod/go.sum. Its stamp is the version of the module it is about and a hash of its
+# sources, so an edit to them rebuilds it. Its Go tests run first: no binary from code that
+# fails them.
+#   build_own_tool NAME MODULE VERSION LABEL
+build_own_tool() {
+  local name="$1" module="$2" version="$3" label="$4" src="$HERE/../$1" sum stamp
   sum="$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)"
-  stamp="s3server=$GOFAKES3_VERSION src=$sum recipe=$RECIPE"
-  if stamp_ok s3server "$stamp" reelkube-s3server; then log "reelkube-s3server up to date"; return; fi
-  grep -q "github.com/johannesboyne/gofakes3 $GOFAKES3_VERSION" "$src/go.mod" ||
-    { echo "tests/s3server/go.mod does not require gofakes3 $GOFAKES3_VERSION (versions.sh)" >&2; exit 1; }
+  stamp="$name=$version src=$sum recipe=$RECIPE"
+  if stamp_ok "$name" "$stamp" "reelkube-$name"; then log "reelkube-$name up to date"; return; fi
+  grep -q "$module $version" "$src/go.mod" ||
+    { echo "tests/$name/go.mod does not require $module $version (versions.sh)" >&2; exit 1; }
   need_go
   local start=$SECONDS
-  log "building reelkube-s3server (gofakes3 $GOFAKES3_VERSION); log: $LOG_DIR/s3server.log"
-  : >"$LOG_DIR/s3server.log"
-  # -mod=readonly: the build never rewrites the checked-in go.mod/go.sum. The tests (AWS's
-  # documented signatures, accepted and tampered) run first: no binary from code that fails them.
-  (cd "$src" && GOFLAGS=-mod=readonly run_logged s3server go test -count=1 .)
-  (cd "$src" && GOFLAGS=-mod=readonly run_logged s3server go build -trimpath \
-    -ldflags "-s -w -X main.version=gofakes3-$GOFAKES3_VERSION+$sum" -o "$BIN_DIR/reelkube-s3server.new" .)
-  mv "$BIN_DIR/reelkube-s3server.new" "$BIN_DIR/reelkube-s3server"
-  write_stamp s3server "$stamp"
-  log "reelkube-s3server built in $((SECONDS - start))s"
+  log "building reelkube-$name ($label $version); log: $LOG_DIR/$name.log"
+  : >"$LOG_DIR/$name.log"
+  # -mod=readonly: the build never rewrites the checked-in go.mod/go.sum. -trimpath in the tests
+  # as in the build, so the packages the tests compiled are not compiled again for it.
+  (cd "$src" && GOFLAGS=-mod=readonly run_logged "$name" go test -trimpath -count=1 .)
+  (cd "$src" && GOFLAGS=-mod=readonly run_logged "$name" go build -trimpath \
+    -ldflags "-s -w -X main.version=$label-$version+$sum" -o "$BIN_DIR/reelkube-$name.new" .)
+  mv "$BIN_DIR/reelkube-$name.new" "$BIN_DIR/reelkube-$name"
+  write_stamp "$name" "$stamp"
+  log "reelkube-$name built in $((SECONDS - start))s"
 }
 
+# The project's own S3 server (tests/s3server): gofakes3 behind SigV4 verification, tested with
+# AWS's documented signatures, accepted and tampered.
+build_s3server() { build_own_tool s3server github.com/johannesboyne/gofakes3 "$GOFAKES3_VERSION" gofakes3; }
+
 # What kstatus (sigs.k8s.io/cli-utils' status package, as Flux and kpt use it) says of each
-# object a watch prints (tests/kstatus). Stamped like reelkube-s3server: the cli-utils version
-# and a hash of the module's sources.
-build_kstatus() {
-  local src="$HERE/../kstatus" sum stamp
-  sum="$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)"
-  stamp="kstatus=$CLI_UTILS_VERSION src=$sum recipe=$RECIPE"
-  if stamp_ok kstatus "$stamp" reelkube-kstatus; then log "reelkube-kstatus up to date"; return; fi
-  grep -q "sigs.k8s.io/cli-utils $CLI_UTILS_VERSION" "$src/go.mod" ||
-    { echo "tests/kstatus/go.mod does not require sigs.k8s.io/cli-utils $CLI_UTILS_VERSION (versions.sh)" >&2; exit 1; }
-  need_go
-  local start=$SECONDS
-  log "building reelkube-kstatus (cli-utils $CLI_UTILS_VERSION); log: $LOG_DIR/kstatus.log"
-  : >"$LOG_DIR/kstatus.log"
-  # -trimpath as in the build, so the packages the tests compiled are not compiled again for it.
-  (cd "$src" && GOFLAGS=-mod=readonly run_logged kstatus go test -trimpath -count=1 .)
-  (cd "$src" && GOFLAGS=-mod=readonly run_logged kstatus go build -trimpath \
-    -ldflags "-s -w -X main.version=cli-utils-$CLI_UTILS_VERSION+$sum" -o "$BIN_DIR/reelkube-kstatus.new" .)
-  mv "$BIN_DIR/reelkube-kstatus.new" "$BIN_DIR/reelkube-kstatus"
-  write_stamp kstatus "$stamp"
-  log "reelkube-kstatus built in $((SECONDS - start))s"
-}
+# object a watch prints (tests/kstatus).
+build_kstatus() { build_own_tool kstatus sigs.k8s.io/cli-utils "$CLI_UTILS_VERSION" cli-utils; }
 
 # Kueue's Helm chart (CRDs, RBAC, webhook configurations, the manager's Deployment and config)
 # from the same module version: tests/e2e/test_kueue_cluster.py renders it with `helm template`.
