@@ -3,6 +3,7 @@ media (made and probed with ffmpeg) are slow; refusals that come before any prob
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -123,7 +124,10 @@ def test_demuxers_listed_early_are_the_ones_a_probe_uses(
     from reelkube.engine import probe
 
     monkeypatch.setattr(probe, "_demuxers", None)  # as in a fresh process
+    monkeypatch.setattr(probe, "_listing_started", False)
     probe.list_demuxers_early()
+    probe.list_demuxers_early()  # asked again (the command line, then the pipeline): one thread
+    assert [t.name for t in threading.enumerate()].count("list-demuxers") <= 1
     listed = probe.allowed_demuxers()  # waits for the early listing rather than starting another
     names = set(listed.split(","))
     assert "mov" in names and "image2" in names and not names & probe.REFERENCE_FORMATS

@@ -73,6 +73,8 @@ class ResolvedInput:
 
 _DEMUXERS_LOCK = threading.Lock()
 _demuxers: str | None = None
+_STARTED_LOCK = threading.Lock()
+_listing_started = False
 
 
 def allowed_demuxers() -> str:
@@ -100,8 +102,12 @@ def list_demuxers_early() -> None:
     pays before its first probe; started where a run begins, it overlaps with reading the
     manifest and expanding the template, which use this process's CPU and not that one's.
     """
-    if _demuxers is None:
-        threading.Thread(target=allowed_demuxers, name="list-demuxers", daemon=True).start()
+    global _listing_started
+    with _STARTED_LOCK:
+        if _listing_started:  # the command line starts it, then the pipeline asks again
+            return
+        _listing_started = True
+    threading.Thread(target=allowed_demuxers, name="list-demuxers", daemon=True).start()
 
 
 def _list_demuxers() -> tuple[str, bool]:

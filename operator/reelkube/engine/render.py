@@ -122,21 +122,7 @@ def render_into(
     else:
         run_ffmpeg(plan, on_progress)
         command_line = plan.command_line()
-    thumbnail: Future[LocalArtifact | None] | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnail") as pool:
-        if output.thumbnail and output.format in (Format.MP4, Format.WEBM):
-            # The thumbnail's ffmpeg runs while this thread hashes and probes the video.
-            thumbnail = pool.submit(
-                make_thumbnail,
-                target,
-                out_dir / "thumbnail.jpg",
-                plan.duration,
-                size=(plan.width, plan.height),
-            )
-        outputs = {name: describe_file(target, CONTENT_TYPES[output.format])}
-        thumb = thumbnail.result() if thumbnail is not None else None
-    if thumb is not None:
-        outputs["thumbnail"] = thumb
+    outputs = describe_rendered(name, target, output, plan.duration, size=(plan.width, plan.height))
     return RenderResult(
         outputs=outputs,
         frames=plan.total_frames,
@@ -194,6 +180,24 @@ def choose_gpu_or_cpu(
     return settled, fallback
 
 
+def describe_rendered(
+    name: str, target: Path, output: OutputSpec, duration: float, *, size: tuple[int, int] | None = None
+) -> dict[str, LocalArtifact]:
+    """The rendered file as ``name``, and ``thumbnail`` beside it when ``output`` asks for one
+    (videos only). The thumbnail's ffmpeg runs while this thread hashes and probes the file.
+    ``size``: the video's width and height when the caller knows them (else the JPEG is probed)."""
+    thumbnail: Future[LocalArtifact | None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnail") as pool:
+        if output.thumbnail and output.format in (Format.MP4, Format.WEBM):
+            thumb_path = target.parent / "thumbnail.jpg"
+            thumbnail = pool.submit(make_thumbnail, target, thumb_path, duration, size=size)
+        outputs = {name: describe_file(target, CONTENT_TYPES[output.format])}
+        thumb = thumbnail.result() if thumbnail is not None else None
+    if thumb is not None:
+        outputs["thumbnail"] = thumb
+    return outputs
+
+
 def make_thumbnail(
     video: Path, target: Path, duration: float, *, size: tuple[int, int] | None = None
 ) -> LocalArtifact | None:
@@ -211,9 +215,8 @@ def make_thumbnail(
     if proc.returncode != 0 or not target.is_file():
         log.warning("event=thumbnail_failed video=%s stderr=%r", video, proc.stderr.strip()[-300:])
         return None
-    if size is None:
-        return describe_file(target, "image/jpeg")
-    return describe_file(target, "image/jpeg", facts=MediaFacts(duration=None, width=size[0], height=size[1]))
+    facts = None if size is None else MediaFacts(duration=None, width=size[0], height=size[1])
+    return describe_file(target, "image/jpeg", facts=facts)
 
 
 @contextmanager

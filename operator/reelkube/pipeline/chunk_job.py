@@ -404,10 +404,10 @@ def run_merge(
     """Join the stored segments of ``job`` with its soundtrack, upload the outputs like a single
     render and write the final status; returns ``status.outputs``."""
     from reelkube.engine.artifacts import describe_file
-    from reelkube.engine.encoders import CONTENT_TYPES, EXTENSIONS
+    from reelkube.engine.encoders import EXTENSIONS
     from reelkube.engine.execute import run_ffmpeg
     from reelkube.engine.merge import merge_segments
-    from reelkube.engine.render import make_thumbnail, scratch_dir
+    from reelkube.engine.render import describe_rendered, scratch_dir
 
     storage = _storage_for(job, default_storage)
     store = SegmentStore(storage, job, cached=job.spec.output.chunkCache, ttl_seconds=env.cache_ttl_seconds)
@@ -435,11 +435,7 @@ def run_merge(
             segments, sound.output if sound is not None else None, target, expected_frames=plan.total_frames
         )
         progress(ProgressEvent(step=Step.RENDERING, percent=100.0))
-        files = {"video": describe_file(target, CONTENT_TYPES[plan.output.format])}
-        if plan.output.thumbnail:
-            thumb = make_thumbnail(target, out_dir / "thumbnail.jpg", plan.total_frames / plan.fps)
-            if thumb is not None:
-                files["thumbnail"] = thumb
+        files = describe_rendered("video", target, plan.output, plan.total_frames / plan.fps)
         for artifact, path in plan.artifacts.items():
             kept = out_dir / path.name
             if path.resolve() != kept.resolve():
