@@ -374,3 +374,24 @@ def _assert_windows_match_single_pass(tl: Timeline, bounds: list[int], tmp_path:
     _assert_same_render(single.output, tmp_path / "chunked.mp4", single.total_frames, windows, tmp_path)
     if sound is not None:
         _assert_same_audio(single.output, tmp_path / "chunked.mp4")
+
+
+def test_a_window_opening_inside_a_transition_stays_in_4_2_0(tmp_path: Path) -> None:
+    """xfade works in 4:4:4. When a window opens inside a transition, xfade's frames come first
+    in the concat, and ffmpeg gave the whole concat their format: every frame of the window went
+    to 4:4:4 and back (a 30 s window of a slideshow took 2.4x the CPU of its neighbour). The
+    graph turns xfade's frames back first, so ffmpeg inserts no conversion before the concat."""
+    example = Example("slideshow.yaml", tmp_path / "work", width=320, height=180, fps=10)
+    plan = plan_segment(
+        example.timeline, example.output, example.inputs, Window(1, 28, 53),
+        workdir=tmp_path / "w1", output_path=tmp_path / "seg.mp4",
+    )  # fmt: skip
+    assert "offset=-" in plan.filter_graph  # the window opens inside the crossfade over [25, 30)
+    plan.write_files()
+    argv = [a for a in plan.argv if a not in ("-v", "error")]
+    first_frame = ["-map", "[vout]", "-frames:v", "1", "-v", "verbose", "-f", "null", "-"]
+    argv = argv[: argv.index("-map")] + first_frame
+    log = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stderr
+    inserted = [line for line in log.splitlines() if "auto-inserting filter" in line]
+    assert any("Parsed_xfade" in line for line in inserted), log[-2000:]  # xfade's own inputs
+    assert not [line for line in inserted if "and the filter 'Parsed_concat" in line], inserted

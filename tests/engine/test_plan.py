@@ -187,8 +187,8 @@ def test_transitions_form_one_xfade_chain(sample_dir: Path, tmp_path: Path) -> N
     graph = plan.filter_graph
     # Only the shared frames are crossfaded (frames 15-29 and 36-44), each xfade from its first
     # pair; the parts alone and the transitions are joined in order: five parts.
-    assert "xfade=transition=wipeleft:duration=0.5:offset=0,trim=end_frame=15" in graph
-    assert "xfade=transition=fade:duration=0.3:offset=0,trim=end_frame=9" in graph
+    assert "xfade=transition=wipeleft:duration=0.5:offset=0,format=yuv420p,trim=end_frame=15" in graph
+    assert "xfade=transition=fade:duration=0.3:offset=0,format=yuv420p,trim=end_frame=9" in graph
     assert "concat=n=5:v=1:a=0" in graph
     assert plan.total_frames == 30 + 15 + 21
 
