@@ -179,7 +179,17 @@ def chunked(status: dict[str, Any], **seen: Any) -> Observed:
 
 
 def chunk_job(conditions: list[dict[str, Any]] | None = None, **status: Any) -> dict[str, Any]:
-    return job(conditions, name=CHUNK_JOB_NAME, **status)
+    built = job(conditions, name=CHUNK_JOB_NAME, **status)
+    built["spec"].update(completionMode="Indexed", completions=2, parallelism=2)
+    return built
+
+
+def exited(code: int, finished: str = "2025-01-01T00:02:00Z") -> dict[str, Any]:
+    """A container state the kubelet reports first: exited with ``code`` at ``finished`` (the
+    pod's phase, and the Job's counts, follow later)."""
+    state = terminated(code, reason="Completed" if code == 0 else "Error")
+    state["terminated"]["finishedAt"] = finished
+    return state
 
 
 def merge_job(conditions: list[dict[str, Any]] | None = None, **status: Any) -> dict[str, Any]:
@@ -277,6 +287,47 @@ CASES: dict[str, Case] = {
                 attempts=1,
                 start_time=STARTED,
                 completion_time="2025-01-01T00:02:00Z",
+            )
+        ),
+    ),
+    # The container exited 0 and the pod still reads Running; the Job has not counted it yet.
+    # Succeeded now: nothing fails a Job once its pod succeeded, and the Job's view comes 1-3 s
+    # later.
+    "pod-exited-0-succeeds-before-the-job-completes": Case(
+        observed(
+            resource_body(status=RUNNING),
+            trigger="sync",
+            job=job(active=1),
+            pods=(pod("p1", "Running", exited(0)),),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.SUCCEEDED,
+                reason="Succeeded",
+                message="render finished and outputs uploaded",
+                job_name=JOB_NAME,
+                attempts=1,
+                start_time=STARTED,
+                completion_time="2025-01-01T00:02:00Z",
+            )
+        ),
+    ),
+    # An exit other than 0 is left to the Job and its podFailurePolicy (a retry, or Failed).
+    "pod-exited-1-waits-for-the-job": Case(
+        observed(
+            resource_body(status=RUNNING),
+            trigger="sync",
+            job=job(active=1),
+            pods=(pod("p1", "Running", exited(1)),),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.RUNNING,
+                reason="Running",
+                message="pod p1 is rendering; attempt 1 failed: RenderFailed: the render exited with code 1",
+                job_name=JOB_NAME,
+                attempts=1,
+                start_time=STARTED,
             )
         ),
     ),
@@ -617,6 +668,36 @@ CASES: dict[str, Case] = {
         chunked(CHUNKING, job=chunk_job([condition("Complete")], completedIndexes="0-1"), pods=TWO_DONE),
         StartMerge(BOTH_DONE),
     ),
+    # Both windows' containers exited 0; the Indexed Job has counted neither: the merge starts.
+    "chunks-exited-0-start-the-merge-before-the-job-counts-them": Case(
+        chunked(
+            CHUNKING,
+            trigger="sync",
+            job=chunk_job(active=2),
+            pods=(chunk_pod("c0", 0, "Succeeded", exited(0)), chunk_pod("c1", 1, "Running", exited(0))),
+        ),
+        StartMerge(ChunkView(count=2, states={0: "Succeeded", 1: "Succeeded"}, attempts={0: 1, 1: 1})),
+    ),
+    # One window exited 0 (counted early), the other still renders: one done.
+    "one-chunk-exited-0-the-other-rendering": Case(
+        chunked(
+            CHUNKING,
+            trigger="sync",
+            job=chunk_job(active=2),
+            pods=(chunk_pod("c0", 0, "Running", exited(0)), chunk_pod("c1", 1, "Running", running())),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.RUNNING,
+                reason="Running",
+                message="1 of 2 chunks rendering, 1 done",
+                job_name=CHUNK_JOB_NAME,
+                attempts=2,
+                start_time=STARTED,
+            ),
+            chunks=ChunkView(count=2, states={0: "Succeeded", 1: "Running"}, attempts={0: 1, 1: 1}),
+        ),
+    ),
     "chunks-all-rendered-start-the-merge-on-sync-too": Case(
         chunked(
             CHUNKING,
@@ -686,6 +767,29 @@ CASES: dict[str, Case] = {
             pods=TWO_DONE,
             merge_job=merge_job([condition("Complete")], succeeded=1, completionTime="2025-01-01T00:04:00Z"),
             merge_pods=(pod("m1", "Succeeded", terminated(0, reason="Completed")),),
+        ),
+        Observe(
+            JobObservation(
+                phase=Phase.SUCCEEDED,
+                reason="Succeeded",
+                message="render finished and outputs uploaded",
+                job_name=CHUNK_JOB_NAME,
+                attempts=4,
+                start_time=STARTED,
+                completion_time="2025-01-01T00:04:00Z",
+            ),
+            chunks=BOTH_DONE,
+        ),
+    ),
+    # The merge pod exited 0 before its Job completed: Succeeded (never "waiting for its pod").
+    "merge-pod-exited-0-succeeds-before-its-job-completes": Case(
+        chunked(
+            {**CHUNKING, "reason": "Merging"},
+            trigger="sync",
+            job=chunk_job([condition("Complete")], completedIndexes="0-1"),
+            pods=TWO_DONE,
+            merge_job=merge_job(active=1),
+            merge_pods=(pod("m1", "Running", exited(0, "2025-01-01T00:04:00Z")),),
         ),
         Observe(
             JobObservation(

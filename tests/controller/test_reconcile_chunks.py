@@ -6,11 +6,13 @@ progress on a live change."""
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from reelkube.api.kinds import ResourceKind
 from reelkube.api.status import Phase
+from reelkube.controller.chunk_status import CHUNK_PROGRESS_INTERVAL_SECONDS
 from reelkube.controller.metrics import OperatorMetrics
 from reelkube.controller.reconcile import Reconciler
 from reelkube.controller.settings import OperatorSettings
@@ -135,3 +137,39 @@ def test_a_live_change_sums_the_windows_into_one_progress() -> None:
     finally:
         rec.close()
     assert client.patches == [{"progress": 47, "currentFrame": 100, "totalFrames": 200}]
+
+
+def test_summed_progress_is_written_at_most_once_a_second_but_the_last_share_at_once() -> None:
+    """Each chunk pod's write is a watch event: the sum is written once a second, not on every
+    event (two windows wrote 1.6 patches a second, some twice the same), except the write that
+    completes the windows' share, which never waits."""
+    client = JobsClient()
+    rec = Reconciler(client, OperatorSettings(), OperatorMetrics())  # type: ignore[arg-type]
+
+    def seen(first: int, second: int, **written: int) -> dict[str, Any]:
+        body = copy.deepcopy(client.body)
+        body["status"] = {
+            **written,
+            "phase": "Running",
+            "chunkCount": 2,
+            "chunks": {
+                "0": {"index": 0, "framesDone": first, "frames": 100},
+                "1": {"index": 1, "framesDone": second, "frames": 100},
+            },
+        }
+        return body
+
+    try:
+        rec.watch_live("RenderJob", "media", "summer-reel", seen(10, 10))
+        rec.watch_live("RenderJob", "media", "summer-reel", seen(20, 10))  # within the second
+        assert [p.get("currentFrame") for p in client.patches] == [20]
+        rec.watch_live("RenderJob", "media", "summer-reel", seen(100, 100))  # the windows' share
+        assert [p.get("currentFrame") for p in client.patches] == [20, 200]
+        time.sleep(CHUNK_PROGRESS_INTERVAL_SECONDS)
+        # A second later, an event whose sum is behind what was written: nothing to write.
+        rec.watch_live("RenderJob", "media", "summer-reel", seen(30, 20, progress=95, currentFrame=200))
+        assert len(client.patches) == 2
+        rec.watch_live("RenderJob", "media", "summer-reel", seen(40, 20))  # due again: written
+        assert [p.get("currentFrame") for p in client.patches] == [20, 200, 60]
+    finally:
+        rec.close()

@@ -104,6 +104,22 @@ def _exit_code(pod: Obj) -> int | None:
     return code if isinstance(code, int) else None
 
 
+def ended_well(pod: Obj) -> bool:
+    """Whether ``pod``'s render container exited 0: its render is done, outputs uploaded and the
+    final status written (the runner's last acts), and with ``restartPolicy: Never`` the pod is
+    Succeeded for good. Seen on the pod 1-3 s before the Job says so: the kubelet reports the
+    container's exit first and the pod's phase a second later, then the Job controller counts
+    the pod and completes the Job in a batched sync of its own."""
+    return _exit_code(pod) == 0 or (pod.get("status") or {}).get("phase") == "Succeeded"
+
+
+def _one_completion(job: Obj) -> bool:
+    """Whether one pod's success completes ``job`` (a render, TTS or merge Job; not the Indexed
+    Job of a chunked render, done when every index is)."""
+    spec = job.get("spec") or {}
+    return spec.get("completionMode") != "Indexed" and int(spec.get("completions") or 1) == 1
+
+
 def failure_cause(pod: Obj) -> tuple[str, str] | None:
     """(reason, message) explaining why ``pod``'s render container ended unsuccessfully."""
     terminated = (_container_status(pod).get("state") or {}).get("terminated")
@@ -310,6 +326,21 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
             completion_time=finished,
         )
 
+    done = next((p for p in reversed(ordered) if ended_well(p)), None) if _one_completion(job) else None
+    if done is not None:
+        # The Job will be Complete (nothing fails a Job after its pod succeeded): the render is
+        # Succeeded now, not when the Job controller gets to it (see ended_well).
+        finished = ((_container_status(done).get("state") or {}).get("terminated") or {}).get("finishedAt")
+        return JobObservation(
+            phase=Phase.SUCCEEDED,
+            reason="Succeeded",
+            message="render finished and outputs uploaded",
+            job_name=name,
+            attempts=attempts,
+            start_time=start,
+            completion_time=finished,
+        )
+
     full = next((m for m in map(scratch_full_message, ordered) if m), None)
     if full:
         # Failed now, though the Job would go on: the reconciler deletes it (see SCRATCH_FULL).
@@ -488,8 +519,9 @@ def _pod_attempt(pod: Obj) -> int:
 
 
 def chunk_view(job: Obj, pods: Sequence[Obj], count: int) -> ChunkView:
-    """Per index: Succeeded/Failed from the Job's completed and failed indexes, Running when a
-    pod of the index runs, else Pending; attempts from the pods' per-index failure counts."""
+    """Per index: Succeeded/Failed from the Job's completed and failed indexes (Succeeded as soon
+    as a pod of the index ended well, before the Job counts it: see :func:`ended_well`), Running
+    when a pod of the index runs, else Pending; attempts from the pods' per-index failure counts."""
     status = job.get("status") or {}
     completed = parse_indexes(status.get("completedIndexes"))
     failed = parse_indexes(status.get("failedIndexes"))
@@ -501,7 +533,9 @@ def chunk_view(job: Obj, pods: Sequence[Obj], count: int) -> ChunkView:
         if index is None:
             continue
         attempts[index] = max(attempts.get(index, 0), _pod_attempt(pod))
-        if (pod.get("status") or {}).get("phase") == "Running":
+        if ended_well(pod):
+            completed.add(index)
+        elif (pod.get("status") or {}).get("phase") == "Running":
             running.add(index)
     for index in range(count):
         if index in completed:

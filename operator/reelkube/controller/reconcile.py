@@ -36,7 +36,7 @@ from reelkube.api.common import WebhookSpec
 from reelkube.api.kinds import Resource, ResourceKind, kind_named
 from reelkube.api.status import TERMINAL_PHASES, Phase, ResourceStatus
 from reelkube.controller.admission import Placement, Queues, queue_message, queue_reason
-from reelkube.controller.chunk_status import chunk_progress_update, chunk_update
+from reelkube.controller.chunk_status import chunk_progress_due, chunk_progress_update, chunk_update
 from reelkube.controller.decision import (
     Action,
     Cancel,
@@ -125,6 +125,7 @@ class Reconciler:
             notifier.serialize = self._locked
         # uids whose GPU fallback was told: the pod's progress writes would repeat it every second.
         self._told_fallback: set[str] = set()
+        self._chunk_progress_written: dict[str, float] = {}
         # uids whose Pending webhook events (left by an earlier operator process) this process
         # has sent again: once, and before any event it announces itself.
         self._resumed_webhooks: set[str] = set()
@@ -553,9 +554,13 @@ class Reconciler:
             message = f"no working GPU encoder on the node: encoding on the CPU ({status.encoder})"
             self.events.notice(seen, GPU_FALLBACK, message, warning=True, key="gpu-encoder-fallback")
         chunk_progress = chunk_progress_update(status)
-        if chunk_progress:
+        now = time.monotonic()
+        if chunk_progress and chunk_progress_due(chunk_progress, self._chunk_progress_written.get(uid), now):
             # A chunked render's one progress, summed from its chunk pods' entries (chunk_status).
             self.client.patch_status(resource_kind, namespace, name, chunk_progress)
+            self._chunk_progress_written[uid] = now
+        elif status.phase in TERMINAL_PHASES:
+            self._chunk_progress_written.pop(uid, None)
         if status.phase == Phase.RUNNING:
             self._tell_voiceover(kind, seen, seen.get("status") or {})
         if self.notifier is None:
