@@ -9,6 +9,7 @@ spliced into the graph.
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ class RenderPlan:
     sources: dict[str, str] = field(default_factory=dict)
     """The `src` each input file path in `argv` was fetched from (a segment's key names inputs
     by their content, not by where they lie)."""
+    thumbnail: Path | None = None
+    """The JPEG of one composed frame this run also writes (see `thumbnail_frame`), if any."""
 
     def command_line(self) -> str:
         """The command as one shell-quoted line (runnable once `write_files` has run)."""
@@ -66,10 +69,31 @@ def build_plan(
     *,
     workdir: Path,
     output_path: Path,
+    thumbnail: Path | None = None,
 ) -> RenderPlan:
     """Plan the render of `timeline` into `output_path`. `inputs` maps every clip `src` to its
-    fetched, probed file. Raises SpecError for timelines that cannot be rendered."""
-    return plan_window(timeline, output, inputs, workdir=workdir, output_path=output_path)
+    fetched, probed file. With `thumbnail` (an MP4 or WebM video), the same ffmpeg also writes
+    that JPEG of the frame `thumbnail_frame` picks, from the composed frames before encoding.
+    Raises SpecError for timelines that cannot be rendered."""
+    return plan_window(
+        timeline, output, inputs, workdir=workdir, output_path=output_path, thumbnail=thumbnail
+    )
+
+
+THUMBNAIL_FORMATS = (Format.MP4, Format.WEBM)
+"""The formats that get a thumbnail when `output.thumbnail` asks for one."""
+
+
+def thumbnail_seconds(duration: float) -> float:
+    """When a video's thumbnail is taken: 10% in, at least 1 s, never past the end."""
+    return min(max(1.0, duration * 0.1), max(0.0, duration - 0.1))
+
+
+def thumbnail_frame(frames: int, fps: Fraction) -> int:
+    """The index of the thumbnail's frame: the first frame at or after `thumbnail_seconds`
+    (rounded to the millisecond), the frame a seek to that time in the encoded video gives."""
+    at = Fraction(f"{thumbnail_seconds(float(frames / fps)):.3f}")
+    return max(0, min(frames - 1, math.ceil(at * fps)))
 
 
 def plan_window(
@@ -82,10 +106,12 @@ def plan_window(
     window: tuple[int, int] | None = None,
     video: bool = True,
     audio: bool = True,
+    thumbnail: Path | None = None,
 ) -> RenderPlan:
     """Plan frames `window` = (first, last) of `timeline` (None: all of them), with its video,
     its audio or both. A window's video is exactly those frames as a single pass draws them,
-    encoded as a segment that starts on an IDR frame (see `reelkube.engine.chunks`)."""
+    encoded as a segment that starts on an IDR frame (see `reelkube.engine.chunks`). `thumbnail`:
+    see `build_plan` (a whole pass only)."""
     if message := crf_error(output):
         raise SpecError(message)
     fps = Fraction(output.fps or timeline.fps).limit_denominator(1001)
@@ -124,6 +150,17 @@ def plan_window(
     sounds = [placed for track in resolved.tracks for placed in track]
     if video:
         _plan_video(ctx, output, resolved.tracks, timeline.background, out_w, out_h)
+    video_label = "vout"
+    if thumbnail is not None and (segment or not video or output.format not in THUMBNAIL_FORMATS):
+        raise ValueError("a thumbnail is planned only for the whole pass of an MP4 or WebM video")
+    if thumbnail is not None:
+        # The frame goes to the JPEG encoder as composed, so no second ffmpeg decodes the
+        # finished video for it. trim ends its branch after the one frame; split then feeds the
+        # encoder alone (the frames it passes are the same, so the video is the same bytes).
+        ctx.graph.chains.append("[vout]split[vframes][vthumb0]")
+        at = thumbnail_frame(ctx.window_frames, fps)
+        ctx.graph.add(["vthumb0"], [filter_spec("trim", start_frame=at, end_frame=at + 1)], "vthumb")
+        video_label = "vframes"
     soundtrack = build_soundtrack(ctx, sounds) if audio and encoder.audio else None
     if not video and soundtrack is None:
         return _empty_plan(output_path, ctx, out_w, out_h, encoder.video)
@@ -134,7 +171,7 @@ def plan_window(
         argv += args
     argv += ["-filter_complex", ctx.graph.render()]
     if video:
-        argv += ["-map", "[vout]"]
+        argv += ["-map", f"[{video_label}]"]
     if soundtrack:
         argv += ["-map", f"[{soundtrack}]"]
     if video:
@@ -150,6 +187,8 @@ def plan_window(
         argv += ["-t", f"{micros // 1_000_000}.{micros % 1_000_000:06d}", str(output_path)]
     else:
         argv += ["-frames:v", str(frames), str(output_path)]
+    if thumbnail is not None:
+        argv += ["-map", "[vthumb]", "-frames:v", "1", "-q:v", "3", "-update", "1", str(thumbnail)]
     return RenderPlan(
         argv=argv,
         output=output_path,
@@ -163,6 +202,7 @@ def plan_window(
         filter_graph=ctx.graph.render(),
         files=dict(ctx.files),
         sources={str(resolved.path): src for src, resolved in inputs.items()},
+        thumbnail=thumbnail,
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reelkube.api.common import InputLimits, StorageSpec
-from reelkube.api.output import Format, OutputSpec
+from reelkube.api.output import OutputSpec
 from reelkube.api.status import Step
 from reelkube.api.timeline import Timeline
 from reelkube.engine.artifacts import LocalArtifact, MediaFacts, describe_file
@@ -36,7 +36,8 @@ from reelkube.engine.encoders import (
 )
 from reelkube.engine.execute import probe_encoder, run_ffmpeg
 from reelkube.engine.inputs import fetch_inputs
-from reelkube.engine.plan import build_plan
+from reelkube.engine.plan import THUMBNAIL_FORMATS, RenderPlan, build_plan, thumbnail_seconds
+from reelkube.errors import RenderFailed
 from reelkube.input_policy import InputPolicy
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
 
@@ -110,19 +111,33 @@ def render_into(
     )
     target = out_dir / f"{name}.{EXTENSIONS[output.format]}"
     output, fallback = choose_gpu_or_cpu(output, on_progress)
-    plan = build_plan(timeline, output, inputs, workdir=workdir, output_path=target)
+    # In the scratch directory: new, so no JPEG of an earlier render can pass for this one's.
+    thumbnail = workdir / "thumbnail.jpg" if output.thumbnail and output.format in THUMBNAIL_FORMATS else None
+    plan = build_plan(timeline, output, inputs, workdir=workdir, output_path=target, thumbnail=thumbnail)
     encoder = fallback.label(plan.encoder) if fallback else plan.encoder
     workers = local_workers(plan.duration, output, LOCAL_WORKERS.get())
     info: dict[str, Any] = {}
+    composed: Path | None = None
     if workers > 1:
         chunked = render_chunked(timeline, output, out_dir, workdir=workdir, inputs=inputs, workers=workers,
                                  on_progress=on_progress, name=name)  # fmt: skip
         command_line = "\n".join(chunked.command_lines)
         info["chunks"] = len(chunked.windows)
     else:
-        run_ffmpeg(plan, on_progress)
+        try:
+            run_ffmpeg(plan, on_progress)
+        except RenderFailed as failure:
+            if not _thumbnail_failed(plan, failure):
+                raise
+            # The thumbnail is an extra: render the video alone, the JPEG comes from it after.
+            log.warning("event=thumbnail_branch_failed output=%s cause=%r", target, str(failure)[-300:])
+            plan = build_plan(timeline, output, inputs, workdir=workdir, output_path=target)
+            run_ffmpeg(plan, on_progress)
         command_line = plan.command_line()
-    outputs = describe_rendered(name, target, output, plan.duration, size=(plan.width, plan.height))
+        composed = plan.thumbnail
+    outputs = describe_rendered(
+        name, target, output, plan.duration, size=(plan.width, plan.height), composed_thumbnail=composed
+    )
     return RenderResult(
         outputs=outputs,
         frames=plan.total_frames,
@@ -180,17 +195,36 @@ def choose_gpu_or_cpu(
     return settled, fallback
 
 
+def _thumbnail_failed(plan: RenderPlan, failure: RenderFailed) -> bool:
+    """Whether ``failure`` is the thumbnail branch's (its file or its JPEG encoder), not the video's."""
+    if plan.thumbnail is None:
+        return False
+    said = str(failure)
+    return str(plan.thumbnail) in said or "[mjpeg @" in said or "[image2 @" in said
+
+
 def describe_rendered(
-    name: str, target: Path, output: OutputSpec, duration: float, *, size: tuple[int, int] | None = None
+    name: str,
+    target: Path,
+    output: OutputSpec,
+    duration: float,
+    *,
+    size: tuple[int, int] | None = None,
+    composed_thumbnail: Path | None = None,
 ) -> dict[str, LocalArtifact]:
     """The rendered file as ``name``, and ``thumbnail`` beside it when ``output`` asks for one
-    (videos only). The thumbnail's ffmpeg runs while this thread hashes and probes the file.
-    ``size``: the video's width and height when the caller knows them (else the JPEG is probed)."""
+    (videos only). ``composed_thumbnail``: the JPEG the render's own ffmpeg wrote, moved beside
+    the video when it is there; otherwise a second ffmpeg takes it from the video, while this
+    thread hashes and probes the file. ``size``: the video's width and height when the caller
+    knows them (else the JPEG is probed)."""
     thumbnail: Future[LocalArtifact | None] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnail") as pool:
-        if output.thumbnail and output.format in (Format.MP4, Format.WEBM):
+        if output.thumbnail and output.format in THUMBNAIL_FORMATS:
             thumb_path = target.parent / "thumbnail.jpg"
-            thumbnail = pool.submit(make_thumbnail, target, thumb_path, duration, size=size)
+            if composed_thumbnail is not None and _moved(composed_thumbnail, thumb_path):
+                thumbnail = pool.submit(_describe_thumbnail, thumb_path, size)
+            else:
+                thumbnail = pool.submit(make_thumbnail, target, thumb_path, duration, size=size)
         outputs = {name: describe_file(target, CONTENT_TYPES[output.format])}
         thumb = thumbnail.result() if thumbnail is not None else None
     if thumb is not None:
@@ -204,7 +238,7 @@ def make_thumbnail(
     """A JPEG from about 10% into the video (at least 1 s, never past the end); None on failure.
     ``size``: the video's width and height when the caller knows them (the JPEG has the video's
     size, so it is not probed for it)."""
-    at = min(max(1.0, duration * 0.1), max(0.0, duration - 0.1))
+    at = thumbnail_seconds(duration)
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", f"{at:.3f}", "-i", str(video),
             "-frames:v", "1", "-q:v", "3", "-update", "1", str(target)]  # fmt: skip
     try:
@@ -215,8 +249,25 @@ def make_thumbnail(
     if proc.returncode != 0 or not target.is_file():
         log.warning("event=thumbnail_failed video=%s stderr=%r", video, proc.stderr.strip()[-300:])
         return None
+    return _describe_thumbnail(target, size)
+
+
+def _describe_thumbnail(path: Path, size: tuple[int, int] | None) -> LocalArtifact:
     facts = None if size is None else MediaFacts(duration=None, width=size[0], height=size[1])
-    return describe_file(target, "image/jpeg", facts=facts)
+    return describe_file(path, "image/jpeg", facts=facts)
+
+
+def _moved(source: Path, target: Path) -> bool:
+    """Move the render's JPEG to ``target``; False (the caller makes one instead) when it is
+    missing, empty, or cannot be moved there."""
+    try:
+        if source.stat().st_size == 0:
+            return False
+        os.replace(source, target)
+    except OSError as exc:
+        log.warning("event=thumbnail_not_moved source=%s cause=%s", source, exc)
+        return False
+    return True
 
 
 @contextmanager
