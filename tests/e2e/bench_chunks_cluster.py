@@ -11,14 +11,17 @@ by crossfades, a title over the first 3 s, the examples' music) rendered, apply 
 (c) in 4 chunks with the cache on (2 pods at a time), then deleted and re-applied with a new
     title, which shows in the first window only: (d) re-renders one window of four.
 
-Prints the times, the speed-up (a)/(b) (the issue's target: >= 1.6x) and (d) against (c), and
-the frame counts of the outputs.
+(a) and (b) alternate for --repeat rounds (medians). Prints the times, the speed-up (a)/(b) (the
+issue's target: >= 1.6x) and (d) against (c), the frame counts of the outputs, and each pod's
+creation, start and end in the last round (seconds after apply, the API's whole seconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -111,7 +114,8 @@ def render(
     cluster: Cluster, body: dict[str, Any], timeout: float = 3600
 ) -> tuple[float, dict[str, Any], float | None]:
     """Apply ``body`` and wait for a terminal phase: seconds from apply to Succeeded, the final
-    status, and when the merge started (seconds after apply; None for a single pod)."""
+    status, and when the status first said Merging (seconds after apply; None when no poll saw
+    it: the merge pod's times are in the pod timeline)."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     started = time.monotonic()
     cluster.apply(body)
@@ -130,6 +134,32 @@ def render(
     raise SystemExit(f"{name}: not finished within {timeout:.0f} s")
 
 
+def pod_timeline(cluster: Cluster, namespace: str, since: float) -> list[dict[str, Any]]:
+    """Each pod of ``namespace`` created after ``since`` (epoch s): seconds from ``since`` to its
+    creation, its container's start and its end, by the API's clock (second resolution)."""
+    proc = cluster.kubectl("-n", namespace, "get", "pods", "-o", "json")
+    rows = []
+    for pod in json.loads(proc.stdout)["items"]:
+        created = _epoch(pod["metadata"]["creationTimestamp"])
+        if created < since - 1:
+            continue
+        state = ((pod.get("status", {}).get("containerStatuses") or [{}])[0]).get("state", {})
+        done = state.get("terminated") or {}
+        rows.append(
+            {
+                "pod": pod["metadata"]["name"],
+                "created": round(created - since, 1),
+                "started": round(_epoch(done["startedAt"]) - since, 1) if done.get("startedAt") else None,
+                "finished": round(_epoch(done["finishedAt"]) - since, 1) if done.get("finishedAt") else None,
+            }
+        )
+    return sorted(rows, key=lambda row: row["created"])
+
+
+def _epoch(stamp: str) -> float:
+    return float(calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")))
+
+
 def frames_of(status: dict[str, Any], scratch: Path) -> int:
     path = scratch / f"{uuid.uuid4().hex[:6]}.mp4"
     path.write_bytes(httpx.get(status["outputs"]["video"]["url"], timeout=120).content)
@@ -144,6 +174,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of (a) and (b) (medians)")
     parser.add_argument("--skip-build", action="store_true", help="use the images already loaded")
     args = parser.parse_args()
 
@@ -169,25 +200,39 @@ def main() -> None:
     )
     results: dict[str, Any] = {"timeline": f"{SECONDS} s 1080x1920 at {FPS} fps", "pod_cpu": "1"}
     try:
-        single, status, _ = render(
-            cluster, manifest("single", namespace, bucket, title="Reelkube", chunks=None, cache=False)
+        singles: list[float] = []
+        twos: list[float] = []
+        for round_ in range(args.repeat):
+            # (a) and (b) alternate, so that a change in the machine's load touches both.
+            since = time.time()
+            single, status, _ = render(
+                cluster,
+                manifest(f"single-{round_}", namespace, bucket, title="Reelkube", chunks=None, cache=False),
+            )
+            singles.append(single)
+            results["a_frames"] = frames_of(status, scratch)
+            results["a_pods"] = pod_timeline(cluster, namespace, since)
+            since = time.time()
+            two, status, _ = render(
+                cluster, manifest(f"two-{round_}", namespace, bucket, title="Reelkube", chunks=2, cache=False)
+            )
+            twos.append(two)
+            results["b_frames"] = frames_of(status, scratch)
+            results["b_pods"] = pod_timeline(cluster, namespace, since)
+            print(
+                f"round {round_ + 1}: (a) one pod, 1 CPU: {single:.1f} s; (b) 2 chunks, 2 pods of 1 CPU:"
+                f" {two:.1f} s; {single / two:.2f}x",
+                flush=True,
+            )
+        single, two = statistics.median(singles), statistics.median(twos)
+        results.update(
+            a_single_pod_s=[round(t, 1) for t in singles],
+            b_two_chunks_s=[round(t, 1) for t in twos],
+            a_median_s=round(single, 1),
+            b_median_s=round(two, 1),
+            speedup_a_over_b=round(single / two, 2),
         )
-        results["a_single_pod_s"] = round(single, 1)
-        results["a_frames"] = frames_of(status, scratch)
-        print(f"(a) one pod, 1 CPU: {single:.1f} s", flush=True)
-
-        two, status, merging = render(
-            cluster, manifest("two", namespace, bucket, title="Reelkube", chunks=2, cache=False)
-        )
-        results["b_two_chunks_s"] = round(two, 1)
-        results["b_merge_started_after_s"] = round(merging, 1) if merging is not None else None
-        results["b_frames"] = frames_of(status, scratch)
-        results["speedup_a_over_b"] = round(single / two, 2)
-        print(
-            f"(b) 2 chunks, 2 pods of 1 CPU: {two:.1f} s (merge from {merging} s);"
-            f" speed-up {single / two:.2f}x",
-            flush=True,
-        )
+        print(f"medians: (a) {single:.1f} s, (b) {two:.1f} s: speed-up {single / two:.2f}x", flush=True)
 
         full, status, _ = render(
             cluster, manifest("cached", namespace, bucket, title="Reelkube", chunks=4, cache=True)
