@@ -49,15 +49,18 @@ def test_thumbnail_is_a_second_output_of_the_same_graph(sample_dir: Path, tmp_pa
         tl, spec, inputs, workdir=tmp_path, output_path=tmp_path / "out.mp4", thumbnail=jpeg
     )
     assert with_thumb.thumbnail == jpeg and plain.thumbnail is None
-    # The video's graph is the plain one, split at its end; the branch keeps frame 30 alone.
-    assert with_thumb.filter_graph == (
-        plain.filter_graph
-        + ";\n[vout]split[vframes][vthumb0];\n[vthumb0]trim=start_frame=30:end_frame=31[vthumb]"
+    # The video's graph is the plain one, split at its end; the branch keeps frames 0 and 30
+    # (1 s in), stamped after the video's 1.5 s (see plan._plan_thumbnail).
+    branch = "trim=end_frame=31,select=eq(n\\,0)+eq(n\\,30),setpts=N+3/TB"
+    assert (
+        with_thumb.filter_graph
+        == f"{plain.filter_graph};\n[vout]split[vframes][vthumb0];\n[vthumb0]{branch}[vthumb]"
     )
     main = plain.argv.index("-filter_complex") + 2
     assert with_thumb.argv[main:] == [
         *["-map", "[vframes]"], *plain.argv[main + 2 :],
-        *["-map", "[vthumb]", "-frames:v", "1", "-q:v", "3", "-update", "1", str(jpeg)],
+        *["-map", "[vthumb]", "-frames:v", "2", "-fps_mode", "passthrough", "-q:v", "3", "-update", "1",
+          str(jpeg)],
     ]  # fmt: skip
     for window, video in (((0, 15), True), (None, False)):
         with pytest.raises(ValueError, match="whole pass"):

@@ -154,12 +154,7 @@ def plan_window(
     if thumbnail is not None and (segment or not video or output.format not in THUMBNAIL_FORMATS):
         raise ValueError("a thumbnail is planned only for the whole pass of an MP4 or WebM video")
     if thumbnail is not None:
-        # The frame goes to the JPEG encoder as composed, so no second ffmpeg decodes the
-        # finished video for it. trim ends its branch after the one frame; split then feeds the
-        # encoder alone (the frames it passes are the same, so the video is the same bytes).
-        ctx.graph.chains.append("[vout]split[vframes][vthumb0]")
-        at = thumbnail_frame(ctx.window_frames, fps)
-        ctx.graph.add(["vthumb0"], [filter_spec("trim", start_frame=at, end_frame=at + 1)], "vthumb")
+        _plan_thumbnail(ctx)
         video_label = "vframes"
     soundtrack = build_soundtrack(ctx, sounds) if audio and encoder.audio else None
     if not video and soundtrack is None:
@@ -188,7 +183,9 @@ def plan_window(
     else:
         argv += ["-frames:v", str(frames), str(output_path)]
     if thumbnail is not None:
-        argv += ["-map", "[vthumb]", "-frames:v", "1", "-q:v", "3", "-update", "1", str(thumbnail)]
+        # Two frames, each written over the last (`-update 1`): see `_plan_thumbnail`.
+        argv += ["-map", "[vthumb]", "-frames:v", "2", "-fps_mode", "passthrough", "-q:v", "3",
+                 "-update", "1", str(thumbnail)]  # fmt: skip
     return RenderPlan(
         argv=argv,
         output=output_path,
@@ -244,6 +241,29 @@ def _plan_video(
         )
     else:
         ctx.graph.add([canvas], pending, "vout")
+
+
+def _plan_thumbnail(ctx: Invocation) -> None:
+    """Split `[vout]` into `[vframes]` (to the encoder) and `[vthumb]`: the frame
+    `thumbnail_frame` picks, as composed, for the JPEG encoder, so that no second ffmpeg decodes
+    the finished video for it. The split passes the encoder the same frames (the same bytes).
+
+    ffmpeg 5.1 drives a graph of generated frames from its output with the oldest timestamp, and
+    an output that has had no frame yet counts as the oldest: a branch holding only frame N made
+    ffmpeg compose frames 0 to N before the encoder got any (measured on the example reel with
+    N = 299: 1-1.8 s slower). So the branch also passes frame 0 first, both stamped after the
+    video's end: once frame 0 is there, the video's output always drives, and frame N reaches
+    the JPEG when the video gets to it. The JPEG muxer writes frame N over frame 0; trim ends
+    the branch there."""
+    at = thumbnail_frame(ctx.window_frames, ctx.fps)
+    after_end = math.ceil(ctx.seconds(ctx.window_frames)) + 1
+    ctx.graph.chains.append("[vout]split[vframes][vthumb0]")
+    chain = [
+        filter_spec("trim", end_frame=at + 1),
+        filter_spec("select", f"eq(n,0)+eq(n,{at})"),
+        filter_spec("setpts", f"N+{after_end}/TB"),
+    ]
+    ctx.graph.add(["vthumb0"], chain, "vthumb")
 
 
 def _segment_args(video_args: list[str]) -> list[str]:
