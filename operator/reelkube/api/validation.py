@@ -3,20 +3,35 @@ CRD's CEL rules, evaluated locally with cel-python so `reelkube validate` and th
 
 The CEL rules live once, in the models (``x-kubernetes-validations``); this module walks the
 generated CRD schema beside the data and evaluates each rule where it applies.
+
+Generating a kind's schema from the models and parsing its rules cost every `reelkube render`
+about 0.1 s before any work; both are kept on disk beside celpy's parser tables (see
+:mod:`reelkube.api.cel_parser`), under a digest of the API's source files and of the libraries
+that make them, so a changed model or rule is rebuilt, never read stale.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import pickle
+import sys
+import tempfile
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import celpy
 from pydantic import BaseModel, ValidationError
 
-from reelkube.api.cel_parser import install_cached_parser
+from reelkube.api.cel_parser import cache_dir, install_cached_parser
 from reelkube.api.crd import Schema, build_crd
 from reelkube.api.kinds import KINDS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,11 +68,104 @@ def pydantic_errors(error: ValidationError, prefix: str = "") -> list[FieldError
 _UNION_TAGS = {"video", "image", "color", "text", "subtitles", "audio"}
 
 
+@dataclass(frozen=True)
+class SpecRules:
+    """What validating a kind's spec needs: the CRD's schema of ``spec`` and its CEL rules, each
+    parsed and pickled (rule text -> celpy's parse tree, unpickled when the rule is first
+    evaluated: all of them at once took 40 ms, 12 of them about 4)."""
+
+    schema: Schema
+    parsed: dict[str, bytes]
+
+
+CACHE_FORMAT = 2
+"""Bumped when what the cache file holds changes shape."""
+
+
+def api_digest() -> str:
+    """A digest of everything a kind's schema and parsed rules depend on: the API's sources, and
+    the versions of Python, pydantic (which writes the schema) and celpy and Lark (which parse)."""
+    digest = hashlib.sha256(f"{CACHE_FORMAT} {sys.version}".encode())
+    for package in ("pydantic", "pydantic-core", "cel-python", "lark"):
+        digest.update(f"{package}={version(package)}".encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+@cache
+def spec_rules(kind: str) -> SpecRules:
+    """``kind``'s spec schema and parsed rules: from the cache when it holds this API's, else
+    built (and stored for the next process, when the cache folder can be written)."""
+    try:
+        path: Path | None = cache_dir() / f"validation-{kind}-{api_digest()}.pickle"
+    except (OSError, RuntimeError):  # no home folder, unreadable sources
+        path = None
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                cached = pickle.load(handle)
+            if isinstance(cached, SpecRules):
+                _PARSED.update(cached.parsed)
+                return cached
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # a damaged or foreign file: rebuilt below  # noqa: BLE001
+            log.debug("event=validation_cache_unreadable path=%s cause=%r", path, exc)
+    schema = build_crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    parsed = {rule: pickle.dumps(_parse(rule), protocol=pickle.HIGHEST_PROTOCOL) for rule in _rules(schema)}
+    built = SpecRules(schema=schema, parsed=parsed)
+    _PARSED.update(built.parsed)
+    if path is not None:
+        _store(path, built)
+    return built
+
+
+def _rules(schema: Any) -> list[str]:
+    """Every CEL rule in ``schema``, at any depth."""
+    found: list[str] = []
+    if isinstance(schema, dict):
+        found += [rule["rule"] for rule in schema.get("x-kubernetes-validations", [])]
+        for value in schema.values():
+            found += _rules(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            found += _rules(value)
+    return found
+
+
+def _store(path: Path, rules: SpecRules) -> None:
+    """Write the cache file whole or not at all (another process may be reading it)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".validation-", dir=path.parent)
+        with os.fdopen(handle, "wb") as out:
+            pickle.dump(rules, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+        # The files of earlier versions of the API are never read again.
+        kind_prefix = path.name.rsplit("-", 1)[0]
+        for stale in path.parent.glob(f"{kind_prefix}-*.pickle"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError, RecursionError) as exc:
+        log.debug("event=validation_cache_not_written path=%s cause=%r", path, exc)
+
+
+def _parse(rule: str) -> Any:
+    install_cached_parser()
+    return celpy.Environment().compile(rule)
+
+
+_PARSED: dict[str, bytes] = {}
+"""Rules parsed by `spec_rules` (from the cache or anew), so that `_program` parses none twice."""
+
+
 @cache
 def _program(rule: str) -> Any:
     install_cached_parser()
     env = celpy.Environment()
-    return env.program(env.compile(rule))
+    parsed = _PARSED.get(rule)
+    return env.program(pickle.loads(parsed) if parsed is not None else env.compile(rule))
 
 
 def cel_errors(schema: Schema, data: Any, path: str) -> list[FieldError]:
@@ -111,7 +219,7 @@ def validate_spec(kind: str, spec: Any) -> tuple[BaseModel | None, list[FieldErr
         parsed = spec_model.model_validate(spec)
     except ValidationError as exc:
         return None, pydantic_errors(exc, "spec")
-    schema = build_crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    schema = spec_rules(kind).schema
     # The API server evaluates the rules after applying the schema's defaults: do the same, with
     # the schema's defaults (not pydantic's), so a default that breaks a rule shows up here too.
     errors = cel_errors(schema, schema_defaulted(schema, spec), "spec")
@@ -122,7 +230,7 @@ def update_errors(kind: str, old_spec: Any, new_spec: Any) -> list[FieldError]:
     """The transition rules (those on ``oldSelf``) of ``kind``'s spec, for an update from
     ``old_spec`` to ``new_spec``, both defaulted as the API server stores them: what it answers
     to a ``kubectl apply`` or ``patch`` of an existing resource's spec."""
-    schema = build_crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    schema = spec_rules(kind).schema
     context = {
         "self": celpy.json_to_cel(schema_defaulted(schema, new_spec)),
         "oldSelf": celpy.json_to_cel(schema_defaulted(schema, old_spec)),
