@@ -200,6 +200,19 @@ def test_job_resources_default_per_kind_then_chart_then_spec() -> None:
     assert work["emptyDir"]["sizeLimit"] == "30Gi"
 
 
+def test_the_pod_learns_its_cpu_limit_from_the_downward_api() -> None:
+    """The runner sizes the encoder's threads by it (engine.encoders.threads_for_cpu_limit): a
+    limit does not hide the node's cores from x264. Every pod: render, TTS, chunk and merge."""
+    chunks = build_chunk_job(render_job(output={"chunks": 2}), SETTINGS, 2)
+    created = {**chunks, "metadata": {**chunks["metadata"], "uid": "4f1c0000-0000-0000-0000-000000000002"}}
+    merge = build_merge_job(render_job(output={"chunks": 2}), SETTINGS, 2, created)
+    for job in (build_job(render_job(), SETTINGS), build_job(tts_job(), SETTINGS), chunks, merge):
+        env = {e["name"]: e for e in container(job)["env"]}
+        assert env["REELKUBE_CPU_LIMIT_MILLICORES"]["valueFrom"] == {
+            "resourceFieldRef": {"containerName": "reelkube", "resource": "limits.cpu", "divisor": "1m"}
+        }
+
+
 def test_job_pod_is_locked_down() -> None:
     job = build_job(render_job(), SETTINGS)
     pod = pod_spec(job)

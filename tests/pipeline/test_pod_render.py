@@ -179,3 +179,27 @@ def test_sigterm_cancels_the_render_and_says_so(tmp_path: Path) -> None:
     assert json.loads(log.read_text())["reason"] == "Canceled"
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
     assert not leftovers, "ffmpeg must not outlive the runner"
+
+
+@pytest.mark.parametrize(("millicores", "threads"), [("1000", "threads=1 "), (None, "threads=3 ")])
+def test_the_encoder_threads_follow_the_pods_cpu_limit(
+    tmp_path: Path, s3_server: Any, monkeypatch: pytest.MonkeyPatch, millicores: str | None, threads: str
+) -> None:
+    """x264 writes its settings into the video (an SEI message): with a one-CPU limit on this
+    two-core machine it encodes with one thread, without a limit with its own choice for two
+    cores (3 frame threads)."""
+    if (os.cpu_count() or 1) != 2:
+        pytest.skip("the thread counts asserted are those of a two-core machine")
+    if millicores is None:
+        monkeypatch.delenv("REELKUBE_CPU_LIMIT_MILLICORES", raising=False)
+    else:
+        monkeypatch.setenv("REELKUBE_CPU_LIMIT_MILLICORES", millicores)
+    storage = {"bucket": s3_server.bucket, "prefix": "threads", "endpointUrl": s3_server.endpoint_url}
+    recorder = Recorder()
+    body = timeline_job("threads", seconds=1, storage=storage)
+    body["spec"]["output"]["thumbnail"] = False
+    code = run_in_pod(write(tmp_path, body), work_dir=tmp_path / "work", writer=recorder, min_interval=0.1)
+    assert code == 0
+    video = httpx.get(recorder.patches[-1]["outputs"]["video"]["url"], timeout=30).content
+    settings = video[video.index(b"x264 - core") :].split(b"\0")[0].decode()
+    assert threads in settings, settings

@@ -172,6 +172,9 @@ INPUTS_S3_READ_PREFIXES_ENV = "REELKUBE_INPUTS_S3_READ_PREFIXES"
 the resource's own namespace area."""
 NAMESPACE_ENV = "REELKUBE_NAMESPACE"
 """The pod's namespace (downward API): its own area of the storage, readable as input."""
+CPU_LIMIT_ENV = "REELKUBE_CPU_LIMIT_MILLICORES"
+"""The render container's CPU limit in millicores (downward API). ffmpeg's encoders size their
+threads by the node's cores, which a limit does not hide: the pod sizes them by its limit."""
 
 
 def inputs_env(

@@ -30,6 +30,7 @@ from reelkube.api.pod_contract import (
     CHUNK_ROLE_MERGE,
     CHUNK_ROLE_SEGMENT,
     CONTAINER_NAME,
+    CPU_LIMIT_ENV,
     EXIT_BAD_INPUT,
     EXIT_CANCELED,
     EXIT_KILLED,
@@ -338,6 +339,17 @@ def _pod_template(
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             # The pod's own namespace area is readable as s3:// input (storage.tenancy).
             {"name": NAMESPACE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            # The encoder's threads follow the CPU limit, not the node's cores (encoders).
+            {
+                "name": CPU_LIMIT_ENV,
+                "valueFrom": {
+                    "resourceFieldRef": {
+                        "containerName": CONTAINER_NAME,
+                        "resource": "limits.cpu",
+                        "divisor": "1m",
+                    }
+                },
+            },
             *_storage_env(resource, settings),
             # The chart's inputs.*: the pod builds its input policy from them (pod_contract).
             *({"name": k, "value": v} for k, v in settings.inputs.pod_env().items()),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from reelkube.api.kinds import Resource, ResourceKind, kind_named
 from reelkube.api.pod_contract import (
     CHUNK_ROLE_ENV,
     CHUNK_ROLE_MERGE,
+    CPU_LIMIT_ENV,
     EXIT_BAD_INPUT,
     EXIT_CANCELED,
     EXIT_FAILED,
@@ -32,6 +34,7 @@ from reelkube.api.pod_contract import (
     TerminationMessage,
     storage_from_env,
 )
+from reelkube.engine.encoders import ENCODER_THREADS, threads_for_cpu_limit
 from reelkube.errors import Canceled, ReelkubeError, SpecError
 from reelkube.input_policy import InputPolicy
 from reelkube.manifest import read_document
@@ -77,6 +80,14 @@ def exit_code_for(error: ReelkubeError) -> int:
     return EXIT_FAILED if error.retryable else EXIT_BAD_INPUT
 
 
+def _cpu_limit(environ: Mapping[str, str]) -> int | None:
+    """The container's CPU limit in millicores, as the operator passes it (downward API)."""
+    try:
+        return int(environ.get(CPU_LIMIT_ENV, ""))
+    except ValueError:
+        return None
+
+
 def run_in_pod(
     path: Path,
     *,
@@ -104,11 +115,14 @@ def run_in_pod(
     if writer is None and use_cluster:
         writer = in_cluster_writer(kind, meta.namespace, meta.name)
     role = os.environ.get(CHUNK_ROLE_ENV, "").strip()
+    threads = threads_for_cpu_limit(_cpu_limit(os.environ), os.cpu_count() or 1)
+    log.info("event=encoder_threads threads=%s cores=%s", threads or "auto", os.cpu_count())
     # The merge pod's progress follows the windows' frames (see pipeline.chunk_job).
     adapter = merge_progress_kind(kind) if role == CHUNK_ROLE_MERGE else kind
     reporter = ProgressReporter(adapter, writer, label=label, min_interval=min_interval)
     out_dir = work_dir / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
+    sized = ENCODER_THREADS.set(threads)
     try:
         with stop_signals_cancel():
             if role:
@@ -139,6 +153,8 @@ def run_in_pod(
     except Exception as exc:  # noqa: BLE001 - anything else still gets a readable cause
         log.exception("event=crashed resource=%s", label)
         return _fail(ReelkubeError(f"{type(exc).__name__}: {exc}", reason="InternalError"), reporter, label)
+    finally:
+        ENCODER_THREADS.reset(sized)
 
 
 def _fail(error: ReelkubeError, reporter: ProgressReporter, label: str) -> int:
