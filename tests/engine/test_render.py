@@ -237,3 +237,29 @@ def test_emoji_render_as_their_own_glyphs(media: dict[str, Path], tmp_path: Path
     assert min(lit) > 200, f"glyph pixels: {lit}"
     differing = sum(1 for a, b in zip(frames[0], frames[1], strict=True) if abs(a - b) > 64)
     assert differing > 200, f"the two emoji drew the same shape ({differing} pixels differ)"
+
+
+def test_a_rendered_video_is_described_from_its_plan(
+    media: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After the last frame no ffprobe runs on the MP4: its frames, size and rate are the plan's
+    # (which ffmpeg was checked to write); what a probe says all the same, to the frame.
+    import reelkube.engine.artifacts as artifacts
+
+    probed: list[Path] = []
+    real_probe = artifacts.probe_media
+    monkeypatch.setattr(artifacts, "probe_media", lambda path, **kw: probed.append(path) or real_probe(path))
+    tl = timeline(
+        [{"type": "color", "color": "#204080"}], [{"type": "audio", "src": "tone.wav"}], duration=1.2
+    )
+    result = render_timeline(tl, OutputSpec(), tmp_path / "mp4", base_dir=media["root"])
+    video = result.outputs["video"]
+    assert probed == []
+    truth = probe_media(video.path)
+    assert (video.width, video.height) == (truth.width, truth.height) == (WIDTH, HEIGHT)
+    assert video.duration == pytest.approx(truth.duration, abs=1 / FPS) and video.duration == 1.2
+    # A GIF's frame times are rounded to centiseconds: it is probed.
+    gif = render_timeline(
+        tl, OutputSpec(format="gif", audioCodec="none"), tmp_path / "gif", base_dir=media["root"]
+    )
+    assert probed == [gif.outputs["video"].path]

@@ -135,9 +135,8 @@ def render_into(
             run_ffmpeg(plan, on_progress)
         command_line = plan.command_line()
         composed = plan.thumbnail
-    outputs = describe_rendered(
-        name, target, output, plan.duration, size=(plan.width, plan.height), composed_thumbnail=composed
-    )
+    outputs = describe_rendered(name, target, output, plan.duration, size=(plan.width, plan.height),
+                                composed_thumbnail=composed, video_facts=True)  # fmt: skip
     return RenderResult(
         outputs=outputs,
         frames=plan.total_frames,
@@ -211,12 +210,15 @@ def describe_rendered(
     *,
     size: tuple[int, int] | None = None,
     composed_thumbnail: Path | None = None,
+    video_facts: bool = False,
 ) -> dict[str, LocalArtifact]:
     """The rendered file as ``name``, and ``thumbnail`` beside it when ``output`` asks for one
     (videos only). ``composed_thumbnail``: the JPEG the render's own ffmpeg wrote, moved beside
     the video when it is there; otherwise a second ffmpeg takes it from the video, while this
     thread hashes and probes the file. ``size``: the video's width and height when the caller
-    knows them (else the JPEG is probed)."""
+    knows them (else the JPEG is probed). ``video_facts``: describe an MP4 or WebM file by
+    ``duration`` and ``size``, the frames the render was planned (and checked) to write, instead
+    of probing it (an ffprobe after the last frame: 0.1 s of every `reelkube render`)."""
     thumbnail: Future[LocalArtifact | None] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnail") as pool:
         if output.thumbnail and output.format in THUMBNAIL_FORMATS:
@@ -225,7 +227,10 @@ def describe_rendered(
                 thumbnail = pool.submit(_describe_thumbnail, thumb_path, size)
             else:
                 thumbnail = pool.submit(make_thumbnail, target, thumb_path, duration, size=size)
-        outputs = {name: describe_file(target, CONTENT_TYPES[output.format])}
+        facts = None
+        if video_facts and size is not None and output.format in THUMBNAIL_FORMATS:
+            facts = MediaFacts(duration=round(duration, 6), width=size[0], height=size[1])
+        outputs = {name: describe_file(target, CONTENT_TYPES[output.format], facts=facts)}
         thumb = thumbnail.result() if thumbnail is not None else None
     if thumb is not None:
         outputs["thumbnail"] = thumb
