@@ -18,7 +18,8 @@ import celpy.celparser
 import lark
 from celpy.celparser import CELParser
 
-CACHE_ENV = "REELKUBE_CACHE"
+from reelkube.api import field_docs
+from reelkube.api.field_docs import CACHE_ENV as CACHE_ENV
 
 
 def parser_options() -> dict[str, object]:
@@ -38,7 +39,7 @@ def parser_options() -> dict[str, object]:
 
 def cache_dir() -> Path:
     """Where the parser tables are kept: $REELKUBE_CACHE, else ~/.cache/reelkube."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "reelkube")
+    return field_docs.cache_dir()
 
 
 def install_cached_parser() -> bool:

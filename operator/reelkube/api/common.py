@@ -9,6 +9,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
+from reelkube.api import field_docs
+
+# Before the first model class: the field docstrings come from a cache file when it is current.
+field_docs.install()
+
 GROUP = "reelkube.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"

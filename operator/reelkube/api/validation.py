@@ -12,12 +12,8 @@ that make them, so a changed model or rule is rebuilt, never read stale.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import pickle
-import sys
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version
@@ -27,8 +23,9 @@ from typing import Any
 import celpy
 from pydantic import BaseModel, ValidationError
 
-from reelkube.api.cel_parser import cache_dir, install_cached_parser
+from reelkube.api.cel_parser import install_cached_parser
 from reelkube.api.crd import Schema, build_crd
+from reelkube.api.field_docs import cache_dir, source_digest, write_whole
 from reelkube.api.kinds import KINDS
 
 log = logging.getLogger(__name__)
@@ -85,12 +82,8 @@ CACHE_FORMAT = 2
 def api_digest() -> str:
     """A digest of everything a kind's schema and parsed rules depend on: the API's sources, and
     the versions of Python, pydantic (which writes the schema) and celpy and Lark (which parse)."""
-    digest = hashlib.sha256(f"{CACHE_FORMAT} {sys.version}".encode())
-    for package in ("pydantic", "pydantic-core", "cel-python", "lark"):
-        digest.update(f"{package}={version(package)}".encode())
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    return digest.hexdigest()[:32]
+    return source_digest(f"format={CACHE_FORMAT}", f"cel-python={version('cel-python')}",
+                         f"lark={version('lark')}")  # fmt: skip
 
 
 @cache
@@ -135,18 +128,8 @@ def _rules(schema: Any) -> list[str]:
 
 
 def _store(path: Path, rules: SpecRules) -> None:
-    """Write the cache file whole or not at all (another process may be reading it)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".validation-", dir=path.parent)
-        with os.fdopen(handle, "wb") as out:
-            pickle.dump(rules, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, path)
-        # The files of earlier versions of the API are never read again.
-        kind_prefix = path.name.rsplit("-", 1)[0]
-        for stale in path.parent.glob(f"{kind_prefix}-*.pickle"):
-            if stale != path:
-                stale.unlink(missing_ok=True)
+        write_whole(path, rules)
     except (OSError, pickle.PicklingError, RecursionError) as exc:
         log.debug("event=validation_cache_not_written path=%s cause=%r", path, exc)
 
