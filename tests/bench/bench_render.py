@@ -8,7 +8,11 @@ python process and, separately, of the largest ffmpeg it waited for) belongs to 
 - Reelkube: `render_job()` on examples/captioned-reel.yaml (wall time around the call).
 - Reelkube CLI: the installed `reelkube render examples/captioned-reel.yaml` as a user runs it,
   end to end: interpreter start, imports, manifest validation, probes, the encode and the
-  thumbnail.
+  thumbnail. Its two ends are timed too: from the start to the render's ffmpeg (the one with a
+  filter graph), and from that ffmpeg's exit to the program's; an `ffmpeg` on PATH that notes
+  the time (bash's $EPOCHREALTIME, no extra process) and runs /usr/bin/ffmpeg tells when. Both
+  packages are byte-compiled first (`compileall`, as `pip install` does: a session that sets
+  PYTHONDONTWRITEBYTECODE would otherwise compile every module from source in every run).
 - CLI start: the installed `reelkube render --help`: interpreter start and the imports of the
   command, which every `reelkube render` pays before it reads the manifest.
 - x264 floor: Reelkube's own output decoded once to raw yuv420p (in /dev/shm), then timed while
@@ -155,6 +159,36 @@ def code_env(code: Path | None) -> dict[str, str] | None:
     return None if code is None else {**os.environ, "PYTHONPATH": str(code)}
 
 
+def byte_compile(code: Path | None) -> None:
+    """Write the package's .pyc files, as installing it does."""
+    import compileall
+
+    package = (code if code is not None else REPO / "operator") / "reelkube"
+    if not compileall.compile_dir(str(package), quiet=1):
+        raise SystemExit(f"cannot byte-compile {package}")
+
+
+PHASE_SHIM = """#!/bin/bash
+# bench_render.py: note when the render's ffmpeg (the one with a filter graph) starts and ends.
+if [[ " $* " != *" -filter_complex "* ]]; then exec {ffmpeg} "$@"; fi
+echo "start $EPOCHREALTIME" >> "$REELKUBE_BENCH_PHASES"
+{ffmpeg} "$@"
+status=$?
+echo "end $EPOCHREALTIME" >> "$REELKUBE_BENCH_PHASES"
+exit $status
+"""
+
+
+def phase_shim(work: Path) -> Path:
+    """A folder holding an ``ffmpeg`` that notes the render's start and end (see PHASE_SHIM)."""
+    folder = work / "shim"
+    folder.mkdir(exist_ok=True)
+    shim = folder / "ffmpeg"
+    shim.write_text(PHASE_SHIM.format(ffmpeg=FFMPEG))
+    shim.chmod(0o755)
+    return folder
+
+
 def run_child(kind: str, out_dir: Path, code: Path | None = None) -> dict[str, Any]:
     """Run this script as `--child KIND` and read back its JSON report (last stdout line)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -188,21 +222,25 @@ def measure_start(code: Path | None = None) -> dict[str, Any]:
             "ffmpeg_mib": 0.0}  # fmt: skip
 
 
-def measure_cli(out_dir: Path, code: Path | None = None) -> dict[str, Any]:
-    """Time `reelkube render` of the example as a user runs it, from process start to exit."""
+def measure_cli(out_dir: Path, shim: Path, code: Path | None = None) -> dict[str, Any]:
+    """Time `reelkube render` of the example as a user runs it, from process start to exit, and
+    its two ends: start to the render's ffmpeg, that ffmpeg's exit to the program's."""
     command = [installed_reelkube(), "render", str(MANIFEST), "-o", str(out_dir)]
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=code_env(code)
-    )
+    phases = out_dir.with_name(out_dir.name + ".phases")
+    env = {**(code_env(code) or os.environ), "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
+           "REELKUBE_BENCH_PHASES": str(phases)}  # fmt: skip
+    started, started_at = time.perf_counter(), time.time()
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _pid, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
+    wall, ended_at = time.perf_counter() - started, time.time()
     if os.waitstatus_to_exitcode(status) != 0:
         stderr = process.stderr.read().decode() if process.stderr else ""
         raise SystemExit(f"reelkube render failed:\n{stderr[-3000:]}")
+    marks = dict(line.split() for line in phases.read_text().splitlines())
     # ru_maxrss of a waited-for child covers the largest of it and its own children: ffmpeg.
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "python_mib": None,
-            "ffmpeg_mib": usage.ru_maxrss / 1024}  # fmt: skip
+            "ffmpeg_mib": usage.ru_maxrss / 1024, "to_ffmpeg": float(marks["start"]) - started_at,
+            "after_ffmpeg": ended_at - float(marks["end"])}  # fmt: skip
 
 
 def measure_floor(video: Path, work: Path) -> dict[str, Any]:
@@ -253,6 +291,15 @@ def rss_cell(run: dict[str, Any]) -> str:
     return f"{python + ffmpeg:.0f} (py {python:.0f} + ffmpeg {ffmpeg:.0f})"
 
 
+def phase_cell(run: dict[str, Any], key: str) -> str:
+    """A CLI run's end, as the median of the rounds (``key`` + "s" holds every round's)."""
+    values = run.get(key + "s")
+    if not values:
+        return ""
+    ordered = sorted(values)
+    return f"{ordered[(len(ordered) - 1) // 2]:.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
 def verdict(ok: bool | None) -> str:
     return "" if ok is None else ("PASS" if ok else "FAIL")
 
@@ -290,11 +337,13 @@ def print_table(
         speedup = moviepy["wall"] / reelkube["wall"]
         ratio = f"MoviePy/Reelkube {speedup:.1f}x"
         rows.append(("MoviePy 2", moviepy, ratio, f">= {MOVIEPY_TARGET}x", speedup >= MOVIEPY_TARGET))
-    header = ("run", "wall s", "CPU s", "peak RSS MiB", "ratio", "target", "result")
+    header = ("run", "wall s", "to ffmpeg s", "after ffmpeg s", "CPU s", "peak RSS MiB", "ratio", "target",
+              "result")  # fmt: skip
     lines = [header] + [
-        (name, f"{run['wall']:.2f}", f"{run['cpu']:.2f}", rss_cell(run), ratio, target, verdict(ok))
+        (name, f"{run['wall']:.2f}", phase_cell(run, "to_ffmpeg"), phase_cell(run, "after_ffmpeg"),
+         f"{run['cpu']:.2f}", rss_cell(run), ratio, target, verdict(ok))
         for name, run, ratio, target, ok in rows
-    ]
+    ]  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     print(
         f"captioned reel, 1080x1920, 300 frames, {os.cpu_count()} CPUs, "
@@ -332,6 +381,10 @@ def main() -> int:
     scratch = "/dev/shm" if Path("/dev/shm").is_dir() else None
     work = Path(tempfile.mkdtemp(prefix="reelkube-bench-", dir=scratch))
     load_at_start = os.getloadavg()[0]
+    byte_compile(None)
+    if args.baseline:
+        byte_compile(args.baseline)
+    shim = phase_shim(work)
     try:
         # One round of each measurement at a time, so that a change in the machine's load
         # falls on every row alike rather than on whichever ran then.
@@ -341,15 +394,23 @@ def main() -> int:
         rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
         for number in range(args.repeat):
             rounds["reelkube"].append(run_child("reelkube", work / f"reelkube-{number}"))
-            rounds["cli"].append(measure_cli(work / f"cli-{number}"))
+            rounds["cli"].append(measure_cli(work / f"cli-{number}", shim))
             rounds["start"].append(measure_start())
             rounds["floor"].append(measure_floor(Path(rounds["reelkube"][0]["output"]), work))
             if args.baseline:
                 rounds["base reelkube"].append(run_child("reelkube", work / f"base-{number}", args.baseline))
-                rounds["base cli"].append(measure_cli(work / f"base-cli-{number}", args.baseline))
+                rounds["base cli"].append(measure_cli(work / f"base-cli-{number}", shim, args.baseline))
                 rounds["base start"].append(measure_start(args.baseline))
             walls = ", ".join(f"{name} {runs[-1]['wall']:.2f}" for name, runs in rounds.items())
+            for name in ("cli", "base cli"):
+                if rounds.get(name):
+                    run = rounds[name][-1]
+                    walls += f" ({name}: {run['to_ffmpeg']:.2f} to ffmpeg, {run['after_ffmpeg']:.2f} after)"
             print(f"round {number + 1}: {walls} (load {os.getloadavg()[0]:.2f})", flush=True)
+        for name in ("cli", "base cli"):
+            for run in rounds.get(name, []):  # each median row shows every round's ends
+                for key in ("to_ffmpeg", "after_ffmpeg"):
+                    run[key + "s"] = [other[key] for other in rounds[name]]
         reelkube, cli, start, floor = (median(rounds[name]) for name in ("reelkube", "cli", "start", "floor"))
         moviepy = None
         if not args.skip_moviepy:
