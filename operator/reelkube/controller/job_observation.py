@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from reelkube.api.pod_contract import (
@@ -282,17 +283,18 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
     start = status.get("startTime")
     failed_pods = [p for p in ordered if failure_cause(p) is not None]
 
+    succeeded = partial(
+        JobObservation,
+        phase=Phase.SUCCEEDED,
+        reason="Succeeded",
+        message="render finished and outputs uploaded",
+        job_name=name,
+        attempts=attempts,
+        start_time=start,
+    )
     complete = _condition(job, "Complete")
     if complete:
-        return JobObservation(
-            phase=Phase.SUCCEEDED,
-            reason="Succeeded",
-            message="render finished and outputs uploaded",
-            job_name=name,
-            attempts=attempts,
-            start_time=start,
-            completion_time=status.get("completionTime") or complete.get("lastTransitionTime"),
-        )
+        return succeeded(completion_time=status.get("completionTime") or complete.get("lastTransitionTime"))
 
     failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
     if failed:
@@ -331,15 +333,7 @@ def status_from_job(job: Obj, pods: Sequence[Obj]) -> JobObservation:
         # The Job will be Complete (nothing fails a Job after its pod succeeded): the render is
         # Succeeded now, not when the Job controller gets to it (see ended_well).
         finished = ((_container_status(done).get("state") or {}).get("terminated") or {}).get("finishedAt")
-        return JobObservation(
-            phase=Phase.SUCCEEDED,
-            reason="Succeeded",
-            message="render finished and outputs uploaded",
-            job_name=name,
-            attempts=attempts,
-            start_time=start,
-            completion_time=finished,
-        )
+        return succeeded(completion_time=finished)
 
     full = next((m for m in map(scratch_full_message, ordered) if m), None)
     if full:
