@@ -6,8 +6,12 @@ Exit codes: 0 success, 1 the work failed (ffmpeg, download, upload), 2 bad input
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import importlib
+import os
 import sys
+import threading
 
 # The same codes mean the same in the pod (`reelkube job`) and at the terminal.
 from reelkube.api.pod_contract import EXIT_BAD_INPUT as EXIT_BAD_INPUT
@@ -55,12 +59,35 @@ def _command_module(argv: list[str]) -> str | None:
     return module if module in COMMAND_MODULES else None
 
 
+QUICK_EXIT_COMMANDS = frozenset({"render", "tts", "plan", "validate", "storyboard", "crds"})
+"""The local commands whose program exits without tearing the interpreter down once the work
+is done: freeing every module and object took 50-80 ms after `reelkube render`'s last frame."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command ``argv`` names (default: the program's arguments) and return its exit
+    code; as the program itself (no ``argv``), a local command exits the process here."""
     args = build_parser(argv).parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
     except KeyboardInterrupt:
-        return 130
+        code = 130
+    if argv is None and args.command in QUICK_EXIT_COMMANDS:
+        exit_now(code)
+    return code
+
+
+def exit_now(code: int) -> None:
+    """End the process with ``code`` as a normal exit would, less the interpreter's teardown:
+    the exit handlers run and the standard streams are flushed. Only when no other thread is
+    left (a normal exit would wait for it): otherwise this returns and the caller exits."""
+    if any(thread is not threading.main_thread() and not thread.daemon for thread in threading.enumerate()):
+        return
+    atexit._run_exitfuncs()  # logging's flush, temporary folders' removal, caches written
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to write to
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
