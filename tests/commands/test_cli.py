@@ -54,9 +54,13 @@ def test_plan_prints_a_runnable_command(media: dict[str, Path], tmp_path: Path) 
     done = reelkube("plan", str(manifest), "-o", str(tmp_path / "o"))
     assert done.returncode == 0, done.stderr
     argv = shlex.split(done.stdout)
-    assert argv[0] == "ffmpeg" and "-filter_complex" in argv and argv[-1] == str(tmp_path / "o/video.mp4")
+    assert argv[0] == "ffmpeg" and "-filter_complex" in argv and str(tmp_path / "o/video.mp4") in argv
+    # What render runs: the same ffmpeg writes the thumbnail from the composed frame.
+    thumbnail = tmp_path / "o/.reelkube-plan/thumbnail.jpg"
+    assert argv[-1] == str(thumbnail)
     assert subprocess.run(argv, capture_output=True).returncode == 0
     assert int(video_stream(tmp_path / "o/video.mp4")["nb_read_frames"]) == 15
+    assert thumbnail.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
 
 
 def test_bad_manifest_exits_2_naming_every_field(tmp_path: Path) -> None:

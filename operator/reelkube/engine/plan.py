@@ -84,6 +84,13 @@ THUMBNAIL_FORMATS = (Format.MP4, Format.WEBM)
 """The formats that get a thumbnail when `output.thumbnail` asks for one."""
 
 
+def thumbnail_path(output: OutputSpec, workdir: Path) -> Path | None:
+    """Where the render's own ffmpeg writes the thumbnail (`build_plan`'s `thumbnail`), when
+    `output` asks for one: in the scratch directory, new for each render, so that no JPEG of an
+    earlier render can pass for this one's."""
+    return workdir / "thumbnail.jpg" if output.thumbnail and output.format in THUMBNAIL_FORMATS else None
+
+
 def thumbnail_seconds(duration: float) -> float:
     """When a video's thumbnail is taken: 10% in, at least 1 s, never past the end."""
     return min(max(1.0, duration * 0.1), max(0.0, duration - 0.1))

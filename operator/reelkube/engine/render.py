@@ -36,7 +36,7 @@ from reelkube.engine.encoders import (
 )
 from reelkube.engine.execute import probe_encoder, run_ffmpeg
 from reelkube.engine.inputs import fetch_inputs
-from reelkube.engine.plan import THUMBNAIL_FORMATS, RenderPlan, build_plan, thumbnail_seconds
+from reelkube.engine.plan import THUMBNAIL_FORMATS, RenderPlan, build_plan, thumbnail_path, thumbnail_seconds
 from reelkube.errors import RenderFailed
 from reelkube.input_policy import InputPolicy
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
@@ -111,8 +111,7 @@ def render_into(
     )
     target = out_dir / f"{name}.{EXTENSIONS[output.format]}"
     output, fallback = choose_gpu_or_cpu(output, on_progress)
-    # In the scratch directory: new, so no JPEG of an earlier render can pass for this one's.
-    thumbnail = workdir / "thumbnail.jpg" if output.thumbnail and output.format in THUMBNAIL_FORMATS else None
+    thumbnail = thumbnail_path(output, workdir)
     plan = build_plan(timeline, output, inputs, workdir=workdir, output_path=target, thumbnail=thumbnail)
     encoder = fallback.label(plan.encoder) if fallback else plan.encoder
     workers = local_workers(plan.duration, output, LOCAL_WORKERS.get())

@@ -13,7 +13,7 @@ from reelkube.api.renderjob import RenderJob
 from reelkube.engine.artifacts import LocalArtifact, describe_file
 from reelkube.engine.encoders import EXTENSIONS
 from reelkube.engine.inputs import fetch_inputs
-from reelkube.engine.plan import RenderPlan, build_plan
+from reelkube.engine.plan import RenderPlan, build_plan, thumbnail_path
 from reelkube.engine.render import RenderResult, render_into, render_timeline, scratch_dir
 from reelkube.errors import SpecError
 from reelkube.input_policy import InputPolicy
@@ -125,6 +125,13 @@ def plan_job(
         policy=policy,
     )
     target = out_dir / f"{name}.{EXTENSIONS[output.format]}"
-    plan = build_plan(expansion.timeline, output, inputs, workdir=workdir, output_path=target)
+    plan = build_plan(
+        expansion.timeline,
+        output,
+        inputs,
+        workdir=workdir,
+        output_path=target,
+        thumbnail=thumbnail_path(output, workdir),
+    )
     plan.write_files()
     return plan
