@@ -84,11 +84,16 @@ THUMBNAIL_FORMATS = (Format.MP4, Format.WEBM)
 """The formats that get a thumbnail when `output.thumbnail` asks for one."""
 
 
+def wants_thumbnail(output: OutputSpec) -> bool:
+    """Whether a render of `output` comes with a thumbnail (asked for, and a video)."""
+    return output.thumbnail and output.format in THUMBNAIL_FORMATS
+
+
 def thumbnail_path(output: OutputSpec, workdir: Path) -> Path | None:
     """Where the render's own ffmpeg writes the thumbnail (`build_plan`'s `thumbnail`), when
     `output` asks for one: in the scratch directory, new for each render, so that no JPEG of an
     earlier render can pass for this one's."""
-    return workdir / "thumbnail.jpg" if output.thumbnail and output.format in THUMBNAIL_FORMATS else None
+    return workdir / "thumbnail.jpg" if wants_thumbnail(output) else None
 
 
 def thumbnail_seconds(duration: float) -> float:

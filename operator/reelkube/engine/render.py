@@ -36,7 +36,14 @@ from reelkube.engine.encoders import (
 )
 from reelkube.engine.execute import probe_encoder, run_ffmpeg
 from reelkube.engine.inputs import fetch_inputs
-from reelkube.engine.plan import THUMBNAIL_FORMATS, RenderPlan, build_plan, thumbnail_path, thumbnail_seconds
+from reelkube.engine.plan import (
+    THUMBNAIL_FORMATS,
+    RenderPlan,
+    build_plan,
+    thumbnail_path,
+    thumbnail_seconds,
+    wants_thumbnail,
+)
 from reelkube.errors import RenderFailed
 from reelkube.input_policy import InputPolicy
 from reelkube.progress_events import ProgressCallback, ProgressEvent, ignore_progress
@@ -220,7 +227,7 @@ def describe_rendered(
     of probing it (an ffprobe after the last frame: 0.1 s of every `reelkube render`)."""
     thumbnail: Future[LocalArtifact | None] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnail") as pool:
-        if output.thumbnail and output.format in THUMBNAIL_FORMATS:
+        if wants_thumbnail(output):
             thumb_path = target.parent / "thumbnail.jpg"
             if composed_thumbnail is not None and _moved(composed_thumbnail, thumb_path):
                 thumbnail = pool.submit(_describe_thumbnail, thumb_path, size)
