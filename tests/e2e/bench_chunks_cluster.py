@@ -110,26 +110,20 @@ def manifest(
     }
 
 
-def render(
-    cluster: Cluster, body: dict[str, Any], timeout: float = 3600
-) -> tuple[float, dict[str, Any], float | None]:
-    """Apply ``body`` and wait for a terminal phase: seconds from apply to Succeeded, the final
-    status, and when the status first said Merging (seconds after apply; None when no poll saw
-    it: the merge pod's times are in the pod timeline)."""
+def render(cluster: Cluster, body: dict[str, Any], timeout: float = 3600) -> tuple[float, dict[str, Any]]:
+    """Apply ``body`` and wait for a terminal phase: seconds from apply to Succeeded, and the
+    final status (when the merge ran is in the pod timeline)."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     started = time.monotonic()
     cluster.apply(body)
-    merging: float | None = None
     while time.monotonic() - started < timeout:
         proc = cluster.kubectl("-n", namespace, "get", "rj", name, "-o", "json", check=False)
         status = (json.loads(proc.stdout).get("status") or {}) if proc.returncode == 0 else {}
-        if merging is None and status.get("reason") == "Merging":
-            merging = time.monotonic() - started
         if status.get("phase") in ("Succeeded", "Failed", "Canceled"):
             elapsed = time.monotonic() - started
             if status["phase"] != "Succeeded":
                 raise SystemExit(f"{name}: {status.get('reason')}: {status.get('message')}")
-            return elapsed, status, merging
+            return elapsed, status
         time.sleep(0.5)
     raise SystemExit(f"{name}: not finished within {timeout:.0f} s")
 
@@ -205,7 +199,7 @@ def main() -> None:
         for round_ in range(args.repeat):
             # (a) and (b) alternate, so that a change in the machine's load touches both.
             since = time.time()
-            single, status, _ = render(
+            single, status = render(
                 cluster,
                 manifest(f"single-{round_}", namespace, bucket, title="Reelkube", chunks=None, cache=False),
             )
@@ -213,7 +207,7 @@ def main() -> None:
             results["a_frames"] = frames_of(status, scratch)
             results["a_pods"] = pod_timeline(cluster, namespace, since)
             since = time.time()
-            two, status, _ = render(
+            two, status = render(
                 cluster, manifest(f"two-{round_}", namespace, bucket, title="Reelkube", chunks=2, cache=False)
             )
             twos.append(two)
@@ -234,13 +228,13 @@ def main() -> None:
         )
         print(f"medians: (a) {single:.1f} s, (b) {two:.1f} s: speed-up {single / two:.2f}x", flush=True)
 
-        full, status, _ = render(
+        full, status = render(
             cluster, manifest("cached", namespace, bucket, title="Reelkube", chunks=4, cache=True)
         )
         results["c_four_chunks_cache_filled_s"] = round(full, 1)
         results["c_cache"] = [status["chunks"][str(i)]["cache"] for i in range(4)]
         cluster.kubectl("-n", namespace, "delete", "rj", "cached", "--wait=true")
-        changed, status, _ = render(
+        changed, status = render(
             cluster, manifest("cached", namespace, bucket, title="New title", chunks=4, cache=True)
         )
         results["d_one_window_changed_s"] = round(changed, 1)
